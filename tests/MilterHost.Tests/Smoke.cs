@@ -1,0 +1,2 @@
+namespace T;
+public class Smoke { [Fact] public void Builds() => Assert.True(true); }

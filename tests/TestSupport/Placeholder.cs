@@ -1,0 +1,1 @@
+namespace Milter.TestSupport; internal static class Placeholder {}
