@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Milter.Protocol.Logging;
+using Milter.Protocol.Session;
+
+namespace Milter.Protocol.Server;
+
+/// <summary>
+/// Accepts milter connections on a bound, listening socket (Unix or TCP) and runs one
+/// <see cref="MilterSession"/> per connection with a fresh handler from the factory.
+/// </summary>
+public sealed class MilterServer
+{
+    private readonly Socket _listener;
+    private readonly Func<IMilterHandler> _handlerFactory;
+    private readonly Func<MilterServerOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private long _nextConnectionId;
+    private long _refusedInBurst;
+    private long _lastCapLog = long.MinValue;
+
+    /// <param name="listener">A bound socket on which Listen has been called.</param>
+    /// <param name="handlerFactory">Called once per connection; the handler's requirements are read at OPTNEG.</param>
+    /// <param name="options">Read per connection, so a reload changes the limits of new connections.</param>
+    public MilterServer(Socket listener, Func<IMilterHandler> handlerFactory, Func<MilterServerOptions> options, TimeProvider time, ILogger<MilterServer> logger)
+    {
+        _listener = listener;
+        _handlerFactory = handlerFactory;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Connections open now.</summary>
+    public int ActiveConnections => _sessions.Count;
+
+    /// <summary>Connections refused at the cap since start.</summary>
+    public long RefusedConnections { get; private set; }
+
+    /// <summary>
+    /// Accepts until <paramref name="stoppingToken"/>; then lets sessions in flight finish for the
+    /// shutdown grace period, cuts off the rest, and returns.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var hardStop = new CancellationTokenSource();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                Socket socket;
+                try
+                {
+                    socket = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
+                {
+                    ProtocolLog.AcceptFailed(_logger, e);
+                    if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+                        await Task.Delay(TimeSpan.FromMilliseconds(100), _time, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var options = _options();
+                if (_sessions.Count >= options.MaxConnections)
+                {
+                    Refuse(socket, options.MaxConnections);
+                    continue;
+                }
+                var id = Interlocked.Increment(ref _nextConnectionId);
+                var session = RunSessionAsync(socket, id, options, hardStop.Token);
+                _sessions[id] = session;
+                if (session.IsCompleted)
+                    _sessions.TryRemove(id, out _); // it ended before it was registered
+            }
+        }
+        finally
+        {
+            await DrainAsync(hardStop).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DrainAsync(CancellationTokenSource hardStop)
+    {
+        var grace = _options().ShutdownGrace;
+        var all = Task.WhenAll(_sessions.Values);
+        try
+        {
+            await all.WaitAsync(grace, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ProtocolLog.SessionsCutOff(_logger, _sessions.Count);
+            await hardStop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(_sessions.Values).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, CancellationToken hardStop)
+    {
+        await Task.Yield(); // leave the accept loop at once
+        try
+        {
+            if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+                socket.NoDelay = true;
+            await using var stream = new NetworkStream(socket, ownsSocket: true);
+            var transport = new DuplexPipe(
+                PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true)),
+                PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true)));
+            IMilterHandler handler;
+            try
+            {
+                handler = _handlerFactory();
+            }
+            catch (Exception e)
+            {
+                ProtocolLog.SessionFailed(_logger, e, id);
+                return;
+            }
+            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id);
+            await session.RunAsync(hardStop).ConfigureAwait(false);
+            if (handler is IAsyncDisposable ad)
+                await ad.DisposeAsync().ConfigureAwait(false);
+            else if (handler is IDisposable d)
+                d.Dispose();
+        }
+        catch (Exception e)
+        {
+            ProtocolLog.SessionFailed(_logger, e, id);
+        }
+        finally
+        {
+            _sessions.TryRemove(id, out _);
+        }
+    }
+
+    private void Refuse(Socket socket, int max)
+    {
+        RefusedConnections++;
+        _refusedInBurst++;
+        try
+        {
+            socket.Close(0);
+        }
+        catch (SocketException)
+        {
+        }
+        // One line per burst: the first refusal, then at most one summary every ten seconds.
+        var now = _time.GetTimestamp();
+        if (_lastCapLog == long.MinValue || _time.GetElapsedTime(_lastCapLog, now) >= TimeSpan.FromSeconds(10))
+        {
+            ProtocolLog.ConnectionCapReached(_logger, _refusedInBurst, max);
+            _refusedInBurst = 0;
+            _lastCapLog = now;
+        }
+    }
+}
