@@ -1,0 +1,61 @@
+using System.Runtime.InteropServices;
+using MilterHost.Native;
+using static Tmds.Linux.LibC;
+
+namespace MilterHost.Privileges;
+
+/// <summary>Thrown when privileges cannot be dropped as configured; the daemon refuses to run.</summary>
+internal sealed class PrivilegeException(string message) : Exception(message);
+
+/// <summary>
+/// Drops root to the configured user after the socket is bound: supplementary groups first
+/// (initgroups), then the group, then the user, then a check that root cannot be regained.
+/// </summary>
+internal static class PrivilegeDropper
+{
+    /// <summary>True when running with effective uid 0.</summary>
+    public static bool IsRoot => geteuid() == 0;
+
+    /// <summary>
+    /// Applies the <c>user:</c> setting. As root: drop to that user (or stay root only when written
+    /// <c>user: root</c>). As anyone else: nothing to do, unless a different user was asked for.
+    /// Returns a line for the log.
+    /// </summary>
+    public static string Apply(string? user)
+    {
+        if (!IsRoot)
+        {
+            var me = Environment.UserName;
+            if (user is not null && user != "root" && user != me)
+            {
+                var u = Posix.FindUser(user);
+                if (u is null || u.Uid != geteuid())
+                    throw new PrivilegeException($"user: {user} is configured, but milterhost runs as {me} and cannot switch users without root");
+            }
+            return $"running as {me} (uid {geteuid()})";
+        }
+
+        if (user is null)
+            throw new PrivilegeException("refusing to run filters as root: set user: to an unprivileged account (or write user: root to insist)");
+        if (user == "root")
+            return "running as root, as user: root asks";
+
+        var target = Posix.FindUser(user) ?? throw new PrivilegeException($"user: no account named '{user}'");
+        if (target.Uid == 0)
+            throw new PrivilegeException($"user: '{user}' has uid 0; choose an unprivileged account");
+
+        if (Posix.InitGroups(user, target.Gid) != 0)
+            throw new PrivilegeException($"initgroups({user}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (setgid(target.Gid) != 0)
+            throw new PrivilegeException($"setgid({target.Gid}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (setuid(target.Uid) != 0)
+            throw new PrivilegeException($"setuid({target.Uid}) failed: errno {Marshal.GetLastPInvokeError()}");
+
+        // Verify: we are who we asked to be, and root is gone for good.
+        if (getuid() != target.Uid || geteuid() != target.Uid || getgid() != target.Gid || getegid() != target.Gid)
+            throw new PrivilegeException("privilege drop did not take effect");
+        if (setuid(0) == 0)
+            throw new PrivilegeException("privilege drop is reversible (setuid(0) succeeded); refusing to run");
+        return $"dropped privileges to {user} (uid {target.Uid}, gid {target.Gid})";
+    }
+}
