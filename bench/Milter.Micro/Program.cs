@@ -1,1 +1,3 @@
-return;
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Milter.Micro.ProtocolBenchmarks).Assembly).Run(args);

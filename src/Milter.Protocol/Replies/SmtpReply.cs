@@ -33,7 +33,11 @@ public sealed record SmtpReply
         Code = code;
         Enhanced = enhanced;
         Lines = lines;
+        _wireText = BuildWireText();
     }
+
+    // Computed once: a reply is usually a shared constant answered many times.
+    private readonly string _wireText;
 
     /// <summary>True for 4xx: a temporary failure.</summary>
     public bool IsTemporary => Code < 500;
@@ -74,7 +78,9 @@ public sealed record SmtpReply
     /// written <c>550-5.7.1 text</c>, and each '%' doubled because sendmail runs the text through a
     /// printf-style formatter.
     /// </summary>
-    public string ToWireText()
+    public string ToWireText() => _wireText;
+
+    private string BuildWireText()
     {
         var sb = new StringBuilder();
         for (var i = 0; i < Lines.Count; i++)
