@@ -1,0 +1,116 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using Milter.Protocol.Server;
+
+namespace MilterHost.Hosting;
+
+/// <summary>
+/// The daemon: serves milter connections on the bound socket with the current configuration,
+/// reloads on SIGHUP, and on SIGTERM/SIGINT stops accepting and lets sessions in flight finish.
+/// </summary>
+internal sealed class MilterDaemon : BackgroundService
+{
+    private readonly Socket _listener;
+    private readonly string? _unixSocketPath;
+    private readonly ConfigHolder _config;
+    private readonly Func<string, int, ActiveConfig> _reload;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly ISystemdNotifier? _systemd;
+    private readonly SemaphoreSlim _reloading = new(1, 1);
+    private MilterServer? _server;
+
+    /// <param name="reload">Loads and builds the next generation from a path; throws with the errors when the file is bad.</param>
+    public MilterDaemon(Socket listener, string? unixSocketPath, ConfigHolder config, Func<string, int, ActiveConfig> reload,
+        TimeProvider time, ILoggerFactory loggers, ISystemdNotifier? systemd = null)
+    {
+        _listener = listener;
+        _unixSocketPath = unixSocketPath;
+        _config = config;
+        _reload = reload;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("milterhost");
+        _systemd = systemd;
+    }
+
+    /// <summary>The running server, once started (for status and tests).</summary>
+    public MilterServer? Server => _server;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true; // SIGHUP means reload, not exit
+            _ = Task.Run(ReloadAsync, CancellationToken.None);
+        });
+
+        _server = new MilterServer(_listener, () => _config.Current.CreateHandler(), () => _config.Current.Server, _time, _loggers.CreateLogger<MilterServer>());
+        Notify($"STATUS=serving milter connections (config generation {_config.Current.Generation})");
+        using var stopping = stoppingToken.Register(() =>
+        {
+            HostLog.Stopping(_logger, _server.ActiveConnections);
+            Notify("STATUS=stopping: letting sessions in flight finish");
+        });
+        try
+        {
+            await _server.RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _listener.Dispose();
+            if (_unixSocketPath is not null)
+            {
+                try { File.Delete(_unixSocketPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+            HostLog.Stopped(_logger);
+        }
+    }
+
+    /// <summary>Parses and validates the file again; swaps only when it is good.</summary>
+    public async Task ReloadAsync()
+    {
+        await _reloading.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var current = _config.Current;
+            try
+            {
+                var next = _reload(current.Path, current.Generation + 1);
+                if (next.Options.Listen != current.Options.Listen)
+                    HostLog.RestartNeeded(_logger, "listen", current.Options.Listen, next.Options.Listen);
+                if (next.Options.Database != current.Options.Database)
+                    HostLog.RestartNeeded(_logger, "database", current.Options.Database, next.Options.Database);
+                if (next.Options.User != current.Options.User)
+                    HostLog.RestartNeeded(_logger, "user", current.Options.User ?? "(none)", next.Options.User ?? "(none)");
+                _config.Swap(next);
+                HostLog.Reloaded(_logger, next.Path, next.Generation);
+                Notify($"STATUS=serving milter connections (config generation {next.Generation})");
+            }
+            catch (Exception e)
+            {
+                HostLog.ReloadFailed(_logger, current.Path, current.Generation, e.Message);
+            }
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
+
+    private void Notify(string state)
+    {
+        if (_systemd is { IsEnabled: true })
+            _systemd.Notify(new ServiceState(state));
+    }
+
+    public override void Dispose()
+    {
+        _reloading.Dispose();
+        base.Dispose();
+    }
+}
