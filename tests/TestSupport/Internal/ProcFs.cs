@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace Milter.TestSupport.Internal;
+
+/// <summary>Reads process and socket state from /proc, so readiness checks need no connection that would show up in the MTA's log.</summary>
+internal static class ProcFs
+{
+    private const string ListenState = "0A";
+
+    /// <summary>True while the process exists and is not a zombie.</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The state follows the parenthesised command name, which may itself hold spaces or parentheses.
+            var afterName = stat.LastIndexOf(')');
+            return afterName < 0 || afterName + 2 >= stat.Length || stat[afterName + 2] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>The TCP ports the process listens on, per address family ("tcp" or "tcp6").</summary>
+    public static IReadOnlySet<(string Family, int Port)> ListeningPorts(int pid)
+    {
+        var inodes = SocketInodes(pid);
+        var result = new HashSet<(string, int)>();
+        if (inodes.Count == 0)
+        {
+            return result;
+        }
+
+        foreach (var family in new[] { "tcp", "tcp6" })
+        {
+            string[] lines;
+            try
+            {
+                lines = File.ReadAllLines($"/proc/{pid}/net/{family}");
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            foreach (var line in lines.Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 9 && fields[3] == ListenState && inodes.Contains(fields[9]))
+                {
+                    var local = fields[1];
+                    var port = int.Parse(local.AsSpan(local.LastIndexOf(':') + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                    result.Add((family, port));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static HashSet<string> SocketInodes(int pid)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var fd in Directory.EnumerateFiles($"/proc/{pid}/fd"))
+            {
+                var target = new FileInfo(fd).LinkTarget;
+                if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+                {
+                    inodes.Add(target["socket:[".Length..^1]);
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The process left while we looked: it listens on nothing.
+        }
+
+        return inodes;
+    }
+}
