@@ -3,28 +3,16 @@ using Milter.TestSupport;
 namespace EndToEnd.Tests;
 
 /// <summary>One sendmail whose every option differs from the defaults.</summary>
-public sealed class ConfiguredSendmailFixture : IAsyncLifetime
+public sealed class ConfiguredSendmailFixture : SendmailFixture
 {
-    private PrivateSendmail? _sendmail;
-
-    public PrivateSendmail Sendmail => _sendmail ?? throw new InvalidOperationException("The fixture has not started.");
-
-    public async Task InitializeAsync() => _sendmail = await PrivateSendmail.StartNewAsync(new SendmailOptions
+    protected override SendmailOptions CreateOptions(string sandbox) => new()
     {
         LocalDomains = ["example.com", "example.org"],
         Aliases = new Dictionary<string, string> { ["postmaster"] = "root", ["dave"] = "root" },
         AccessEntries = new Dictionary<string, string> { ["Connect:127.0.0.9"] = "REJECT" },
         PromiscuousRelay = true,
         ExtraMcLines = ["define(`confSMTP_LOGIN_MSG', `$j configured greeting')dnl"],
-    });
-
-    public async Task DisposeAsync()
-    {
-        if (_sendmail is not null)
-        {
-            await _sendmail.DisposeAsync();
-        }
-    }
+    };
 }
 
 public sealed class ConfiguredSendmailTests(ConfiguredSendmailFixture fixture) : IClassFixture<ConfiguredSendmailFixture>

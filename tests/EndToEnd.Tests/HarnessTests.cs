@@ -82,6 +82,21 @@ public sealed class HarnessTests
     }
 
     [Fact]
+    public async Task A_given_port_held_by_another_listener_fails_the_start_with_sendmails_complaint()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        await using var sendmail = await PrivateSendmail.CreateAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => sendmail.StartAsync(new SendmailOptions { Port = port }));
+
+        Assert.Contains($"did not start listening on port {port} (PortTaken)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("daemon MTA-v4: cannot bind: Address already in use", error.Message, StringComparison.Ordinal);
+        Assert.False(sendmail.IsRunning);
+    }
+
+    [Fact]
     public void Options_that_sendmail_files_cannot_hold_are_refused()
     {
         var error = Assert.Throws<ArgumentException>(() => new SendmailOptions { AccessEntries = new Dictionary<string, string> { ["Connect:127.0.0.9 x"] = "REJECT" } }.Validate());

@@ -6,27 +6,12 @@ using Milter.TestSupport;
 namespace EndToEnd.Tests;
 
 /// <summary>A sendmail configured with a milter socket in its sandbox, and nothing of ours serving it.</summary>
-public sealed class MilterSendmailFixture : IAsyncLifetime
+public sealed class MilterSendmailFixture : SendmailFixture
 {
-    private PrivateSendmail? _sendmail;
-
-    public PrivateSendmail Sendmail => _sendmail ?? throw new InvalidOperationException("The fixture has not started.");
-
     public string SocketPath => Path.Combine(Sendmail.Directory, "milter.sock");
 
-    public async Task InitializeAsync()
-    {
-        _sendmail = await PrivateSendmail.CreateAsync();
-        await _sendmail.StartAsync(new SendmailOptions { MilterSocket = $"unix:{SocketPath}" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_sendmail is not null)
-        {
-            await _sendmail.DisposeAsync();
-        }
-    }
+    protected override SendmailOptions CreateOptions(string sandbox) =>
+        new() { MilterSocket = $"unix:{Path.Combine(sandbox, "milter.sock")}" };
 }
 
 /// <summary>

@@ -173,7 +173,7 @@ public sealed class PrivateSendmail : IAsyncDisposable
 
     /// <summary>Every message in the queue (quarantined ones included), ordered by queue id.</summary>
     public IReadOnlyList<QueuedMessage> ReadQueue() =>
-        [.. ControlFiles().Order(StringComparer.Ordinal).Select(name => QueueFile.Read(QueueDirectory, name))];
+        [.. ControlFiles().OrderBy(name => name[2..], StringComparer.Ordinal).Select(name => QueueFile.Read(QueueDirectory, name))];
 
     /// <summary>The queued message with this id.</summary>
     /// <exception cref="InvalidOperationException">No such message; the message lists those there are.</exception>
