@@ -275,9 +275,20 @@ public sealed class SyslogSink : IAsyncDisposable
         lock (_gate)
         {
             _lines.Add(line);
-            foreach (var waiter in _waiters.Where(w => w.Predicate(line)))
+            foreach (var (predicate, found) in _waiters)
             {
-                waiter.Found.TrySetResult(line);
+                try
+                {
+                    if (predicate(line))
+                    {
+                        found.TrySetResult(line);
+                    }
+                }
+                catch (Exception e)
+                {
+                    // A faulty predicate fails its own wait, not the receiving loop.
+                    found.TrySetException(e);
+                }
             }
         }
     }
