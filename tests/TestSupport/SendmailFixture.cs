@@ -30,7 +30,7 @@ public class SendmailFixture : IAsyncLifetime
     }
 
     /// <inheritdoc/>
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_sendmail is not null)
         {

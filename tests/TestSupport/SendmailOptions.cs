@@ -15,7 +15,7 @@ public sealed record SendmailOptions
     /// <summary>Milter flags used when none are given: tempfail when the filter is unreachable, generous timeouts.</summary>
     public const string DefaultMilterFlags = "F=T, T=C:10s;S:30s;R:30s;E:60s";
 
-    private static readonly FrozenDictionary<string, string> StandardAliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    public static readonly FrozenDictionary<string, string> StandardAliases = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["postmaster"] = "root",
         ["MAILER-DAEMON"] = "postmaster",
