@@ -38,6 +38,8 @@ public sealed class EncodedWordsTests
         { "=?utf-8?Q?no end", "=?utf-8?Q?no end" },
         { "=?utf-8?Q?a b?=", "=?utf-8?Q?a b?=" },
         { "price =? 10", "price =? 10" },
+        { "=?utf-7?Q?abc?=", "=?utf-7?Q?abc?=" },              // a charset .NET refuses to decode
+        { "=?x\u0001y?Q?abc?=", "=?x\u0001y?Q?abc?=" },
     };
 
     [Theory]

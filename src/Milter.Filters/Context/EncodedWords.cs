@@ -120,7 +120,7 @@ public static class EncodedWords
         {
             return Encoding.GetEncoding(name);
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
         {
             // The code pages (windows-1252, koi8-r, iso-2022-jp, ...) without registering the
             // provider process-wide.

@@ -31,7 +31,10 @@ public sealed class Transaction
         _connectMacros = connectMacros;
     }
 
-    /// <summary>A client over TCP; <paramref name="name"/> null means its reverse lookup failed (<c>[addr]</c>).</summary>
+    /// <summary>
+    /// A client over TCP; <paramref name="name"/> null means its reverse lookup failed (sendmail's
+    /// <c>[addr]</c>); pass <c>"unknown"</c> to report it the way Postfix does.
+    /// </summary>
     public static Transaction From(string address, string? name = null)
     {
         var ip = IPAddress.Parse(address);
@@ -42,13 +45,6 @@ public sealed class Transaction
             ["{client_addr}"] = address,
             ["{client_name}"] = reported,
         });
-    }
-
-    /// <summary>A client as Postfix reports one whose reverse lookup failed: name <c>unknown</c>.</summary>
-    public static Transaction FromPostfixUnknown(string address)
-    {
-        var t = From(address, "unknown");
-        return t;
     }
 
     /// <summary>A local program submitting over sendmail's Unix socket (CONNECT family L).</summary>
