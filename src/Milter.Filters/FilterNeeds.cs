@@ -5,5 +5,17 @@ namespace Milter.Filters;
 /// <summary>What a filter needs from the MTA: the stages it acts on and the macros it reads per stage.</summary>
 public sealed record FilterNeeds(MilterStages Stages, IReadOnlyDictionary<MacroStage, IReadOnlyList<string>> Macros)
 {
+    private readonly MilterStages? _replies;
+
+    /// <summary>
+    /// The stages where this filter can answer something other than Continue; defaults to
+    /// <see cref="Stages"/>. A stage it only observes lets the MTA skip waiting for the reply.
+    /// </summary>
+    public MilterStages Replies
+    {
+        get => _replies ?? Stages;
+        init => _replies = value;
+    }
+
     public static FilterNeeds None { get; } = new(MilterStages.None, new Dictionary<MacroStage, IReadOnlyList<string>>());
 }

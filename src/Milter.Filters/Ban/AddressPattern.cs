@@ -1,0 +1,82 @@
+using System.Text.RegularExpressions;
+
+namespace Milter.Filters.Ban;
+
+/// <summary>
+/// An envelope address pattern as written in ban rules and <c>greylist.skip</c>: exact, glob,
+/// <c>@domain</c> or <c>/regex/flags</c>. Addresses are compared without angle brackets and
+/// without trailing dots on the domain.
+/// </summary>
+public sealed class AddressPattern
+{
+    private readonly string _text = "";
+    private readonly Glob? _glob;
+    private readonly Regex? _regex;
+
+    private AddressPattern(string written, AddressPatternKind kind, string text, Glob? glob, Regex? regex)
+    {
+        Written = written;
+        Kind = kind;
+        _text = text;
+        _glob = glob;
+        _regex = regex;
+    }
+
+    /// <summary>The pattern as written in the configuration.</summary>
+    public string Written { get; }
+
+    public AddressPatternKind Kind { get; }
+
+    /// <exception cref="FormatException">An empty pattern, a bad regex, or a malformed <c>@domain</c>.</exception>
+    public static AddressPattern Parse(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var p = pattern.Trim();
+        if (p.Length > 1 && p[0] == '/')
+            return new AddressPattern(pattern, AddressPatternKind.Regex, p, null, PatternRegex.FromSlashed(p));
+        if (p == "<>")
+            return new AddressPattern(pattern, AddressPatternKind.Exact, "", null, null);
+        p = Normalize(p);
+        if (p.Length == 0)
+            throw new FormatException("an empty address pattern matches nothing; write <> for the null sender");
+        if (Glob.HasWildcards(p))
+        {
+            // "@*.example" reads as "any address at a subdomain of example".
+            var glob = p[0] == '@' ? "*" + p : p;
+            return new AddressPattern(pattern, AddressPatternKind.Glob, glob, new Glob(glob), null);
+        }
+        if (p[0] == '@')
+        {
+            var domain = p[1..];
+            if (domain.Length == 0 || domain.Contains('@', StringComparison.Ordinal))
+                throw new FormatException($"'{pattern}' is not @domain");
+            return new AddressPattern(pattern, AddressPatternKind.Domain, domain, null, null);
+        }
+        return new AddressPattern(pattern, AddressPatternKind.Exact, p, null, null);
+    }
+
+    /// <summary>True when the envelope address (with or without angle brackets) matches.</summary>
+    public bool Matches(string address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var a = Normalize(address);
+        return Kind switch
+        {
+            AddressPatternKind.Exact => a.Equals(_text, StringComparison.OrdinalIgnoreCase),
+            AddressPatternKind.Glob => _glob!.IsMatch(a),
+            AddressPatternKind.Domain => DomainOf(a) is { } d && d.Equals(_text, StringComparison.OrdinalIgnoreCase),
+            _ => _regex!.IsMatch(a),
+        };
+    }
+
+    public override string ToString() => Written;
+
+    private static string? DomainOf(string address)
+    {
+        var at = address.LastIndexOf('@');
+        return at < 0 ? null : address[(at + 1)..];
+    }
+
+    private static string Normalize(string address) =>
+        Protocol.Commands.EnvelopeAddress.StripBrackets(address).TrimEnd('.');
+}

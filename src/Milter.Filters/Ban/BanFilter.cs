@@ -1,0 +1,226 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Stores;
+using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
+
+namespace Milter.Filters.Ban;
+
+/// <summary>
+/// The ban rules and the dynamic ban list. Each rule is checked at its stage (design.md, "Order of
+/// checks"): CONNECT the dynamic ban list, then <c>client</c>, then <c>client_name</c> rules; HELO
+/// <c>helo</c>; MAIL <c>sender</c>; RCPT <c>recipient</c> (that recipient only); end of headers
+/// <c>subject</c> on the decoded Subject. Within a kind the first rule in file order wins.
+/// A <c>discard</c> rule that matches at CONNECT or HELO takes effect at each MAIL of the
+/// session, since the MTA can only discard a message.
+/// </summary>
+public sealed class BanFilter : IMilterFilter
+{
+    /// <summary>The rule id of a refusal from the dynamic ban list.</summary>
+    public const string DynamicBanRule = "dynamic-ban";
+
+    public static SmtpReply DefaultRejectReply { get; } = new(550, "5.7.1", "Access denied");
+    public static SmtpReply DefaultTempfailReply { get; } = new(451, "4.7.1", "Try again later");
+
+    private const string StateKey = "ban";
+    private const string DeferredDiscardKey = "ban.discard";
+
+    private readonly IDynamicBanStore? _dynamicBans;
+    private readonly TimeProvider _time;
+    private readonly ILookup<BanKind, CompiledRule> _rules;
+
+    /// <param name="rules">The <c>ban:</c> rules in file order.</param>
+    /// <param name="dynamicBans">The dynamic ban list, or null for none.</param>
+    /// <param name="time">The clock the dynamic ban list is read with.</param>
+    /// <exception cref="FormatException">A rule has a bad pattern or reply; the message names the rule.</exception>
+    public BanFilter(IReadOnlyList<BanRule> rules, IDynamicBanStore? dynamicBans, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        ArgumentNullException.ThrowIfNull(time);
+        _dynamicBans = dynamicBans;
+        _time = time;
+        _rules = rules.Select(Compile).ToLookup(r => r.Kind);
+        Needs = ComputeNeeds();
+    }
+
+    public string Name => StateKey;
+
+    public FilterNeeds Needs { get; }
+
+    public async ValueTask<Verdict> OnConnectAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.ClientAddress is { } address)
+        {
+            if (_dynamicBans is not null
+                && await _dynamicBans.FindAsync(address, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is not null)
+                return Verdict.Reject(DefaultRejectReply, DynamicBanRule);
+            if (First(BanKind.Client, r => r.Network!.Value.Contains(address)) is { } byAddress)
+                return SessionVerdict(session, byAddress);
+        }
+        if (session.ClientName is { } name && First(BanKind.ClientName, r => r.Glob!.IsMatch(name.TrimEnd('.'))) is { } byName)
+            return SessionVerdict(session, byName);
+        return default;
+    }
+
+    public ValueTask<Verdict> OnHeloAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.Helo is { } helo && First(BanKind.Helo, r => r.Glob!.IsMatch(helo.Trim().TrimEnd('.'))) is { } rule)
+            return ValueTask.FromResult(SessionVerdict(session, rule));
+        return default;
+    }
+
+    public ValueTask<Verdict> OnMailAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.SessionState.TryGetValue(DeferredDiscardKey, out var deferred))
+            return ValueTask.FromResult((Verdict)deferred);
+        if (session.Sender is { } sender && First(BanKind.Sender, r => r.Address!.Matches(sender)) is { } rule)
+            return ValueTask.FromResult(rule.Verdict);
+        return default;
+    }
+
+    public ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        if (First(BanKind.Recipient, r => r.Address!.Matches(recipient.Address)) is { } rule)
+            return ValueTask.FromResult(rule.Verdict);
+        return default;
+    }
+
+    public ValueTask<Verdict> OnEndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.Subject is { } subject && First(BanKind.Subject, r => r.Regex!.IsMatch(subject)) is { } rule)
+            return ValueTask.FromResult(rule.Verdict);
+        return default;
+    }
+
+    private CompiledRule? First(BanKind kind, Func<CompiledRule, bool> matches)
+    {
+        foreach (var rule in _rules[kind])
+        {
+            if (matches(rule))
+                return rule;
+        }
+        return null;
+    }
+
+    // Reject and tempfail at CONNECT/HELO end the session; a discard waits for the messages.
+    private static Verdict SessionVerdict(SessionContext session, CompiledRule rule)
+    {
+        if (rule.Verdict.Kind != VerdictKind.Discard)
+            return rule.Verdict;
+        session.SessionState[DeferredDiscardKey] = rule.Verdict;
+        return default;
+    }
+
+    private FilterNeeds ComputeNeeds()
+    {
+        var stages = MilterStages.None;
+        var macros = new Dictionary<MacroStage, IReadOnlyList<string>>();
+        if (_dynamicBans is not null || _rules.Contains(BanKind.Client) || _rules.Contains(BanKind.ClientName))
+        {
+            stages |= MilterStages.Connect;
+            macros[MacroStage.Connect] = ["{client_addr}", "{client_name}"];
+        }
+        if (_rules.Contains(BanKind.Helo))
+            stages |= MilterStages.Helo;
+        var deferredDiscard = _rules[BanKind.Client].Concat(_rules[BanKind.ClientName]).Concat(_rules[BanKind.Helo])
+            .Any(r => r.Verdict.Kind == VerdictKind.Discard);
+        if (_rules.Contains(BanKind.Sender) || deferredDiscard)
+            stages |= MilterStages.Mail;
+        if (_rules.Contains(BanKind.Recipient))
+            stages |= MilterStages.Rcpt;
+        var replies = stages;
+        if (_rules.Contains(BanKind.Subject))
+        {
+            // The chain reads the Subject from the headers; the verdict waits for their end, so
+            // the MTA need not wait for a reply to each header.
+            stages |= MilterStages.Header | MilterStages.EndOfHeaders;
+            replies |= MilterStages.EndOfHeaders;
+        }
+        return new FilterNeeds(stages, macros) { Replies = replies };
+    }
+
+    private static CompiledRule Compile(BanRule rule, int index)
+    {
+        var id = string.IsNullOrWhiteSpace(rule.Id) ? $"ban#{index + 1}" : rule.Id;
+        try
+        {
+            var verdict = VerdictOf(rule, id);
+            return rule.Kind switch
+            {
+                BanKind.Client => new CompiledRule(rule.Kind, id, verdict) { Network = ParseNetwork(rule.Pattern) },
+                BanKind.ClientName or BanKind.Helo => new CompiledRule(rule.Kind, id, verdict) { Glob = new Glob(NonEmpty(rule.Pattern).TrimEnd('.')) },
+                BanKind.Sender or BanKind.Recipient => new CompiledRule(rule.Kind, id, verdict) { Address = AddressPattern.Parse(rule.Pattern) },
+                BanKind.Subject => new CompiledRule(rule.Kind, id, verdict) { Regex = SubjectRegex(NonEmpty(rule.Pattern)) },
+                _ => throw new FormatException($"unknown ban kind {rule.Kind}"),
+            };
+        }
+        catch (FormatException ex)
+        {
+            throw new FormatException($"ban rule {id} ({KindName(rule.Kind)}: {rule.Pattern}): {ex.Message}", ex);
+        }
+    }
+
+    private static Verdict VerdictOf(BanRule rule, string id)
+    {
+        SmtpReply? reply = null;
+        if (rule.Reply is not null && !SmtpReply.TryParse(rule.Reply, out reply))
+            throw new FormatException($"reply '{rule.Reply}' is not an SMTP reply such as '550 5.7.1 Go away'");
+        switch (rule.Action)
+        {
+            case BanAction.Reject:
+                if (reply is { IsTemporary: true })
+                    throw new FormatException($"action reject needs a 5xx reply, not {reply.Code}");
+                return Verdict.Reject(reply ?? DefaultRejectReply, id);
+            case BanAction.Tempfail:
+                if (reply is { IsTemporary: false })
+                    throw new FormatException($"action tempfail needs a 4xx reply, not {reply.Code}");
+                return Verdict.Tempfail(reply ?? DefaultTempfailReply, id);
+            case BanAction.Discard:
+                if (reply is not null)
+                    throw new FormatException("action discard sends no reply; remove reply:");
+                return new Verdict(VerdictKind.Discard, null, id);
+            default:
+                throw new FormatException($"unknown action {rule.Action}");
+        }
+    }
+
+    private static IPNetwork ParseNetwork(string text)
+    {
+        var t = text.Trim();
+        if (IPNetwork.TryParse(t, out var network))
+            return network;
+        if (IPAddress.TryParse(t, out var address))
+            return new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        throw new FormatException($"'{text}' is not an IP address or CIDR network (203.0.113.0/24, 2001:db8::/32)");
+    }
+
+    // Written as a bare .NET regex ("(?i)cheap meds") or as /regex/flags.
+    private static Regex SubjectRegex(string pattern) =>
+        pattern.Length > 1 && pattern[0] == '/' && pattern.LastIndexOf('/') > 0
+            ? PatternRegex.FromSlashed(pattern)
+            : PatternRegex.Create(pattern, RegexOptions.None);
+
+    private static string NonEmpty(string pattern) =>
+        string.IsNullOrWhiteSpace(pattern) ? throw new FormatException("empty pattern") : pattern.Trim();
+
+    private static string KindName(BanKind kind) => kind switch
+    {
+        BanKind.ClientName => "client_name",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    private sealed record CompiledRule(BanKind Kind, string Id, Verdict Verdict)
+    {
+        public IPNetwork? Network { get; init; }
+        public Glob? Glob { get; init; }
+        public AddressPattern? Address { get; init; }
+        public Regex? Regex { get; init; }
+    }
+}

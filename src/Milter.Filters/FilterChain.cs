@@ -1,0 +1,144 @@
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Logging;
+using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
+
+namespace Milter.Filters;
+
+/// <summary>
+/// Runs the filters, in their configured order, one stage at a time: the first final verdict wins
+/// and is returned as a <see cref="Decision"/>; null means every filter continued. A filter is
+/// called only for the stages its <see cref="FilterNeeds"/> names (ABORT and close reach all).
+/// A verdict at RCPT concerns that recipient only. A filter that throws is logged with its name
+/// and the client, and answered per <see cref="OnError"/>: a 451 4.3.0 for that stage (that
+/// recipient at RCPT), or as if it had continued (always so at a stage the filter only observes,
+/// where the MTA awaits no reply). Immutable: one chain serves every connection
+/// opened while its configuration is current.
+/// </summary>
+public sealed class FilterChain
+{
+    /// <summary>The reply when a filter failed and <c>on_error</c> is tempfail.</summary>
+    public static SmtpReply ErrorReply { get; } = new(451, "4.3.0", "Temporary local problem, please try again later");
+
+    /// <summary>The rule id of a decision made because a filter failed.</summary>
+    public const string OnErrorRule = "on_error";
+
+    private readonly IMilterFilter[] _filters;
+    private readonly ILogger _logger;
+
+    public FilterChain(IEnumerable<IMilterFilter> filters, OnError onError, ILogger<FilterChain> logger)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        ArgumentNullException.ThrowIfNull(logger);
+        _filters = [.. filters];
+        if (_filters.Any(f => f is null))
+            throw new ArgumentException("the filter list contains null", nameof(filters));
+        var duplicate = _filters.GroupBy(f => f.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException($"two filters are named '{duplicate.Key}'; names key per-session state and log lines", nameof(filters));
+        OnError = onError;
+        _logger = logger;
+        Requirements = ChainRequirements.Compute(_filters);
+    }
+
+    /// <summary>The filters in the order they run.</summary>
+    public IReadOnlyList<IMilterFilter> Filters => _filters;
+
+    public OnError OnError { get; }
+
+    /// <summary>What to negotiate with the MTA: the union of the filters' needs plus what the chain itself reads.</summary>
+    public HandlerRequirements Requirements { get; }
+
+    public ValueTask<Decision?> ConnectAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Connect, DecisionStage.Connect, session, null, 0,
+            static (f, s, _, ct) => f.OnConnectAsync(s, ct), cancellationToken);
+
+    public ValueTask<Decision?> HeloAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Helo, DecisionStage.Helo, session, null, 0,
+            static (f, s, _, ct) => f.OnHeloAsync(s, ct), cancellationToken);
+
+    public ValueTask<Decision?> MailAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Mail, DecisionStage.Mail, session, null, 0,
+            static (f, s, _, ct) => f.OnMailAsync(s, ct), cancellationToken);
+
+    public ValueTask<Decision?> RcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        return RunAsync(MilterStages.Rcpt, DecisionStage.Rcpt, session, recipient.Address, recipient,
+            static (f, s, r, ct) => f.OnRcptAsync(s, r, ct), cancellationToken);
+    }
+
+    public ValueTask<Decision?> DataAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Data, DecisionStage.Data, session, null, 0,
+            static (f, s, _, ct) => f.OnDataAsync(s, ct), cancellationToken);
+
+    public ValueTask<Decision?> HeaderAsync(SessionContext session, string name, string value, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Header, DecisionStage.Header, session, null, (name, value),
+            static (f, s, h, ct) => f.OnHeaderAsync(s, h.name, h.value, ct), cancellationToken);
+
+    public ValueTask<Decision?> EndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.EndOfHeaders, DecisionStage.EndOfHeaders, session, null, 0,
+            static (f, s, _, ct) => f.OnEndOfHeadersAsync(s, ct), cancellationToken);
+
+    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.EndOfMessage, DecisionStage.EndOfMessage, session, null, 0,
+            static (f, s, _, ct) => f.OnEndOfMessageAsync(s, ct), cancellationToken);
+
+    /// <summary>Tells every filter the message was abandoned; failures are logged, nobody is answered.</summary>
+    public ValueTask AbortAsync(SessionContext session, CancellationToken cancellationToken) =>
+        NotifyAsync(DecisionStage.Abort, session, static (f, s, ct) => f.OnAbortAsync(s, ct), cancellationToken);
+
+    /// <summary>Tells every filter the SMTP session ended; failures are logged.</summary>
+    public ValueTask CloseAsync(SessionContext session, CancellationToken cancellationToken) =>
+        NotifyAsync(DecisionStage.Close, session, static (f, s, ct) => f.OnCloseAsync(s, ct), cancellationToken);
+
+    private async ValueTask<Decision?> RunAsync<TArg>(
+        MilterStages stage, string stageName, SessionContext session, string? recipient, TArg arg,
+        Func<IMilterFilter, SessionContext, TArg, CancellationToken, ValueTask<Verdict>> call,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        foreach (var filter in _filters)
+        {
+            if ((filter.Needs.Stages & stage) == 0)
+                continue;
+            Verdict verdict;
+            try
+            {
+                verdict = await call(filter, session, arg, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                // Where the filter only observes, the MTA is not waiting for an answer: log and go on.
+                var answer = OnError == OnError.Tempfail && (filter.Needs.Replies & stage) != 0;
+                _logger.FilterFailed(filter.Name, stageName, session.ClientDisplay, session.QueueId, session.Sender,
+                    answer ? "tempfail" : "continue", ex);
+                if (!answer)
+                    continue;
+                return new Decision(stageName, Verdict.Tempfail(ErrorReply, OnErrorRule), filter.Name, OnErrorRule, recipient);
+            }
+            if (verdict.IsFinal)
+                return new Decision(stageName, verdict, filter.Name, verdict.Rule, recipient);
+        }
+        return null;
+    }
+
+    private async ValueTask NotifyAsync(string stageName, SessionContext session,
+        Func<IMilterFilter, SessionContext, CancellationToken, ValueTask> call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        foreach (var filter in _filters)
+        {
+            try
+            {
+                await call(filter, session, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                _logger.FilterCleanupFailed(filter.Name, stageName, session.ClientDisplay, session.QueueId, ex);
+            }
+        }
+    }
+}

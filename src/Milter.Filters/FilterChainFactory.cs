@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Ban;
+using Milter.Filters.Configuration;
+using Milter.Filters.Recipients;
+using Milter.Filters.Relay;
+
+namespace Milter.Filters;
+
+/// <summary>
+/// Builds the chain in the order of design.md ("Order of checks"). The list is
+/// <c>relay, ban, recipients, greylist...</c>; since each filter acts only at its own stages,
+/// that gives, stage by stage:
+/// <list type="table">
+/// <item><term>connect</term><description>ban (dynamic ban list, client, client_name), then the greylist slot (e.g. DNS lists)</description></item>
+/// <item><term>helo</term><description>ban (helo)</description></item>
+/// <item><term>mail</term><description>ban (sender)</description></item>
+/// <item><term>rcpt</term><description>relay, ban (recipient), recipients (unknown), greylist</description></item>
+/// <item><term>data</term><description>greylist (the null sender)</description></item>
+/// <item><term>eoh</term><description>ban (subject)</description></item>
+/// <item><term>eom</term><description>recipients (discard when nobody known remains)</description></item>
+/// </list>
+/// Relay comes first in the list only so that, at RCPT, it runs before the recipient bans; it
+/// does nothing at any other stage.
+/// </summary>
+public sealed class FilterChainFactory
+{
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+
+    public FilterChainFactory(TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _time = time;
+        _loggerFactory = loggerFactory;
+    }
+
+    /// <summary>The chain for one configuration; share it across connections until the next reload.</summary>
+    /// <exception cref="FormatException">A ban rule does not compile; the message names it.</exception>
+    /// <exception cref="ArgumentException"><c>reject_unknown</c> is on but no recipient directory was given.</exception>
+    public FilterChain Create(MilterOptions options, FilterChainInputs inputs)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(inputs);
+        return new FilterChain(Filters(options, inputs), options.OnError, _loggerFactory.CreateLogger<FilterChain>());
+    }
+
+    /// <summary>The filters in chain order, for <see cref="Create"/> and for inspection.</summary>
+    public IReadOnlyList<IMilterFilter> Filters(MilterOptions options, FilterChainInputs inputs)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var relay = new RelayFilter(options.Relay, inputs.LocalDomains);
+        var ban = options.Ban.Count > 0 || inputs.DynamicBans is not null
+            ? new BanFilter(options.Ban, inputs.DynamicBans, _time)
+            : null;
+        RecipientFilter? recipients = null;
+        if (options.Recipients.RejectUnknown)
+        {
+            var directory = inputs.Recipients
+                ?? throw new ArgumentException("recipients.reject_unknown is on: pass the recipient directory", nameof(inputs));
+            recipients = new RecipientFilter(options.Recipients, inputs.LocalDomains, directory);
+        }
+        return InOrder(relay, ban, recipients, inputs.Greylist);
+    }
+
+    /// <summary>The one place the order is written: relay, ban, recipients, then the greylist slot.</summary>
+    public static IReadOnlyList<IMilterFilter> InOrder(RelayFilter? relay, BanFilter? ban, RecipientFilter? recipients, IReadOnlyList<IMilterFilter> greylist)
+    {
+        ArgumentNullException.ThrowIfNull(greylist);
+        var list = new List<IMilterFilter>(3 + greylist.Count);
+        if (relay is not null) list.Add(relay);
+        if (ban is not null) list.Add(ban);
+        if (recipients is not null) list.Add(recipients);
+        list.AddRange(greylist);
+        return list;
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Milter.Filters.Logging;
+
+/// <summary>
+/// Log messages of the filters. Event ids: 3000-3099 chain, 3100-3199 relay and local domains,
+/// 3200-3299 ban rules, 3300-3399 recipients; 3400-3999 are left for the greylist and DNS lists.
+/// </summary>
+internal static partial class FilterLog
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Error,
+        Message = "Filter {Filter} failed at {Stage} for client {Client} (queue id {QueueId}, sender <{Sender}>); answering per on_error: {OnError}")]
+    public static partial void FilterFailed(this ILogger logger, string filter, string stage, string client, string? queueId, string? sender, string onError, Exception exception);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
+        Message = "Filter {Filter} failed while cleaning up at {Stage} for client {Client} (queue id {QueueId})")]
+    public static partial void FilterCleanupFailed(this ILogger logger, string filter, string stage, string client, string? queueId, Exception exception);
+
+    [LoggerMessage(EventId = 3300, Level = LogLevel.Information, Message = "Recipient source {Source} re-read from {Path}: {Entries} entries")]
+    public static partial void RecipientSourceLoaded(this ILogger logger, string source, string path, int entries);
+
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Warning, Message = "Recipient source {Source} could not be re-read from {Path}; keeping the previous {Entries} entries")]
+    public static partial void RecipientSourceReloadFailed(this ILogger logger, string source, string path, int entries, Exception exception);
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Warning, Message = "{Path}:{Line}: {Problem}; line ignored")]
+    public static partial void RecipientSourceBadLine(this ILogger logger, string path, int line, string problem);
+}

@@ -1,0 +1,58 @@
+using Milter.Filters.Relay;
+
+namespace Milter.Filters.Tests.Relay;
+
+public sealed class RecipientAddressTests
+{
+    private static readonly LocalDomains Local = new(["example.com", "[192.0.2.25]"]);
+
+    [Theory]
+    // plain local and foreign
+    [InlineData("bob@example.com", true)]
+    [InlineData("<bob@example.com>", true)]
+    [InlineData("Bob@EXAMPLE.COM", true)]                   // mixed case
+    [InlineData("bob@example.com.", true)]                  // trailing dot on a local domain
+    [InlineData("bob+list@example.com", true)]
+    [InlineData("postmaster", true)]                        // unqualified: ours
+    [InlineData("\"bob smith\"@example.com", true)]         // a quoted local part without routing
+    [InlineData("bob@remote.example", false)]
+    [InlineData("bob@remote.example.", false)]
+    [InlineData("bob@EXAMPLE.COM.remote.example", false)]
+    // the relay tricks
+    [InlineData("user%remote.example@example.com", false)]
+    [InlineData("user%remote.example@EXAMPLE.COM.", false)]
+    [InlineData("\"user@remote.example\"@example.com", false)]
+    [InlineData("\"user%remote.example\"@example.com", false)]
+    [InlineData("user\\@remote.example@example.com", false)]
+    [InlineData("remote.example!user@example.com", false)]
+    [InlineData("remote.example!user", false)]
+    [InlineData("user%remote.example", false)]
+    [InlineData("@example.com:user@remote.example", false)]
+    [InlineData("@example.com,@example.com:user@example.com", false)]
+    [InlineData("<@example.com:user@remote.example>", false)]
+    [InlineData("user@example.com@remote.example", false)]
+    [InlineData("user@[192.0.2.99]", false)]                // an address literal not listed
+    [InlineData("user@[192.0.2.25]", true)]                 // ... and one that is
+    [InlineData("user@[IPv6:2001:db8::1]", false)]
+    // what does not parse is never local
+    [InlineData("@example.com", false)]
+    [InlineData("user@", false)]
+    [InlineData("\"unterminated@example.com", false)]
+    [InlineData("user@exa mple.com", false)]
+    [InlineData("user@.example.com", false)]
+    [InlineData("", false)]
+    public void Only_plain_addresses_at_local_domains_are_local(string written, bool local) =>
+        Assert.Equal(local, RecipientAddress.Parse(written).IsLocal(Local));
+
+    [Theory]
+    [InlineData("Bob+Lists@Example.COM.", "Bob+Lists", "Bob", "Lists", "example.com")]
+    [InlineData("\"bob\\\"q\"@example.com", "bob\"q", "bob\"q", null, "example.com")]
+    [InlineData("+only@example.com", "+only", "+only", null, "example.com")]
+    [InlineData("postmaster", "postmaster", "postmaster", null, null)]
+    public void Takes_the_address_apart(string written, string local, string baseLocal, string? detail, string? domain)
+    {
+        var a = RecipientAddress.Parse(written);
+        Assert.Equal((local, baseLocal, detail, domain), (a.LocalPart, a.BaseLocalPart, a.Detail, a.Domain));
+        Assert.False(a.IsRouted);
+    }
+}
