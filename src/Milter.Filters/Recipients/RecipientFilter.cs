@@ -8,7 +8,7 @@ namespace Milter.Filters.Recipients;
 
 /// <summary>
 /// Unknown recipients at our domains. With <c>action: reject</c> each is refused at RCPT with
-/// <c>550 5.1.1 &lt;addr&gt;... User unknown</c> (or the reply of its <c>error:</c> target).
+/// <c>550 5.1.1 User unknown</c> (sendmail shows the client <c>550 5.1.1 /// <c>550 5.1.1 &lt;addr&gt;... User unknown</c>lt;addr/// <c>550 5.1.1 &lt;addr&gt;... User unknown</c>gt;... User unknown</c>) (or the reply of its <c>error:</c> target).
 /// With <c>action: discard</c> it is accepted and remembered, and at end of message the message
 /// is discarded if no known recipient remains. Foreign and routed recipients are left to the
 /// relay filter.
@@ -61,7 +61,7 @@ public sealed class RecipientFilter : IMilterFilter
             ((HashSet<string>)state).Add(recipient.Address);
             return default;
         }
-        var reply = lookup.Reply ?? new SmtpReply(550, "5.1.1", $"<{recipient.Address}>... User unknown");
+        var reply = lookup.Reply ?? new SmtpReply(550, "5.1.1", "User unknown");
         return ValueTask.FromResult(new Verdict(reply.Kind, reply, Rule));
     }
 

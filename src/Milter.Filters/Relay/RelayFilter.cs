@@ -9,7 +9,7 @@ namespace Milter.Filters.Relay;
 /// Relay control at RCPT: a recipient outside the local domains (or routed through one, see
 /// <see cref="RecipientAddress"/>) is accepted only from a client in <c>relay.allow_clients</c>,
 /// an authenticated session (when <c>relay.allow_authenticated</c>), or a local submission.
-/// Everyone else gets <c>550 5.7.1 &lt;addr&gt;... Relaying denied</c> for that recipient.
+/// Everyone else gets <c>550 5.7.1 Relaying denied</c> (sendmail prefixes the address: <c>/// Everyone else gets <c>550 5.7.1 &lt;addr&gt;... Relaying denied</c>lt;addr/// Everyone else gets <c>550 5.7.1 &lt;addr&gt;... Relaying denied</c>gt;... Relaying denied</c>) for that recipient.
 /// </summary>
 public sealed class RelayFilter : IMilterFilter
 {
@@ -41,7 +41,7 @@ public sealed class RelayFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(recipient);
         if (RecipientAddress.Parse(recipient.Address).IsLocal(_localDomains) || MayRelay(session))
             return default;
-        return ValueTask.FromResult(Verdict.Reject(new SmtpReply(550, "5.7.1", $"<{recipient.Address}>... Relaying denied"), Rule));
+        return ValueTask.FromResult(Verdict.Reject(new SmtpReply(550, "5.7.1", "Relaying denied"), Rule));
     }
 
     /// <summary>True when this session may send to any domain: a trusted client, a login, or a local program.</summary>

@@ -40,7 +40,7 @@ public sealed class RecipientFilterTests : IDisposable
             .RunAsync(Chain(RecipientAction.Reject));
 
         Assert.Equal("continue", result.Rcpt("staff@example.com"));
-        Assert.Equal("550 5.1.1 <nobody-here@example.com>... User unknown", result.Rcpt("nobody-here@example.com"));
+        Assert.Equal("550 5.1.1 User unknown", result.Rcpt("nobody-here@example.com"));
         Assert.Equal("continue", result.Rcpt("Root+x@Example.com"));
         Assert.Equal("continue", result.EndOfMessage);
         var d = result.SingleDecision;

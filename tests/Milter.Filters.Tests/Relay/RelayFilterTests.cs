@@ -36,7 +36,7 @@ public sealed class RelayFilterTests
             .MailFrom("spammer@outside.example").RcptTo(recipient).RcptTo("bob@example.com")
             .RunAsync(Chain());
 
-        Assert.Equal($"550 5.7.1 <{recipient}>... Relaying denied", result.Rcpt(recipient));
+        Assert.Equal($"550 5.7.1 Relaying denied", result.Rcpt(recipient));
         Assert.Equal("continue", result.Rcpt("bob@example.com"));
         var d = result.SingleDecision;
         Assert.Equal(("rcpt", "relay", "relay", recipient), (d.Stage, d.Filter, d.Rule, d.Recipient));
@@ -71,7 +71,7 @@ public sealed class RelayFilterTests
     public async Task A_client_just_outside_the_allowed_networks_may_not(string client)
     {
         var result = await Transaction.From(client).MailFrom("a@example.com").RcptTo("x@remote.example").RunAsync(Chain());
-        Assert.Equal("550 5.7.1 <x@remote.example>... Relaying denied", result.Rcpt("x@remote.example"));
+        Assert.Equal("550 5.7.1 Relaying denied", result.Rcpt("x@remote.example"));
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class RelayFilterTests
     {
         var result = await Transaction.From("203.0.113.9").Auth("alice").MailFrom("alice@example.com").RcptTo("x@remote.example")
             .RunAsync(Chain(new RelayOptions { AllowAuthenticated = false }));
-        Assert.Equal("550 5.7.1 <x@remote.example>... Relaying denied", result.Rcpt("x@remote.example"));
+        Assert.Equal("550 5.7.1 Relaying denied", result.Rcpt("x@remote.example"));
     }
 
     [Fact]
@@ -97,10 +97,10 @@ public sealed class RelayFilterTests
     }
 
     [Fact]
-    public async Task A_percent_in_the_address_is_not_a_printf_directive_in_the_reply()
+    public async Task The_reply_leaves_the_address_to_sendmail_which_prefixes_it_itself()
     {
         var result = await Transaction.From("203.0.113.9").MailFrom("a@outside.example").RcptTo("u%s@example.com").RunAsync(Chain());
         var reply = result.SingleDecision.Verdict.Reply!;
-        Assert.Equal("550 5.7.1 <u%%s@example.com>... Relaying denied", reply.ToWireText());
+        Assert.Equal("550 5.7.1 Relaying denied", reply.ToWireText());
     }
 }
