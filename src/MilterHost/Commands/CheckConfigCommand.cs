@@ -1,0 +1,36 @@
+using System.CommandLine;
+using MilterHost.Configuration;
+
+namespace MilterHost.Commands;
+
+/// <summary><c>milterhost check-config [--config PATH]</c>: validate and print the effective configuration.</summary>
+public static class CheckConfigCommand
+{
+    public static Command Create()
+    {
+        var config = ConfigOption.Create();
+        var command = new Command("check-config",
+            "Check the configuration file and print it with every default filled in and every path made absolute. "
+            + "Exit status 0 when it is valid; otherwise 1, with one 'file:line:column: message' line per error on stderr.")
+        {
+            config,
+        };
+        command.SetAction(parseResult =>
+        {
+            var path = parseResult.GetValue(config) ?? ConfigLoader.DefaultPath;
+            var output = parseResult.InvocationConfiguration.Output;
+            var error = parseResult.InvocationConfiguration.Error;
+            var result = ConfigLoader.Load(path);
+            if (!result.Success)
+            {
+                ConfigErrors.Print(error, result.Errors, path);
+                return 1;
+            }
+            output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");
+            output.WriteLine("# (defaults filled in, paths absolute, passwords and tokens shown as ********)");
+            output.Write(EffectiveConfig.ToYaml(result.Config.Options));
+            return 0;
+        });
+        return command;
+    }
+}

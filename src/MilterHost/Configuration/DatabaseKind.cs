@@ -1,0 +1,4 @@
+namespace MilterHost.Configuration;
+
+/// <summary>Where the greylist and ban stores live.</summary>
+public enum DatabaseKind { Sqlite, Postgres }
