@@ -68,6 +68,7 @@ internal sealed class BanRuleCodec : Codec<BanRule>
                 continue;
             }
             seen[key.Value] = key;
+            binder.Remember(keyPath, key);
             var m = Array.FindIndex(Matchers, x => x.Key == key.Value);
             if (m >= 0)
             {
@@ -137,8 +138,11 @@ internal sealed class BanRuleCodec : Codec<BanRule>
             binder.Error(node, $"{path}: '{node.Value}' is not an SMTP reply; write a 4xx or 5xx code, an optional enhanced code and text, e.g. \"550 5.7.1 Go away\"");
             return false;
         }
+        var words = node.Value.Trim().Split(' ', 3);
         var problem = action switch
         {
+            _ when reply!.Enhanced is null && words.Length > 1 && LooksLikeEnhancedCode(words[1]) =>
+                $"enhanced status code {words[1]} does not match reply code {reply.Code} (its first digit must be {reply.Code / 100})",
             BanAction.Reject when reply!.IsTemporary => $"action reject needs a 5xx reply, got {reply.Code}",
             BanAction.Tempfail when !reply!.IsTemporary => $"action tempfail needs a 4xx reply, got {reply.Code}",
             BanAction.Discard => "a discarded message gets no reply; drop reply: or change the action",
@@ -148,5 +152,11 @@ internal sealed class BanRuleCodec : Codec<BanRule>
             return true;
         binder.Error(node, $"{path}: {problem}");
         return false;
+    }
+
+    private static bool LooksLikeEnhancedCode(string word)
+    {
+        var parts = word.Split('.');
+        return parts.Length == 3 && parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit));
     }
 }

@@ -79,11 +79,13 @@ public sealed record DatabaseAddress
         if (Kind == DatabaseKind.Sqlite)
             return ToString();
         var builder = new DbConnectionStringBuilder { ConnectionString = Target };
-        foreach (var key in builder.Keys.Cast<string>().ToList())
-        {
-            if (key.Equals("password", StringComparison.OrdinalIgnoreCase) || key.Equals("pwd", StringComparison.OrdinalIgnoreCase))
-                builder[key] = "********";
-        }
+        var secrets = builder.Keys.Cast<string>()
+            .Where(k => k.Equals("password", StringComparison.OrdinalIgnoreCase) || k.Equals("pwd", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        if (secrets.Count == 0)
+            return ToString();
+        foreach (var key in secrets)
+            builder[key] = "********";
         return PostgresPrefix + builder.ConnectionString;
     }
 }

@@ -32,7 +32,7 @@ public static class Duration
         var s = text.Trim();
         if (s.StartsWith('-'))
         {
-            error = $"'{text}' is negative; a duration cannot be";
+            error = $"'{text}': a duration cannot be negative";
             return false;
         }
         if (s.Length == 0 || !char.IsAsciiDigit(s[0]))
@@ -50,6 +50,8 @@ public static class Duration
             if (digits == letters)
                 return Fail(text, out error);
             var unit = s[letters..i];
+            if (unit.Length == 0 && i < s.Length)
+                return Fail(text, out error);
             if (unit.Length == 0)
             {
                 error = $"'{text}' has no unit; {Syntax}";

@@ -1,0 +1,358 @@
+namespace MilterHost.Tests;
+
+/// <summary>Each kind of configuration error, with the exact file:line:column and message a postmaster sees.</summary>
+public sealed class ConfigErrorTests : IDisposable
+{
+    private readonly ConfigDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Unknown_top_level_key_is_an_error_with_a_suggestion()
+    {
+        var errors = _dir.Errors("""
+            listen: unix:/tmp/m.sock
+            grylist:
+              enabled: true
+            """, out var path);
+        Assert.Equal([$"{path}:2:1: unknown key 'grylist' (did you mean 'greylist'?)"], errors);
+    }
+
+    [Fact]
+    public void Unknown_nested_key_names_its_section()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              dealy: 2m
+              colour: blue
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:2:3: unknown key 'dealy' in greylist (did you mean 'delay'?)",
+            $"{path}:3:3: unknown key 'colour' in greylist",
+        ], errors);
+    }
+
+    [Fact]
+    public void Duplicate_key_is_an_error_at_the_second_one()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              delay: 2m
+              delay: 3m
+            """, out var path);
+        Assert.Equal([$"{path}:3:3: duplicate key 'delay' (first written at line 2)"], errors);
+    }
+
+    [Fact]
+    public void Yes_is_not_a_boolean()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              enabled: yes
+            """, out var path);
+        Assert.Equal([$"{path}:2:12: greylist.enabled: expected true or false, got 'yes'"], errors);
+    }
+
+    [Theory]
+    [InlineData("relay: [1, 2]", "1:8: relay: expected a mapping of keys, got a list")]
+    [InlineData("local_domains: example.com", "1:16: local_domains: expected a list, got 'example.com'")]
+    [InlineData("limits:\n  max_connections: many", "2:20: limits.max_connections: expected a whole number from 1 to 100000, got 'many'")]
+    [InlineData("limits:\n  max_connections: 0", "2:20: limits.max_connections: expected a whole number from 1 to 100000, got '0'")]
+    [InlineData("greylist:\n  subnet: { ipv4: 33 }", "2:19: greylist.subnet.ipv4: expected a whole number from 0 to 32, got '33'")]
+    [InlineData("log:\n  level: verbose", "2:10: log.level: expected trace | debug | info | warn | error | fatal | off, got 'verbose'")]
+    [InlineData("log:\n  syslog: [true]", "2:11: log.syslog: expected true or false, got a list")]
+    [InlineData("listen:", "1:8: listen: expected a listen address, got nothing")]
+    [InlineData("on_error: reject", "1:11: on_error: expected tempfail | accept, got 'reject'")]
+    [InlineData("recipients:\n  action: bounce", "2:11: recipients.action: expected reject | discard, got 'bounce'")]
+    [InlineData("dns_lists:\n  - { zone: bl.example, action: skip-greylist }", "2:33: dns_lists#1.action: expected skip_greylist | reject | tempfail, got 'skip-greylist' (did you mean 'skip_greylist'?)")]
+    [InlineData("socket:\n  mode: \"0966\"", "2:9: socket.mode: expected an octal file mode like \"0660\", got '0966'")]
+    [InlineData("limits:\n  max_frame_size: 1K", "2:19: limits.max_frame_size: expected a size in bytes from 65536 to 67108864 (suffix K or M allowed), got '1K'")]
+    [InlineData("- listen", "1:1: the configuration: expected a mapping of keys, got a list")]
+    public void Wrong_type_is_reported_at_the_value(string yaml, string expected)
+    {
+        var errors = _dir.Errors(yaml, out var path);
+        Assert.Equal([$"{path}:{expected}"], errors);
+    }
+
+    [Theory]
+    [InlineData("2x", "'2x' has an unknown unit 'x'; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d")]
+    [InlineData("-5m", "'-5m': a duration cannot be negative")]
+    [InlineData("120", "'120' has no unit; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d")]
+    [InlineData("1.5h", "'1.5h' is not a duration; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d")]
+    [InlineData("soon", "'soon' is not a duration; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d")]
+    [InlineData("99999d", "'99999d' is longer than ten years")]
+    public void Bad_duration_is_reported_at_the_value(string duration, string message)
+    {
+        var errors = _dir.Errors($"greylist:\n  delay: {duration}\n", out var path);
+        Assert.Equal([$"{path}:2:10: greylist.delay: {message}"], errors);
+    }
+
+    [Fact]
+    public void Zero_is_refused_where_a_duration_must_be_positive()
+    {
+        var errors = _dir.Errors("dns:\n  timeout: 0s\n", out var path);
+        Assert.Equal([$"{path}:2:12: dns.timeout: must be longer than zero"], errors);
+    }
+
+    [Fact]
+    public void Retry_window_must_be_longer_than_delay()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              delay: 2h
+              retry_window: 1h
+            """, out var path);
+        Assert.Equal([$"{path}:3:3: greylist: retry_window (1h) must be longer than delay (2h)"], errors);
+    }
+
+    [Fact]
+    public void Bad_cidr_items_are_each_reported_at_their_column()
+    {
+        var errors = _dir.Errors("""
+            relay:
+              allow_clients: [127.0.0.0/8, 10.0.0.300/8, "::1/129", 192.0.2.1/x]
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:2:32: relay.allow_clients#2: '10.0.0.300/8' is not an IP address or CIDR network (e.g. 192.0.2.0/24, 2001:db8::/32)",
+            $"{path}:2:46: relay.allow_clients#3: '::1/129' has a bad prefix length; it must be 0-128 for IPv6",
+            $"{path}:2:57: relay.allow_clients#4: '192.0.2.1/x' has a bad prefix length; it must be 0-32 for IPv4",
+        ], errors);
+    }
+
+    [Fact]
+    public void Bad_regex_is_reported_where_the_regex_parser_gave_up()
+    {
+        var errors = _dir.Errors("""
+            ban:
+              - subject: "(?i)[cheap"
+            greylist:
+              suspicious_names:
+                - (dyn|dsl
+                - '/x{2,1}/'
+            """, out var path);
+        Assert.Equal(
+        [
+            // Column 14 is the opening quote, so offset 10 of the pattern is column 25.
+            $"{path}:2:25: ban#1.subject: invalid regex '(?i)[cheap': Unterminated [] set (at offset 10)",
+            $"{path}:5:15: greylist.suspicious_names#1: invalid regex '(dyn|dsl': Not enough )'s (at offset 8)",
+            $"{path}:6:15: greylist.suspicious_names#2: invalid regex '/x{{2,1}}/': Illegal {{x,y}} with x > y (at offset 7)",
+        ], errors);
+    }
+
+    [Theory]
+    [InlineData("sender: \"/^bulk-.*@/q\"", "2:25: ban#1.sender: '/^bulk-.*@/q' has an unknown regex flag 'q' (known: i, m, s, x)")]
+    [InlineData("sender: \"/^bulk-(.*@/i\"", "2:25: ban#1.sender: invalid regex '^bulk-(.*@': Not enough )'s (at offset 10)")]
+    [InlineData("recipient: \"/no-close\"", "2:16: ban#1.recipient: '/no-close' has no closing '/'; write /regex/ or /regex/i")]
+    [InlineData("sender: \"@\"", "2:13: ban#1.sender: '@' is not @domain")]
+    [InlineData("subject: \"/cheap/z\"", "2:22: ban#1.subject: '/cheap/z' has an unknown regex flag 'z' (known: i, m, s, x)")]
+    public void Bad_address_and_subject_patterns_are_reported(string rule, string expected)
+    {
+        var errors = _dir.Errors($"ban:\n  - {rule}\n", out var path);
+        Assert.Equal([$"{path}:{expected}"], errors);
+    }
+
+    [Theory]
+    [InlineData("tcp:8891", "'tcp:8891' is not a listen address; write unix:PATH, inet:PORT@HOST or inet6:PORT@HOST")]
+    [InlineData("/run/milter.sock", "'/run/milter.sock' is not a listen address; write unix:PATH, inet:PORT@HOST or inet6:PORT@HOST")]
+    [InlineData("unix:", "'unix:' names no socket path")]
+    [InlineData("inet:99999@127.0.0.1", "'inet:99999@127.0.0.1' has no valid port; write inet:PORT@HOST, e.g. inet:8891@127.0.0.1 (port 1-65535)")]
+    [InlineData("inet:@127.0.0.1", "'inet:@127.0.0.1' has no valid port; write inet:PORT@HOST, e.g. inet:8891@127.0.0.1 (port 1-65535)")]
+    [InlineData("inet6:8891@127.0.0.1", "'inet6:8891@127.0.0.1': 127.0.0.1 is not an IPv6 address")]
+    [InlineData("inet:8891@::1", "'inet:8891@::1': ::1 is not an IPv4 address")]
+    [InlineData("inet:8891@bad_host!", "'inet:8891@bad_host!': 'bad_host!' is neither an IP address nor a host name")]
+    public void Bad_listen_address_is_reported(string listen, string message)
+    {
+        var errors = _dir.Errors($"listen: \"{listen}\"\n", out var path);
+        Assert.Equal([$"{path}:1:9: listen: {message}"], errors);
+    }
+
+    [Fact]
+    public void Unix_socket_path_longer_than_sun_path_is_refused()
+    {
+        var longPath = "/tmp/" + new string('s', 110) + ".sock";
+        var errors = _dir.Errors($"listen: unix:{longPath}\n", out var path);
+        Assert.Equal([$"{path}:1:9: listen: socket path '{longPath}' is longer than the 107 bytes a Unix socket address holds"], errors);
+    }
+
+    [Theory]
+    [InlineData("mysql:host=db", "'mysql:host=db' is not a database; write sqlite:PATH or postgres:CONNECTION-STRING")]
+    [InlineData("sqlite:", "'sqlite:' names no database file; write sqlite:PATH, e.g. sqlite:/var/lib/milterhost/milterhost.db")]
+    [InlineData("postgres:", "'postgres:' has an empty connection string; write postgres:Host=HOST;Database=NAME;Username=USER")]
+    public void Bad_database_is_reported(string database, string message)
+    {
+        var errors = _dir.Errors($"database: \"{database}\"\n", out var path);
+        Assert.Equal([$"{path}:1:11: database: {message}"], errors);
+    }
+
+    [Fact]
+    public void Reply_must_be_an_smtp_reply_of_the_class_the_action_sends()
+    {
+        var errors = _dir.Errors("""
+            ban:
+              - sender: "*@spammer.example"
+                reply: "250 ok"
+              - client: 192.0.2.1
+                action: tempfail
+                reply: "550 5.7.1 no"
+              - helo: localhost
+                reply: "451 4.7.1 later"
+              - recipient: gone@example.com
+                action: discard
+                reply: "550 5.1.1 gone"
+              - recipient: left@example.com
+                reply: "550 4.1.1 mismatched enhanced code"
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:3:12: ban#1.reply: '250 ok' is not an SMTP reply; write a 4xx or 5xx code, an optional enhanced code and text, e.g. \"550 5.7.1 Go away\"",
+            $"{path}:6:12: ban#2.reply: action tempfail needs a 4xx reply, got 550",
+            $"{path}:8:12: ban#3.reply: action reject needs a 5xx reply, got 451",
+            $"{path}:11:12: ban#4.reply: a discarded message gets no reply; drop reply: or change the action",
+            $"{path}:13:12: ban#5.reply: enhanced status code 4.1.1 does not match reply code 550 (its first digit must be 5)",
+        ], errors);
+    }
+
+    [Fact]
+    public void Ban_rule_with_two_matchers_is_reported_at_the_second()
+    {
+        var errors = _dir.Errors("""
+            ban:
+              - client: 192.0.2.0/24
+                helo: example.com
+              - action: reject
+              - subject
+              - { sender: "*@x.example", reason: spam }
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:3:5: ban#1: a ban rule has exactly one matcher, this one has 'client' and 'helo'; write two rules",
+            $"{path}:4:5: ban#2: a ban rule needs one matcher: client, client_name, helo, sender, recipient or subject",
+            $"{path}:5:5: ban#3: expected a rule such as {{ sender: \"*@spammer.example\" }}, got 'subject'",
+            $"{path}:6:30: unknown key 'reason' in ban#4",
+        ], errors);
+    }
+
+    [Fact]
+    public void Missing_referenced_files_are_reported_at_their_entries()
+    {
+        var errors = _dir.Errors("""
+            local_domains:
+              - example.com
+              - "file:missing-hosts"
+            recipients:
+              sources: [passwd, "aliases:no-aliases", "virtusertable:/nonexistent/virtusertable"]
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:3:5: local_domains#2: file not found: {_dir.Path}/missing-hosts",
+            $"{path}:5:21: recipients.sources#2: file not found: {_dir.Path}/no-aliases",
+            $"{path}:5:43: recipients.sources#3: file not found: /nonexistent/virtusertable",
+        ], errors);
+    }
+
+    [Fact]
+    public void Referenced_path_that_is_a_directory_is_reported()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "aliases.d"));
+        var errors = _dir.Errors("recipients:\n  sources: [\"aliases:aliases.d\"]\n", out var path);
+        Assert.Equal([$"{path}:2:13: recipients.sources#1: '{_dir.Path}/aliases.d' is a directory, not a file"], errors);
+    }
+
+    [Theory]
+    [InlineData("local_domains: [\"exa mple.com\"]", "1:17: local_domains#1: 'exa mple.com' is not a domain name, .subdomain wildcard, [address] or file:PATH")]
+    [InlineData("recipients:\n  sources: [ldap]", "2:13: recipients.sources#1: 'ldap' is not a recipient source; write passwd, aliases:PATH or virtusertable:PATH")]
+    [InlineData("recipients:\n  addresses: [postmaster]", "2:15: recipients.addresses#1: 'postmaster' is not a mail address (user@domain)")]
+    [InlineData("dns:\n  servers: [\"localhost:53\"]", "2:13: dns.servers#1: 'localhost:53' is not a DNS server address (IP or IP:PORT, e.g. 127.0.0.53 or [::1]:53)")]
+    [InlineData("dns_lists:\n  - { action: reject }", "2:5: dns_lists#1: 'zone' is required")]
+    [InlineData("dns_lists:\n  - { zone: bl.example, codes: [127.0.0.11-127.0.0.2] }", "2:33: dns_lists#1.codes#1: '127.0.0.11-127.0.0.2' is not a return code (127.0.0.2) or range (127.0.0.2-127.0.0.11)")]
+    [InlineData("dns_lists:\n  - { zone: \"bl..example\" }", "2:13: dns_lists#1.zone: 'bl..example' is not a DNS zone name")]
+    [InlineData("status:\n  listen: 8025", "2:11: status.listen: '8025' is not HOST:PORT (e.g. 127.0.0.1:8025 or [::1]:8025)")]
+    [InlineData("user: \"mail user\"", "1:7: user: 'mail user' is not a user or group name")]
+    public void Bad_values_in_lists_and_sections_are_reported(string yaml, string expected)
+    {
+        var errors = _dir.Errors(yaml, out var path);
+        Assert.Equal([$"{path}:{expected}"], errors);
+    }
+
+    [Fact]
+    public void Several_errors_are_all_reported_in_file_order()
+    {
+        var errors = _dir.Errors("""
+            listen: inet:0@127.0.0.1
+            on_eror: accept
+            relay:
+              allow_clients: [300.1.1.1]
+            ban:
+              - subject: "[oops"
+              - client: 192.0.2.1
+                sender: "*@x.example"
+            greylist:
+              delay: 5 minutes
+              pass_lifetime: 36d
+            local_domains: ["file:nowhere"]
+            """, out var path);
+        Assert.Equal(
+        [
+            $"{path}:1:9: listen: 'inet:0@127.0.0.1' has no valid port; write inet:PORT@HOST, e.g. inet:8891@127.0.0.1 (port 1-65535)",
+            $"{path}:2:1: unknown key 'on_eror' (did you mean 'on_error'?)",
+            $"{path}:4:19: relay.allow_clients#1: '300.1.1.1' is not an IP address or CIDR network (e.g. 192.0.2.0/24, 2001:db8::/32)",
+            $"{path}:6:20: ban#1.subject: invalid regex '[oops': Unterminated [] set (at offset 5)",
+            $"{path}:8:5: ban#2: a ban rule has exactly one matcher, this one has 'client' and 'sender'; write two rules",
+            $"{path}:10:10: greylist.delay: '5 minutes' is not a duration; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d",
+            $"{path}:12:17: local_domains#1: file not found: {_dir.Path}/nowhere",
+        ], errors);
+    }
+
+    [Fact]
+    public void Yaml_syntax_error_is_reported_with_its_position()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              delay: 2m
+             enabled: true
+            """, out var path);
+        var error = Assert.Single(errors);
+        Assert.StartsWith($"{path}:3:2: YAML syntax error: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Malformed_flow_list_is_a_syntax_error_not_a_crash()
+    {
+        var errors = _dir.Errors("relay:\n  allow_clients: [127.0.0.1, 10.0.0.0/8\nbad: c\n", out var path);
+        var error = Assert.Single(errors);
+        Assert.StartsWith($"{path}:", error, StringComparison.Ordinal);
+        Assert.Contains("YAML syntax error", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Alias_to_an_unknown_anchor_is_reported()
+    {
+        var errors = _dir.Errors("relay:\n  allow_clients: *trusted\n", out var path);
+        Assert.Contains($"{path}:2:18: alias '*trusted' refers to no anchor above it", errors);
+    }
+
+    [Fact]
+    public void Second_document_is_refused()
+    {
+        var errors = _dir.Errors("on_error: accept\n---\non_error: tempfail\n", out var path);
+        Assert.Equal([$"{path}:2:1: only one YAML document is allowed in the configuration"], errors);
+    }
+
+    [Fact]
+    public void Missing_configuration_file_is_one_error_naming_it()
+    {
+        var path = Path.Combine(_dir.Path, "absent.yaml");
+        var result = MilterHost.Configuration.ConfigLoader.Load(path);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal($"{path}: cannot read the configuration: no such file", error.ToString());
+    }
+
+    [Fact]
+    public void Directory_given_as_configuration_is_refused()
+    {
+        var result = MilterHost.Configuration.ConfigLoader.Load(_dir.Path);
+        Assert.Equal($"{_dir.Path}: is a directory, not a configuration file", Assert.Single(result.Errors).ToString());
+    }
+}
