@@ -42,6 +42,9 @@ public static class RunCommand
     // filter chain, logging, signals and privilege drop until cancellationToken fires (System.
     // CommandLine cancels it on SIGINT/SIGTERM), then return the exit status. Either replace
     // this body, or pass the daemon to RunCommand.Create(...) in Program.cs.
+    // Note: System.CommandLine waits only InvocationConfiguration.ProcessTerminationTimeout
+    // (2 s by default) after SIGTERM before returning; set it from limits.shutdown_grace, or to
+    // null if the generic host handles the signals itself.
     // ======================================================================================
     private static async Task<int> RunDaemonAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken)
     {

@@ -24,14 +24,7 @@ internal static class Codecs
     public static readonly Codec<TimeSpan> PositiveDuration = DurationCodec(allowZero: false);
 
     /// <summary>Free text, e.g. a group name; only emptiness is refused.</summary>
-    public static readonly Codec<string> Text = new ScalarCodec<string>("text", (Binder b, YScalar s, string path, out string value) =>
-    {
-        value = s.Value.Trim();
-        if (value.Length > 0)
-            return true;
-        b.Error(s, $"{path}: must not be empty");
-        return false;
-    }, v => v);
+    public static readonly Codec<string> Text = new ScalarCodec<string>("text", NonEmpty, v => v);
 
     /// <summary>A user or group name as getpwnam/getgrnam take it.</summary>
     public static readonly Codec<string> AccountName = new ScalarCodec<string>("a user or group name", (Binder b, YScalar s, string path, out string value) =>
@@ -197,14 +190,7 @@ internal static class Codecs
     }, v => DatabaseAddress.Parse(v).ToDisplayString());
 
     /// <summary>A secret: read as text, printed as stars.</summary>
-    public static readonly Codec<string> Secret = new ScalarCodec<string>("text", (Binder b, YScalar s, string path, out string value) =>
-    {
-        value = s.Value;
-        if (value.Length > 0)
-            return true;
-        b.Error(s, $"{path}: must not be empty");
-        return false;
-    }, _ => "********");
+    public static readonly Codec<string> Secret = new ScalarCodec<string>("text", NonEmpty, _ => "********");
 
     /// <summary><c>HOST:PORT</c> for an HTTP listener; an IPv6 host in brackets.</summary>
     public static readonly Codec<string> HostPort = new ScalarCodec<string>("HOST:PORT", (Binder b, YScalar s, string path, out string value) =>
@@ -242,6 +228,15 @@ internal static class Codecs
             return true;
         },
         Configuration.Duration.Format, plain: true);
+
+    private static bool NonEmpty(Binder b, YScalar s, string path, out string value)
+    {
+        value = s.Value.Trim();
+        if (value.Length > 0)
+            return true;
+        b.Error(s, $"{path}: must not be empty");
+        return false;
+    }
 
     private static string SnakeCase<TEnum>(TEnum value) where TEnum : struct, System.Enum
     {

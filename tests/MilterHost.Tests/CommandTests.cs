@@ -1,0 +1,139 @@
+using System.CommandLine;
+using MilterHost.Commands;
+using MilterHost.Configuration;
+
+namespace MilterHost.Tests;
+
+/// <summary>The command line, run in-process with captured output.</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly ConfigDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Check_config_prints_the_effective_config_and_exits_0()
+    {
+        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\ngreylist:\n  delay: 90s\n");
+        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        Assert.StartsWith($"# milterhost: effective configuration of {path}\n", stdout, StringComparison.Ordinal);
+        Assert.Contains($"\nlisten: unix:{_dir.Path}/milter.sock\n", stdout, StringComparison.Ordinal);
+        Assert.Contains("\n  delay: 90s\n  retry_window: 5h\n", stdout, StringComparison.Ordinal);
+        // What it prints is itself a valid configuration meaning the same.
+        var reread = ConfigLoader.Parse(stdout, "stdout", _dir.Path);
+        Assert.True(reread.Success, string.Join("\n", reread.Errors));
+        Assert.Equal(TimeSpan.FromSeconds(90), reread.Config.Options.Greylist.Delay);
+    }
+
+    [Fact]
+    public async Task Check_config_prints_every_error_to_stderr_and_exits_1()
+    {
+        var path = _dir.Write("milterhost.yaml", "greylist:\n  delay: soon\n  enabld: true\n");
+        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "-c", path);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal(
+            $"{path}:2:10: greylist.delay: 'soon' is not a duration; write a number and a unit (ms, s, m, h, d), e.g. 90s, 2m, 4h, 36d\n"
+            + $"{path}:3:3: unknown key 'enabld' in greylist (did you mean 'enabled'?)\n"
+            + $"2 errors in {path}\n",
+            stderr);
+    }
+
+    [Fact]
+    public async Task Check_config_of_a_missing_file_exits_1()
+    {
+        var path = Path.Combine(_dir.Path, "nope.yaml");
+        var (exit, _, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+        Assert.Equal(1, exit);
+        Assert.Equal($"{path}: cannot read the configuration: no such file\n1 error in {path}\n", stderr);
+    }
+
+    [Fact]
+    public async Task Run_with_a_bad_config_does_not_start_and_exits_1()
+    {
+        var started = false;
+        var root = new RootCommand { RunCommand.Create((_, _, _) => { started = true; return Task.FromResult(0); }) };
+        var path = _dir.Write("milterhost.yaml", "listen: tcp:25\n");
+        var (exit, _, stderr) = await Run(root, "run", "--config", path);
+
+        Assert.Equal(1, exit);
+        Assert.False(started);
+        Assert.Equal(
+            "milterhost: not starting: the configuration has errors\n"
+            + $"{path}:1:9: listen: 'tcp:25' is not a listen address; write unix:PATH, inet:PORT@HOST or inet6:PORT@HOST\n"
+            + $"1 error in {path}\n",
+            stderr);
+    }
+
+    [Fact]
+    public async Task Run_hands_the_loaded_config_to_the_daemon_and_returns_its_exit_status()
+    {
+        LoadedConfig? received = null;
+        var root = new RootCommand
+        {
+            RunCommand.Create((config, _, _) =>
+            {
+                received = config;
+                return Task.FromResult(7);
+            }),
+        };
+        var path = _dir.Write("milterhost.yaml", "listen: inet:8891@127.0.0.1\n");
+        var (exit, _, _) = await Run(root, "run", "--config", path);
+
+        Assert.Equal(7, exit);
+        Assert.NotNull(received);
+        Assert.Equal(path, received.Path);
+        Assert.Equal(ListenFamily.Inet, received.Listen.Family);
+        Assert.Equal(8891, received.Listen.Port);
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("check-config")]
+    public async Task Help_of_each_command_describes_the_config_option_and_its_default(string command)
+    {
+        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), command, "--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("-c, --config <PATH>", stdout, StringComparison.Ordinal);
+        Assert.Contains("Relative paths inside it are resolved against its directory.", stdout, StringComparison.Ordinal);
+        Assert.Contains("[default: /etc/milterhost/milterhost.yaml]", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Root_help_lists_the_commands()
+    {
+        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), "--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("  run ", stdout, StringComparison.Ordinal);
+        Assert.Contains("  check-config ", stdout, StringComparison.Ordinal);
+        Assert.Contains("--version", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_product_version()
+    {
+        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), "--version");
+        Assert.Equal(0, exit);
+        Assert.Matches(@"^\d+\.\d+\.\d+", stdout);
+    }
+
+    [Fact]
+    public async Task Misspelt_option_is_a_usage_error()
+    {
+        var (exit, _, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--confg", "x.yaml");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--confg", stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+}
