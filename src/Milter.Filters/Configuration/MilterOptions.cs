@@ -57,8 +57,11 @@ public sealed record LimitsOptions
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Largest frame accepted; sendmail sends at most 64 KiB unless 256K/1M was agreed.</summary>
     public int MaxFrameSize { get; init; } = 1024 * 1024 + 64;
-    /// <summary>How long a filter may work on one stage before the session answers per on_error.</summary>
-    public TimeSpan StageTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a filter may work on one stage before the session answers per on_error; below
+    /// sendmail's T=R: read timeout (30 s in our INPUT_MAIL_FILTER line), so sendmail hears the answer.
+    /// </summary>
+    public TimeSpan StageTimeout { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>On SIGTERM, how long sessions in flight may take to finish.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -36,20 +36,6 @@ public static class RunCommand
         return command;
     }
 
-    // ======================================================================================
-    // HOOK (lead): the daemon starts here. Everything above has already loaded and validated
-    // the configuration; this method gets the checked config and must run the listener, the
-    // filter chain, logging, signals and privilege drop until cancellationToken fires (System.
-    // CommandLine cancels it on SIGINT/SIGTERM), then return the exit status. Either replace
-    // this body, or pass the daemon to RunCommand.Create(...) in Program.cs.
-    // Note: System.CommandLine waits only InvocationConfiguration.ProcessTerminationTimeout
-    // (2 s by default) after SIGTERM before returning; set it from limits.shutdown_grace, or to
-    // null if the generic host handles the signals itself.
-    // ======================================================================================
-    private static async Task<int> RunDaemonAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken)
-    {
-        await parseResult.InvocationConfiguration.Error.WriteLineAsync(
-            $"milterhost: configuration {config.Path} is valid, but the daemon is not built into this version yet").ConfigureAwait(false);
-        return 1;
-    }
+    private static Task<int> RunDaemonAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken) =>
+        Hosting.Daemon.RunAsync(config, parseResult, cancellationToken);
 }

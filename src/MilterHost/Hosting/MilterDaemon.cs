@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Server;
@@ -8,10 +7,11 @@ using Milter.Protocol.Server;
 namespace MilterHost.Hosting;
 
 /// <summary>
-/// The daemon: serves milter connections on the bound socket with the current configuration,
-/// reloads on SIGHUP, and on SIGTERM/SIGINT stops accepting and lets sessions in flight finish.
+/// The daemon's main loop: serves milter connections on the bound socket with the current
+/// configuration, reloads on SIGHUP, and on SIGTERM/SIGINT stops accepting and lets sessions in
+/// flight finish (bounded by <c>limits.shutdown_grace</c>).
 /// </summary>
-internal sealed class MilterDaemon : BackgroundService
+internal sealed class MilterDaemon : IDisposable
 {
     private readonly Socket _listener;
     private readonly string? _unixSocketPath;
@@ -22,11 +22,11 @@ internal sealed class MilterDaemon : BackgroundService
     private readonly ILogger _logger;
     private readonly ISystemdNotifier? _systemd;
     private readonly SemaphoreSlim _reloading = new(1, 1);
-    private MilterServer? _server;
+    private readonly MilterServer _server;
 
     /// <param name="reload">Loads and builds the next generation from a path; throws with the errors when the file is bad.</param>
     public MilterDaemon(Socket listener, string? unixSocketPath, ConfigHolder config, Func<string, int, ActiveConfig> reload,
-        TimeProvider time, ILoggerFactory loggers, ISystemdNotifier? systemd = null)
+        TimeProvider time, ILoggerFactory loggers, ISystemdNotifier? systemd)
     {
         _listener = listener;
         _unixSocketPath = unixSocketPath;
@@ -36,29 +36,37 @@ internal sealed class MilterDaemon : BackgroundService
         _loggers = loggers;
         _logger = loggers.CreateLogger("milterhost");
         _systemd = systemd;
+        _server = new MilterServer(_listener, () => _config.Current.CreateHandler(), () => _config.Current.Server, _time, _loggers.CreateLogger<MilterServer>());
     }
 
-    /// <summary>The running server, once started (for status and tests).</summary>
-    public MilterServer? Server => _server;
+    public MilterServer Server => _server;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Serves until SIGTERM/SIGINT or <paramref name="cancellationToken"/>; returns when every session has ended.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void Terminate(PosixSignalContext context)
+        {
+            context.Cancel = true; // we stop in our own time: drain first
+            stop.Cancel();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Terminate);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Terminate);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true; // SIGHUP means reload, not exit
             _ = Task.Run(ReloadAsync, CancellationToken.None);
         });
 
-        _server = new MilterServer(_listener, () => _config.Current.CreateHandler(), () => _config.Current.Server, _time, _loggers.CreateLogger<MilterServer>());
-        Notify($"STATUS=serving milter connections (config generation {_config.Current.Generation})");
-        using var stopping = stoppingToken.Register(() =>
+        Notify("READY=1\nSTATUS=" + Status());
+        using var stopping = stop.Token.Register(() =>
         {
             HostLog.Stopping(_logger, _server.ActiveConnections);
-            Notify("STATUS=stopping: letting sessions in flight finish");
+            Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
         });
         try
         {
-            await _server.RunAsync(stoppingToken).ConfigureAwait(false);
+            await _server.RunAsync(stop.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -89,7 +97,7 @@ internal sealed class MilterDaemon : BackgroundService
                     HostLog.RestartNeeded(_logger, "user", current.Options.User ?? "(none)", next.Options.User ?? "(none)");
                 _config.Swap(next);
                 HostLog.Reloaded(_logger, next.Path, next.Generation);
-                Notify($"STATUS=serving milter connections (config generation {next.Generation})");
+                Notify("STATUS=" + Status());
             }
             catch (Exception e)
             {
@@ -102,15 +110,13 @@ internal sealed class MilterDaemon : BackgroundService
         }
     }
 
+    private string Status() => $"serving milter connections (config generation {_config.Current.Generation})";
+
     private void Notify(string state)
     {
         if (_systemd is { IsEnabled: true })
             _systemd.Notify(new ServiceState(state));
     }
 
-    public override void Dispose()
-    {
-        _reloading.Dispose();
-        base.Dispose();
-    }
+    public void Dispose() => _reloading.Dispose();
 }

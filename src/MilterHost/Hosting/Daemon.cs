@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Reflection;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Stores;
+using MilterHost.Configuration;
+using MilterHost.Listening;
+using MilterHost.Logging;
+using MilterHost.Native;
+using MilterHost.Privileges;
+using NLog.Extensions.Logging;
+
+namespace MilterHost.Hosting;
+
+/// <summary>
+/// <c>milterhost run</c> once the configuration is known to be good: logging, the listening socket
+/// (bound as whoever started us), the privilege drop, the stores, the filter chain, and the loop
+/// that serves until SIGTERM.
+/// </summary>
+internal static class Daemon
+{
+    public static async Task<int> RunAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var stderr = parseResult.InvocationConfiguration.Error;
+        var options = config.Options;
+        var time = TimeProvider.System;
+        var interactive = !Console.IsErrorRedirected || (!options.Log.Syslog && options.Log.File is null);
+        var nlog = LoggingSetup.Build(options.Log, console: interactive);
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddNLog(nlog));
+        var logger = loggers.CreateLogger("milterhost");
+        try
+        {
+            var listen = config.Listen;
+            using var listener = listen.Family == ListenFamily.Unix
+                ? ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group)
+                : ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host ?? (listen.Family == ListenFamily.Inet ? "0.0.0.0" : "::"),
+                    listen.Family == ListenFamily.Inet ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6), listen.Port);
+            var unixPath = listen.Family == ListenFamily.Unix ? listen.Path : null;
+            string privileges;
+            try
+            {
+                PrepareDatabaseDirectory(config, options.User);
+                privileges = PrivilegeDropper.Apply(options.User);
+            }
+            catch
+            {
+                if (unixPath is not null) File.Delete(unixPath);
+                throw;
+            }
+
+            await using var stores = await StoreFactory.OpenAsync(options.Database, time, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var decisions = new DecisionLog(loggers.CreateLogger("milterhost.decision"));
+            var builder = new PolicyBuilder(stores, decisions, time, loggers);
+            var holder = new ConfigHolder(builder.Build(config, 1));
+
+            ActiveConfig Reload(string path, int generation)
+            {
+                var result = ConfigLoader.Load(path);
+                if (!result.Success)
+                    throw new InvalidOperationException(string.Join("; ", result.Errors.Select(e => e.ToString())));
+                return builder.Build(result.Config!, generation);
+            }
+
+            using var sweepStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var sweeper = new Milter.Filters.Greylist.GreylistSweeper(stores.Expiring, time, loggers.CreateLogger<Milter.Filters.Greylist.GreylistSweeper>());
+            var sweeping = sweeper.RunAsync(sweepStop.Token);
+
+            var systemd = new SystemdNotifier();
+            using var daemon = new MilterDaemon(listener, unixPath, holder, Reload, time, loggers, systemd);
+            HostLog.Started(logger, Version, listen.ToString(), config.Path, 1, stores.Description, privileges);
+            await daemon.RunAsync(cancellationToken).ConfigureAwait(false);
+            await sweepStop.CancelAsync().ConfigureAwait(false);
+            try { await sweeping.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            return 0;
+        }
+        catch (Exception e) when (e is ListenerException or PrivilegeException or StoreUnavailableException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            logger.LogCritical("not starting: {Reason}", e.Message);
+            await stderr.WriteLineAsync($"milterhost: not starting: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        finally
+        {
+            NLog.LogManager.Shutdown();
+        }
+    }
+
+    /// <summary>The product version, as <c>--version</c> prints it.</summary>
+    public static string Version =>
+        typeof(Daemon).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+
+    /// <summary>
+    /// Started as root for a SQLite file in a folder that does not exist yet: create the folder for the
+    /// user we are about to become, so the store can write there after the drop.
+    /// </summary>
+    private static void PrepareDatabaseDirectory(LoadedConfig config, string? user)
+    {
+        if (!PrivilegeDropper.IsRoot || user is null or "root" || config.Database.Kind != DatabaseKind.Sqlite)
+            return;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(config.Database.Target));
+        if (dir is null || Directory.Exists(dir))
+            return;
+        Directory.CreateDirectory(dir);
+        var account = Posix.FindUser(user);
+        if (account is not null)
+            _ = Posix.Chown(dir, account.Uid, account.Gid);
+    }
+}
