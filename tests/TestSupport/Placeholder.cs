@@ -1,1 +1,0 @@
-namespace Milter.TestSupport; internal static class Placeholder {}
