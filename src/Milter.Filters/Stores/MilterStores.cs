@@ -6,6 +6,7 @@ namespace Milter.Filters.Stores;
 public sealed class MilterStores : IAsyncDisposable
 {
     private readonly StoreDatabase _database;
+    private int _disposed;
 
     internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans)
     {
@@ -27,6 +28,8 @@ public sealed class MilterStores : IAsyncDisposable
     /// <summary>Writes out the greylist's deferred lifetime extensions, then closes the database.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         try
         {
             await Greylist.FlushAsync(CancellationToken.None).ConfigureAwait(false);
