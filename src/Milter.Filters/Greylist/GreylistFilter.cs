@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Stores;
+using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
+
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// Greylisting at RCPT and DATA. Never greylisted: local submissions, clients in
+/// <c>relay.allow_clients</c> and <c>greylist.skip.clients</c>, authenticated sessions (while
+/// <c>greylist.skip.authenticated</c>), and senders and recipients in <c>greylist.skip</c>.
+/// <para>With <c>per_message</c> (the default) every triplet of the message is checked and recorded
+/// at RCPT but answered at DATA: if any is new or early the whole message gets <c>451 4.7.1</c>, so
+/// a sender never sees some recipients accepted and others deferred, and its retry passes for all
+/// of them. Otherwise each recipient is answered at RCPT, except for the null sender, whose
+/// bounce is deferred once at DATA.</para>
+/// Built per configuration (a reload builds a new one); the store is shared.
+/// </summary>
+public sealed class GreylistFilter : IMilterFilter
+{
+    private const string AuthMacro = "{auth_authen}";
+
+    private readonly IGreylistStore _store;
+    private readonly GreylistOptions _options;
+    private readonly IReadOnlyList<System.Net.IPNetwork> _trustedClients;
+    private readonly SkipList _skipSenders;
+    private readonly SkipList _skipRecipients;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
+    public GreylistFilter(IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<GreylistFilter> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        _store = store;
+        _options = options.Greylist;
+        _trustedClients = [.. options.Relay.AllowClients, .. options.Greylist.Skip.Clients];
+        _skipSenders = new SkipList(options.Greylist.Skip.Senders);
+        _skipRecipients = new SkipList(options.Greylist.Skip.Recipients);
+        _time = time;
+        _logger = logger;
+        Needs = _options.Enabled
+            ? new FilterNeeds(MilterStages.Rcpt | MilterStages.Data,
+                new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] })
+            : FilterNeeds.None;
+    }
+
+    public string Name => "greylist";
+
+    /// <summary>RCPT and DATA. With <c>per_message</c> the RCPT answer is always Continue: the MTA need not wait for it.</summary>
+    public FilterNeeds Needs { get; }
+
+    public async ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(recipient);
+        if (!_options.Enabled)
+            return Verdict.Continue;
+        if (ExemptionOf(session, recipient.Address) is { } reason)
+        {
+            GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, reason);
+            return Verdict.Continue;
+        }
+
+        var client = session.ClientAddress!;
+        var triplet = Triplet.Create(ClientKey.ForAddress(client, _options.Subnet), session.Sender, recipient.Address);
+        var decideAtData = _options.PerMessage || triplet.IsNullSender;
+        GreylistResult result;
+        try
+        {
+            result = await _store.CheckAsync(triplet, client, _time.GetUtcNow(), _options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex) when (decideAtData)
+        {
+            // One decision per message holds for failures too: the chain answers on_error at DATA.
+            MessageOf(session).Failure ??= ex;
+            return Verdict.Continue;
+        }
+
+        if (decideAtData)
+        {
+            GreylistLog.Held(_logger, session.QueueId ?? "-", triplet.ToString(), result.Action.ToString(), result.Rule);
+            if (!result.Passes)
+                MessageOf(session).Deferred.Add(result);
+            return Verdict.Continue;
+        }
+        return result.Passes ? Verdict.Continue : Verdict.Tempfail(GreylistResult.DeferReply(result.RetrySeconds), result.Rule);
+    }
+
+    public ValueTask<Verdict> OnDataAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (!session.MessageState.TryGetValue(Name, out var state) || state is not HeldMessage held)
+            return ValueTask.FromResult(Verdict.Continue);
+        if (held.Failure is { } failure)
+            throw new StoreUnavailableException($"greylist: a recipient could not be checked: {failure.Message}", failure);
+        if (held.Deferred.Count == 0)
+            return ValueTask.FromResult(Verdict.Continue);
+        // The longest wait, so that the retry passes for every recipient at once.
+        var seconds = held.Deferred.Max(r => r.RetrySeconds);
+        var rule = held.Deferred.Any(r => r.Rule == GreylistRules.New) ? GreylistRules.New : GreylistRules.Early;
+        return ValueTask.FromResult(Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule));
+    }
+
+    /// <summary>
+    /// For the chain (or its decision sink): a refusal by the ban or recipients filter counts towards
+    /// the client's bypass ban (<see cref="IGreylistStore.RecordMisbehaviourAsync"/>). Other
+    /// decisions, and clients without an address, are ignored. Returns the ban placed, if any.
+    /// </summary>
+    public Task<DynamicBan?> OnRefusalAsync(SessionContext session, Decision decision, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(decision);
+        var counts = _options.Enabled
+            && session.ClientAddress is not null
+            && decision.Filter is "ban" or "recipients"
+            && decision.Rule != "on_error"
+            && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
+        return counts
+            ? _store.RecordMisbehaviourAsync(session.ClientAddress!, _time.GetUtcNow(), _options, cancellationToken)
+            : Task.FromResult<DynamicBan?>(null);
+    }
+
+    private string? ExemptionOf(SessionContext session, string recipient)
+    {
+        if (session.IsLocalSubmission)
+            return "local submission";
+        if (session.AuthenticatedUser is not null && _options.Skip.Authenticated)
+            return "authenticated";
+        if (session.ClientAddress is not { } client)
+            return "no client address";
+        var canonical = client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client;
+        foreach (var network in _trustedClients)
+        {
+            if (network.Contains(canonical) || network.Contains(client))
+                return "trusted client " + network;
+        }
+        if (!_skipSenders.IsEmpty && _skipSenders.Matches(session.Sender ?? "", EnvelopeAddress.NormalizeSender(session.Sender)))
+            return "greylist.skip.senders";
+        if (!_skipRecipients.IsEmpty && _skipRecipients.Matches(recipient))
+            return "greylist.skip.recipients";
+        return null;
+    }
+
+    private HeldMessage MessageOf(SessionContext session)
+    {
+        if (session.MessageState.TryGetValue(Name, out var state) && state is HeldMessage held)
+            return held;
+        held = new HeldMessage();
+        session.MessageState[Name] = held;
+        return held;
+    }
+
+    /// <summary>What per-message greylisting keeps between RCPT and DATA.</summary>
+    private sealed class HeldMessage
+    {
+        public List<GreylistResult> Deferred { get; } = [];
+        public StoreUnavailableException? Failure { get; set; }
+    }
+}

@@ -1,0 +1,40 @@
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// The greylisting key: client (a <see cref="ClientKey"/>), envelope sender and recipient, normalised
+/// (<see cref="Create"/>). The null sender is the empty string.
+/// </summary>
+public readonly record struct Triplet
+{
+    internal Triplet(string client, string sender, string recipient)
+    {
+        Client = client;
+        Sender = sender;
+        Recipient = recipient;
+        SenderDomain = EnvelopeAddress.DomainOf(sender);
+    }
+
+    /// <summary><c>net:203.0.113.0/24</c> or <c>spf:example.org</c>.</summary>
+    public string Client { get; }
+
+    /// <summary>The normalised sender; "" for <c>&lt;&gt;</c>.</summary>
+    public string Sender { get; }
+
+    /// <summary>The lowercased recipient.</summary>
+    public string Recipient { get; }
+
+    /// <summary>The sender's domain; "" for the null sender. Auto-whitelist entries are per (client, sender domain).</summary>
+    public string SenderDomain { get; }
+
+    public bool IsNullSender => Sender.Length == 0;
+
+    /// <summary>A triplet from raw envelope values: BATV and SRS stripped, lowercased (see <see cref="EnvelopeAddress"/>).</summary>
+    public static Triplet Create(string clientKey, string? sender, string recipient)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(clientKey);
+        ArgumentNullException.ThrowIfNull(recipient);
+        return new Triplet(clientKey, EnvelopeAddress.NormalizeSender(sender), EnvelopeAddress.NormalizeRecipient(recipient));
+    }
+
+    public override string ToString() => $"{Client} <{Sender}> <{Recipient}>";
+}

@@ -1,0 +1,88 @@
+namespace Milter.Filters.Stores;
+
+/// <summary>
+/// A size-bounded map with approximate least-recently-used eviction: two generations; when the young
+/// one fills half the capacity it becomes the old one and the previous old one is dropped. A hit in
+/// the old generation moves the entry to the young one. O(1) per operation, at most
+/// <c>capacity</c> entries.
+/// </summary>
+internal sealed class BoundedCache<TKey, TValue> where TKey : notnull
+{
+    private readonly Lock _lock = new();
+    private readonly int _generationSize;
+    private Dictionary<TKey, TValue> _young;
+    private Dictionary<TKey, TValue> _old;
+
+    public BoundedCache(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
+        _generationSize = capacity / 2;
+        _young = new Dictionary<TKey, TValue>();
+        _old = new Dictionary<TKey, TValue>();
+    }
+
+    public int Count
+    {
+        get { lock (_lock) return _young.Count + _old.Count; }
+    }
+
+    public bool TryGet(TKey key, out TValue value)
+    {
+        lock (_lock)
+        {
+            if (_young.TryGetValue(key, out value!))
+                return true;
+            if (!_old.Remove(key, out value!))
+                return false;
+            AddYoung(key, value);
+            return true;
+        }
+    }
+
+    public void Set(TKey key, TValue value)
+    {
+        lock (_lock)
+        {
+            _old.Remove(key);
+            AddYoung(key, value);
+        }
+    }
+
+    public void Remove(TKey key)
+    {
+        lock (_lock)
+        {
+            _young.Remove(key);
+            _old.Remove(key);
+        }
+    }
+
+    public void RemoveWhere(Func<TKey, bool> predicate)
+    {
+        lock (_lock)
+        {
+            foreach (var key in _young.Keys.Where(predicate).ToList())
+                _young.Remove(key);
+            foreach (var key in _old.Keys.Where(predicate).ToList())
+                _old.Remove(key);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _young.Clear();
+            _old.Clear();
+        }
+    }
+
+    private void AddYoung(TKey key, TValue value)
+    {
+        _young[key] = value;
+        if (_young.Count < _generationSize)
+            return;
+        _old = _young;
+        _young = new Dictionary<TKey, TValue>();
+    }
+}

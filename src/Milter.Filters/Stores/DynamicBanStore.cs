@@ -1,0 +1,101 @@
+using System.Net;
+using Dapper;
+using Microsoft.Extensions.Logging;
+
+namespace Milter.Filters.Stores;
+
+/// <summary>
+/// The dynamic ban list in the shared database (<see cref="SqliteDynamicBanStore"/>,
+/// <see cref="PostgresDynamicBanStore"/>). <see cref="FindAsync"/> answers from a copy in memory,
+/// re-read every <see cref="StoreOptions.SnapshotRefresh"/> so bans added elsewhere (another MX
+/// host, <c>milterhost ban add</c>, <c>logscan --apply</c>) arrive within that time; local writes
+/// are seen at once.
+/// </summary>
+public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
+{
+    private readonly StoreDatabase _database;
+    private readonly ILogger _logger;
+    private readonly RefreshingSnapshot<BanIndex> _snapshot;
+
+    private protected DynamicBanStore(StoreDatabase database, TimeProvider time, StoreOptions options, ILogger logger)
+    {
+        _database = database;
+        _logger = logger;
+        _snapshot = new RefreshingSnapshot<BanIndex>(LoadIndexAsync, time, options.SnapshotRefresh, logger, "dynamic ban list");
+    }
+
+    public async Task<bool> AddAsync(DynamicBan ban, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ban);
+        if (ban.Expires <= ban.Created)
+            throw new ArgumentException($"ban of {ban.Network} expires ({ban.Expires:u}) before it starts ({ban.Created:u})", nameof(ban));
+        var network = IPNetworks.Normalize(ban.Network).ToString();
+        var changed = await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertBan, new
+        {
+            network,
+            reason = ban.Reason,
+            source = ban.Source.ToString().ToLowerInvariant(),
+            created = ban.Created.ToUnixTimeSeconds(),
+            expires = ban.Expires.ToUnixTimeSeconds(),
+        }, ct)), cancellationToken).ConfigureAwait(false);
+        if (changed == 0)
+            return false;
+        StoreLog.BanAdded(_logger, network, ban.Expires, ban.Source.ToString().ToLowerInvariant(), ban.Reason);
+        await _snapshot.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task<bool> RemoveAsync(IPNetwork network, CancellationToken cancellationToken)
+    {
+        var text = IPNetworks.Normalize(network).ToString();
+        var removed = await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
+            StoreSession.Define(StoreSql.DeleteBan, new { network = text }, ct)), cancellationToken).ConfigureAwait(false);
+        if (removed == 0)
+            return false;
+        StoreLog.BanRemoved(_logger, text);
+        await _snapshot.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public Task<IReadOnlyList<DynamicBan>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        _database.RunAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.QueryAsync<BanRow>(
+                StoreSession.Define(StoreSql.ListBans, new { now = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
+            return (IReadOnlyList<DynamicBan>)rows.Select(ToBan).ToList();
+        }, cancellationToken);
+
+    public async ValueTask<DynamicBan?> FindAsync(IPAddress address, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var index = await _snapshot.GetAsync(cancellationToken).ConfigureAwait(false);
+        return index.Find(address, now);
+    }
+
+    public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken) =>
+        _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
+            StoreSession.Define(StoreSql.SweepBans, new { now = now.ToUnixTimeSeconds(), batch = (long)batchSize }, ct)), cancellationToken);
+
+    private async Task<BanIndex> LoadIndexAsync(CancellationToken cancellationToken)
+    {
+        // Bans that expire before the next reload are kept; Find compares their expiry with the time of the lookup.
+        var all = await ListAsync(DateTimeOffset.FromUnixTimeSeconds(0), cancellationToken).ConfigureAwait(false);
+        return new BanIndex(all);
+    }
+
+    private static DynamicBan ToBan(BanRow row) => new(
+        IPNetwork.Parse(row.Network),
+        row.Reason,
+        Enum.TryParse<BanSource>(row.Source, ignoreCase: true, out var source) ? source : BanSource.Admin,
+        DateTimeOffset.FromUnixTimeSeconds(row.Created),
+        DateTimeOffset.FromUnixTimeSeconds(row.Expires));
+
+    private sealed class BanRow
+    {
+        public string Network { get; set; } = "";
+        public string Reason { get; set; } = "";
+        public string Source { get; set; } = "";
+        public long Created { get; set; }
+        public long Expires { get; set; }
+    }
+}

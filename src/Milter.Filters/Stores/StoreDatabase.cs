@@ -1,0 +1,83 @@
+using System.Data.Common;
+using System.Net.Sockets;
+using Dapper;
+
+namespace Milter.Filters.Stores;
+
+/// <summary>
+/// A database behind the stores: hands out sessions, runs the schema migrations, and turns
+/// provider failures into <see cref="StoreUnavailableException"/>.
+/// </summary>
+internal abstract class StoreDatabase : IAsyncDisposable
+{
+    protected StoreDatabase(SqlDialect dialect, string description)
+    {
+        Dialect = dialect;
+        Description = description;
+    }
+
+    public SqlDialect Dialect { get; }
+
+    /// <summary>For messages: <c>sqlite:/var/lib/milterhost/milterhost.db</c>, <c>postgres:Host=db;Database=mh</c> (no password).</summary>
+    public string Description { get; }
+
+    /// <summary>The schema version this build creates and understands.</summary>
+    public static int LatestVersion => StoreSql.Migrations.Count;
+
+    public abstract ValueTask<StoreSession> OpenSessionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> on a session; provider failures become <see cref="StoreUnavailableException"/>.</summary>
+    public async Task<T> RunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var session = await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            await using (session.ConfigureAwait(false))
+                return await work(session, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex))
+        {
+            throw new StoreUnavailableException($"{Description}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> inside one write transaction that commits before this returns.</summary>
+    public Task<T> WriteAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(async (session, ct) =>
+        {
+            await session.BeginWriteAsync(ct).ConfigureAwait(false);
+            var result = await work(session, ct).ConfigureAwait(false);
+            await session.CommitAsync(ct).ConfigureAwait(false);
+            return result;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Brings the schema to <see cref="LatestVersion"/>, each step in the same transaction as its
+    /// version row; a schema newer than this build is refused.
+    /// </summary>
+    public Task<int> MigrateAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteAsync(async (session, ct) =>
+        {
+            var connection = session.Connection;
+            if (Dialect.MigrationLock is { } lockSql)
+                await connection.ExecuteAsync(StoreSession.Define(lockSql, null, ct)).ConfigureAwait(false);
+            await connection.ExecuteAsync(StoreSession.Define(StoreSql.CreateVersionTable, null, ct)).ConfigureAwait(false);
+            var current = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.SelectVersion, null, ct)).ConfigureAwait(false);
+            if (current > LatestVersion)
+                throw new StoreUnavailableException(
+                    $"{Description}: schema version {current} is newer than this milterhost understands ({LatestVersion}); upgrade milterhost");
+            for (var version = (int)current + 1; version <= LatestVersion; version++)
+            {
+                foreach (var statement in StoreSql.Migrations[version - 1])
+                    await connection.ExecuteAsync(StoreSession.Define(statement, null, ct)).ConfigureAwait(false);
+                await connection.ExecuteAsync(StoreSession.Define(StoreSql.InsertVersion,
+                    new { version = (long)version, applied = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
+            }
+            return LatestVersion;
+        }, cancellationToken);
+
+    public abstract ValueTask DisposeAsync();
+
+    private static bool IsStoreFailure(Exception ex) =>
+        ex is DbException or TimeoutException or IOException or SocketException or UnauthorizedAccessException;
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Milter.Filters.Stores;
+
+// Event ids 3700-3799: stores. (Greylist: 3600-3699.)
+internal static partial class StoreLog
+{
+    [LoggerMessage(3700, LogLevel.Warning, "Reloading the {What} from the store failed; keeping the copy in memory")]
+    public static partial void SnapshotRefreshFailed(ILogger logger, string what, Exception exception);
+
+    [LoggerMessage(3701, LogLevel.Information, "Store {Database} opened at schema version {Version}")]
+    public static partial void Opened(ILogger logger, string database, int version);
+
+    [LoggerMessage(3702, LogLevel.Information, "Dynamic ban {Network} until {Expires:u} ({Source}: {Reason})")]
+    public static partial void BanAdded(ILogger logger, string network, DateTimeOffset expires, string source, string reason);
+
+    [LoggerMessage(3703, LogLevel.Information, "Dynamic ban {Network} removed")]
+    public static partial void BanRemoved(ILogger logger, string network);
+
+    [LoggerMessage(3704, LogLevel.Debug, "Swept {Rows} expired rows")]
+    public static partial void Swept(ILogger logger, int rows);
+
+    [LoggerMessage(3705, LogLevel.Warning, "Sweeping expired rows failed; trying again next period")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3706, LogLevel.Warning, "Writing {Count} deferred lifetime extensions failed; they are dropped and queued again on later hits")]
+    public static partial void FlushFailed(ILogger logger, int count, Exception exception);
+}

@@ -1,0 +1,23 @@
+namespace Milter.Filters.Stores;
+
+/// <summary>Tuning of the stores' memory side; none of it changes what a sender sees.</summary>
+public sealed record StoreOptions
+{
+    /// <summary>Passed triplets and auto-whitelist hits kept in memory; about 200 bytes each.</summary>
+    public int CacheCapacity { get; init; } = 100_000;
+
+    /// <summary>A cached pass is re-read from the database after this long, so removals by the admin commands or another MX host take effect.</summary>
+    public TimeSpan CacheRevalidateAfter { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>A cache hit queues a lifetime extension for the database at most this often per entry.</summary>
+    public TimeSpan TouchAfter { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The dynamic ban list and the admin allow list are re-read this often (other MX hosts, <c>ban add</c>, <c>logscan --apply</c>).</summary>
+    public TimeSpan SnapshotRefresh { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>SQLite: how long a writer waits for another process's lock before the store reports itself unavailable.</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Lifetime extensions waiting for the flush, at most; more are dropped and queued again on a later hit.</summary>
+    public int MaxPendingTouches { get; init; } = 100_000;
+}

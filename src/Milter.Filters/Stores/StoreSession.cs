@@ -1,0 +1,104 @@
+using System.Data;
+using System.Data.Common;
+using Dapper;
+
+namespace Milter.Filters.Stores;
+
+/// <summary>
+/// One connection held for one unit of work, with at most one write transaction. Disposing it rolls
+/// back whatever was not committed and gives the connection back.
+/// </summary>
+internal abstract class StoreSession : IAsyncDisposable
+{
+    private readonly SqlDialect _dialect;
+    private bool _inTransaction;
+
+    protected StoreSession(DbConnection connection, SqlDialect dialect)
+    {
+        Connection = connection;
+        _dialect = dialect;
+    }
+
+    public DbConnection Connection { get; }
+
+    /// <summary>Starts the write transaction (<c>BEGIN IMMEDIATE</c> on SQLite).</summary>
+    public async Task BeginWriteAsync(CancellationToken cancellationToken)
+    {
+        await ExecuteRawAsync(_dialect.BeginWrite, cancellationToken).ConfigureAwait(false);
+        _inTransaction = true;
+    }
+
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await ExecuteRawAsync(SqlDialect.Commit, cancellationToken).ConfigureAwait(false);
+        _inTransaction = false;
+    }
+
+    public async Task RollbackAsync(CancellationToken cancellationToken)
+    {
+        _inTransaction = false;
+        await ExecuteRawAsync(SqlDialect.Rollback, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A command for <paramref name="sql"/>, parameters set with <see cref="Bind"/>; give it back with <see cref="Return"/>.</summary>
+    public abstract DbCommand Rent(string sql);
+
+    /// <summary>Gives back a command from <see cref="Rent"/> (kept prepared where the backend allows it).</summary>
+    public abstract void Return(DbCommand command);
+
+    /// <summary>Sets a parameter, reusing the one a cached command already has.</summary>
+    public static void Bind(DbCommand command, string name, object? value)
+    {
+        var index = command.Parameters.IndexOf(name);
+        DbParameter parameter;
+        if (index >= 0)
+        {
+            parameter = command.Parameters[index];
+        }
+        else
+        {
+            parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            command.Parameters.Add(parameter);
+        }
+        parameter.Value = value ?? DBNull.Value;
+    }
+
+    /// <summary>A Dapper command on this session's connection.</summary>
+    public static CommandDefinition Define(string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, transaction: null, commandTimeout: null, CommandType.Text, CommandFlags.Buffered, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_inTransaction)
+            {
+                _inTransaction = false;
+                // The transaction failed or was cancelled: undo it; a broken connection undoes it anyway.
+                try { await ExecuteRawAsync(SqlDialect.Rollback, CancellationToken.None).ConfigureAwait(false); }
+                catch (DbException) { }
+                catch (InvalidOperationException) { }
+            }
+        }
+        finally
+        {
+            await ReleaseAsync().ConfigureAwait(false);
+        }
+    }
+
+    protected abstract ValueTask ReleaseAsync();
+
+    private async Task ExecuteRawAsync(string sql, CancellationToken cancellationToken)
+    {
+        var command = Rent(sql);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(command);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+namespace Milter.Filters.Stores;
+
+// Every SQL statement of the stores, SQLite and PostgreSQL. Most are the same text for both (the
+// schema uses only BIGINT and TEXT, upserts use the ON CONFLICT form both understand); where the
+// dialects differ, SqlDialect holds one constant per backend. Times are Unix seconds.
+
+/// <summary>The SQL both backends run unchanged.</summary>
+internal static class StoreSql
+{
+    // ---- schema -------------------------------------------------------------------------------
+
+    public const string CreateVersionTable =
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)";
+    public const string SelectVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+    public const string InsertVersion = "INSERT INTO schema_version (version, applied) VALUES (@version, @applied)";
+
+    /// <summary>Migrations in order; index + 1 is the version each brings the schema to. Append only.</summary>
+    public static readonly IReadOnlyList<IReadOnlyList<string>> Migrations =
+    [
+        // 1: triplets, auto-whitelist, admin allow list, bypass strikes, dynamic bans.
+        [
+            """
+            CREATE TABLE greylist_triplet (
+                client TEXT NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL,
+                sender_domain TEXT NOT NULL,
+                state BIGINT NOT NULL,
+                first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, expires BIGINT NOT NULL,
+                deferrals BIGINT NOT NULL,
+                PRIMARY KEY (client, sender, recipient))
+            """,
+            "CREATE INDEX ix_greylist_triplet_expires ON greylist_triplet (expires)",
+            "CREATE INDEX ix_greylist_triplet_state ON greylist_triplet (state, expires)",
+            "CREATE INDEX ix_greylist_triplet_sender ON greylist_triplet (sender_domain, sender)",
+            "CREATE INDEX ix_greylist_triplet_recipient ON greylist_triplet (recipient)",
+            """
+            CREATE TABLE greylist_awl (
+                client TEXT NOT NULL, sender_domain TEXT NOT NULL,
+                passes BIGINT NOT NULL,
+                first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, expires BIGINT NOT NULL,
+                PRIMARY KEY (client, sender_domain))
+            """,
+            "CREATE INDEX ix_greylist_awl_expires ON greylist_awl (expires)",
+            "CREATE INDEX ix_greylist_awl_domain ON greylist_awl (sender_domain)",
+            """
+            CREATE TABLE greylist_allow (
+                kind BIGINT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
+                created BIGINT NOT NULL, expires BIGINT NULL,
+                PRIMARY KEY (kind, value))
+            """,
+            "CREATE INDEX ix_greylist_allow_expires ON greylist_allow (expires)",
+            """
+            CREATE TABLE greylist_strike (
+                client TEXT NOT NULL, at BIGINT NOT NULL, strikes BIGINT NOT NULL, expires BIGINT NOT NULL,
+                PRIMARY KEY (client, at))
+            """,
+            "CREATE INDEX ix_greylist_strike_expires ON greylist_strike (expires)",
+            """
+            CREATE TABLE dynamic_ban (
+                network TEXT PRIMARY KEY, reason TEXT NOT NULL, source TEXT NOT NULL,
+                created BIGINT NOT NULL, expires BIGINT NOT NULL)
+            """,
+            "CREATE INDEX ix_dynamic_ban_expires ON dynamic_ban (expires)",
+        ],
+    ];
+
+    // ---- greylist check (hot path) -----------------------------------------------------------
+
+    private const string TripletColumns = "client, sender, recipient, state, first_seen, last_seen, expires, deferrals";
+    private const string TripletKey = "client = @client AND sender = @sender AND recipient = @recipient";
+
+    public const string SelectTriplet = "SELECT " + TripletColumns + " FROM greylist_triplet WHERE " + TripletKey;
+
+    /// <summary>Affects no row when another transaction inserted the triplet first; the caller then re-reads.</summary>
+    public const string InsertTriplet =
+        "INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
+        "VALUES (@client, @sender, @recipient, @sender_domain, @state, @first_seen, @last_seen, @expires, @deferrals) " +
+        "ON CONFLICT (client, sender, recipient) DO NOTHING";
+
+    public const string UpdateTriplet =
+        "UPDATE greylist_triplet SET state = @state, first_seen = @first_seen, last_seen = @last_seen, expires = @expires, " +
+        "deferrals = @deferrals WHERE " + TripletKey;
+
+    private const string AwlColumns = "client, sender_domain, passes, first_seen, last_seen, expires";
+
+    public const string SelectAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
+
+    /// <summary>
+    /// One more passed triplet for (client, sender domain), atomically so that two MX hosts passing two
+    /// triplets at once both count: an expired entry starts again from one; every pass keeps it
+    /// <c>auto_whitelist.lifetime</c> from now.
+    /// </summary>
+    public const string CountPass =
+        "INSERT INTO greylist_awl (" + AwlColumns + ") VALUES (@client, @sender_domain, 1, @now, @now, @expires) " +
+        "ON CONFLICT (client, sender_domain) DO UPDATE SET " +
+        "passes = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN 1 ELSE greylist_awl.passes + 1 END, " +
+        "first_seen = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN excluded.first_seen ELSE greylist_awl.first_seen END, " +
+        "last_seen = excluded.last_seen, expires = excluded.expires";
+
+    // ---- bypass ban ------------------------------------------------------------------------
+
+    public const string HasPassed =
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM greylist_awl WHERE client = @client AND expires > @now) " +
+        "OR EXISTS (SELECT 1 FROM greylist_triplet WHERE client = @client AND state = 1 AND expires > @now) THEN 1 ELSE 0 END";
+    public const string AddStrike =
+        "INSERT INTO greylist_strike (client, at, strikes, expires) VALUES (@client, @now, 1, @expires) " +
+        "ON CONFLICT (client, at) DO UPDATE SET strikes = greylist_strike.strikes + 1";
+    public const string CountStrikes = "SELECT CAST(COALESCE(SUM(strikes), 0) AS BIGINT) FROM greylist_strike WHERE client = @client AND at > @since";
+    public const string DeleteStrikes = "DELETE FROM greylist_strike WHERE client = @client";
+    public const string DeleteAwlOfClient = "DELETE FROM greylist_awl WHERE client = @client";
+
+    // ---- admin -------------------------------------------------------------------------------
+
+    public const string ListTriplets = "SELECT " + TripletColumns + " FROM greylist_triplet WHERE expires > @now";
+    public const string ListAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE expires > @now";
+    public const string FilterState = " AND state = @state";
+    public const string FilterSender = " AND sender_domain = @sender_domain AND sender = @sender";
+    public const string FilterSenderDomain = " AND sender_domain = @sender_domain";
+    public const string FilterRecipient = " AND recipient = @recipient";
+    public const string FilterPasses = " AND passes >= @passes";
+    public const string FilterNetworkClients = " AND client LIKE 'net:%'";
+    public const string OrderTriplets = " ORDER BY last_seen DESC";
+    public const string OrderAwl = " ORDER BY last_seen DESC";
+    public const string Limit = " LIMIT @limit";
+    public const string DeleteTripletByKey = "DELETE FROM greylist_triplet WHERE " + TripletKey;
+    public const string DeleteAwlByKey = "DELETE FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
+
+    public const string CountTriplets = "SELECT state, COUNT(*) AS n FROM greylist_triplet WHERE expires > @now GROUP BY state";
+    public const string CountAwl =
+        "SELECT COUNT(*) AS entries, CAST(COALESCE(SUM(CASE WHEN passes >= @passes THEN 1 ELSE 0 END), 0) AS BIGINT) AS whitelisted " +
+        "FROM greylist_awl WHERE expires > @now";
+    public const string CountExpired =
+        "SELECT (SELECT COUNT(*) FROM greylist_triplet WHERE expires <= @now) + (SELECT COUNT(*) FROM greylist_awl WHERE expires <= @now)";
+
+    private const string AllowColumns = "kind, value, reason, created, expires";
+    public const string UpsertAllow =
+        "INSERT INTO greylist_allow (" + AllowColumns + ") VALUES (@kind, @value, @reason, @created, @expires) " +
+        "ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created = excluded.created, expires = excluded.expires";
+    public const string DeleteAllow = "DELETE FROM greylist_allow WHERE kind = @kind AND value = @value";
+    public const string ListAllow =
+        "SELECT " + AllowColumns + " FROM greylist_allow WHERE expires IS NULL OR expires > @now ORDER BY kind, value";
+
+    // ---- sweeping: a bounded batch per statement keeps each write transaction short --------
+
+    public const string SweepTriplets =
+        "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
+        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @now LIMIT @batch)";
+    public const string SweepAwl =
+        "DELETE FROM greylist_awl WHERE (client, sender_domain) IN " +
+        "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @now LIMIT @batch)";
+    public const string SweepAllow =
+        "DELETE FROM greylist_allow WHERE (kind, value) IN " +
+        "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @now LIMIT @batch)";
+    public const string SweepStrikes =
+        "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @now LIMIT @batch)";
+    public const string SweepBans =
+        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @now LIMIT @batch)";
+
+    // ---- dynamic bans ------------------------------------------------------------------------
+
+    private const string BanColumns = "network, reason, source, created, expires";
+
+    /// <summary>Insert, or push an existing ban's expiry out; affects no row when the stored expiry already covers the new one.</summary>
+    public const string UpsertBan =
+        "INSERT INTO dynamic_ban (" + BanColumns + ") VALUES (@network, @reason, @source, @created, @expires) " +
+        "ON CONFLICT (network) DO UPDATE SET reason = excluded.reason, source = excluded.source, expires = excluded.expires, " +
+        "created = CASE WHEN dynamic_ban.expires <= excluded.created THEN excluded.created ELSE dynamic_ban.created END " +
+        "WHERE dynamic_ban.expires < excluded.expires";
+    public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @network";
+    public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @now ORDER BY created DESC, network";
+}
+
+/// <summary>The statements that differ between SQLite and PostgreSQL.</summary>
+internal sealed class SqlDialect
+{
+    public static SqlDialect Sqlite { get; } = new()
+    {
+        Name = "sqlite",
+        // Takes the write lock up front: the read and the write of a check see one state.
+        BeginWrite = "BEGIN IMMEDIATE",
+        SelectTripletForUpdate = StoreSql.SelectTriplet,
+        MigrationLock = null,
+        ExtendAwl = "UPDATE greylist_awl SET last_seen = MAX(last_seen, @now), expires = MAX(expires, @expires) " +
+                    "WHERE client = @client AND sender_domain = @sender_domain",
+        TouchTriplet = "UPDATE greylist_triplet SET last_seen = MAX(last_seen, @now), expires = MAX(expires, @expires) " +
+                       "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
+    };
+
+    public static SqlDialect Postgres { get; } = new()
+    {
+        Name = "postgres",
+        BeginWrite = "BEGIN",
+        // Row lock: a second MX host checking the same triplet waits and then sees this one's write.
+        SelectTripletForUpdate = StoreSql.SelectTriplet + " FOR UPDATE",
+        // Two hosts starting at once must not both migrate; any constant key shared by all milterhosts.
+        MigrationLock = "SELECT pg_advisory_xact_lock(7045891263)",
+        ExtendAwl = "UPDATE greylist_awl SET last_seen = GREATEST(last_seen, @now), expires = GREATEST(expires, @expires) " +
+                    "WHERE client = @client AND sender_domain = @sender_domain",
+        TouchTriplet = "UPDATE greylist_triplet SET last_seen = GREATEST(last_seen, @now), expires = GREATEST(expires, @expires) " +
+                       "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
+    };
+
+    public required string Name { get; init; }
+    public required string BeginWrite { get; init; }
+    public required string SelectTripletForUpdate { get; init; }
+    public required string? MigrationLock { get; init; }
+    public required string ExtendAwl { get; init; }
+    public required string TouchTriplet { get; init; }
+
+    public const string Commit = "COMMIT";
+    public const string Rollback = "ROLLBACK";
+}
