@@ -48,6 +48,10 @@ internal sealed class MilterDaemon : IDisposable
         void Terminate(PosixSignalContext context)
         {
             context.Cancel = true; // we stop in our own time: drain first
+            if (stop.IsCancellationRequested)
+                return;
+            HostLog.Stopping(_logger, _server.ActiveConnections);
+            Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
             stop.Cancel();
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Terminate);
@@ -59,11 +63,6 @@ internal sealed class MilterDaemon : IDisposable
         });
 
         Notify("READY=1\nSTATUS=" + Status());
-        using var stopping = stop.Token.Register(() =>
-        {
-            HostLog.Stopping(_logger, _server.ActiveConnections);
-            Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
-        });
         try
         {
             await _server.RunAsync(stop.Token).ConfigureAwait(false);
