@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Milter.TestSupport;
+
+/// <summary>
+/// The real built <c>milterhost</c> binary as a child process, the way a postmaster runs it:
+/// <c>dotnet milterhost.dll run --config FILE</c>. Its console output is captured; with a
+/// <see cref="SyslogSink"/> its syslog lines land in the sink's maillog beside sendmail's.
+/// The test project must reference src/MilterHost so milterhost.dll sits beside the tests.
+/// </summary>
+public sealed class MilterHostProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private MilterHostProcess(Process process)
+    {
+        _process = process;
+    }
+
+    /// <summary>The process id (the daemon itself, also when started through the syslog sink's namespace).</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>Every line written to stdout and stderr so far.</summary>
+    public IReadOnlyList<string> Output => [.. _output];
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Path of the milterhost.dll the tests run.</summary>
+    public static string BinaryPath
+    {
+        get
+        {
+            var path = Path.Combine(AppContext.BaseDirectory, "milterhost.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException("milterhost.dll is not beside the tests: reference src/MilterHost from the test project", path);
+        }
+    }
+
+    /// <summary>The dotnet host that runs the tests (DOTNET_HOST_PATH under dotnet test), else dotnet on PATH.</summary>
+    public static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    /// <summary>Runs <c>milterhost ARGS</c> to completion (check-config, simulate, ...).</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunToEndAsync(IEnumerable<string> arguments, TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(BinaryPath);
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start milterhost");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"milterhost {string.Join(' ', arguments)} did not finish: {await stderr.ConfigureAwait(false)}");
+        }
+        return (p.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Starts <c>milterhost run --config <paramref name="configPath"/></c> and waits until it logs that it
+    /// started (or exits, which throws with its output). The config should log to the console
+    /// (<c>log: { syslog: false }</c>) or to syslog with a <paramref name="syslog"/> sink.
+    /// </summary>
+    public static async Task<MilterHostProcess> StartAsync(string configPath, SyslogSink? syslog = null, TimeSpan? readyTimeout = null, bool waitUntilReady = true)
+    {
+        string[] args = [BinaryPath, "run", "--config", configPath];
+        var psi = syslog is null ? new ProcessStartInfo(DotnetHost, args) : syslog.CreateStartInfo(DotnetHost, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var host = new MilterHostProcess(process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) host._output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) host._output.Enqueue(e.Data); };
+        process.Exited += (_, _) => host._exited.TrySetResult();
+        if (!process.Start())
+            throw new InvalidOperationException("could not start milterhost");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (waitUntilReady)
+        {
+            var ready = await host.WaitForOutputAsync(l => l.Contains(" started: ", StringComparison.Ordinal), readyTimeout ?? TimeSpan.FromSeconds(30), syslog).ConfigureAwait(false);
+            if (!ready)
+            {
+                await host.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException("milterhost did not start:\n" + string.Join('\n', host.Output));
+            }
+        }
+        return host;
+    }
+
+    /// <summary>Waits for an output line (or a syslog line in <paramref name="syslog"/>); false on timeout or exit.</summary>
+    public async Task<bool> WaitForOutputAsync(Func<string, bool> predicate, TimeSpan timeout, SyslogSink? syslog = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (_output.Any(predicate) || (syslog is not null && syslog.Lines.Any(predicate)))
+                return true;
+            if (_process.HasExited)
+            {
+                await Task.Delay(100).ConfigureAwait(false); // let the last lines arrive
+                return _output.Any(predicate);
+            }
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        return false;
+    }
+
+    /// <summary>Sends a signal by name (HUP, TERM, INT, KILL).</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+            throw new InvalidOperationException($"kill -s {name} {Pid} failed");
+    }
+
+    /// <summary>Waits for the process to end; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _exited.Task.WaitAsync(timeout).ConfigureAwait(false);
+        await _process.WaitForExitAsync().ConfigureAwait(false);
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, then SIGKILL after a few seconds if it is still there.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try
+            {
+                Signal("TERM");
+                await WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        _process.Dispose();
+    }
+}
