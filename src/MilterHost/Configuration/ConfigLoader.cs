@@ -57,6 +57,7 @@ public static class ConfigLoader
     /// <c>--config -</c>). <paramref name="fileName"/> prefixes each error; relative paths in the
     /// text are resolved against <paramref name="baseDirectory"/>.
     /// </summary>
+    /// <param name="fullPath">The absolute path reported as <see cref="LoadedConfig.Path"/>; null: <paramref name="fileName"/> resolved against <paramref name="baseDirectory"/>.</param>
     public static ConfigLoadResult Parse(string text, string fileName, string baseDirectory, string? fullPath = null)
     {
         ArgumentNullException.ThrowIfNull(text);
