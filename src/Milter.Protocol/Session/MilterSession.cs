@@ -321,7 +321,10 @@ public sealed class MilterSession
     {
         if ((_agreed & noReplyFlag) != 0)
             return; // we promised not to answer this stage
-        ReplyCodec.WriteVerdict(_transport.Output, verdict, (_agreed & ProtocolFlags.Skip) != 0);
+        // SKIP answers a body chunk only: Postfix takes it elsewhere as "skip every further event of
+        // this type" (the next RCPTs would go unfiltered), sendmail as a filter state it does not expect.
+        var skipAllowed = noReplyFlag == ProtocolFlags.NoReplyBody && (_agreed & ProtocolFlags.Skip) != 0;
+        ReplyCodec.WriteVerdict(_transport.Output, verdict, skipAllowed);
         await _transport.Output.FlushAsync(ct).ConfigureAwait(false);
     }
 
