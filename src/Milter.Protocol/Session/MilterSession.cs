@@ -430,8 +430,10 @@ public sealed class MilterSession
             {
                 return await task.WaitAsync(wait, _time, ct).ConfigureAwait(false);
             }
-            catch (TimeoutException)
+            catch (TimeoutException) when (!task.IsCompleted)
             {
+                // Only our wait timed out: a TimeoutException from the handler itself (a store that
+                // did not answer) is its failure, handled below, not a reason to keep waiting.
                 if (progress && _time.GetElapsedTime(deadline) < timeout)
                 {
                     // PROGRESS restarts sendmail's timeout. sendmail accepts it only while it waits for the
@@ -442,7 +444,8 @@ public sealed class MilterSession
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                return Fail(e, stage);
+                // It may have finished just as the wait timed out.
+                return task.IsCompletedSuccessfully ? task.Result : Fail(e, stage);
             }
         }
 
@@ -452,7 +455,7 @@ public sealed class MilterSession
         {
             await task.WaitAsync(_options.CancelGrace, _time, ct).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!task.IsCompleted)
         {
             // The handler ignores cancellation; answering now would let it run beside the next stage.
             ProtocolLog.HandlerStuck(_logger, _context.ConnectionId, StageName(stage));
