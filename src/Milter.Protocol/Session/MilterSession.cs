@@ -174,8 +174,9 @@ public sealed class MilterSession
                 EnsureSmtpSession(ProtocolFlags.NoConnect, "MAIL");
                 if (_phase == Phase.Message)
                 {
-                    // A new transaction without ABORT after an unfinished one: treat it as the abort it implies.
-                    await AbortMessageAsync(ct).ConfigureAwait(false);
+                    // A new transaction without ABORT after an unfinished one (sendmail sends no ABORT to a
+                    // filter that accepted or refused the message early): treat it as the abort it implies.
+                    await AbortMessageAsync(ct, keepMailMacros: true).ConfigureAwait(false);
                 }
                 var mail = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseMail(s));
                 _phase = Phase.Message;
@@ -341,7 +342,7 @@ public sealed class MilterSession
         EndMessage();
     }
 
-    private async ValueTask AbortMessageAsync(CancellationToken ct)
+    private async ValueTask AbortMessageAsync(CancellationToken ct, bool keepMailMacros = false)
     {
         try
         {
@@ -351,12 +352,21 @@ public sealed class MilterSession
         {
             ProtocolLog.HandlerFailed(_logger, e, _context.ConnectionId, "ABORT", "nothing (no reply to ABORT)");
         }
-        EndMessage();
+        EndMessage(keepMailMacros);
     }
 
-    private void EndMessage()
+    private void EndMessage(bool keepMailMacros = false)
     {
-        _context.Macros.ClearMessage();
+        if (keepMailMacros)
+        {
+            // The MACRO M that came just before this MAIL belongs to the new message.
+            foreach (var stage in "RTLNEB")
+                _context.Macros.Clear(stage);
+        }
+        else
+        {
+            _context.Macros.ClearMessage();
+        }
         _phase = Phase.Connected;
         _step = MessageStep.None;
     }
