@@ -124,10 +124,16 @@ public sealed class ReplyCodecTests
         Assert.Equal(["no enhanced code here"], plain.Lines);
     }
 
-    [Fact]
-    public void REPLYCODE_text_that_is_not_an_SMTP_reply_is_malformed()
+    [Theory]
+    [InlineData("hello")]
+    [InlineData("250 2.0.0 ok")]
+    [InlineData("+50 5.7.1 no")]
+    [InlineData("550 5..11 no")]
+    [InlineData("550 5.1234.1 no")]
+    public void REPLYCODE_text_that_is_not_a_4xx_or_5xx_reply_is_malformed(string text)
     {
+        // A broken filter is a protocol problem for the MTA side, not an argument error.
         Assert.Equal(ProtocolViolation.MalformedPayload,
-            Assert.Throws<MilterProtocolException>(() => ReplyCodec.ParseReplyText("hello")).Violation);
+            Assert.Throws<MilterProtocolException>(() => ReplyCodec.ParseReplyText(text)).Violation);
     }
 }
