@@ -8,9 +8,9 @@ namespace Milter.Protocol.Tests;
 /// <summary>What a handler is told while the captured conversations replay: commands and macros.</summary>
 public sealed class CaptureFactsTests
 {
-    private static async Task<ReferenceFilter> Replay(string name)
+    private static async Task<ScriptedHandler> Replay(string name)
     {
-        var filter = new ReferenceFilter(ReferenceFilter.Greylists(name));
+        var filter = ReferenceFilter.Create(ReferenceFilter.Greylists(name));
         await PipeSession.FeedAsync(filter, Capture.Load(name).MtaStream);
         return filter;
     }

@@ -19,7 +19,7 @@ public sealed class CaptureReplayTests
     public async Task Capture_fed_whole_gets_the_captured_replies_and_the_session_ends_at_QUIT(string name)
     {
         var capture = Capture.Load(name);
-        var filter = new ReferenceFilter(ReferenceFilter.Greylists(name));
+        var filter = ReferenceFilter.Create(ReferenceFilter.Greylists(name));
         await using var s = PipeSession.Start(filter);
 
         await s.SendAsync(capture.MtaStream);
@@ -41,7 +41,7 @@ public sealed class CaptureReplayTests
         var stream = capture.MtaStream;
         var chunks = Enumerable.Range(0, stream.Length).Select(i => (ReadOnlyMemory<byte>)stream.AsMemory(i, 1));
 
-        var (output, s) = await PipeSession.FeedAsync(new ReferenceFilter(ReferenceFilter.Greylists(name)), chunks);
+        var (output, s) = await PipeSession.FeedAsync(ReferenceFilter.Create(ReferenceFilter.Greylists(name)), chunks);
 
         Assert.Equal(Bytes.ToHex(capture.FilterStream), Bytes.ToHex(output));
         Assert.Empty(s.Logger.AtLeast(LogLevel.Information));
@@ -92,7 +92,7 @@ public sealed class CaptureReplayTests
             pieces.Add(stream.AsMemory(from, cut - from));
             from = cut;
         }
-        var (output, s) = await PipeSession.FeedAsync(new ReferenceFilter(ReferenceFilter.Greylists(name)), pieces);
+        var (output, s) = await PipeSession.FeedAsync(ReferenceFilter.Create(ReferenceFilter.Greylists(name)), pieces);
         var actual = Bytes.ToHex(output);
         if (actual != expected)
             Assert.Fail($"{name} cut at {string.Join(", ", cuts)}: expected {expected}, got {actual}; log: {string.Join(" | ", s.Logger.Entries)}");

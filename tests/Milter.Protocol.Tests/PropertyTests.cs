@@ -212,7 +212,7 @@ public sealed class PropertyTests
     /// <summary>Feeds <paramref name="stream"/> cut at <paramref name="cuts"/>; returns a reason the run was bad, or null.</summary>
     internal static string? FeedAndCheck(byte[] stream, IEnumerable<int> cuts)
     {
-        var s = PipeSession.Create(new ReferenceFilter());
+        var s = PipeSession.Create(ReferenceFilter.Create());
         var run = s.StartRun();
         var from = 0;
         foreach (var cut in cuts.Where(c => c > 0 && c < stream.Length).Order().Append(stream.Length))

@@ -73,7 +73,7 @@ public sealed class SessionViolationTests
     [MemberData(nameof(Rows))]
     public async Task Bad_input_closes_the_connection_with_one_warning_naming_the_violation(string what, byte[] input, ProtocolViolation expected, byte[] repliesBefore)
     {
-        var (output, s) = await PipeSession.FeedAsync(new ReferenceFilter(), input);
+        var (output, s) = await PipeSession.FeedAsync(ReferenceFilter.Create(), input);
 
         var warning = Assert.Single(s.Logger.AtLeast(LogLevel.Warning));
         Assert.Equal(expected, warning.Violation);
@@ -86,7 +86,7 @@ public sealed class SessionViolationTests
     [Fact]
     public async Task The_violation_closes_the_connection_without_waiting_for_the_MTA_to_hang_up()
     {
-        await using var s = PipeSession.Start(new ReferenceFilter());
+        await using var s = PipeSession.Start(ReferenceFilter.Create());
         await s.SendAsync(Bytes.Concat(Offer, Bytes.Hex("00000000")));
         // The input stays open; the session must end by itself.
         await s.WaitForEndAsync();
@@ -98,7 +98,7 @@ public sealed class SessionViolationTests
     [Fact]
     public async Task A_one_byte_QUIT_frame_ends_the_session_quietly()
     {
-        await using var s = PipeSession.Start(new ReferenceFilter());
+        await using var s = PipeSession.Start(ReferenceFilter.Create());
         await s.SendAsync(Bytes.Concat(Offer, Bytes.Hex("0000000151")));
         await s.WaitForEndAsync();
         Assert.Empty(s.Logger.AtLeast(LogLevel.Information));
@@ -108,12 +108,12 @@ public sealed class SessionViolationTests
     [Fact]
     public async Task An_MTA_that_hangs_up_between_frames_is_not_a_violation()
     {
-        var (output, s) = await PipeSession.FeedAsync(new ReferenceFilter(), OpenMessage());
+        var (output, s) = await PipeSession.FeedAsync(ReferenceFilter.Create(), OpenMessage());
         Assert.Empty(s.Logger.AtLeast(LogLevel.Information));
         Assert.Contains(s.Logger.Entries, e => e.EventId.Id == 1003);
         Assert.Equal(Bytes.ToHex(Bytes.Concat(Answer, Continue, Continue, Continue, Continue)), Bytes.ToHex(output));
         // The handler still hears that the SMTP session is over.
-        Assert.Equal("CLOSE", ((ReferenceFilter)s.Handler).Seen[^1].Stage);
+        Assert.Equal("CLOSE", ((ScriptedHandler)s.Handler).Seen[^1].Stage);
     }
 
     [Theory]
@@ -121,7 +121,7 @@ public sealed class SessionViolationTests
     [InlineData("ffffffff")]
     public void A_huge_announced_length_allocates_nothing_of_that_size(string lengthHex)
     {
-        var s = PipeSession.Create(new ReferenceFilter());
+        var s = PipeSession.Create(ReferenceFilter.Create());
         s.ToFilter.Write(Bytes.Concat(Offer, Bytes.Hex(lengthHex + "42"), new byte[4000]));
         Assert.True(s.ToFilter.FlushAsync().IsCompleted);
         s.ToFilter.Complete();
@@ -140,7 +140,7 @@ public sealed class SessionViolationTests
     public async Task A_frame_announcing_a_megabyte_holds_only_the_bytes_that_arrived()
     {
         // Just under the ceiling: legal, so the session waits for the rest; the pipe holds what came.
-        await using var s = PipeSession.Start(new ReferenceFilter(), pipes: PipeSession.Threaded);
+        await using var s = PipeSession.Start(ReferenceFilter.Create(), pipes: PipeSession.Threaded);
         await s.SendAsync(Bytes.Concat(Offer, Bytes.Connect4(), Bytes.Helo(), Bytes.Mail(), Bytes.Rcpt(), Bytes.Bare('T'), Bytes.Hex("0010000042"), new byte[100]));
         var reader = s.FromFilter;
         var seen = 0L;
@@ -210,7 +210,7 @@ public sealed class SessionViolationTests
     {
         var time = new ObservableTimeProvider();
         var options = new SessionOptions { IdleTimeout = TimeSpan.FromMinutes(2) };
-        await using var s = PipeSession.Start(new ReferenceFilter(), options, time);
+        await using var s = PipeSession.Start(ReferenceFilter.Create(), options, time);
         await s.SendAsync(Offer);
 
         time.Advance(TimeSpan.FromMinutes(2) - TimeSpan.FromSeconds(1));
@@ -226,7 +226,7 @@ public sealed class SessionViolationTests
         var line = Assert.Single(s.Logger.AtLeast(LogLevel.Information));
         Assert.Equal(1002, line.EventId.Id);
         Assert.Equal(Bytes.ToHex(Bytes.Concat(Answer, Continue)), Bytes.ToHex(await s.ReadAllOutputAsync()));
-        Assert.Equal("CLOSE", ((ReferenceFilter)s.Handler).Seen[^1].Stage);
+        Assert.Equal("CLOSE", ((ScriptedHandler)s.Handler).Seen[^1].Stage);
     }
 
     /// <summary>Counts headers without keeping them; answers Accept at EOM; never replies per header.</summary>

@@ -6,12 +6,15 @@ using Milter.Protocol.Session;
 
 namespace Milter.Protocol.Tests.Support;
 
+/// <summary>What the handler saw at one stage: the decoded command and the macros visible then.</summary>
+public sealed record Seen(string Stage, object? Command, IReadOnlyDictionary<string, string> Macros);
+
 /// <summary>One call into the handler, as a script sees it.</summary>
 public sealed record StageCall(string Stage, object? Command, MilterConnectionContext Context, IMessageModifier? Modifier, CancellationToken Token);
 
 /// <summary>
 /// A handler whose answers come from <see cref="Script"/> (Continue when it returns null). It records
-/// every stage with the macros visible then, like <see cref="ReferenceFilter"/>.
+/// every stage with the macros visible then.
 /// </summary>
 public sealed class ScriptedHandler : IMilterHandler
 {
