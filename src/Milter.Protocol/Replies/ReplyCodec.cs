@@ -132,6 +132,14 @@ public static class ReplyCodec
             }
             texts.Add(rest.Replace("%%", "%", StringComparison.Ordinal));
         }
-        return new SmtpReply(code, enhanced, texts);
+        try
+        {
+            return new SmtpReply(code, enhanced, texts);
+        }
+        catch (ArgumentException e)
+        {
+            // A code outside 4xx/5xx or a bad enhanced code from the filter is its protocol error.
+            throw new MilterProtocolException(ProtocolViolation.MalformedPayload, $"REPLYCODE: {e.Message}");
+        }
     }
 }

@@ -76,10 +76,10 @@ public sealed class MilterServer
                     continue;
                 }
                 var id = Interlocked.Increment(ref _nextConnectionId);
-                var session = RunSessionAsync(socket, id, options, hardStop.Token);
-                _sessions[id] = session;
-                if (session.IsCompleted)
-                    _sessions.TryRemove(id, out _); // it ended before it was registered
+                // The session waits until it is registered, so its own removal can never come first.
+                var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _sessions[id] = RunSessionAsync(socket, id, options, registered.Task, hardStop.Token);
+                registered.SetResult();
             }
         }
         finally
@@ -104,9 +104,9 @@ public sealed class MilterServer
         }
     }
 
-    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, CancellationToken hardStop)
+    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, Task registered, CancellationToken hardStop)
     {
-        await Task.Yield(); // leave the accept loop at once
+        await registered.ConfigureAwait(false); // and leave the accept loop at once
         try
         {
             if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)

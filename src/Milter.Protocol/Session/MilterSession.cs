@@ -174,8 +174,9 @@ public sealed class MilterSession
                 EnsureSmtpSession(ProtocolFlags.NoConnect, "MAIL");
                 if (_phase == Phase.Message)
                 {
-                    // A new transaction without ABORT after an unfinished one: treat it as the abort it implies.
-                    await AbortMessageAsync(ct).ConfigureAwait(false);
+                    // A new transaction without ABORT after an unfinished one (sendmail sends no ABORT to a
+                    // filter that accepted or refused the message early): treat it as the abort it implies.
+                    await AbortMessageAsync(ct, keepMailMacros: true).ConfigureAwait(false);
                 }
                 var mail = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseMail(s));
                 _phase = Phase.Message;
@@ -321,7 +322,10 @@ public sealed class MilterSession
     {
         if ((_agreed & noReplyFlag) != 0)
             return; // we promised not to answer this stage
-        ReplyCodec.WriteVerdict(_transport.Output, verdict, (_agreed & ProtocolFlags.Skip) != 0);
+        // SKIP answers a body chunk only: Postfix takes it elsewhere as "skip every further event of
+        // this type" (the next RCPTs would go unfiltered), sendmail as a filter state it does not expect.
+        var skipAllowed = noReplyFlag == ProtocolFlags.NoReplyBody && (_agreed & ProtocolFlags.Skip) != 0;
+        ReplyCodec.WriteVerdict(_transport.Output, verdict, skipAllowed);
         await _transport.Output.FlushAsync(ct).ConfigureAwait(false);
     }
 
@@ -338,7 +342,7 @@ public sealed class MilterSession
         EndMessage();
     }
 
-    private async ValueTask AbortMessageAsync(CancellationToken ct)
+    private async ValueTask AbortMessageAsync(CancellationToken ct, bool keepMailMacros = false)
     {
         try
         {
@@ -348,12 +352,21 @@ public sealed class MilterSession
         {
             ProtocolLog.HandlerFailed(_logger, e, _context.ConnectionId, "ABORT", "nothing (no reply to ABORT)");
         }
-        EndMessage();
+        EndMessage(keepMailMacros);
     }
 
-    private void EndMessage()
+    private void EndMessage(bool keepMailMacros = false)
     {
-        _context.Macros.ClearMessage();
+        if (keepMailMacros)
+        {
+            // The MACRO M that came just before this MAIL belongs to the new message.
+            foreach (var stage in "RTLNEB")
+                _context.Macros.Clear(stage);
+        }
+        else
+        {
+            _context.Macros.ClearMessage();
+        }
         _phase = Phase.Connected;
         _step = MessageStep.None;
     }
@@ -427,8 +440,10 @@ public sealed class MilterSession
             {
                 return await task.WaitAsync(wait, _time, ct).ConfigureAwait(false);
             }
-            catch (TimeoutException)
+            catch (TimeoutException) when (!task.IsCompleted)
             {
+                // Only our wait timed out: a TimeoutException from the handler itself (a store that
+                // did not answer) is its failure, handled below, not a reason to keep waiting.
                 if (progress && _time.GetElapsedTime(deadline) < timeout)
                 {
                     // PROGRESS restarts sendmail's timeout. sendmail accepts it only while it waits for the
@@ -439,7 +454,8 @@ public sealed class MilterSession
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                return Fail(e, stage);
+                // It may have finished just as the wait timed out.
+                return task.IsCompletedSuccessfully ? task.Result : Fail(e, stage);
             }
         }
 
@@ -449,7 +465,7 @@ public sealed class MilterSession
         {
             await task.WaitAsync(_options.CancelGrace, _time, ct).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (TimeoutException) when (!task.IsCompleted)
         {
             // The handler ignores cancellation; answering now would let it run beside the next stage.
             ProtocolLog.HandlerStuck(_logger, _context.ConnectionId, StageName(stage));

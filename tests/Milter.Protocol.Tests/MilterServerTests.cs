@@ -1,0 +1,198 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Milter.Protocol.Client;
+using Milter.Protocol.Commands;
+using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
+using Milter.Protocol.Server;
+using Milter.Protocol.Session;
+using Milter.Protocol.Tests.Support;
+using Milter.Protocol.Wire;
+
+namespace Milter.Protocol.Tests;
+
+/// <summary>The real client against the real server over a Unix domain socket in a temp directory.</summary>
+public sealed class MilterServerTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("milter-proto-").FullName;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CapturingLogger<MilterServer> _log = new();
+    private readonly List<ScriptedHandler> _handlers = [];
+    private UnixDomainSocketEndPoint _endPoint = null!;
+    private MilterServer _server = null!;
+    private Task _run = Task.CompletedTask;
+    private MilterServerOptions _options = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    private void Start(MilterServerOptions options, Func<StageCall, ValueTask<Verdict>>? script = null)
+    {
+        _options = options;
+        _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_dir, "milter.sock"));
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(_endPoint);
+        listener.Listen(16);
+        _server = new MilterServer(listener, () =>
+        {
+            var h = new ScriptedHandler { Script = script };
+            lock (_handlers) _handlers.Add(h);
+            return h;
+        }, () => _options, TimeProvider.System, _log);
+        _run = _server.RunAsync(_stop.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _run.WaitAsync(TimeSpan.FromSeconds(15));
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static ValueTask<Verdict> Policy(StageCall c)
+    {
+        switch (c.Stage)
+        {
+            case "RCPT" when ((RcptCommand)c.Command!).Address == "nobody@example.com":
+                return new(Verdict.Reject(new SmtpReply(550, "5.1.1", "User unknown")));
+            case "EOM":
+                c.Modifier!.AddHeader("X-Standin", "checked");
+                c.Modifier.ChangeHeader(1, "Subject", "[checked] " + c.Context.QueueId);
+                c.Modifier.AddRecipient("<archive@example.com>");
+                c.Modifier.DeleteRecipient("<bob@example.com>");
+                return new(Verdict.Accept);
+            default:
+                return default;
+        }
+    }
+
+    private static async Task<MilterResponse> WholeMessage(MilterClient mta, string queueId)
+    {
+        await mta.SendMacrosAsync('M', ("i", queueId), ("{auth_authen}", ""));
+        Assert.Equal(VerdictKind.Continue, (await mta.MailAsync("<sender@remote.example>", ["BODY=8BITMIME"])).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.RcptAsync("<bob@example.com>")).Kind);
+        Assert.Equal("550 5.1.1 User unknown", (await mta.RcptAsync("<nobody@example.com>")).ToString());
+        Assert.Equal(VerdictKind.Continue, (await mta.DataAsync()).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.HeaderAsync("From", "sender@remote.example")).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.HeaderAsync("Subject", "hello")).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.EndOfHeadersAsync()).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.BodyChunksAsync(new byte[70_000])).Kind);
+        return await mta.EndOfMessageAsync();
+    }
+
+    private async Task<MilterClient> Open()
+    {
+        var mta = await MilterClient.ConnectAsync(_endPoint);
+        await mta.NegotiateAsync();
+        await mta.SendMacrosAsync('C', ("j", "mx.example.com"), ("{client_addr}", "127.0.0.1"));
+        Assert.Equal(VerdictKind.Continue, (await mta.ConnectAsync("localhost", ConnectFamily.Inet, 40000, "127.0.0.1")).Kind);
+        Assert.Equal(VerdictKind.Continue, (await mta.HeloAsync("client.example")).Kind);
+        return mta;
+    }
+
+    private async Task WaitForNoConnections()
+    {
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (_server.ActiveConnections > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal(0, _server.ActiveConnections);
+    }
+
+    [Fact]
+    public async Task A_whole_message_over_a_Unix_socket_gets_its_verdicts_and_modifications()
+    {
+        Start(new MilterServerOptions { Session = new SessionOptions() }, Policy);
+        await using var mta = await Open();
+        Assert.Equal(ProtocolFlags.Skip, mta.Negotiated!.Protocol);
+
+        var eom = await WholeMessage(mta, "Q1");
+        await mta.QuitAsync();
+
+        Assert.Equal(ReplyCode.Accept, eom.Code);
+        Assert.Equal(
+            [
+                new AddHeaderModification("X-Standin", "checked"),
+                new ChangeHeaderModification(1, "Subject", "[checked] Q1"),
+                new AddRecipientModification("<archive@example.com>"),
+                new DeleteRecipientModification("<bob@example.com>"),
+            ],
+            eom.Modifications);
+        await WaitForNoConnections();
+        var handler = Assert.Single(_handlers);
+        Assert.Equal(2, handler.At("BODY").Count());
+        Assert.Equal("127.0.0.1", handler.At("EOM").Single().Macros["client_addr"]);
+        Assert.Equal("CLOSE", handler.Stages.Last());
+        Assert.Empty(_log.AtLeast(LogLevel.Warning));
+    }
+
+    [Fact]
+    public async Task Over_the_connection_cap_a_new_connection_is_closed_at_once_while_the_others_work()
+    {
+        Start(new MilterServerOptions { MaxConnections = 2 }, Policy);
+        await using var first = await Open();
+        await using var second = await Open();
+
+        await using var third = await MilterClient.ConnectAsync(_endPoint);
+        Assert.True(await IsClosedByPeer(third));
+
+        Assert.Equal(ReplyCode.Accept, (await WholeMessage(first, "Q1")).Code);
+        Assert.Equal(ReplyCode.Accept, (await WholeMessage(second, "Q2")).Code);
+        Assert.Equal(1, _server.RefusedConnections);
+        Assert.Equal(2, _server.ActiveConnections);
+        var capLine = Assert.Single(_log.AtLeast(LogLevel.Warning));
+        Assert.Equal(1010, capLine.EventId.Id);
+
+        // Once one leaves, a new connection is served again.
+        await first.QuitAsync();
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (_server.ActiveConnections > 1 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        await using var fourth = await Open();
+        Assert.Equal(ReplyCode.Accept, (await WholeMessage(fourth, "Q4")).Code);
+    }
+
+    [Fact]
+    public async Task Connections_that_end_at_once_free_their_place_under_the_cap()
+    {
+        Start(new MilterServerOptions { MaxConnections = 3 });
+        for (var i = 0; i < 60; i++)
+        {
+            var mta = await MilterClient.ConnectAsync(_endPoint);
+            if (i % 2 == 0)
+                await mta.NegotiateAsync();
+            await mta.DisposeAsync();
+            if (i % 3 == 2)
+                await WaitForNoConnections();
+        }
+        await WaitForNoConnections();
+        await using var last = await Open();
+        Assert.Equal(VerdictKind.Continue, (await last.MailAsync("<a@remote.example>")).Kind);
+        Assert.Equal(0, _server.RefusedConnections);
+    }
+
+    [Fact]
+    public async Task Shutdown_lets_sessions_finish_within_the_grace_then_cuts_off_the_rest()
+    {
+        Start(new MilterServerOptions { ShutdownGrace = TimeSpan.FromMilliseconds(300) }, Policy);
+        await using var idle = await Open();
+
+        await _stop.CancelAsync();
+        await _run.WaitAsync(PipeSession.HangLimit);
+
+        Assert.True(await IsClosedByPeer(idle));
+        Assert.Equal(1012, Assert.Single(_log.AtLeast(LogLevel.Warning)).EventId.Id);
+        Assert.Equal("CLOSE", Assert.Single(_handlers).Stages.Last());
+    }
+
+    /// <summary>True when the filter closed the connection: end of stream, or a reset.</summary>
+    private static async Task<bool> IsClosedByPeer(MilterClient mta)
+    {
+        try
+        {
+            return await mta.TryReadFrameAsync().WaitAsync(PipeSession.HangLimit) is null;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+}

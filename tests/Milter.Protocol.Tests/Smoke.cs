@@ -1,2 +1,0 @@
-namespace T;
-public class Smoke { [Fact] public void Builds() => Assert.True(true); }
