@@ -337,6 +337,25 @@ public sealed class SessionBehaviourTests
     }
 
     [Fact]
+    public async Task EHLO_inside_an_unfinished_message_aborts_it_and_the_session_goes_on()
+    {
+        var handler = new ScriptedHandler { Script = c => new(c.Stage == "RCPT" ? Verdict.Accept : Verdict.Continue) };
+        await using var s = PipeSession.Start(handler);
+        await Begin(s.Client);
+        await s.Client.SendMacrosAsync('M', ("i", "Q1"));
+        await s.Client.MailAsync("<a@remote.example>");
+        Assert.Equal(VerdictKind.Accept, (await s.Client.RcptAsync("<carol@example.com>")).Kind);
+
+        // The filter accepted the message at RCPT, so sendmail owes it no ABORT; EHLO starts over.
+        Assert.Equal(VerdictKind.Continue, (await s.Client.HeloAsync("client.remote.example")).Kind);
+        await s.Client.MailAsync("<b@remote.example>");
+        Assert.Equal(VerdictKind.Accept, (await s.Client.RcptAsync("<carol@example.com>")).Kind);
+
+        Assert.Single(handler.At("ABORT"));
+        Assert.Equal(2, handler.At("MAIL").Count());
+    }
+
+    [Fact]
     public async Task Every_modification_is_sent_in_order_before_the_final_verdict()
     {
         var handler = new ScriptedHandler

@@ -57,9 +57,9 @@ public sealed class MilterServer
                 {
                     socket = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (Exception e) when (e is OperationCanceledException || (stoppingToken.IsCancellationRequested && e is SocketException or ObjectDisposedException))
                 {
-                    break;
+                    break; // stopping (the owner may also have closed the listening socket)
                 }
                 catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
                 {

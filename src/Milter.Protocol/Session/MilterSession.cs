@@ -107,7 +107,9 @@ public sealed class MilterSession
         }
         catch (HandlerStuckException)
         {
-            // Logged where it was detected.
+            // Logged where it was detected. The handler is still inside its stuck call: calling it
+            // again (OnCloseAsync) would break the one-call-at-a-time promise, so it is not told.
+            _phase = Phase.Negotiated;
         }
         catch (Exception e)
         {
@@ -162,7 +164,11 @@ public sealed class MilterSession
             {
                 EnsureSmtpSession(ProtocolFlags.NoConnect, "HELO");
                 if (_phase == Phase.Message)
-                    throw OutOfOrder("HELO inside a message");
+                {
+                    // EHLO resets the SMTP transaction; sendmail does not ABORT a filter that already
+                    // answered the message finally, so treat it as the abort it implies.
+                    await AbortMessageAsync(ct).ConfigureAwait(false);
+                }
                 var helo = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseHelo(s));
                 var v = await CallAsync(MilterStages.Helo, static (h, c, x, t) => h.OnHeloAsync((HeloCommand)c!, x, t), helo, ct).ConfigureAwait(false);
                 await ReplyAsync(ProtocolFlags.NoReplyHelo, v, ct).ConfigureAwait(false);

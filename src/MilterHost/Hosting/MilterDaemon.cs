@@ -53,6 +53,13 @@ internal sealed class MilterDaemon : IDisposable
             HostLog.Stopping(_logger, _server.ActiveConnections);
             Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
             stop.Cancel();
+            // Refuse new connections at once rather than let them queue in the kernel while we drain:
+            // sendmail then answers per its F= flag (F=T: tempfail) instead of waiting.
+            _listener.Close();
+            if (_unixSocketPath is not null)
+            {
+                try { File.Delete(_unixSocketPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Terminate);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Terminate);
