@@ -7,7 +7,7 @@ namespace MilterHost.Commands;
 /// <summary><c>milterhost logscan</c>: find repeat offenders in sendmail's maillog, ban them or print firewall lines.</summary>
 public static class LogScanCommand
 {
-    /// <param name="timeProvider">The clock "now" and <c>--since</c> are read from.</param>
+    /// <param name="timeProvider">The clock "now" and <c>--since</c> are read from; its local zone is the one classic syslog timestamps are read in.</param>
     /// <param name="environment">Loads the config at the <c>--config</c> path (null: the default path).</param>
     public static Command Create(TimeProvider timeProvider, Func<string?, CancellationToken, Task<LogScanEnvironment>> environment)
     {
@@ -78,6 +78,7 @@ public static class LogScanCommand
                 Threshold = parse.GetValue(threshold),
                 Ignore = parse.GetValue(ignore) ?? [],
                 AllowClients = env.AllowClients,
+                Zone = timeProvider.LocalTimeZone,
             };
             var report = await new OffenderScan(timeProvider).RunAsync(options, cancellationToken);
             foreach (var failure in report.FileErrors)

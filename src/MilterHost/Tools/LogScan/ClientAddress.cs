@@ -21,7 +21,7 @@ internal readonly record struct ClientAddress(IPAddress Address, string? Name, b
         if (address.IsIPv4MappedToIPv6)
             return address.MapToIPv4();
         // A zone id (fe80::1%eth0) names our interface, not the client.
-        if (address.ScopeId != 0)
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0)
             address.ScopeId = 0;
         return address;
     }

@@ -204,7 +204,7 @@ internal static partial class MaillogMessageParser
     [GeneratedRegex(@"^" + Client + @": possible SMTP attack: command=")]
     private static partial Regex SmtpAttack();
 
-    [GeneratedRegex(Client)]
+    [GeneratedRegex(@"\[(?<addr>[^\]\s]+)\]")]
     private static partial Regex AnyClient();
 
     [GeneratedRegex(@"^<[^>]*>\.\.\. User unknown")]
