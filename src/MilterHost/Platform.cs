@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// milterhost runs on Linux only (Tmds.LibC, Unix sockets, fcntl locks, file modes).
+[assembly: SupportedOSPlatform("linux")]
