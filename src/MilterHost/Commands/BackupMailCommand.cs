@@ -1,13 +1,16 @@
 using System.CommandLine;
 using System.Globalization;
-using MilterHost.Tools;
 using MilterHost.Tools.Backup;
+using MilterHost.Tools;
 
 namespace MilterHost.Commands;
 
 /// <summary><c>milterhost backup-mail</c>: copy the mbox spool under the MTA's locks into dated, rotated backups.</summary>
 public static class BackupMailCommand
 {
+    /// <summary>The command as the binary runs it, on the real clock.</summary>
+    public static Command Create() => Create(TimeProvider.System);
+
     /// <param name="timeProvider">Names the dated folder and times the lock waits.</param>
     public static Command Create(TimeProvider timeProvider)
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using MilterHost.Tools;
+using Milter.Filters.Stores;
+using MilterHost.Configuration;
 using MilterHost.Tools.LogScan;
 
 namespace MilterHost.Commands;
@@ -7,11 +8,17 @@ namespace MilterHost.Commands;
 /// <summary><c>milterhost logscan</c>: find repeat offenders in sendmail's maillog, ban them or print firewall lines.</summary>
 public static class LogScanCommand
 {
+    /// <summary>The command as the binary runs it: the real clock, config file and ban store.</summary>
+    public static Command Create() => Create(TimeProvider.System, FromConfigAsync);
+
     /// <param name="timeProvider">The clock "now" and <c>--since</c> are read from; its local zone is the one classic syslog timestamps are read in.</param>
-    /// <param name="environment">Loads the config at the <c>--config</c> path (null: the default path).</param>
-    public static Command Create(TimeProvider timeProvider, Func<string?, CancellationToken, Task<LogScanEnvironment>> environment)
+    /// <param name="environment">
+    /// Loads the config at the <c>--config</c> path; on failure writes the errors to the writer and
+    /// returns null (exit 1).
+    /// </param>
+    public static Command Create(TimeProvider timeProvider, Func<string, TextWriter, CancellationToken, Task<LogScanEnvironment?>> environment)
     {
-        var config = new Option<string?>("--config") { Description = "Config file (default /etc/milterhost/milterhost.yaml).", HelpName = "PATH" };
+        var config = ConfigOption.Create();
         var logs = new Option<string[]>("--log")
         {
             Description = "Maillog to read; repeat for several. Rotated (.1) and gzip (.gz) files are read as they are.",
@@ -60,16 +67,9 @@ public static class LogScanCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            LogScanEnvironment env;
-            try
-            {
-                env = await environment(parse.GetValue(config), cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                await error.WriteLineAsync($"logscan: {e.Message}");
+            var env = await environment(parse.GetValue(config)!, error, cancellationToken);
+            if (env is null)
                 return 1;
-            }
 
             var options = new LogScanOptions
             {
@@ -88,17 +88,16 @@ public static class LogScanCommand
             BanOutcome? applied = null;
             if (parse.GetValue(apply))
             {
-                var store = await env.OpenBanStore(cancellationToken);
                 try
                 {
-                    applied = await BanApplier.ApplyAsync(store, report.Offenders, duration, report.Now, cancellationToken);
+                    await env.WithBanStore(
+                        async store => applied = await BanApplier.ApplyAsync(store, report.Offenders, duration, report.Now, cancellationToken),
+                        cancellationToken);
                 }
-                finally
+                catch (StoreUnavailableException e)
                 {
-                    if (store is IAsyncDisposable asyncDisposable)
-                        await asyncDisposable.DisposeAsync();
-                    else if (store is IDisposable disposable)
-                        disposable.Dispose();
+                    await error.WriteLineAsync($"logscan: cannot open the ban store: {e.Message}");
+                    return 1;
                 }
             }
             var script = parse.GetValue(firewall) is { } kind ? FirewallScript.Lines(kind, report.Offenders, duration) : null;
@@ -111,7 +110,7 @@ public static class LogScanCommand
             {
                 LogScanTextWriter.Write(output, report);
                 if (applied is not null)
-                    await output.WriteLineAsync($"Applied: {applied.Added.Count} new ban(s) for {DurationText.Format(duration)}, {applied.AlreadyBanned.Count} already banned.");
+                    await output.WriteLineAsync($"Applied: {applied.Added.Count} new ban(s) for {Duration.Format(duration)}, {applied.AlreadyBanned.Count} already banned.");
                 if (script is not null)
                 {
                     await output.WriteLineAsync();
@@ -122,5 +121,21 @@ public static class LogScanCommand
             return report.FileErrors.Count == 0 ? 0 : 1;
         });
         return command;
+    }
+
+    private static Task<LogScanEnvironment?> FromConfigAsync(string path, TextWriter error, CancellationToken cancellationToken)
+    {
+        var loaded = ConfigLoader.Load(path);
+        if (!loaded.Success)
+        {
+            ConfigErrors.Print(error, loaded.Errors, path);
+            return Task.FromResult<LogScanEnvironment?>(null);
+        }
+        var options = loaded.Config.Options;
+        return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(options.Relay.AllowClients, async (use, token) =>
+        {
+            await using var stores = await StoreFactory.OpenAsync(options.Database, TimeProvider.System, cancellationToken: token);
+            await use(stores.Bans);
+        }));
     }
 }

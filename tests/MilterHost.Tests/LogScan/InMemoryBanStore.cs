@@ -10,8 +10,6 @@ internal sealed class InMemoryBanStore : IDynamicBanStore
 
     public IReadOnlyList<DynamicBan> All => _bans;
 
-    public bool Disposed { get; private set; }
-
     public Task<bool> AddAsync(DynamicBan ban, CancellationToken cancellationToken)
     {
         var index = _bans.FindIndex(b => b.Network.Equals(ban.Network));
@@ -35,6 +33,4 @@ internal sealed class InMemoryBanStore : IDynamicBanStore
 
     public ValueTask<DynamicBan?> FindAsync(IPAddress address, DateTimeOffset now, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_bans.FirstOrDefault(b => b.Expires > now && b.Network.Contains(address)));
-
-    public void MarkDisposed() => Disposed = true;
 }

@@ -346,7 +346,9 @@ public sealed class LogScanCommandTests : IDisposable
     [Theory]
     [InlineData("--since", "yesterday", "'yesterday' is not a duration")]
     [InlineData("--threshold", "0", "--threshold must be 1 or more.")]
-    [InlineData("--ignore", "10.0.0.0/33", "'10.0.0.0/33' is not an address or CIDR network")]
+    [InlineData("--ignore", "10.0.0.0/33", "'10.0.0.0/33' has a bad prefix length; it must be 0-32 for IPv4")]
+    [InlineData("--ignore", "mx.example", "'mx.example' is not an IP address or CIDR network")]
+    [InlineData("--ban-for", "0s", "--ban-for: '0s' must be longer than zero")]
     [InlineData("--firewall", "pf", "--firewall takes nft or iptables, not 'pf'.")]
     public async Task Bad_option_values_get_a_clear_error(string option, string value, string message)
     {

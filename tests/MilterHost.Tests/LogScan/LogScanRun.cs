@@ -43,10 +43,10 @@ internal sealed class LogScanRun : IDisposable
     public async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
     {
         // FakeTimeProvider's local zone is UTC: classic timestamps read the same on any machine.
-        var command = LogScanCommand.Create(Time, (config, _) =>
+        var command = LogScanCommand.Create(Time, (config, _, _) =>
         {
             ConfigPathSeen = config;
-            return Task.FromResult(new LogScanEnvironment(AllowClients, _ => Task.FromResult<Milter.Filters.Stores.IDynamicBanStore>(Store)));
+            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store)));
         });
         var root = new RootCommand("test") { command };
         var output = new StringWriter();

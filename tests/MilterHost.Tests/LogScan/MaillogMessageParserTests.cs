@@ -43,6 +43,11 @@ public sealed class MaillogMessageParserTests
         EventKind.UserUnknown, "192.0.2.201", null)]
     [InlineData("milterhost", "NOQUEUE: decision=reject client=192.0.2.202 filter=ban rule=ban#2 reply=\"554 5.7.1 Go away\"",
         EventKind.MilterReject, "192.0.2.202", null)]
+    // Exactly as MilterHost.Logging.DecisionLog writes it.
+    [InlineData("milterhost", "6ASKqX0x009129: decision=reject stage=rcpt client=mail.example.net [2001:db8::25] from=<a@b.example> to=<c@d.example> filter=relay rule=relay reply=\"550 5.7.1 Relaying denied\"",
+        EventKind.RelayDenied, "2001:db8::25", "mail.example.net")]
+    [InlineData("milterhost", "NOQUEUE: decision=reject stage=connect client=[192.0.2.203] filter=ban rule=ban#1 reply=\"550 5.7.1 Access denied\"",
+        EventKind.MilterReject, "192.0.2.203", null)]
     public void Event_lines_name_kind_and_client(string program, string message, EventKind kind, string ip, string? name)
     {
         var parsed = MaillogMessageParser.Parse(program, message);

@@ -1,3 +1,4 @@
+using MilterHost.Configuration;
 using static Tmds.Linux.LibC;
 
 namespace MilterHost.Tools.Backup;
@@ -63,7 +64,7 @@ internal sealed class MailboxLock : IDisposable
                     break;
             }
             if (time.GetElapsedTime(started) >= options.Timeout)
-                return new Attempt(null, $"{busy} for {DurationText.Format(options.Timeout)}", removedStale);
+                return new Attempt(null, $"{busy} for {Duration.Format(options.Timeout)}", removedStale);
             await Task.Delay(options.PollInterval, time, cancellationToken);
         }
     }

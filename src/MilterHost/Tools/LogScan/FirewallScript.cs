@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using MilterHost.Configuration;
 
 namespace MilterHost.Tools.LogScan;
 
@@ -19,7 +20,7 @@ public static class FirewallScript
 
     private static List<string> Nft(IEnumerable<Offender> offenders, TimeSpan banFor)
     {
-        var timeout = DurationText.Format(banFor);
+        var timeout = Duration.Format(banFor);
         var lines = new List<string>
         {
             "# once, to create the sets and the rule that drops their members on port 25:",
@@ -43,7 +44,7 @@ public static class FirewallScript
     {
         var lines = new List<string>
         {
-            $"# iptables rules do not expire: remove each with -D instead of -I after {DurationText.Format(banFor)}.",
+            $"# iptables rules do not expire: remove each with -D instead of -I after {Duration.Format(banFor)}.",
         };
         foreach (var offender in offenders)
         {

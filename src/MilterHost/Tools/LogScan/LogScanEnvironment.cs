@@ -5,9 +5,9 @@ namespace MilterHost.Tools.LogScan;
 
 /// <summary>
 /// What <c>logscan</c> takes from the config named by <c>--config</c>: the relay's trusted clients
-/// (never banned) and a way to open the dynamic ban store (called only with <c>--apply</c>; a store
-/// that is <see cref="IAsyncDisposable"/> or <see cref="IDisposable"/> is disposed after use).
+/// (never banned), and a way to work with the dynamic ban store: <see cref="WithBanStore"/> opens it,
+/// hands it to the callback and closes it again (called only with <c>--apply</c>).
 /// </summary>
 public sealed record LogScanEnvironment(
     IReadOnlyList<IPNetwork> AllowClients,
-    Func<CancellationToken, Task<IDynamicBanStore>> OpenBanStore);
+    Func<Func<IDynamicBanStore, Task>, CancellationToken, Task> WithBanStore);

@@ -1,5 +1,6 @@
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using MilterHost.Configuration;
 
 namespace MilterHost.Tools.LogScan;
 
@@ -71,7 +72,7 @@ internal static class LogScanJsonWriter
                 json.WriteStartObject("applied");
                 Strings(json, "new", applied.Added.Select(a => a.ToString()));
                 Strings(json, "alreadyBanned", applied.AlreadyBanned.Select(a => a.ToString()));
-                json.WriteString("banFor", DurationText.Format(banFor));
+                json.WriteString("banFor", Duration.Format(banFor));
                 json.WriteEndObject();
             }
             if (firewall is not null)
