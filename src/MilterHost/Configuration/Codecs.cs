@@ -1,3 +1,4 @@
+using MilterHost.Configuration;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;

@@ -1,3 +1,4 @@
+using MilterHost.Configuration;
 using Milter.Filters.Configuration;
 
 namespace MilterHost.Configuration;

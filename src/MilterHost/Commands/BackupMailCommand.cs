@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Globalization;
+using MilterHost.Tools.Backup;
+using MilterHost.Tools;
+
+namespace MilterHost.Commands;
+
+/// <summary><c>milterhost backup-mail</c>: copy the mbox spool under the MTA's locks into dated, rotated backups.</summary>
+public static class BackupMailCommand
+{
+    /// <summary>The command as the binary runs it, on the real clock.</summary>
+    public static Command Create() => Create(TimeProvider.System);
+
+    /// <param name="timeProvider">Names the dated folder and times the lock waits.</param>
+    public static Command Create(TimeProvider timeProvider)
+    {
+        var spool = new Option<string>("--spool") { Description = "The mbox spool, one file per user.", HelpName = "DIR", DefaultValueFactory = _ => "/var/mail" };
+        var dest = new Option<string>("--dest") { Description = "Where dated backup folders go.", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
+        var keep = new Option<int?>("--keep") { Description = "Keep only the newest N dated folders.", HelpName = "N" };
+        keep.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1)
+                r.AddError("--keep must be 1 or more.");
+        });
+        var lockTimeout = CommandOptions.Duration("--lock-timeout", TimeSpan.FromSeconds(30),
+            "How long to wait for a mailbox another process has locked; then it is skipped (exit 1).");
+        var verify = new Option<bool>("--verify") { Description = "Re-read the backup just written and check counts and hashes." };
+        var verifyOnly = new Option<bool>("--verify-only") { Description = "Take no backup; check the newest dated folder against its manifest." };
+
+        var command = new Command("backup-mail", "Back up /var/mail mailboxes consistently, under the locks the MTA and mail clients honour.")
+        {
+            spool, dest, keep, lockTimeout, verify, verifyOnly,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var destination = parse.GetValue(dest)!;
+            if (parse.GetValue(verifyOnly))
+                return await VerifyNewestAsync(destination, output, error, cancellationToken);
+
+            var options = new BackupOptions
+            {
+                Spool = parse.GetValue(spool)!,
+                Destination = destination,
+                Keep = parse.GetValue(keep),
+                Verify = parse.GetValue(verify),
+                Locking = new MailboxLockOptions { Timeout = parse.GetValue(lockTimeout) },
+            };
+            var report = await new MailBackup(timeProvider).RunAsync(options, cancellationToken);
+            if (report.Fatal is not null)
+            {
+                await error.WriteLineAsync($"backup-mail: {report.Fatal}");
+                return report.ExitCode;
+            }
+            Write(output, report);
+            foreach (var skipped in report.Mailboxes.Where(m => m.Skipped is not null))
+                await error.WriteLineAsync($"backup-mail: skipped {skipped.User}: {skipped.Skipped}");
+            return report.ExitCode;
+        });
+        return command;
+    }
+
+    private static void Write(TextWriter output, BackupReport report)
+    {
+        if (report.Mailboxes.Count > 0)
+        {
+            var table = new TextTable("USER", "MESSAGES", "BYTES", "STATUS").AlignRight(1, 2);
+            foreach (var mailbox in report.Mailboxes)
+            {
+                var status = mailbox.Entry is not null ? "backed up" : "skipped: " + mailbox.Skipped;
+                if (mailbox.RemovedStaleDotLock)
+                    status += " (removed a stale dot-lock)";
+                table.Add(mailbox.User,
+                    mailbox.Entry?.Messages.ToString(CultureInfo.InvariantCulture) ?? "-",
+                    mailbox.Entry?.Bytes.ToString(CultureInfo.InvariantCulture) ?? "-",
+                    status);
+            }
+            table.WriteTo(output);
+        }
+        var done = report.Mailboxes.Count(m => m.Entry is not null);
+        output.WriteLine($"Backed up {done} of {report.Mailboxes.Count} mailbox(es) to {report.Folder}.");
+        if (report.Pruned.Count > 0)
+            output.WriteLine($"Removed old backups: {string.Join(", ", report.Pruned)}.");
+        if (report.VerifyProblems is { } problems)
+            WriteVerification(output, done, problems);
+    }
+
+    private static void WriteVerification(TextWriter output, int mailboxes, IReadOnlyList<string> problems)
+    {
+        if (problems.Count == 0)
+        {
+            output.WriteLine($"Verified {mailboxes} mailbox(es): all match the manifest.");
+            return;
+        }
+        output.WriteLine($"Verify found {problems.Count} problem(s):");
+        foreach (var problem in problems)
+            output.WriteLine("  " + problem);
+    }
+
+    private static async Task<int> VerifyNewestAsync(string destination, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var newest = Directory.Exists(destination)
+            ? new DirectoryInfo(destination).EnumerateDirectories()
+                .Where(d => DateOnly.TryParseExact(d.Name, BackupRotation.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+                .MaxBy(d => d.Name, StringComparer.Ordinal)
+            : null;
+        if (newest is null)
+        {
+            await error.WriteLineAsync($"backup-mail: no dated backup folder in {destination}");
+            return 2;
+        }
+        var problems = await BackupVerifier.VerifyAsync(newest.FullName, null, cancellationToken);
+        await output.WriteLineAsync($"Checked {newest.FullName}.");
+        var count = problems.Count == 0 ? BackupManifest.Read(newest.FullName).Mailboxes.Count : 0;
+        WriteVerification(output, count, problems);
+        return problems.Count == 0 ? 0 : 1;
+    }
+}

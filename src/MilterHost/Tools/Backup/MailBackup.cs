@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.IO.Compression;
+using Microsoft.Win32.SafeHandles;
+
+namespace MilterHost.Tools.Backup;
+
+/// <summary>
+/// Backs up every mbox in the spool while holding the locks delivery agents and mail clients honour, so
+/// each copy holds whole messages; the spool files are only ever read. The locks are held just for a
+/// plain copy to a private temporary file; compressing happens after they are released.
+/// </summary>
+public sealed class MailBackup(TimeProvider timeProvider)
+{
+    private const int CopyBuffer = 128 * 1024;
+
+    public async Task<BackupReport> RunAsync(BackupOptions options, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(options.Spool))
+            return new BackupReport { Fatal = $"spool {options.Spool} does not exist" };
+        var started = timeProvider.GetLocalNow();
+        var folder = Path.Combine(options.Destination, started.ToString(BackupRotation.DateFormat, CultureInfo.InvariantCulture));
+        try
+        {
+            BackupFiles.CreateFolder(options.Destination);
+            BackupFiles.CreateFolder(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new BackupReport { Fatal = $"cannot create {folder}: {e.Message}" };
+        }
+
+        var results = new List<MailboxResult>();
+        foreach (var (user, path) in Mailboxes(options.Spool))
+            results.Add(await BackUpAsync(user, path, folder, options.Locking, cancellationToken));
+
+        WriteManifest(folder, options.Spool, results, started);
+        var backedUp = results.Where(r => r.Entry is not null).Select(r => r.User).ToArray();
+        var problems = options.Verify ? await BackupVerifier.VerifyAsync(folder, backedUp, cancellationToken) : null;
+        var pruned = options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];
+        return new BackupReport { Folder = folder, Mailboxes = results, Pruned = pruned, VerifyProblems = problems };
+    }
+
+    /// <summary>Regular files of the spool, by name; lock files, hidden files and symlinks are not mailboxes.</summary>
+    private static IEnumerable<(string User, string Path)> Mailboxes(string spool) =>
+        new DirectoryInfo(spool).EnumerateFiles()
+            .Where(f => (f.Attributes & FileAttributes.ReparsePoint) == 0
+                && !f.Name.StartsWith('.')
+                && !f.Name.EndsWith(".lock", StringComparison.Ordinal)
+                && !f.Name.Contains(".lock.", StringComparison.Ordinal))
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => (f.Name, f.FullName));
+
+    private async Task<MailboxResult> BackUpAsync(string user, string path, string folder, MailboxLockOptions locking, CancellationToken cancellationToken)
+    {
+        var attempt = await MailboxLock.AcquireAsync(path, locking, timeProvider, cancellationToken);
+        if (attempt.Lock is null)
+            return new MailboxResult(user, null, attempt.Failure, attempt.RemovedStaleDotLock);
+
+        var partial = Path.Combine(folder, "." + user + ".mbox.partial");
+        var file = user + ".mbox.gz";
+        try
+        {
+            (long Messages, long Bytes, string Sha256) copied;
+            var copiedAt = timeProvider.GetUtcNow();
+            using (var held = attempt.Lock)
+                copied = Copy(held, partial);
+            await CompressAsync(partial, Path.Combine(folder, file), cancellationToken);
+            return new MailboxResult(user, new ManifestEntry(user, file, copied.Messages, copied.Bytes, copied.Sha256, copiedAt), null,
+                attempt.RemovedStaleDotLock);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new MailboxResult(user, null, $"copy failed: {e.Message}", attempt.RemovedStaleDotLock);
+        }
+        finally
+        {
+            attempt.Lock.Dispose();
+            File.Delete(partial);
+        }
+    }
+
+    private static (long Messages, long Bytes, string Sha256) Copy(MailboxLock held, string partial)
+    {
+        using var source = new SafeFileHandle(held.Descriptor, ownsHandle: false);
+        using var output = BackupFiles.CreatePrivate(partial);
+        using var digest = new MboxDigest();
+        var buffer = new byte[CopyBuffer];
+        // Up to the size seen under the lock: whatever a writer ignoring the locks adds later is not ours.
+        while (digest.Bytes < held.Size)
+        {
+            var want = (int)Math.Min(buffer.Length, held.Size - digest.Bytes);
+            var read = RandomAccess.Read(source, buffer.AsSpan(0, want), digest.Bytes);
+            if (read == 0)
+                break;
+            digest.Append(buffer.AsSpan(0, read));
+            output.Write(buffer, 0, read);
+        }
+        output.Flush(flushToDisk: true);
+        return digest.Complete();
+    }
+
+    private static async Task CompressAsync(string partial, string destination, CancellationToken cancellationToken)
+    {
+        var temporary = destination + ".tmp";
+        await using (var input = File.OpenRead(partial))
+        await using (var output = BackupFiles.CreatePrivate(temporary))
+        {
+            await using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
+                await input.CopyToAsync(gzip, CopyBuffer, cancellationToken);
+            output.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, destination, overwrite: true);
+    }
+
+    /// <summary>
+    /// A second run the same day replaces the entries it backed up and keeps the earlier run's entries
+    /// for mailboxes it skipped, so the manifest always describes the files in the folder.
+    /// </summary>
+    private static void WriteManifest(string folder, string spool, List<MailboxResult> results, DateTimeOffset created)
+    {
+        var entries = results.Where(r => r.Entry is not null).ToDictionary(r => r.User, r => r.Entry!, StringComparer.Ordinal);
+        if (File.Exists(Path.Combine(folder, BackupManifest.FileName)))
+        {
+            try
+            {
+                foreach (var earlier in BackupManifest.Read(folder).Mailboxes)
+                {
+                    if (!entries.ContainsKey(earlier.User) && File.Exists(Path.Combine(folder, earlier.File)))
+                        entries[earlier.User] = earlier;
+                }
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                // An unreadable earlier manifest is replaced by this run's.
+            }
+        }
+        new BackupManifest(created, spool, entries.Values.OrderBy(e => e.User, StringComparer.Ordinal).ToArray()).Write(folder);
+    }
+}

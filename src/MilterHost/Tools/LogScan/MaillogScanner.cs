@@ -1,0 +1,205 @@
+using System.Net;
+
+namespace MilterHost.Tools.LogScan;
+
+/// <summary>
+/// Folds maillog lines, one at a time and in any number of files, into per-client activity. Events
+/// whose line names no client (sendmail's milter refusals, local-delivery <c>User unknown</c>) wait on
+/// their queue id until the <c>from=..., relay=</c> line of the same queue id shows up (before or
+/// after), or take the client of the pid's <c>connect from</c> line. Both waiting maps are bounded
+/// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed.
+/// </summary>
+internal sealed class MaillogScanner
+{
+    private readonly SyslogLineParser _parser;
+    private readonly DateTimeOffset? _since;
+    private readonly ScanLimits _limits;
+    private readonly Dictionary<IPAddress, ClientActivity> _clients = [];
+    private readonly BoundedMap<(string Host, string QueueId), QueueEntry> _queues;
+    private readonly BoundedMap<(string Host, int Pid), ClientAddress> _pids;
+    private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates;
+
+    public MaillogScanner(SyslogLineParser parser, DateTimeOffset? since, ScanLimits limits)
+    {
+        _parser = parser;
+        _since = since;
+        _limits = limits;
+        _queues = new(limits.QueueIds, entry => _unattributed += entry.PendingTotal);
+        _pids = new(limits.Pids);
+    }
+
+    /// <summary>A line too long to read whole: counted, never parsed.</summary>
+    public void SkipOverlong()
+    {
+        _lines++;
+        _unrecognised++;
+    }
+
+    public void Feed(string line)
+    {
+        _lines++;
+        if (!_parser.TryParse(line, out var syslog))
+        {
+            _unrecognised++;
+            return;
+        }
+        var message = MaillogMessageParser.Parse(syslog.Program, syslog.Message);
+        switch (message.Role)
+        {
+            case LineRole.Connect:
+                if (syslog.Pid is { } pid)
+                    _pids.Set((syslog.Host, pid), message.Client!.Value);
+                break;
+            case LineRole.Envelope:
+                OnEnvelope(syslog, message);
+                break;
+            case LineRole.Event:
+                OnEvent(syslog, message);
+                break;
+        }
+    }
+
+    public LogScanResult Finish()
+    {
+        long waiting = 0;
+        foreach (var entry in _queues.Values)
+            waiting += entry.PendingTotal;
+        return new LogScanResult
+        {
+            Clients = _clients.Values.ToArray(),
+            Lines = _lines,
+            Unrecognised = _unrecognised,
+            Events = _events,
+            OutsideWindow = _outside,
+            Unattributed = _unattributed + waiting,
+            Duplicates = _duplicates,
+        };
+    }
+
+    private void OnEnvelope(SyslogLine syslog, MaillogMessage message)
+    {
+        var entry = Queue(syslog.Host, message.QueueId!);
+        if (message.LocalSubmission)
+        {
+            // Submitted on this host (relay=user@localhost): no remote client to blame.
+            entry.Local = true;
+            _unattributed += entry.TakePending().Total;
+            return;
+        }
+        var client = message.Client!.Value;
+        entry.Client = client;
+        if (syslog.Pid is { } pid)
+            _pids.Set((syslog.Host, pid), client);
+        var pending = entry.TakePending();
+        if (pending.Total == 0)
+            return;
+        var activity = Activity(client);
+        for (var kind = 0; kind < EventKinds.Count; kind++)
+        {
+            if (pending.Counts![kind] > 0)
+                activity.Add((EventKind)kind, pending.Counts[kind], pending.First, pending.Last);
+        }
+    }
+
+    private void OnEvent(SyslogLine syslog, MaillogMessage message)
+    {
+        QueueEntry? entry = null;
+        if (message.QueueId is { } queueId)
+        {
+            entry = Queue(syslog.Host, queueId);
+            if (message.Fingerprint is { } fingerprint && entry.IsDuplicate(message.Source, fingerprint, _limits.FingerprintsPerQueueId))
+            {
+                _duplicates++;
+                return;
+            }
+            if (message.Client is { } named && entry.Client is null && !entry.Local)
+                entry.Client = named;
+        }
+
+        if (_since is { } since && syslog.Timestamp < since)
+        {
+            _outside++;
+            return;
+        }
+        _events++;
+
+        var client = message.Client ?? entry?.Client;
+        if (client is null && entry is not { Local: true } && syslog.Pid is { } pid && _pids.TryGet((syslog.Host, pid), out var connected))
+            client = connected;
+        if (message.Client is { } own && syslog.Pid is { } ownPid)
+            _pids.Set((syslog.Host, ownPid), own);
+
+        if (client is { } found)
+            Activity(found).Add(message.Kind, 1, syslog.Timestamp, syslog.Timestamp);
+        else if (entry is { Local: false })
+            entry.AddPending(message.Kind, syslog.Timestamp);
+        else
+            _unattributed++;
+    }
+
+    private QueueEntry Queue(string host, string queueId)
+    {
+        if (!_queues.TryGet((host, queueId), out var entry))
+        {
+            entry = new QueueEntry();
+            _queues.Set((host, queueId), entry);
+        }
+        return entry;
+    }
+
+    private ClientActivity Activity(ClientAddress client)
+    {
+        if (!_clients.TryGetValue(client.Address, out var activity))
+        {
+            activity = new ClientActivity(client.Address);
+            _clients.Add(client.Address, activity);
+        }
+        activity.Name(client.Name, client.MayBeForged);
+        return activity;
+    }
+
+    /// <summary>What is known about one queue id while its lines come in.</summary>
+    private sealed class QueueEntry
+    {
+        private int[]? _pending;
+        private DateTimeOffset _first, _last;
+        private HashSet<string>? _fingerprints;
+
+        public ClientAddress? Client { get; set; }
+
+        public bool Local { get; set; }
+
+        public int PendingTotal { get; private set; }
+
+        public void AddPending(EventKind kind, DateTimeOffset at)
+        {
+            _pending ??= new int[EventKinds.Count];
+            if (PendingTotal == 0 || at < _first)
+                _first = at;
+            if (PendingTotal == 0 || at > _last)
+                _last = at;
+            _pending[(int)kind]++;
+            PendingTotal++;
+        }
+
+        public (int Total, int[]? Counts, DateTimeOffset First, DateTimeOffset Last) TakePending()
+        {
+            var taken = (PendingTotal, _pending, _first, _last);
+            _pending = null;
+            PendingTotal = 0;
+            return taken;
+        }
+
+        /// <summary>True when the other writer already logged this refusal; remembers this one either way.</summary>
+        public bool IsDuplicate(EventSource source, string fingerprint, int limit)
+        {
+            _fingerprints ??= [];
+            var other = source == EventSource.Sendmail ? "m:" : "s:";
+            if (_fingerprints.Remove(other + fingerprint))
+                return true;
+            if (_fingerprints.Count < limit)
+                _fingerprints.Add((source == EventSource.Sendmail ? "s:" : "m:") + fingerprint);
+            return false;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Net;
+
+namespace MilterHost.Tools.LogScan;
+
+/// <summary>Reads the maillogs and picks the offenders: the heart of <c>milterhost logscan</c>.</summary>
+public sealed class OffenderScan(TimeProvider timeProvider)
+{
+    public async Task<LogScanReport> RunAsync(LogScanOptions options, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        DateTimeOffset? since = options.Since is { } window ? now - window : null;
+        var scanner = new MaillogScanner(new SyslogLineParser(now, options.Zone), since, options.Limits);
+        var errors = new List<string>();
+        foreach (var path in options.Logs)
+        {
+            try
+            {
+                await LogFileReader.ReadAsync(path, scanner, options.Limits.MaxLineLength, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                errors.Add($"{path}: {e.Message}");
+            }
+        }
+        var scan = scanner.Finish();
+
+        var offenders = new List<Offender>();
+        var exempt = new List<ExemptClient>();
+        foreach (var client in scan.Clients.Where(c => c.Count >= options.Threshold)
+                     .OrderByDescending(c => c.Count).ThenBy(c => c.Address, AddressOrder.Instance))
+        {
+            var why = ExemptionOf(client.Address, options);
+            if (why is null)
+                offenders.Add(new Offender(client));
+            else
+                exempt.Add(new ExemptClient(client, why));
+        }
+        return new LogScanReport
+        {
+            Scan = scan,
+            Now = now,
+            Since = since,
+            Threshold = options.Threshold,
+            Offenders = offenders,
+            Exempt = exempt,
+            Files = options.Logs,
+            FileErrors = errors,
+        };
+    }
+
+    private static string? ExemptionOf(IPAddress address, LogScanOptions options)
+    {
+        foreach (var network in options.Ignore)
+        {
+            if (network.Contains(address))
+                return $"--ignore {network}";
+        }
+        foreach (var network in options.AllowClients)
+        {
+            if (network.Contains(address))
+                return $"relay.allow_clients {network}";
+        }
+        return null;
+    }
+
+    /// <summary>IPv4 before IPv6, then by bytes: a stable order for equal counts.</summary>
+    private sealed class AddressOrder : IComparer<IPAddress>
+    {
+        public static readonly AddressOrder Instance = new();
+
+        public int Compare(IPAddress? x, IPAddress? y)
+        {
+            var a = x!.GetAddressBytes();
+            var b = y!.GetAddressBytes();
+            return a.Length != b.Length ? a.Length.CompareTo(b.Length) : a.AsSpan().SequenceCompareTo(b);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MilterHost.Tests.Backup;
+
+public sealed class BackupMailCommandTests : IDisposable
+{
+    private readonly BackupRun _run = new();
+
+    public void Dispose() => _run.Dispose();
+
+    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    [Fact]
+    public async Task Each_mailbox_is_copied_with_its_counts_and_hash_in_the_manifest()
+    {
+        var alice = _run.Mailbox("alice", MboxText.Messages(1, 3));
+        _run.Mailbox("bob", "");
+        File.WriteAllText(Path.Combine(_run.Spool, ".hidden"), "not a mailbox");
+        File.CreateSymbolicLink(Path.Combine(_run.Spool, "link"), alice);
+        var before = File.GetLastWriteTimeUtc(alice);
+
+        var (exit, output, error) = await _run.RunAsync();
+
+        Assert.Equal(0, exit);
+        Assert.Equal("", error);
+        Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(_run.BackupOf("alice")));
+        Assert.Equal("", MboxText.Gunzip(_run.BackupOf("bob")));
+        Assert.False(File.Exists(_run.BackupOf("link")));
+        Assert.False(File.Exists(_run.BackupOf(".hidden")));
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(_run.Destination, _run.Today, "manifest.json")));
+        var mailboxes = manifest.RootElement.GetProperty("mailboxes");
+        Assert.Equal(2, mailboxes.GetArrayLength());
+        var entry = mailboxes[0];
+        Assert.Equal("alice", entry.GetProperty("user").GetString());
+        Assert.Equal("alice.mbox.gz", entry.GetProperty("file").GetString());
+        Assert.Equal(3, entry.GetProperty("messages").GetInt64());
+        Assert.Equal(Encoding.UTF8.GetByteCount(MboxText.Messages(1, 3)), entry.GetProperty("bytes").GetInt64());
+        Assert.Equal(Sha256(MboxText.Messages(1, 3)), entry.GetProperty("sha256").GetString());
+        Assert.Equal(0, mailboxes[1].GetProperty("messages").GetInt64());
+
+        // The spool is only read, and our dot-locks are gone.
+        Assert.Equal(MboxText.Messages(1, 3), File.ReadAllText(alice));
+        Assert.Equal(before, File.GetLastWriteTimeUtc(alice));
+        Assert.Empty(Directory.GetFiles(_run.Spool, "*.lock"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_run.Destination, _run.Today), ".*"));
+
+        var lines = output.Split('\n');
+        Assert.Equal("USER   MESSAGES  BYTES  STATUS", lines[0]);
+        Assert.Equal($"alice         3    {Encoding.UTF8.GetByteCount(MboxText.Messages(1, 3))}  backed up", lines[1]);
+        Assert.Equal("bob           0      0  backed up", lines[2]);
+        Assert.Equal($"Backed up 2 of 2 mailbox(es) to {Path.Combine(_run.Destination, _run.Today)}.", lines[3]);
+    }
+
+    [Fact]
+    public async Task Backup_taken_while_a_writer_appends_under_the_locks_holds_only_whole_messages()
+    {
+        var alice = _run.Mailbox("alice", MboxText.Messages(1, 3));
+        using var writer = await LockingProcess.AppendAsync(alice, 4, 150, TimeSpan.FromMilliseconds(3));
+
+        var counts = new List<int>();
+        while (!writer.HasExited && counts.Count < 200)
+        {
+            var (exit, _, error) = await _run.RunAsync("--lock-timeout", "20s");
+            Assert.True(exit == 0, error);
+            var copy = MboxText.Gunzip(_run.BackupOf("alice"));
+            var count = MboxText.AssertWholeMessages(copy);
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(_run.Destination, _run.Today, "manifest.json")));
+            Assert.Equal(count, manifest.RootElement.GetProperty("mailboxes")[0].GetProperty("messages").GetInt32());
+            counts.Add(count);
+        }
+        await writer.FinishAsync();
+
+        // Some copies were taken mid-way, and they only ever grew.
+        Assert.Contains(counts, c => c > 3 && c < 150);
+        Assert.Equal(counts.Order(), counts);
+        Assert.Equal(MboxText.Messages(1, 150), File.ReadAllText(alice));
+    }
+
+    [Fact]
+    public async Task Mailbox_locked_by_another_process_is_skipped_after_the_timeout_and_the_others_are_backed_up()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 1));
+        using var holder = await LockingProcess.HoldWriteLockAsync(bob);
+
+        var clock = Stopwatch.StartNew();
+        var (exit, output, error) = await _run.RunAsync("--lock-timeout", "1s");
+        clock.Stop();
+        await holder.FinishAsync();
+
+        Assert.Equal(1, exit);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(20));
+        Assert.Equal(MboxText.Messages(1, 2), MboxText.Gunzip(_run.BackupOf("alice")));
+        Assert.False(File.Exists(_run.BackupOf("bob")));
+        Assert.Equal($"backup-mail: skipped bob: {bob} locked (fcntl) by another process for 1s\n", error);
+        Assert.Contains($"bob           -      -  skipped: {bob} locked (fcntl) by another process for 1s", output);
+        Assert.Contains("Backed up 1 of 2 mailbox(es)", output);
+        // Our dot-lock on bob was let go while waiting; none is left behind.
+        Assert.False(File.Exists(bob + ".lock"));
+    }
+
+    [Fact]
+    public async Task Fresh_dot_lock_of_another_process_is_waited_for_then_left_alone()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 1));
+        File.WriteAllText(bob + ".lock", "4242\n");
+
+        var (exit, _, error) = await _run.RunAsync("--lock-timeout", "1s");
+
+        Assert.Equal(1, exit);
+        Assert.Equal($"backup-mail: skipped bob: dot-lock {bob}.lock held by another process for 1s\n", error);
+        Assert.Equal("4242\n", File.ReadAllText(bob + ".lock"));
+        Assert.True(File.Exists(_run.BackupOf("alice")));
+    }
+
+    [Fact]
+    public async Task Stale_dot_lock_is_removed_and_the_mailbox_backed_up()
+    {
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 4));
+        File.WriteAllText(bob + ".lock", "4242\n");
+        File.SetLastWriteTimeUtc(bob + ".lock", DateTime.UtcNow - TimeSpan.FromMinutes(10));
+
+        var (exit, output, _) = await _run.RunAsync("--lock-timeout", "1s");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("backed up (removed a stale dot-lock)", output);
+        Assert.Equal(MboxText.Messages(1, 4), MboxText.Gunzip(_run.BackupOf("bob")));
+        Assert.False(File.Exists(bob + ".lock"));
+    }
+
+    [Fact]
+    public async Task Keep_removes_the_oldest_dated_folders_and_nothing_else()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        run.Mailbox("alice", MboxText.Messages(1, 1));
+        Directory.CreateDirectory(Path.Combine(run.Destination, "notes"));
+
+        var outputs = new List<string>();
+        for (var day = 0; day < 4; day++)
+        {
+            var (exit, output, _) = await run.RunAsync("--keep", "2");
+            Assert.Equal(0, exit);
+            outputs.Add(output);
+            time.Advance(TimeSpan.FromDays(1));
+        }
+
+        Assert.Equal(["2026-11-22", "2026-11-23", "notes"],
+            Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).Order().ToArray());
+        Assert.DoesNotContain("Removed", outputs[1]);
+        Assert.Contains("Removed old backups: 2026-11-20.", outputs[2]);
+        Assert.Contains("Removed old backups: 2026-11-21.", outputs[3]);
+    }
+
+    [Fact]
+    public async Task Verify_after_backup_rereads_and_confirms()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 5));
+        _run.Mailbox("bob", MboxText.Messages(1, 2));
+
+        var (exit, output, _) = await _run.RunAsync("--verify");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Verified 2 mailbox(es): all match the manifest.", output);
+    }
+
+    [Fact]
+    public async Task Verify_only_detects_a_backup_whose_content_changed()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 5));
+        _run.Mailbox("bob", MboxText.Messages(1, 2));
+        await _run.RunAsync();
+        // Same size, one message fewer, other hash: as if a message had been swapped for padding.
+        var tampered = MboxText.Messages(1, 4) + new string('x', Encoding.UTF8.GetByteCount(MboxText.Message(5)) - 1) + "\n";
+        using (var file = File.Create(_run.BackupOf("alice")))
+        using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+            gzip.Write(Encoding.UTF8.GetBytes(tampered));
+
+        var (exit, output, _) = await _run.RunAsync("--verify-only");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Verify found 2 problem(s):", output);
+        Assert.Contains("  alice: 4 messages, manifest says 5", output);
+        Assert.Contains($"  alice: sha256 {Sha256(tampered)} differs from the manifest's {Sha256(MboxText.Messages(1, 5))}", output);
+        Assert.DoesNotContain("bob:", output);
+    }
+
+    [Fact]
+    public async Task Verify_only_detects_a_truncated_gzip()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 50));
+        await _run.RunAsync();
+        var path = _run.BackupOf("alice");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+
+        var (exit, output, _) = await _run.RunAsync("--verify-only");
+
+        Assert.Equal(1, exit);
+        Assert.Contains($" bytes, manifest says {Encoding.UTF8.GetByteCount(MboxText.Messages(1, 50))}\n", output);
+    }
+
+    [Fact]
+    public async Task Second_run_the_same_day_keeps_the_entry_of_a_mailbox_it_had_to_skip()
+    {
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 2));
+        _run.Mailbox("alice", MboxText.Messages(1, 1));
+        await _run.RunAsync();
+        File.WriteAllText(bob + ".lock", "4242\n");
+
+        var (exit, _, _) = await _run.RunAsync("--lock-timeout", "1s", "--verify");
+
+        Assert.Equal(1, exit);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(_run.Destination, _run.Today, "manifest.json")));
+        Assert.Equal(["alice", "bob"], manifest.RootElement.GetProperty("mailboxes").EnumerateArray().Select(m => m.GetProperty("user").GetString()!).ToArray());
+        Assert.Equal(2, manifest.RootElement.GetProperty("mailboxes")[1].GetProperty("messages").GetInt32());
+    }
+
+    [Fact]
+    public async Task Missing_spool_is_a_fatal_error()
+    {
+        Directory.Delete(_run.Spool);
+
+        var (exit, _, error) = await _run.RunAsync();
+
+        Assert.Equal(2, exit);
+        Assert.Equal($"backup-mail: spool {_run.Spool} does not exist\n", error);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Backups_are_private_to_their_owner()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 1));
+
+        await _run.RunAsync();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_run.BackupOf("alice")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+            File.GetUnixFileMode(Path.Combine(_run.Destination, _run.Today)));
+    }
+}

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.IO.Compression;
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using MilterHost.Commands;
+using MilterHost.Tools.LogScan;
+
+namespace MilterHost.Tests.LogScan;
+
+/// <summary>Fixture logs in a temp directory and the logscan command run over them, as an admin would.</summary>
+internal sealed class LogScanRun : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public LogScanRun(DateTimeOffset now) => Time = new FakeTimeProvider(now);
+
+    public FakeTimeProvider Time { get; }
+
+    public InMemoryBanStore Store { get; } = new();
+
+    public IReadOnlyList<IPNetwork> AllowClients { get; set; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
+
+    public string? ConfigPathSeen { get; private set; }
+
+    public string Write(string name, params string[] lines)
+    {
+        var path = _directory.Combine(name);
+        File.WriteAllText(path, string.Join('\n', lines) + "\n");
+        return path;
+    }
+
+    public string WriteGzip(string name, params string[] lines)
+    {
+        var path = _directory.Combine(name);
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        gzip.Write(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+        return path;
+    }
+
+    public string PathOf(string name) => _directory.Combine(name);
+
+    public async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        // FakeTimeProvider's local zone is UTC: classic timestamps read the same on any machine.
+        var command = LogScanCommand.Create(Time, (config, _, _) =>
+        {
+            ConfigPathSeen = config;
+            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store)));
+        });
+        var root = new RootCommand("test") { command };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await root.Parse(["logscan", .. args]).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    public void Dispose() => _directory.Dispose();
+}
