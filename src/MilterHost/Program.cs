@@ -18,5 +18,7 @@ public static class Program
         {
             RunCommand.Create(),
             CheckConfigCommand.Create(),
+            LogScanCommand.Create(),
+            BackupMailCommand.Create(),
         };
 }
