@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using EndToEnd.Tests.Support;
 
 namespace EndToEnd.Tests.SendmailCf;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 
 namespace EndToEnd.Tests.SendmailCf;
 

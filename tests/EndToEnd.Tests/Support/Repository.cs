@@ -1,4 +1,4 @@
-namespace EndToEnd.Tests.SendmailCf;
+namespace EndToEnd.Tests.Support;
 
 /// <summary>The checkout the tests run from, found by walking up to Milter.sln.</summary>
 internal static class Repository

@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 
-namespace EndToEnd.Tests.SendmailCf;
+namespace EndToEnd.Tests.Support;
 
 /// <summary>What a finished command printed and returned.</summary>
 internal sealed record ToolResult(string Command, int ExitCode, string Stdout, string Stderr)
