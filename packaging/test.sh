@@ -5,7 +5,11 @@
 #   packaging/test.sh rpm-layout      rpm -qlp / rpm -qp --scripts: the same layout and scripts
 #   packaging/test.sh install-cycle   dpkg -i, check the installed system, dpkg -r, dpkg -P
 #                                     (root on Debian; leaves the machine as it found it)
-#   packaging/test.sh                 all of the above
+#   packaging/test.sh daemon-cycle    dpkg -i, run the installed daemon as user milterhost (no
+#                                     systemd needed) behind a private sendmail, one banned and one
+#                                     accepted message, dpkg -P. Needs `milterhost run` and
+#                                     `check-config`: not part of `all` until the CLI has them.
+#   packaging/test.sh                 build, deb-layout, rpm-layout, install-cycle
 # Prints one "ok" line per check and stops at the first failure with "FAIL: ...".
 set -euo pipefail
 
@@ -142,19 +146,40 @@ dpkg_retry() {
 
 mode_owner() { stat -c '%A %U:%G' "$1"; }
 
-cmd_install_cycle() {
+daemon_pid=""
+sandbox=""
+
+# The machine ends without the package, its files, its user and anything a
+# check started, whatever happened.
+cleanup_installed() {
+	if [ -n "$daemon_pid" ]; then
+		kill "$daemon_pid" 2>/dev/null || true
+		wait "$daemon_pid" 2>/dev/null || true
+	fi
+	if [ -n "$sandbox" ]; then
+		rm -rf "$sandbox" /run/milterhost
+	fi
+	dpkg -P milterhost >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+
+# Installs the deb on a machine that does not have it.
+install_deb() {
 	need_file "$deb"
-	[ "$(id -u)" = 0 ] || fail "install-cycle needs root (it runs dpkg -i)"
-	command -v dpkg >/dev/null || fail "install-cycle needs a Debian system with dpkg"
+	[ "$(id -u)" = 0 ] || fail "installing the deb needs root"
+	command -v dpkg >/dev/null || fail "installing the deb needs a Debian system with dpkg"
 	if dpkg-query -W -f '${Status}' milterhost 2>/dev/null | grep -qv 'not-installed'; then
 		fail "milterhost is already installed here ($(dpkg-query -W -f '${Status}' milterhost)); this test would remove it. Purge it first: dpkg -P milterhost"
 	fi
 	getent passwd milterhost >/dev/null && fail "a user milterhost exists without the package; remove it first (userdel milterhost)"
-	# Whatever happens below, the machine ends without the package, its files and its user.
-	trap 'dpkg -P milterhost >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+	trap cleanup_installed EXIT
 
 	dpkg_retry -i "$deb" || fail "dpkg -i failed"
 	ok "dpkg -i installed $(dpkg-query -W -f '${Package} ${Version}' milterhost)"
+}
+
+cmd_install_cycle() {
+	install_deb
 
 	expect_eq "user milterhost" "$(getent passwd milterhost | cut -d: -f6,7)" "/var/lib/milterhost:/usr/sbin/nologin"
 	[ "$(id -u milterhost)" -lt 1000 ] || fail "milterhost is not a system user (uid $(id -u milterhost))"
@@ -218,11 +243,119 @@ cmd_install_cycle() {
 	ok "dpkg -P deleted config, data, the enablement and the user"
 }
 
+# A private sendmail in $1 (under /var/lib: sendmail refuses maps below /tmp)
+# with no DNS, its own queue and aliases, accepted mail kept in the queue, and
+# the installed milterhost.m4 pointing at the socket $2.
+private_sendmail() {
+	local dir=$1 socket=$2
+	install -d -m 0755 "$dir"
+	install -d -m 0700 "$dir/queue"
+	printf 'hosts files\naliases files\npasswd files\n' > "$dir/service.switch"
+	printf 'postmaster: root\nalice: root\n' > "$dir/aliases"
+	printf 'example.com\nmx.example.com\n' > "$dir/local-host-names"
+	{
+		echo "include(\`/usr/share/sendmail/cf/m4/cf.m4')dnl"
+		echo "OSTYPE(\`debian')dnl"
+		echo "define(\`confDOMAIN_NAME', \`mx.example.com')dnl"
+		echo "define(\`confDONT_PROBE_INTERFACES', \`True')dnl"
+		echo "define(\`confSERVICE_SWITCH_FILE', \`$dir/service.switch')dnl"
+		echo "define(\`confBIND_OPTS', \`-DNSRCH -DEFNAMES')dnl"
+		echo "define(\`confTO_IDENT', \`0s')dnl"
+		echo "define(\`QUEUE_DIR', \`$dir/queue')dnl"
+		echo "define(\`confPID_FILE', \`$dir/sendmail.pid')dnl"
+		echo "define(\`STATUS_FILE', \`$dir/sendmail.st')dnl"
+		echo "define(\`confHOST_STATUS_DIRECTORY', \`$dir')dnl"
+		echo "define(\`ALIAS_FILE', \`$dir/aliases')dnl"
+		echo "define(\`confCW_FILE', \`$dir/local-host-names')dnl"
+		echo "define(\`confDEAD_LETTER_DROP', \`$dir/dead.letter')dnl"
+		echo "define(\`confDELIVERY_MODE', \`queueonly')dnl"
+		echo "define(\`confREFUSE_LA', \`999')dnl"
+		echo "FEATURE(\`no_default_msa')dnl"
+		echo "FEATURE(\`nocanonify')dnl"
+		echo "FEATURE(\`use_cw_file')dnl"
+		echo "FEATURE(\`accept_unresolvable_domains')dnl"
+		echo "define(\`MILTERHOST_SOCKET', \`unix:$socket')dnl"
+		echo "include(\`/usr/share/milterhost/sendmail-cf/milterhost.m4')dnl"
+		echo "MAILER(\`local')dnl"
+		echo "MAILER(\`smtp')dnl"
+	} > "$dir/sendmail.mc"
+	m4 "$dir/sendmail.mc" > "$dir/sendmail.cf" || fail "m4 could not build the private sendmail.cf"
+	/usr/sbin/sendmail -C "$dir/sendmail.cf" -bi >/dev/null || fail "sendmail -bi failed for the private sendmail"
+}
+
+# One SMTP session with the private sendmail in $1 over -bs; the transcript on stdout.
+smtp_session() {
+	swaks --pipe "/usr/sbin/sendmail -C $1/sendmail.cf -bs" --from "$2" --to "$3" \
+		--header "Subject: milterhost package test" --body "one line" 2>&1 || true
+}
+
+cmd_daemon_cycle() {
+	command -v swaks >/dev/null || fail "swaks is needed: apt-get install swaks"
+	install_deb
+	sandbox=/var/lib/milterhost-test/package-$$
+
+	# What systemd's RuntimeDirectory= would create, and a configuration for the test.
+	install -d -o milterhost -g milterhost -m 0750 /run/milterhost
+	install -d -m 0755 "$sandbox"
+	cat > "$sandbox/milterhost.yaml" <<CONFIG
+listen: unix:/run/milterhost/milter.sock
+socket: { mode: "0660", group: smmsp }
+user: milterhost
+database: sqlite:/var/lib/milterhost/milterhost.db
+log: { level: debug, syslog: false, file: /var/log/milterhost/milterhost.log }
+local_domains: [example.com, mx.example.com]
+recipients:
+  sources: ["aliases:$sandbox/sendmail/aliases"]
+ban:
+  - sender: "*@spammer.example"
+    reply: "550 5.7.1 Banned by the package test"
+greylist: { enabled: false }
+CONFIG
+	chmod 0644 "$sandbox/milterhost.yaml"
+	private_sendmail "$sandbox/sendmail" /run/milterhost/milter.sock
+
+	runuser -u milterhost -- /usr/bin/milterhost check-config --config /etc/milterhost/milterhost.yaml >"$work/check.out" 2>&1 \
+		|| fail "installed milterhost check-config rejects the packaged config: $(cat "$work/check.out")"
+	ok "installed milterhost check-config accepts /etc/milterhost/milterhost.yaml"
+	runuser -u milterhost -- /usr/bin/milterhost check-config --config "$sandbox/milterhost.yaml" >"$work/check.out" 2>&1 \
+		|| fail "installed milterhost check-config rejects the test config: $(cat "$work/check.out")"
+
+	# As the unit starts it: the unprivileged user from the beginning (CI has no systemd).
+	runuser -u milterhost -- /usr/bin/milterhost run --config "$sandbox/milterhost.yaml" >"$work/daemon.out" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 1 100); do
+		[ -S /run/milterhost/milter.sock ] && break
+		kill -0 "$daemon_pid" 2>/dev/null || fail "milterhost run exited: $(cat "$work/daemon.out")"
+		sleep 0.2
+	done
+	[ -S /run/milterhost/milter.sock ] || fail "milterhost run made no socket in 20 s: $(cat "$work/daemon.out")"
+	expect_eq "socket" "$(mode_owner /run/milterhost/milter.sock)" "srw-rw---- milterhost:smmsp"
+
+	smtp_session "$sandbox/sendmail" spam@spammer.example alice@example.com > "$work/banned.txt"
+	grep -q '^<\*\* *550 5\.7\.1 Banned by the package test' "$work/banned.txt" \
+		|| fail "the banned sender was not refused by milterhost: $(cat "$work/banned.txt")"
+	ok "a banned sender gets milterhost's 550 through sendmail"
+	smtp_session "$sandbox/sendmail" friend@remote.example alice@example.com > "$work/accepted.txt"
+	grep -q '^<-  *250 2\.0\.0 .* Message accepted for delivery' "$work/accepted.txt" \
+		|| fail "an ordinary message was not accepted: $(cat "$work/accepted.txt")"
+	expect_eq "messages queued" "$(find "$sandbox/sendmail/queue" -name 'qf*' | wc -l)" "1"
+	grep -q 'spammer.example' /var/log/milterhost/milterhost.log \
+		|| fail "milterhost logged no decision for the banned sender"
+	ok "milterhost logged its decision"
+
+	kill -TERM "$daemon_pid"
+	wait "$daemon_pid" || fail "milterhost run exited non-zero on SIGTERM: $(cat "$work/daemon.out")"
+	daemon_pid=""
+	[ ! -e /run/milterhost/milter.sock ] || fail "milterhost left its socket behind"
+	ok "milterhost stopped on SIGTERM and removed its socket"
+}
+
 case "${1:-all}" in
 	build) cmd_build ;;
 	deb-layout) cmd_deb_layout ;;
 	rpm-layout) cmd_rpm_layout ;;
 	install-cycle) cmd_install_cycle ;;
+	daemon-cycle) cmd_daemon_cycle ;;
 	all) cmd_build; cmd_deb_layout; cmd_rpm_layout; cmd_install_cycle ;;
 	*) fail "unknown check '$1'; see the top of $0" ;;
 esac
