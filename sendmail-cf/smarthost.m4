@@ -51,9 +51,9 @@ dnl # too (direct delivery to port 25 cannot work on this network anyway).
 define(`RELAY_MAILER_ARGS', `TCP $h 'SMARTHOST_PORT)
 define(`ESMTP_MAILER_ARGS', `TCP $h 'SMARTHOST_PORT)
 
-dnl # The client side of SMTP AUTH reads its credentials from the authinfo
-dnl # map (/etc/mail/authinfo.db); the AuthInfo: entries of the access
-dnl # database are its fallback.
+dnl # The client side of SMTP AUTH reads its credentials from their own map,
+dnl # /etc/mail/authinfo.db (without this feature sendmail would look for
+dnl # AuthInfo: entries in the access database, readable by more programs).
 FEATURE(`authinfo')
 
 dnl # A: send the AUTH= parameter on MAIL only after a successful login, so
@@ -67,9 +67,10 @@ dnl # (Debian: sendmail-bin is built with it).  The password then travels
 dnl # encrypted.  To check the relay's certificate, point sendmail at the CA
 dnl # bundle, and to insist on encryption add to /etc/mail/access:
 dnl #     TLS_Srv:relay.example.net   ENCR:128
-dnl # (then a relay without working TLS gets a 403 4.7.0 and mail waits in the
-dnl # queue instead of sending the password in clear).  Port 465 (TLS from the
-dnl # first byte) is not what sendmail's client speaks; use 587 or 2525.
+dnl # (then, when TLS with the relay fails, mail waits in the queue instead of
+dnl # the password going out in clear).  Prefer the provider's STARTTLS
+dnl # port (587, or 2525) to 465: the relay mailer starts in clear text and
+dnl # upgrades with STARTTLS, it does not open with TLS.
 dnl # Debian keeps its TLS settings in /etc/mail/tls/starttls.m4 (written by
 dnl # sendmailconfig); the lines below are what it needs for the client side.
 ifdef(`confCACERT_PATH', `', `define(`confCACERT_PATH', `/etc/ssl/certs')')
