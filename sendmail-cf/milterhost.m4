@@ -25,12 +25,12 @@ dnl #   never lost (the sender keeps it) and never let through unfiltered, which
 dnl #   is what no flag would do; F=R would bounce it with a 5xx instead.
 dnl # T=C:10s  connecting to the socket: it is local, 10s means it is dead.
 dnl #   S:30s  sending one packet to the filter.
-dnl #   R:40s  waiting for one reply.  milterhost answers by itself after
-dnl #          limits.stage_timeout (30s) according to `on_error:'; sendmail's own
+dnl #   R:30s  waiting for one reply.  milterhost answers by itself after
+dnl #          limits.stage_timeout (20s) according to `on_error:'; sendmail's own
 dnl #          limit stays above it so that milterhost's policy decides, not a race.
 dnl #   E:5m   the whole end-of-message exchange, body included (large messages).
 INPUT_MAIL_FILTER(`milterhost',
-	`S='MILTERHOST_SOCKET`, F=T, T=C:10s;S:30s;R:40s;E:5m')
+	`S='MILTERHOST_SOCKET`, F=T, T=C:10s;S:30s;R:30s;E:5m')
 
 dnl # The macros sendmail sends per stage.  milterhost also asks for them when it
 dnl # negotiates (SMFIF_SETSYMLIST), but sendmail before 8.14 and some builds

@@ -48,6 +48,17 @@ public sealed class PackageTests(PackageBuildFixture fixture)
         Assert.Contains("ok - dpkg -P deleted config, data, the enablement and the user", result, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Installed_daemon_runs_as_its_user_and_filters_mail_behind_a_private_sendmail()
+    {
+        var result = await RunCheckAsync("daemon-cycle");
+
+        Assert.Contains("ok - installed milterhost check-config accepts /etc/milterhost/milterhost.yaml", result, StringComparison.Ordinal);
+        Assert.Contains("ok - socket", result, StringComparison.Ordinal);
+        Assert.Contains("ok - a banned sender gets milterhost's 550 through sendmail", result, StringComparison.Ordinal);
+        Assert.Contains("ok - milterhost stopped on SIGTERM and removed its socket", result, StringComparison.Ordinal);
+    }
+
     private async Task<string> RunCheckAsync(string check)
     {
         Assert.True(fixture.Build.ExitCode == 0, "The packages did not build:\n" + fixture.Build);

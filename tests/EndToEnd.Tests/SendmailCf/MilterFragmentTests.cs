@@ -9,7 +9,7 @@ public sealed class MilterFragmentTests
         var cf = await CfSandbox.BuildCfAsync(CfSandbox.MinimalMc([CfSandbox.Include("milterhost.m4")]));
 
         var lines = cf.Split('\n');
-        Assert.Contains("Xmilterhost, S=unix:/run/milterhost/milter.sock, F=T, T=C:10s;S:30s;R:40s;E:5m", lines);
+        Assert.Contains("Xmilterhost, S=unix:/run/milterhost/milter.sock, F=T, T=C:10s;S:30s;R:30s;E:5m", lines);
         Assert.Contains("O InputMailFilters=milterhost", lines);
     }
 
@@ -50,7 +50,7 @@ public sealed class MilterFragmentTests
             CfSandbox.Include("milterhost.m4"),
         ]));
 
-        Assert.Contains("Xmilterhost, S=inet:8891@127.0.0.1, F=T, T=C:10s;S:30s;R:40s;E:5m", cf.Split('\n'));
+        Assert.Contains("Xmilterhost, S=inet:8891@127.0.0.1, F=T, T=C:10s;S:30s;R:30s;E:5m", cf.Split('\n'));
     }
 
     [Fact]
