@@ -28,6 +28,27 @@ public sealed class RelayControlFragmentTests
     }
 
     [Fact]
+    public async Task All_fragments_fit_into_Debians_own_sendmail_mc()
+    {
+        const string StockMc = "/etc/mail/sendmail.mc";
+        Assert.True(File.Exists(StockMc), $"{StockMc} is missing: install sendmail-bin and sendmail-cf with apt.");
+        var stock = await File.ReadAllTextAsync(StockMc);
+        var fragments = string.Join('\n', new[] { "relay-control.m4", "milterhost.m4", "smarthost.m4" }.Select(CfSandbox.Include));
+        // Where sendmail-cf/README.md says they go: after the FEATUREs, before the mailers.
+        var mc = stock.Replace("MAILER_DEFINITIONS\n", fragments + "\nMAILER_DEFINITIONS\n", StringComparison.Ordinal);
+        Assert.NotEqual(stock, mc);
+
+        var cf = (await CfSandbox.BuildCfAsync(mc)).Split('\n');
+
+        Assert.Single(cf, l => l.StartsWith("Kaccess ", StringComparison.Ordinal));
+        Assert.Contains("Xmilterhost, S=unix:/run/milterhost/milter.sock, F=T, T=C:10s;S:30s;R:30s;E:5m", cf);
+        Assert.Contains("DS[relay.example.net]", cf);
+        // Debian's own, milder PrivacyOptions are replaced, not merged.
+        Assert.Single(cf, l => l.StartsWith("O PrivacyOptions=", StringComparison.Ordinal));
+        Assert.Contains("O PrivacyOptions=goaway,novrfy,noexpn,noetrn,noverb,noreceipts,restrictmailq,restrictqrun,restrictexpand,authwarnings", cf);
+    }
+
+    [Fact]
     public async Task Refuses_to_build_an_open_relay()
     {
         var result = await CfSandbox.M4Async(CfSandbox.MinimalMc(
