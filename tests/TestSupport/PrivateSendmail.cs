@@ -20,7 +20,7 @@ namespace Milter.TestSupport;
 public sealed class PrivateSendmail : IAsyncDisposable
 {
     /// <summary>The packages a sandboxed sendmail and its usual client need.</summary>
-    public static readonly IReadOnlyList<string> RequiredPackages = ["sendmail-bin", "sendmail-cf", "m4", "swaks"];
+    public static readonly IReadOnlyList<string> RequiredPackages = ["sendmail-bin", "sendmail-cf", "m4", "swaks", "libsasl2-modules"];
 
     private const string SendmailBinary = "/usr/sbin/sendmail";
     private const int PortAttempts = 3;
