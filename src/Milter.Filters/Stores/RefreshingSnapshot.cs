@@ -106,5 +106,9 @@ internal sealed class RefreshingSnapshot<T> where T : class
         {
             StoreLog.SnapshotRefreshFailed(_logger, _what, ex);
         }
+        catch (ObjectDisposedException)
+        {
+            // The store closed while the reload waited: nothing left to refresh.
+        }
     }
 }
