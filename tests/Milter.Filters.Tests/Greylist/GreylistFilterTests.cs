@@ -146,7 +146,8 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         Assert.Equal(VerdictKind.Continue, next.Data.Kind);
     }
 
-    public static TheoryData<string> ExemptCases => ["local submission", "authenticated", "relay.allow_clients", "skip.clients", "skip.senders", "skip.recipients"];
+    public static TheoryData<string> ExemptCases => 
+        ["local submission", "authenticated", "relay.allow_clients", "skip.clients", "skip.senders", "skip.senders domain", "skip.recipients", "skip.recipients regex"];
 
     [Theory]
     [MemberData(nameof(ExemptCases))]
@@ -157,8 +158,8 @@ public sealed class GreylistFilterTests : IAsyncLifetime
             Skip = new GreylistSkipOptions
             {
                 Clients = [IPNetwork.Parse("192.0.2.0/24")],
-                Senders = ["*@partner.example"],
-                Recipients = ["abuse@example.com"],
+                Senders = ["*@partner.example", "@bank.example"],
+                Recipients = ["abuse@example.com", "/^postmaster@/i"],
             },
         };
         var filter = Filter(greylist);
@@ -171,7 +172,9 @@ public sealed class GreylistFilterTests : IAsyncLifetime
             case "relay.allow_clients": session.ClientAddress = IPAddress.Parse("127.0.0.1"); break;
             case "skip.clients": session.ClientAddress = IPAddress.Parse("::ffff:192.0.2.10"); break;
             case "skip.senders": session.Sender = "SRS0=h=tt=partner.example=news@forwarder.example"; break;
+            case "skip.senders domain": session.Sender = "prvs=1234abcdef=alerts@bank.example"; break;
             case "skip.recipients": recipient = "Abuse@Example.com"; break;
+            case "skip.recipients regex": recipient = "PostMaster@example.com"; break;
         }
 
         var message = await SendAsync(filter, session, recipient);
@@ -179,6 +182,14 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         Assert.Equal(VerdictKind.Continue, message.Rcpt[0].Kind);
         Assert.Equal(VerdictKind.Continue, message.Data.Kind);
         Assert.Empty(await RecordedAsync());
+    }
+
+    [Fact]
+    public void Bad_skip_pattern_is_refused_when_the_filter_is_built()
+    {
+        var error = Assert.Throws<FormatException>(() => Filter(Options with { Skip = new GreylistSkipOptions { Senders = ["/[unclosed/"] } }));
+
+        Assert.Contains("[unclosed", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -252,24 +263,62 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         }
     }
 
+    private BypassBanRecorder Recorder(IDecisionSink? next = null) =>
+        new(next, _stores.Greylist, Options, _clock, NullLogger<BypassBanRecorder>.Instance);
+
+    private static readonly Decision Unknown = new("rcpt",
+        Verdict.Reject(SmtpReply.Parse("550 5.1.1 User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
+
     [Fact]
     public async Task Refusals_by_ban_or_recipients_count_toward_the_bypass_ban()
     {
-        var filter = Filter();
-        await PassAsync(filter, "alice@example.org", "bob@example.com");
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
         var session = Session("alice@example.org");
-        var unknown = new Decision("rcpt", Verdict.Reject(SmtpReply.Parse("550 5.1.1 <x@example.com>... User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
         var relay = new Decision("rcpt", Verdict.Reject(SmtpReply.Parse("550 5.7.1 Relaying denied"), "relay"), "relay", "relay", "x@elsewhere.example");
+        var failure = Unknown with { Verdict = Verdict.Tempfail(SmtpReply.Parse("451 4.3.0 Temporary local problem"), "on_error"), Rule = "on_error" };
 
         for (var i = 0; i < 5; i++)
-            Assert.Null(await filter.OnRefusalAsync(session, relay, default));
-        var first = await filter.OnRefusalAsync(session, unknown, default);
-        var second = await filter.OnRefusalAsync(session, unknown with { Filter = "ban", Rule = "ban#2" }, default);
-        var third = await filter.OnRefusalAsync(session, unknown, default);
+        {
+            Assert.Null(await recorder.RecordAsync(session, relay, default));
+            Assert.Null(await recorder.RecordAsync(session, failure, default));
+        }
+        var first = await recorder.RecordAsync(session, Unknown, default);
+        var second = await recorder.RecordAsync(session, Unknown with { Filter = "ban", Rule = "ban#2" }, default);
+        var third = await recorder.RecordAsync(session, Unknown, default);
 
         Assert.Null(first);
         Assert.Null(second);
         Assert.Equal(BanSource.Bypass, third?.Source);
         Assert.NotNull(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
+    public async Task Recorder_passes_every_decision_on_and_bans_in_the_background()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var log = new CollectingSink();
+        var recorder = Recorder(log);
+
+        for (var i = 0; i < 3; i++)
+            recorder.OnDecision(Session("alice@example.org"), Unknown);
+
+        Assert.Equal(3, log.Decisions.Count);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        DynamicBan? ban;
+        while ((ban = await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default)) is null && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(BanSource.Bypass, ban?.Source);
+    }
+
+    private sealed class CollectingSink : IDecisionSink
+    {
+        public List<Decision> Decisions { get; } = [];
+
+        public void OnDecision(SessionContext session, Decision decision)
+        {
+            lock (Decisions)
+                Decisions.Add(decision);
+        }
     }
 }
