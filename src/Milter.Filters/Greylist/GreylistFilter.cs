@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Stores;
@@ -25,12 +27,12 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly IGreylistStore _store;
     private readonly GreylistOptions _options;
     private readonly IReadOnlyList<System.Net.IPNetwork> _trustedClients;
-    private readonly SkipList _skipSenders;
-    private readonly SkipList _skipRecipients;
+    private readonly AddressPattern[] _skipSenders;
+    private readonly AddressPattern[] _skipRecipients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
+    /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
     public GreylistFilter(IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<GreylistFilter> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -40,8 +42,8 @@ public sealed class GreylistFilter : IMilterFilter
         _store = store;
         _options = options.Greylist;
         _trustedClients = [.. options.Relay.AllowClients, .. options.Greylist.Skip.Clients];
-        _skipSenders = new SkipList(options.Greylist.Skip.Senders);
-        _skipRecipients = new SkipList(options.Greylist.Skip.Recipients);
+        _skipSenders = [.. options.Greylist.Skip.Senders.Select(AddressPattern.Parse)];
+        _skipRecipients = [.. options.Greylist.Skip.Recipients.Select(AddressPattern.Parse)];
         _time = time;
         _logger = logger;
         Needs = _options.Enabled
@@ -107,25 +109,6 @@ public sealed class GreylistFilter : IMilterFilter
         return ValueTask.FromResult(Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule));
     }
 
-    /// <summary>
-    /// For the chain (or its decision sink): a refusal by the ban or recipients filter counts towards
-    /// the client's bypass ban (<see cref="IGreylistStore.RecordMisbehaviourAsync"/>). Other
-    /// decisions, and clients without an address, are ignored. Returns the ban placed, if any.
-    /// </summary>
-    public Task<DynamicBan?> OnRefusalAsync(SessionContext session, Decision decision, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(session);
-        ArgumentNullException.ThrowIfNull(decision);
-        var counts = _options.Enabled
-            && session.ClientAddress is not null
-            && decision.Filter is "ban" or "recipients"
-            && decision.Rule != "on_error"
-            && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
-        return counts
-            ? _store.RecordMisbehaviourAsync(session.ClientAddress!, _time.GetUtcNow(), _options, cancellationToken)
-            : Task.FromResult<DynamicBan?>(null);
-    }
-
     private string? ExemptionOf(SessionContext session, string recipient)
     {
         if (session.IsLocalSubmission)
@@ -140,11 +123,29 @@ public sealed class GreylistFilter : IMilterFilter
             if (network.Contains(canonical) || network.Contains(client))
                 return "trusted client " + network;
         }
-        if (!_skipSenders.IsEmpty && _skipSenders.Matches(session.Sender ?? "", EnvelopeAddress.NormalizeSender(session.Sender)))
+        // The sender as written and as keyed (BATV and SRS undone), so "*@partner.example" also skips its forwarded mail.
+        if (_skipSenders.Length > 0 && (AnyMatches(_skipSenders, session.Sender ?? "") || AnyMatches(_skipSenders, EnvelopeAddress.NormalizeSender(session.Sender))))
             return "greylist.skip.senders";
-        if (!_skipRecipients.IsEmpty && _skipRecipients.Matches(recipient))
+        if (AnyMatches(_skipRecipients, recipient))
             return "greylist.skip.recipients";
         return null;
+    }
+
+    private static bool AnyMatches(AddressPattern[] patterns, string address)
+    {
+        foreach (var pattern in patterns)
+        {
+            try
+            {
+                if (pattern.Matches(address))
+                    return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A backtracking pattern that ran too long on this address: it does not match.
+            }
+        }
+        return false;
     }
 
     private HeldMessage MessageOf(SessionContext session)

@@ -13,4 +13,7 @@ internal static partial class GreylistLog
 
     [LoggerMessage(3602, LogLevel.Debug, "{QueueId}: greylist skipped for <{Recipient}>: {Reason}")]
     public static partial void Skipped(ILogger logger, string queueId, string recipient, string reason);
+
+    [LoggerMessage(3603, LogLevel.Warning, "A refusal of {Address} could not be counted toward its bypass ban")]
+    public static partial void MisbehaviourNotRecorded(ILogger logger, string address, Exception exception);
 }

@@ -32,18 +32,15 @@ internal sealed class RefreshingSnapshot<T> where T : class
     public ValueTask<T> GetAsync(CancellationToken cancellationToken)
     {
         T? value;
-        var stale = false;
+        Task<T>? refresh = null;
         lock (_lock)
         {
             value = _value;
             if (value is not null && _time.GetElapsedTime(_loadedAt) >= _maxAge && _loading is null)
-            {
-                stale = true;
-                _loading = LoadAsync();
-            }
+                refresh = _loading = LoadAsync();
         }
-        if (stale)
-            _ = ObserveBackgroundAsync();
+        if (refresh is not null)
+            _ = ObserveBackgroundAsync(refresh);
         return value is not null ? ValueTask.FromResult(value) : new ValueTask<T>(JoinLoadAsync(cancellationToken));
     }
 
@@ -84,6 +81,13 @@ internal sealed class RefreshingSnapshot<T> where T : class
             }
             return value;
         }
+        catch
+        {
+            // Keep serving the old copy and try again one period later, not on every read.
+            lock (_lock)
+                _loadedAt = startedAt;
+            throw;
+        }
         finally
         {
             lock (_lock)
@@ -91,13 +95,8 @@ internal sealed class RefreshingSnapshot<T> where T : class
         }
     }
 
-    private async Task ObserveBackgroundAsync()
+    private async Task ObserveBackgroundAsync(Task<T> loading)
     {
-        Task<T>? loading;
-        lock (_lock)
-            loading = _loading;
-        if (loading is null)
-            return;
         try
         {
             await loading.ConfigureAwait(false);
@@ -105,6 +104,10 @@ internal sealed class RefreshingSnapshot<T> where T : class
         catch (StoreUnavailableException ex)
         {
             StoreLog.SnapshotRefreshFailed(_logger, _what, ex);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The store closed while the reload waited: nothing left to refresh.
         }
     }
 }

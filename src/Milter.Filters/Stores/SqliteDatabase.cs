@@ -14,6 +14,7 @@ internal sealed class SqliteDatabase : StoreDatabase
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private bool _disposed;
 
     private SqliteDatabase(SqliteConnection connection, string path) : base(SqlDialect.Sqlite, "sqlite:" + path)
     {
@@ -60,6 +61,12 @@ internal sealed class SqliteDatabase : StoreDatabase
     public override async ValueTask<StoreSession> OpenSessionAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_disposed)
+        {
+            // A background reload that lost the race with shutdown; without this, the closed connection would be reopened.
+            _gate.Release();
+            throw new ObjectDisposedException(Description);
+        }
         return new Session(this);
     }
 
@@ -68,6 +75,9 @@ internal sealed class SqliteDatabase : StoreDatabase
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
+            if (_disposed)
+                return;
+            _disposed = true;
             foreach (var command in _prepared.Values)
                 await command.DisposeAsync().ConfigureAwait(false);
             _prepared.Clear();
@@ -75,8 +85,8 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
         finally
         {
+            // Not disposed: late waiters must still get in to see _disposed.
             _gate.Release();
-            _gate.Dispose();
         }
     }
 

@@ -1,0 +1,81 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Stores;
+using Milter.Protocol.Replies;
+
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// Feeds the bypass ban: a decision sink in front of another (the decision log) that, for each
+/// refusal by the ban or recipients filter, reports the client to
+/// <see cref="IGreylistStore.RecordMisbehaviourAsync"/> in the background, so the session never
+/// waits for it. Build one per configuration generation, with that generation's greylist options.
+/// </summary>
+public sealed class BypassBanRecorder : IDecisionSink
+{
+    private readonly IDecisionSink? _next;
+    private readonly IGreylistStore _store;
+    private readonly GreylistOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, GreylistOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        _next = next;
+        _store = store;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    public void OnDecision(SessionContext session, Decision decision)
+    {
+        _next?.OnDecision(session, decision);
+        if (Counts(session, decision))
+            _ = RecordInBackgroundAsync(session.ClientAddress!, _time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Reports the refusal and waits: the ban placed, or null (not a counted refusal, not yet
+    /// enough of them, or a client that never passed greylisting).
+    /// </summary>
+    public Task<DynamicBan?> RecordAsync(SessionContext session, Decision decision, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(decision);
+        return Counts(session, decision)
+            ? _store.RecordMisbehaviourAsync(session.ClientAddress!, _time.GetUtcNow(), _options, cancellationToken)
+            : Task.FromResult<DynamicBan?>(null);
+    }
+
+    // Unknown recipients and ban rules count; relay refusals, greylisting and failures (on_error) do not.
+    private bool Counts(SessionContext session, Decision decision) =>
+        _options.Enabled
+        && _options.BypassBan.After > 0
+        && session.ClientAddress is not null
+        && decision.Filter is "ban" or "recipients"
+        && decision.Rule != FilterChain.OnErrorRule
+        && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
+
+    private async Task RecordInBackgroundAsync(IPAddress client, DateTimeOffset now)
+    {
+        try
+        {
+            await _store.RecordMisbehaviourAsync(client, now, _options, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            GreylistLog.MisbehaviourNotRecorded(_logger, client.ToString(), ex);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shutting down: the store closed under the report.
+        }
+    }
+}

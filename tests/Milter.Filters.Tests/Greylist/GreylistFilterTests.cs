@@ -1,0 +1,324 @@
+using System.Net;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
+using static Milter.Filters.Tests.Greylist.GreylistTestData;
+
+namespace Milter.Filters.Tests.Greylist;
+
+/// <summary>The greylist filter driven through its IMilterFilter methods, on a real SQLite store.</summary>
+public sealed class GreylistFilterTests : IAsyncLifetime
+{
+    private const string Deferred120 = "451 4.7.1 Greylisted, please retry in 120 seconds";
+
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "milterhost-filter-" + Guid.NewGuid().ToString("N"));
+    private readonly FakeTimeProvider _clock = Clock();
+    private MilterStores _stores = null!;
+
+    private string DatabasePath => Path.Combine(_folder, "greylist.db");
+
+    public async Task InitializeAsync() =>
+        _stores = await StoreFactory.OpenAsync("sqlite:" + DatabasePath, _clock, null, new StoreOptions { BusyTimeout = TimeSpan.FromMilliseconds(300) });
+
+    public async Task DisposeAsync()
+    {
+        await _stores.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private GreylistFilter Filter(GreylistOptions? greylist = null) =>
+        new(_stores.Greylist, new MilterOptions { Greylist = greylist ?? Options }, _clock, NullLogger<GreylistFilter>.Instance);
+
+    private static SessionContext Session(string sender, IPAddress? client = null) => new()
+    {
+        ClientAddress = client ?? Client,
+        ClientName = "mail.example.org",
+        Sender = sender,
+        QueueId = "4Q1abc",
+    };
+
+    /// <summary>One message: RCPT for each recipient, then DATA; returns what the sender would see.</summary>
+    private static async Task<(Verdict[] Rcpt, Verdict Data)> SendAsync(GreylistFilter filter, SessionContext session, params string[] recipients)
+    {
+        var rcpt = new List<Verdict>();
+        foreach (var recipient in recipients)
+            rcpt.Add(await filter.OnRcptAsync(session, new RecipientContext(recipient), default));
+        var data = await filter.OnDataAsync(session, default);
+        session.ResetMessage();
+        return ([.. rcpt], data);
+    }
+
+    private static void AssertDeferred(Verdict verdict, string reply, string rule)
+    {
+        Assert.Equal(VerdictKind.Tempfail, verdict.Kind);
+        Assert.Equal(reply, verdict.Reply?.ToString());
+        Assert.Equal(rule, verdict.Rule);
+    }
+
+    private async Task PassAsync(GreylistFilter filter, string sender, string recipient)
+    {
+        await SendAsync(filter, Session(sender), recipient);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(VerdictKind.Continue, (await SendAsync(filter, Session(sender), recipient)).Data.Kind);
+    }
+
+    private Task<IReadOnlyList<TripletEntry>> RecordedAsync() =>
+        _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
+
+    [Fact]
+    public async Task Per_message_new_recipient_defers_the_whole_message_at_data_and_the_retry_passes_for_all()
+    {
+        var filter = Filter();
+        await PassAsync(filter, "alice@example.org", "bob@example.com");
+
+        var first = await SendAsync(filter, Session("alice@example.org"), "bob@example.com", "carol@example.com");
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        var retry = await SendAsync(filter, Session("alice@example.org"), "bob@example.com", "carol@example.com");
+
+        Assert.All(first.Rcpt, v => Assert.Equal(VerdictKind.Continue, v.Kind));
+        AssertDeferred(first.Data, Deferred120, GreylistRules.New);
+        Assert.All(retry.Rcpt, v => Assert.Equal(VerdictKind.Continue, v.Kind));
+        Assert.Equal(VerdictKind.Continue, retry.Data.Kind);
+        Assert.All(await RecordedAsync(), row => Assert.Equal(TripletState.Passed, row.State));
+    }
+
+    [Fact]
+    public async Task Per_message_deferral_names_the_longest_wait_and_new_beats_early()
+    {
+        var filter = Filter();
+        await SendAsync(filter, Session("alice@example.org"), "bob@example.com");
+
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        var mixed = await SendAsync(filter, Session("alice@example.org"), "bob@example.com", "carol@example.com");
+        _clock.Advance(TimeSpan.FromSeconds(40));
+        var earlyOnly = await SendAsync(filter, Session("alice@example.org"), "bob@example.com");
+
+        AssertDeferred(mixed.Data, Deferred120, GreylistRules.New);
+        AssertDeferred(earlyOnly.Data, "451 4.7.1 Greylisted, please retry in 20 seconds", GreylistRules.Early);
+    }
+
+    [Fact]
+    public async Task Per_recipient_mode_defers_each_new_recipient_at_rcpt()
+    {
+        var filter = Filter(Options with { PerMessage = false });
+        await PassAsync(filter, "alice@example.org", "bob@example.com");
+
+        var message = await SendAsync(filter, Session("alice@example.org"), "bob@example.com", "carol@example.com");
+
+        Assert.Equal(VerdictKind.Continue, message.Rcpt[0].Kind);
+        AssertDeferred(message.Rcpt[1], Deferred120, GreylistRules.New);
+        Assert.Equal(VerdictKind.Continue, message.Data.Kind);
+    }
+
+    [Fact]
+    public async Task Per_recipient_mode_defers_a_bounce_once_at_data()
+    {
+        var filter = Filter(Options with { PerMessage = false });
+
+        var bounce = await SendAsync(filter, Session(""), "bob@example.com", "carol@example.com");
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        var retry = await SendAsync(filter, Session(""), "bob@example.com", "carol@example.com");
+
+        Assert.All(bounce.Rcpt, v => Assert.Equal(VerdictKind.Continue, v.Kind));
+        AssertDeferred(bounce.Data, Deferred120, GreylistRules.New);
+        Assert.Equal(VerdictKind.Continue, retry.Data.Kind);
+        Assert.Equal(2, (await RecordedAsync()).Count(row => row.Triplet.IsNullSender && row.State == TripletState.Passed));
+    }
+
+    [Fact]
+    public async Task Held_deferral_belongs_to_its_message_only()
+    {
+        var filter = Filter();
+        await PassAsync(filter, "alice@example.org", "bob@example.com");
+        var session = Session("alice@example.org");
+
+        var deferred = await SendAsync(filter, session, "new@example.com");
+        session.Sender = "alice@example.org";
+        var next = await SendAsync(filter, session, "bob@example.com");
+
+        AssertDeferred(deferred.Data, Deferred120, GreylistRules.New);
+        Assert.Equal(VerdictKind.Continue, next.Data.Kind);
+    }
+
+    public static TheoryData<string> ExemptCases => 
+        ["local submission", "authenticated", "relay.allow_clients", "skip.clients", "skip.senders", "skip.senders domain", "skip.recipients", "skip.recipients regex"];
+
+    [Theory]
+    [MemberData(nameof(ExemptCases))]
+    public async Task Exempt_sessions_are_never_greylisted_nor_recorded(string exemption)
+    {
+        var greylist = Options with
+        {
+            Skip = new GreylistSkipOptions
+            {
+                Clients = [IPNetwork.Parse("192.0.2.0/24")],
+                Senders = ["*@partner.example", "@bank.example"],
+                Recipients = ["abuse@example.com", "/^postmaster@/i"],
+            },
+        };
+        var filter = Filter(greylist);
+        var session = Session("alice@example.org");
+        var recipient = "bob@example.com";
+        switch (exemption)
+        {
+            case "local submission": session.ClientAddress = null; session.IsLocalSubmission = true; break;
+            case "authenticated": session.AuthenticatedUser = "alice"; break;
+            case "relay.allow_clients": session.ClientAddress = IPAddress.Parse("127.0.0.1"); break;
+            case "skip.clients": session.ClientAddress = IPAddress.Parse("::ffff:192.0.2.10"); break;
+            case "skip.senders": session.Sender = "SRS0=h=tt=partner.example=news@forwarder.example"; break;
+            case "skip.senders domain": session.Sender = "prvs=1234abcdef=alerts@bank.example"; break;
+            case "skip.recipients": recipient = "Abuse@Example.com"; break;
+            case "skip.recipients regex": recipient = "PostMaster@example.com"; break;
+        }
+
+        var message = await SendAsync(filter, session, recipient);
+
+        Assert.Equal(VerdictKind.Continue, message.Rcpt[0].Kind);
+        Assert.Equal(VerdictKind.Continue, message.Data.Kind);
+        Assert.Empty(await RecordedAsync());
+    }
+
+    [Fact]
+    public void Bad_skip_pattern_is_refused_when_the_filter_is_built()
+    {
+        var error = Assert.Throws<FormatException>(() => Filter(Options with { Skip = new GreylistSkipOptions { Senders = ["/[unclosed/"] } }));
+
+        Assert.Contains("[unclosed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Authenticated_session_is_greylisted_when_skip_authenticated_is_off()
+    {
+        var filter = Filter(Options with { Skip = new GreylistSkipOptions { Authenticated = false } });
+        var session = Session("alice@example.org");
+        session.AuthenticatedUser = "alice";
+
+        var message = await SendAsync(filter, session, "bob@example.com");
+
+        AssertDeferred(message.Data, Deferred120, GreylistRules.New);
+    }
+
+    [Fact]
+    public async Task Disabled_greylist_asks_for_nothing_and_continues()
+    {
+        var filter = Filter(Options with { Enabled = false });
+
+        var message = await SendAsync(filter, Session("alice@example.org"), "bob@example.com");
+
+        Assert.Equal(MilterStages.None, filter.Needs.Stages);
+        Assert.Equal(VerdictKind.Continue, message.Data.Kind);
+        Assert.Empty(await RecordedAsync());
+    }
+
+    [Fact]
+    public void Needs_rcpt_and_data_and_the_auth_macro()
+    {
+        var filter = Filter();
+
+        Assert.Equal("greylist", filter.Name);
+        Assert.Equal(MilterStages.Rcpt | MilterStages.Data, filter.Needs.Stages);
+        Assert.Equal(["{auth_authen}"], filter.Needs.Macros[MacroStage.EnvFrom]);
+    }
+
+    private async Task<SqliteConnection> LockDatabaseAsync()
+    {
+        var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "BEGIN EXCLUSIVE";
+        await command.ExecuteNonQueryAsync();
+        return connection;
+    }
+
+    [Fact]
+    public async Task Store_failure_in_per_message_mode_is_answered_once_at_data()
+    {
+        var filter = Filter();
+        var session = Session("alice@example.org");
+
+        Verdict rcpt;
+        await using (await LockDatabaseAsync())
+            rcpt = await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
+        var data = await Assert.ThrowsAsync<StoreUnavailableException>(() => filter.OnDataAsync(session, default).AsTask());
+
+        Assert.Equal(VerdictKind.Continue, rcpt.Kind);
+        Assert.IsType<StoreUnavailableException>(data.InnerException);
+    }
+
+    [Fact]
+    public async Task Store_failure_in_per_recipient_mode_surfaces_at_rcpt()
+    {
+        var filter = Filter(Options with { PerMessage = false });
+
+        await using (await LockDatabaseAsync())
+        {
+            await Assert.ThrowsAsync<StoreUnavailableException>(() =>
+                filter.OnRcptAsync(Session("alice@example.org"), new RecipientContext("bob@example.com"), default).AsTask());
+        }
+    }
+
+    private BypassBanRecorder Recorder(IDecisionSink? next = null) =>
+        new(next, _stores.Greylist, Options, _clock, NullLogger<BypassBanRecorder>.Instance);
+
+    private static readonly Decision Unknown = new("rcpt",
+        Verdict.Reject(SmtpReply.Parse("550 5.1.1 User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
+
+    [Fact]
+    public async Task Refusals_by_ban_or_recipients_count_toward_the_bypass_ban()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        var session = Session("alice@example.org");
+        var relay = new Decision("rcpt", Verdict.Reject(SmtpReply.Parse("550 5.7.1 Relaying denied"), "relay"), "relay", "relay", "x@elsewhere.example");
+        var failure = Unknown with { Verdict = Verdict.Tempfail(SmtpReply.Parse("451 4.3.0 Temporary local problem"), "on_error"), Rule = "on_error" };
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Null(await recorder.RecordAsync(session, relay, default));
+            Assert.Null(await recorder.RecordAsync(session, failure, default));
+        }
+        var first = await recorder.RecordAsync(session, Unknown, default);
+        var second = await recorder.RecordAsync(session, Unknown with { Filter = "ban", Rule = "ban#2" }, default);
+        var third = await recorder.RecordAsync(session, Unknown, default);
+
+        Assert.Null(first);
+        Assert.Null(second);
+        Assert.Equal(BanSource.Bypass, third?.Source);
+        Assert.NotNull(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
+    public async Task Recorder_passes_every_decision_on_and_bans_in_the_background()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var log = new CollectingSink();
+        var recorder = Recorder(log);
+
+        for (var i = 0; i < 3; i++)
+            recorder.OnDecision(Session("alice@example.org"), Unknown);
+
+        Assert.Equal(3, log.Decisions.Count);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        DynamicBan? ban;
+        while ((ban = await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default)) is null && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(BanSource.Bypass, ban?.Source);
+    }
+
+    private sealed class CollectingSink : IDecisionSink
+    {
+        public List<Decision> Decisions { get; } = [];
+
+        public void OnDecision(SessionContext session, Decision decision)
+        {
+            lock (Decisions)
+                Decisions.Add(decision);
+        }
+    }
+}

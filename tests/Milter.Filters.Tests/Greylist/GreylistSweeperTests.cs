@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+using static Milter.Filters.Tests.Greylist.GreylistTestData;
+
+namespace Milter.Filters.Tests.Greylist;
+
+public sealed class GreylistSweeperTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "milterhost-sweeper-" + Guid.NewGuid().ToString("N"));
+    private readonly FakeTimeProvider _clock = Clock();
+    private MilterStores _stores = null!;
+
+    public async Task InitializeAsync() => _stores = await StoreFactory.OpenAsync("sqlite:" + Path.Combine(_folder, "g.db"), _clock);
+
+    public async Task DisposeAsync()
+    {
+        await _stores.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private GreylistSweeper Sweeper() => new(_stores.Expiring, _clock, NullLogger<GreylistSweeper>.Instance)
+    {
+        FlushPeriod = TimeSpan.FromSeconds(30),
+        SweepPeriod = TimeSpan.FromMinutes(5),
+        BatchSize = 2,
+    };
+
+    private async Task<long> ExpiredAsync() => (await _stores.Greylist.StatsAsync(_clock.GetUtcNow(), Options, default)).Expired;
+
+    [Fact]
+    public async Task Sweep_once_deletes_every_expired_row_in_batches_and_keeps_live_ones()
+    {
+        for (var i = 0; i < 5; i++)
+            await _stores.Greylist.CheckAsync(Mail($"s{i}@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
+        _clock.Advance(TimeSpan.FromHours(6));
+        await _stores.Greylist.CheckAsync(Mail("fresh@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
+
+        var swept = await Sweeper().SweepOnceAsync(default);
+
+        Assert.Equal(5, swept);
+        var left = Assert.Single(await _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        Assert.Equal("fresh@example.org", left.Triplet.Sender);
+    }
+
+    [Fact]
+    public async Task Running_sweeper_flushes_and_sweeps_on_its_periods_and_stops_when_cancelled()
+    {
+        var triplet = Mail("alice@example.org", "bob@example.com");
+        await _stores.Greylist.CheckAsync(Mail("gone@example.org", "bob@example.com"), Client, _clock.GetUtcNow().AddHours(-6), Options, default);
+        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        _clock.Advance(TimeSpan.FromMinutes(20));
+        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        Assert.Equal(1, _stores.Greylist.PendingTouches);
+        Assert.Equal(1, await ExpiredAsync());
+
+        using var stop = new CancellationTokenSource();
+        var running = Sweeper().RunAsync(stop.Token);
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        var flushed = await Until(() => Task.FromResult(_stores.Greylist.PendingTouches == 0));
+        var expiredBeforeSweepPeriod = await ExpiredAsync();
+        // Time moves on while we wait: the sweeper may be between two delays when the clock is advanced.
+        var swept = await Until(async () =>
+        {
+            _clock.Advance(TimeSpan.FromSeconds(30));
+            return await ExpiredAsync() == 0;
+        });
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(flushed);
+        Assert.Equal(1, expiredBeforeSweepPeriod);
+        Assert.True(swept);
+        var row = Assert.Single(await _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        Assert.Equal(triplet, row.Triplet);
+    }
+
+    private static async Task<bool> Until(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(20);
+        }
+        return true;
+    }
+}
