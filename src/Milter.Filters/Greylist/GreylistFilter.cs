@@ -49,6 +49,10 @@ public sealed class GreylistFilter : IMilterFilter
         Needs = _options.Enabled
             ? new FilterNeeds(MilterStages.Rcpt | MilterStages.Data,
                 new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] })
+            {
+                // With per_message the RCPT answer is always Continue: the MTA need not wait for it.
+                Replies = _options.PerMessage ? MilterStages.Data : MilterStages.Rcpt | MilterStages.Data,
+            }
             : FilterNeeds.None;
     }
 

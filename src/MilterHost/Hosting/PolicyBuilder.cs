@@ -25,7 +25,11 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
         var baseDir = Path.GetDirectoryName(config.Path) ?? "/";
         var chain = BuildChain(options, baseDir);
         var server = ServerOptions(options);
-        return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, decisions));
+        // Refusals by the ban and recipients filters count against a client that passed greylisting.
+        IDecisionSink sink = options.Greylist.Enabled
+            ? new BypassBanRecorder(decisions, stores.Greylist, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>())
+            : decisions;
+        return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }
 
     /// <summary>The filter chain for <paramref name="options"/>; also what <c>simulate</c> runs.</summary>
