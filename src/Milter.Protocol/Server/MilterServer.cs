@@ -42,8 +42,8 @@ public sealed class MilterServer
     public long RefusedConnections { get; private set; }
 
     /// <summary>
-    /// Accepts until <paramref name="stoppingToken"/>; then lets sessions in flight finish for the
-    /// shutdown grace period, cuts off the rest, and returns.
+    /// Accepts until <paramref name="stoppingToken"/>; then closes the listening socket, lets sessions
+    /// in flight finish for the shutdown grace period, cuts off the rest, and returns.
     /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -84,6 +84,10 @@ public sealed class MilterServer
         }
         finally
         {
+            // Stop accepting for real: an open listener would let the kernel queue new connections in
+            // its backlog, unanswered, until the MTA's connect timeout; closed, they are refused at once
+            // and the MTA applies its own fallback (sendmail's F=). Closing also unlinks a Unix socket file.
+            _listener.Close();
             await DrainAsync(hardStop).ConfigureAwait(false);
         }
     }
