@@ -31,6 +31,8 @@ internal static class Daemon
         try
         {
             var listen = config.Listen;
+            if (listen.Family == ListenFamily.Unix)
+                PrepareDirectory(listen.Path!, options.User);
             using var listener = listen.Family == ListenFamily.Unix
                 ? ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group)
                 : ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host ?? (listen.Family == ListenFamily.Inet ? "0.0.0.0" : "::"),
@@ -39,7 +41,8 @@ internal static class Daemon
             string privileges;
             try
             {
-                PrepareDatabaseDirectory(config, options.User);
+                if (config.Database.Kind == DatabaseKind.Sqlite)
+                    PrepareDirectory(config.Database.Target, options.User);
                 privileges = PrivilegeDropper.Apply(options.User);
             }
             catch
@@ -90,14 +93,15 @@ internal static class Daemon
         typeof(Daemon).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
     /// <summary>
-    /// Started as root for a SQLite file in a folder that does not exist yet: create the folder for the
-    /// user we are about to become, so the store can write there after the drop.
+    /// Started as root for a file (the SQLite database, the Unix socket) in a folder that does not
+    /// exist yet: create the folder for the user we are about to become, so that it can write the
+    /// database there and remove its socket on exit after the drop.
     /// </summary>
-    private static void PrepareDatabaseDirectory(LoadedConfig config, string? user)
+    private static void PrepareDirectory(string file, string? user)
     {
-        if (!PrivilegeDropper.IsRoot || user is null or "root" || config.Database.Kind != DatabaseKind.Sqlite)
+        if (!PrivilegeDropper.IsRoot || user is null or "root")
             return;
-        var dir = Path.GetDirectoryName(Path.GetFullPath(config.Database.Target));
+        var dir = Path.GetDirectoryName(Path.GetFullPath(file));
         if (dir is null || Directory.Exists(dir))
             return;
         Directory.CreateDirectory(dir);

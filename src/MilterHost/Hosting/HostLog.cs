@@ -22,4 +22,7 @@ internal static partial class HostLog
 
     [LoggerMessage(5006, LogLevel.Warning, "reload: {Setting} changed from {Old} to {New}; it takes effect only after a restart")]
     public static partial void RestartNeeded(ILogger logger, string setting, string old, string @new);
+
+    [LoggerMessage(5007, LogLevel.Warning, "could not remove the socket file {Path}: {Reason}; the next start replaces it")]
+    public static partial void SocketNotRemoved(ILogger logger, string path, string reason);
 }

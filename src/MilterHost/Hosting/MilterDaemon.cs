@@ -79,7 +79,16 @@ internal sealed class MilterDaemon : IDisposable
             _listener.Dispose();
             if (_unixSocketPath is not null)
             {
-                try { File.Delete(_unixSocketPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                try
+                {
+                    File.Delete(_unixSocketPath);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // After the privilege drop the socket's folder may belong to root; the next start
+                    // finds the file dead and removes it.
+                    HostLog.SocketNotRemoved(_logger, _unixSocketPath, e.Message);
+                }
             }
             HostLog.Stopped(_logger);
         }

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Milter.Protocol.Wire;
+using Milter.TestSupport;
+
+namespace EndToEnd.Tests.Daemon;
+
+/// <summary>Started as root: bind first, then become <c>user:</c>; never run filters as root by accident.</summary>
+public sealed class DaemonPrivilegeTests
+{
+    private const string TestUser = "milterhost-test";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Drops_to_the_configured_user_after_binding()
+    {
+        var (uid, gid) = await EnsureTestUserAsync();
+        using var sandbox = new DaemonSandbox("privdrop");
+        // Folders that do not exist yet: the daemon creates them for the user it becomes, so that
+        // it can write its database and remove its socket after the drop.
+        var socket = Path.Combine(sandbox.Directory, "run", "milter.sock");
+        var database = Path.Combine(sandbox.Directory, "data", "milterhost.db");
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig { Listen = "unix:" + socket, User = TestUser, Database = "sqlite:" + database });
+
+        var status = await File.ReadAllLinesAsync($"/proc/{daemon.Pid}/status");
+        Assert.Equal($"Uid:\t{uid}\t{uid}\t{uid}\t{uid}", status.Single(l => l.StartsWith("Uid:", StringComparison.Ordinal)));
+        Assert.Equal($"Gid:\t{gid}\t{gid}\t{gid}\t{gid}", status.Single(l => l.StartsWith("Gid:", StringComparison.Ordinal)));
+        Assert.Contains(daemon.Output, l => l.Contains($"dropped privileges to {TestUser} (uid {uid}, gid {gid})", StringComparison.Ordinal));
+        Assert.Equal($"{TestUser} {TestUser}", await RunAsync("stat", "-c", "%U %G", database));
+
+        var answers = await Mta.SendMessageAsync(new UnixDomainSocketEndPoint(socket));
+        Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
+
+        daemon.Signal("TERM");
+        Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
+        Assert.False(File.Exists(socket), string.Join('\n', daemon.Output));
+    }
+
+    [Fact]
+    public async Task Refuses_to_run_as_root_without_a_user_setting()
+    {
+        using var sandbox = new DaemonSandbox("noroot");
+        var config = sandbox.Write(new DaemonConfig { User = null });
+
+        var (exitCode, _, stderr) = await MilterHostProcess.RunToEndAsync(["run", "--config", config], Bound);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("milterhost: not starting: refusing to run filters as root: set user: to an unprivileged account (or write user: root to insist)", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(sandbox.SocketPath), "the refused start left its socket file");
+    }
+
+    /// <summary>A system account for these tests; created once and left (it owns nothing outside the sandboxes).</summary>
+    private static async Task<(string Uid, string Gid)> EnsureTestUserAsync()
+    {
+        var (code, _) = await TryRunAsync("id", "-u", TestUser);
+        if (code != 0)
+        {
+            var (added, output) = await TryRunAsync("useradd", "-r", "-M", "-s", "/usr/sbin/nologin", TestUser);
+            // Another test run may have created it meanwhile (exit 9: the name is taken).
+            Assert.True(added is 0 or 9, $"useradd {TestUser} failed ({added}): {output}");
+        }
+        return (await RunAsync("id", "-u", TestUser), await RunAsync("id", "-g", TestUser));
+    }
+
+    private static async Task<string> RunAsync(string program, params string[] arguments)
+    {
+        var (code, output) = await TryRunAsync(program, arguments);
+        Assert.True(code == 0, $"{program} {string.Join(' ', arguments)} failed ({code}): {output}");
+        return output;
+    }
+
+    private static async Task<(int ExitCode, string Output)> TryRunAsync(string program, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, ((await stdout) + (await stderr)).Trim());
+    }
+}
