@@ -67,11 +67,15 @@ public sealed class MilterHostProcess : IAsyncDisposable
     /// Starts <c>milterhost run --config <paramref name="configPath"/></c> and waits until it logs that it
     /// started (or exits, which throws with its output). The config should log to the console
     /// (<c>log: { syslog: false }</c>) or to syslog with a <paramref name="syslog"/> sink.
+    /// <paramref name="environment"/> adds variables (e.g. <c>NOTIFY_SOCKET</c>) for this process only.
     /// </summary>
-    public static async Task<MilterHostProcess> StartAsync(string configPath, SyslogSink? syslog = null, TimeSpan? readyTimeout = null, bool waitUntilReady = true)
+    public static async Task<MilterHostProcess> StartAsync(string configPath, SyslogSink? syslog = null, TimeSpan? readyTimeout = null, bool waitUntilReady = true,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string[] args = [BinaryPath, "run", "--config", configPath];
         var psi = syslog is null ? new ProcessStartInfo(DotnetHost, args) : syslog.CreateStartInfo(DotnetHost, args);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            psi.Environment[name] = value;
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;

@@ -7,7 +7,7 @@ namespace EndToEnd.Tests.Daemon;
 /// the test's sandbox, <c>user: root</c>, no greylisting, no unknown-recipient check. Values are
 /// YAML snippets written as they are, so a test can state exactly the line it cares about.
 /// </summary>
-internal sealed record DaemonConfig
+public sealed record DaemonConfig
 {
     /// <summary><c>listen:</c>; null: <c>unix:SANDBOX/milter.sock</c>.</summary>
     public string? Listen { get; init; }

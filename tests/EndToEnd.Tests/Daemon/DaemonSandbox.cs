@@ -7,7 +7,7 @@ namespace EndToEnd.Tests.Daemon;
 /// One daemon test's folder under /var/lib/milterhost-test (never /tmp: sendmail refuses unsafe
 /// paths there): the config file, the milter socket and the database. Deleted on dispose.
 /// </summary>
-internal sealed class DaemonSandbox : IDisposable
+public sealed class DaemonSandbox : IDisposable
 {
     private const string Root = "/var/lib/milterhost-test";
 
@@ -37,8 +37,8 @@ internal sealed class DaemonSandbox : IDisposable
     }
 
     /// <summary>Writes the config and starts <c>milterhost run</c> on it; returns once it logged that it started.</summary>
-    public Task<MilterHostProcess> StartAsync(DaemonConfig config, SyslogSink? syslog = null) =>
-        MilterHostProcess.StartAsync(Write(config), syslog);
+    public Task<MilterHostProcess> StartAsync(DaemonConfig config, SyslogSink? syslog = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        MilterHostProcess.StartAsync(Write(config), syslog, environment: environment);
 
     public void Dispose()
     {
