@@ -70,8 +70,8 @@ internal static class Daemon
 
             var systemd = new SystemdNotifier();
             using var daemon = new MilterDaemon(listener, unixPath, holder, Reload, time, loggers, systemd);
-            HostLog.Started(logger, Version, listen.ToString(), config.Path, 1, stores.Description, privileges);
-            await daemon.RunAsync(cancellationToken).ConfigureAwait(false);
+            await daemon.RunAsync(() => HostLog.Started(logger, Version, listen.ToString(), config.Path, 1, stores.Description, privileges), cancellationToken)
+                .ConfigureAwait(false);
             await sweepStop.CancelAsync().ConfigureAwait(false);
             try { await sweeping.ConfigureAwait(false); } catch (OperationCanceledException) { }
             return 0;

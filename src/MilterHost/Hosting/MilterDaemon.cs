@@ -42,7 +42,8 @@ internal sealed class MilterDaemon : IDisposable
     public MilterServer Server => _server;
 
     /// <summary>Serves until SIGTERM/SIGINT or <paramref name="cancellationToken"/>; returns when every session has ended.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <param name="ready">Announces the start (the log line); called once the signals are ours, just before READY=1.</param>
+    public async Task RunAsync(Action ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         void Terminate(PosixSignalContext context)
@@ -69,6 +70,8 @@ internal sealed class MilterDaemon : IDisposable
             _ = Task.Run(ReloadAsync, CancellationToken.None);
         });
 
+        // Only now: whoever acts on the start (systemd, a reload after a deploy, tests) may send HUP or TERM at once.
+        ready();
         Notify("READY=1\nSTATUS=" + Status());
         try
         {
