@@ -26,6 +26,10 @@ public sealed record DaemonConfig
 
     public string Limits { get; init; } = "{ shutdown_grace: 5s }";
 
+    public string LocalDomains { get; init; } = "[example.com]";
+
+    public string Relay { get; init; } = "{ allow_clients: [127.0.0.0/8, \"::1/128\"] }";
+
     public string Greylist { get; init; } = "{ enabled: false }";
 
     public string Recipients { get; init; } = "{ reject_unknown: false }";
@@ -47,7 +51,8 @@ public sealed record DaemonConfig
             .AppendLine($"on_error: {OnError}")
             .AppendLine($"log: {Log}")
             .AppendLine($"limits: {Limits}")
-            .AppendLine("local_domains: [example.com]")
+            .AppendLine($"local_domains: {LocalDomains}")
+            .AppendLine($"relay: {Relay}")
             .AppendLine($"greylist: {Greylist}")
             .AppendLine($"recipients: {Recipients}")
             // Nothing here may ask a DNS server outside: a closed loopback port answers nothing, fast.

@@ -13,8 +13,10 @@ public sealed class DaemonLifecycleTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    [Fact]
-    public async Task Starts_serves_a_message_and_stops_cleanly_on_SIGTERM()
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task Starts_serves_a_message_and_stops_cleanly_on_a_stop_signal(string signal)
     {
         using var sandbox = new DaemonSandbox("lifecycle");
         await using var daemon = await sandbox.StartAsync(new DaemonConfig());
@@ -28,7 +30,7 @@ public sealed class DaemonLifecycleTests
         Assert.Equal(VerdictKind.Continue, answers.Rcpt!.Kind);
         Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
 
-        daemon.Signal("TERM");
+        daemon.Signal(signal);
         Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
         Assert.False(File.Exists(sandbox.SocketPath), "the socket file outlived a clean exit");
         Assert.Contains(daemon.Output, l => l.EndsWith(" stopped", StringComparison.Ordinal));

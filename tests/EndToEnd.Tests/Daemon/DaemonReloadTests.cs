@@ -41,4 +41,23 @@ public sealed class DaemonReloadTests
         Assert.Equal("550 5.7.1 Access denied", (await Mta.SendMessageAsync(sandbox.Endpoint, BannedClient)).Connect.ToString());
         Assert.Equal(VerdictKind.Continue, (await Mta.SendMessageAsync(sandbox.Endpoint, "127.0.0.1")).Rcpt!.Kind);
     }
+
+    [Fact]
+    public async Task SIGHUP_rereads_the_files_the_config_names()
+    {
+        using var sandbox = new DaemonSandbox("reload-files");
+        var hostNames = Path.Combine(sandbox.Directory, "local-host-names");
+        await File.WriteAllTextAsync(hostNames, "# ours\nexample.com\n");
+        // No trusted clients: a recipient outside our domains is relaying.
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig { LocalDomains = $"[\"file:{hostNames}\"]", Relay = "{ allow_clients: [] }" });
+
+        Assert.Equal("550 5.7.1 Relaying denied", (await Mta.SendMessageAsync(sandbox.Endpoint, "192.0.2.7", to: "dave@example.org")).Rcpt!.ToString());
+
+        await File.AppendAllTextAsync(hostNames, "example.org\n");
+        daemon.Signal("HUP");
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains("(generation 2); new connections use it", StringComparison.Ordinal), Mta.Bound),
+            string.Join('\n', daemon.Output));
+
+        Assert.Equal(VerdictKind.Continue, (await Mta.SendMessageAsync(sandbox.Endpoint, "192.0.2.7", to: "dave@example.org")).Rcpt!.Kind);
+    }
 }
