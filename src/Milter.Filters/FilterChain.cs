@@ -26,9 +26,11 @@ public sealed class FilterChain
     public const string OnErrorRule = "on_error";
 
     private readonly IMilterFilter[] _filters;
+    private readonly FailureBurst[] _bursts;
     private readonly ILogger _logger;
 
-    public FilterChain(IEnumerable<IMilterFilter> filters, OnError onError, ILogger<FilterChain> logger)
+    /// <param name="time">For the failure bursts: a failing filter is reported in full at most once a minute.</param>
+    public FilterChain(IEnumerable<IMilterFilter> filters, OnError onError, ILogger<FilterChain> logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(filters);
         ArgumentNullException.ThrowIfNull(logger);
@@ -40,6 +42,7 @@ public sealed class FilterChain
             throw new ArgumentException($"two filters are named '{duplicate.Key}'; names key per-session state and log lines", nameof(filters));
         OnError = onError;
         _logger = logger;
+        _bursts = [.. _filters.Select(_ => new FailureBurst(time ?? TimeProvider.System, TimeSpan.FromMinutes(1)))];
         Requirements = ChainRequirements.Compute(_filters);
     }
 
@@ -100,21 +103,30 @@ public sealed class FilterChain
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        foreach (var filter in _filters)
+        for (var i = 0; i < _filters.Length; i++)
         {
+            var filter = _filters[i];
             if ((filter.Needs.Stages & stage) == 0)
                 continue;
             Verdict verdict;
             try
             {
                 verdict = await call(filter, session, arg, cancellationToken).ConfigureAwait(false);
+                if (_bursts[i].OnSuccess(out var failures, out var lasted))
+                    _logger.FilterRecovered(filter.Name, failures, lasted.TotalSeconds);
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
                 // Where the filter only observes, the MTA is not waiting for an answer: log and go on.
                 var answer = OnError == OnError.Tempfail && (filter.Needs.Replies & stage) != 0;
-                _logger.FilterFailed(filter.Name, stageName, session.ClientDisplay, session.QueueId, session.Sender,
-                    answer ? "tempfail" : "continue", ex);
+                // One line per burst, not per recipient: a store outage would otherwise flood the maillog.
+                if (_bursts[i].OnFailure(out var unreported))
+                {
+                    if (unreported > 0)
+                        _logger.FilterStillFailing(filter.Name, unreported);
+                    _logger.FilterFailed(filter.Name, stageName, session.ClientDisplay, session.QueueId, session.Sender,
+                        answer ? "tempfail" : "continue", ex);
+                }
                 if (!answer)
                     continue;
                 return new Decision(stageName, Verdict.Tempfail(ErrorReply, OnErrorRule), filter.Name, OnErrorRule, recipient);

@@ -42,7 +42,7 @@ public sealed class FilterChainFactory
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(inputs);
-        return new FilterChain(Filters(options, inputs), options.OnError, _loggerFactory.CreateLogger<FilterChain>());
+        return new FilterChain(Filters(options, inputs), options.OnError, _loggerFactory.CreateLogger<FilterChain>(), _time);
     }
 
     /// <summary>The filters in chain order, for <see cref="Create"/> and for inspection.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Milter.Filters.Configuration;
+using Milter.Filters.Context;
 using Milter.Filters.Tests.Support;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
@@ -92,6 +93,45 @@ public sealed class FilterChainTests
         Assert.Contains("mx.remote.example [192.0.2.1]", entry.Message, StringComparison.Ordinal);
         Assert.Contains("Q0001", entry.Message, StringComparison.Ordinal);
         Assert.IsType<InvalidOperationException>(entry.Exception);
+    }
+
+    [Fact]
+    public async Task A_failing_filter_is_logged_once_per_burst_not_per_recipient_and_its_recovery_once()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var flaky = new FlakyFilter { Broken = true };
+        var chain = new FilterChain([flaky], OnError.Tempfail, _log, time);
+        var transaction = Transaction.From("192.0.2.1").MailFrom("a@remote.example")
+            .RcptTo("r1@example.com").RcptTo("r2@example.com").RcptTo("r3@example.com").RcptTo("r4@example.com");
+
+        var first = await transaction.RunAsync(chain);
+        Assert.Equal("451 4.3.0 Temporary local problem, please try again later", first.Rcpt("r4@example.com"));
+        Assert.Single(_log.Collector.GetSnapshot(), e => e.Level == LogLevel.Error);
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await transaction.RunAsync(chain);
+        var errors = _log.Collector.GetSnapshot().Where(e => e.Level == LogLevel.Error).Select(e => e.Message).ToList();
+        Assert.Equal(3, errors.Count);
+        Assert.Contains("still failing: 3 more failure(s)", errors[1], StringComparison.Ordinal);
+
+        flaky.Broken = false;
+        time.Advance(TimeSpan.FromSeconds(30));
+        var healed = await transaction.RunAsync(chain);
+        Assert.Equal("continue", healed.Rcpt("r1@example.com"));
+        var recovered = Assert.Single(_log.Collector.GetSnapshot(), e => e.Level == LogLevel.Information);
+        Assert.Equal("Filter flaky works again after 8 failure(s) over 150 s", recovered.Message);
+    }
+
+    private sealed class FlakyFilter : IMilterFilter
+    {
+        public bool Broken { get; set; }
+
+        public string Name => "flaky";
+
+        public FilterNeeds Needs { get; } = new(MilterStages.Rcpt, new Dictionary<MacroStage, IReadOnlyList<string>>());
+
+        public ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken) =>
+            Broken ? throw new InvalidOperationException("store unreachable") : default;
     }
 
     [Fact]

@@ -12,6 +12,14 @@ internal static partial class FilterLog
         Message = "Filter {Filter} failed at {Stage} for client {Client} (queue id {QueueId}, sender <{Sender}>); answering per on_error: {OnError}")]
     public static partial void FilterFailed(this ILogger logger, string filter, string stage, string client, string? queueId, string? sender, string onError, Exception exception);
 
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error,
+        Message = "Filter {Filter} is still failing: {Count} more failure(s) answered per on_error since the last report")]
+    public static partial void FilterStillFailing(this ILogger logger, string filter, int count);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information,
+        Message = "Filter {Filter} works again after {Failures} failure(s) over {Seconds:0} s")]
+    public static partial void FilterRecovered(this ILogger logger, string filter, int failures, double seconds);
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
         Message = "Filter {Filter} failed while cleaning up at {Stage} for client {Client} (queue id {QueueId})")]
     public static partial void FilterCleanupFailed(this ILogger logger, string filter, string stage, string client, string? queueId, Exception exception);
