@@ -11,10 +11,10 @@ namespace Milter.Filters;
 /// <c>relay, ban, recipients, greylist...</c>; since each filter acts only at its own stages,
 /// that gives, stage by stage:
 /// <list type="table">
-/// <item><term>connect</term><description>ban (dynamic ban list, client, client_name), then the greylist slot (e.g. DNS lists)</description></item>
+/// <item><term>connect</term><description>ban (dynamic ban list, client, client_name)</description></item>
 /// <item><term>helo</term><description>ban (helo)</description></item>
-/// <item><term>mail</term><description>ban (sender)</description></item>
-/// <item><term>rcpt</term><description>relay, ban (recipient), recipients (unknown), greylist</description></item>
+/// <item><term>mail</term><description>ban (sender); the greylist slot starts its DNS lookups</description></item>
+/// <item><term>rcpt</term><description>relay, ban (recipient), recipients (unknown), then the greylist slot: DNS lists, greylist</description></item>
 /// <item><term>data</term><description>greylist (the null sender)</description></item>
 /// <item><term>eoh</term><description>ban (subject)</description></item>
 /// <item><term>eom</term><description>recipients (discard when nobody known remains)</description></item>

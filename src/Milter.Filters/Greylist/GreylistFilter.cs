@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
+using Milter.Filters.Dns;
 using Milter.Filters.Stores;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
@@ -18,6 +19,13 @@ namespace Milter.Filters.Greylist;
 /// a sender never sees some recipients accepted and others deferred, and its retry passes for all
 /// of them. Otherwise each recipient is answered at RCPT, except for the null sender, whose
 /// bounce is deferred once at DATA.</para>
+/// <para>With <see cref="DnsChecks"/> (issue 10), what DNS says about the message, looked up from MAIL
+/// on, changes the key or skips the delay: a client listed first by a <c>skip_greylist</c> DNS list
+/// passes; with <c>only_suspicious</c>, a client with forward-confirmed reverse DNS and a name that
+/// matches no <c>suspicious_names</c> pattern passes (<see cref="GreylistRules.TrustedFcrdns"/>); with
+/// <c>spf_pools</c>, a sender domain whose SPF record passes the client makes the triplet's client
+/// part <c>spf:DOMAIN</c>, so a retry from any server of the domain's pool passes, and its
+/// auto-whitelist entry is kept per domain. No answer in time means the plain subnet triplet.</para>
 /// Built per configuration (a reload builds a new one); the store is shared.
 /// </summary>
 public sealed class GreylistFilter : IMilterFilter
@@ -31,9 +39,17 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly AddressPattern[] _skipRecipients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly DnsChecks? _dns;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
     public GreylistFilter(IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<GreylistFilter> logger)
+        : this(store, options, null, time, logger)
+    {
+    }
+
+    /// <param name="dns">The message's DNS lookups (SPF pools, reverse DNS, DNS lists); null: plain triplets only.</param>
+    /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
+    public GreylistFilter(IGreylistStore store, MilterOptions options, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -46,20 +62,31 @@ public sealed class GreylistFilter : IMilterFilter
         _skipRecipients = [.. options.Greylist.Skip.Recipients.Select(AddressPattern.Parse)];
         _time = time;
         _logger = logger;
+        _dns = dns is { IsNeeded: true } ? dns : null;
+        // MAIL only starts the DNS lookups, so the MTA need not wait for that answer.
+        var stages = MilterStages.Rcpt | MilterStages.Data;
         Needs = _options.Enabled
-            ? new FilterNeeds(MilterStages.Rcpt | MilterStages.Data,
+            ? new FilterNeeds(_dns is null ? stages : stages | MilterStages.Mail,
                 new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] })
             {
                 // With per_message the RCPT answer is always Continue: the MTA need not wait for it.
-                Replies = _options.PerMessage ? MilterStages.Data : MilterStages.Rcpt | MilterStages.Data,
+                Replies = _options.PerMessage ? MilterStages.Data : stages,
             }
             : FilterNeeds.None;
     }
 
     public string Name => "greylist";
 
-    /// <summary>RCPT and DATA. With <c>per_message</c> the RCPT answer is always Continue: the MTA need not wait for it.</summary>
+    /// <summary>RCPT and DATA, and MAIL to start the DNS lookups early.</summary>
     public FilterNeeds Needs { get; }
+
+    public ValueTask<Verdict> OnMailAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (_options.Enabled && _dns is not null)
+            _dns.Start(session);
+        return ValueTask.FromResult(Verdict.Continue);
+    }
 
     public async ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
     {
@@ -74,7 +101,24 @@ public sealed class GreylistFilter : IMilterFilter
         }
 
         var client = session.ClientAddress!;
-        var triplet = Triplet.Create(ClientKey.ForAddress(client, _options.Subnet), session.Sender, recipient.Address);
+        var clientKey = ClientKey.ForAddress(client, _options.Subnet);
+        if (_dns is not null)
+        {
+            var facts = await _dns.GetAsync(session, cancellationToken).ConfigureAwait(false);
+            if (facts.DecidingListing is { List.Action: DnsListAction.SkipGreylist } allowed)
+            {
+                GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, $"{GreylistRules.DnsAllowList}: {allowed}");
+                return Verdict.Continue;
+            }
+            if (_options.OnlySuspicious && facts.ReverseDns?.TrustedName(_options.SuspiciousNames) is { } name)
+            {
+                GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, $"{GreylistRules.TrustedFcrdns}: {name}");
+                return Verdict.Continue;
+            }
+            if (_options.SpfPools && facts.SpfPassedDomain is { } domain)
+                clientKey = ClientKey.ForSpfDomain(domain);
+        }
+        var triplet = Triplet.Create(clientKey, session.Sender, recipient.Address);
         var decideAtData = _options.PerMessage || triplet.IsNullSender;
         GreylistResult result;
         try
@@ -121,12 +165,8 @@ public sealed class GreylistFilter : IMilterFilter
             return "authenticated";
         if (session.ClientAddress is not { } client)
             return "no client address";
-        var canonical = client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client;
-        foreach (var network in _trustedClients)
-        {
-            if (network.Contains(canonical) || network.Contains(client))
-                return "trusted client " + network;
-        }
+        if (IPNetworks.FirstContaining(_trustedClients, client) is { } network)
+            return "trusted client " + network;
         // The sender as written and as keyed (BATV and SRS undone), so "*@partner.example" also skips its forwarded mail.
         if (_skipSenders.Length > 0 && (AnyMatches(_skipSenders, session.Sender ?? "") || AnyMatches(_skipSenders, EnvelopeAddress.NormalizeSender(session.Sender))))
             return "greylist.skip.senders";

@@ -13,4 +13,8 @@ public static class GreylistRules
     public const string Whitelisted = "greylist:whitelisted";
     /// <summary>An admin allow entry (network or sender domain) matched.</summary>
     public const string Allowed = "greylist:allowed";
+    /// <summary><c>only_suspicious</c>: the client has forward-confirmed reverse DNS and a name that does not look dynamic.</summary>
+    public const string TrustedFcrdns = "greylist:trusted-fcrdns";
+    /// <summary>A <c>skip_greylist</c> DNS list (a DNSWL) lists the client.</summary>
+    public const string DnsAllowList = "greylist:dns-allow-list";
 }

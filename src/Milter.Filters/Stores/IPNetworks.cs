@@ -39,6 +39,18 @@ internal static class IPNetworks
         return Containing(address, prefix);
     }
 
+    /// <summary>The first of <paramref name="networks"/> that contains <paramref name="address"/> (IPv4-mapped or not); null when none does.</summary>
+    public static IPNetwork? FirstContaining(IEnumerable<IPNetwork> networks, IPAddress address)
+    {
+        var canonical = Canonical(address);
+        foreach (var network in networks)
+        {
+            if (network.Contains(canonical) || network.Contains(address))
+                return network;
+        }
+        return null;
+    }
+
     /// <summary>True when one network contains the other (the admin filter "client CIDR" matches both ways).</summary>
     public static bool Overlaps(IPNetwork a, IPNetwork b) =>
         a.BaseAddress.AddressFamily == b.BaseAddress.AddressFamily

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Milter.Filters;
 using Milter.Filters.Configuration;
+using Milter.Filters.Dns;
 using Milter.Filters.Greylist;
 using Milter.Filters.Recipients;
 using Milter.Filters.Relay;
@@ -15,10 +16,14 @@ namespace MilterHost.Hosting;
 /// <summary>
 /// Builds one generation of the running policy from a checked configuration: reads the files it
 /// names (local-host-names, aliases, virtusertable), makes the filters in design.md's order on the
-/// shared stores, and the limits of the listener. Used at start and on every SIGHUP.
+/// shared stores, and the limits of the listener. Used at start and on every SIGHUP. It keeps the
+/// daemon's one DNS resolver (and its cache) across reloads while <c>dns:</c> stays the same.
 /// </summary>
 internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
 {
+    private readonly Lock _resolverLock = new();
+    private (DnsOptions Options, DnsResolver Resolver)? _resolver;
+
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
         var options = config.Options;
@@ -39,9 +44,13 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
         var recipients = options.Recipients.RejectUnknown
             ? RecipientDirectory.Load(options.Recipients, baseDir, time, loggers.CreateLogger<RecipientDirectory>())
             : null;
-        IReadOnlyList<IMilterFilter> greylist = options.Greylist.Enabled
-            ? [new GreylistFilter(stores.Greylist, options, time, loggers.CreateLogger<GreylistFilter>())]
-            : [];
+        var dns = new DnsChecks(ResolverFor(options.Dns), options, time, loggers.CreateLogger<DnsChecks>());
+        // The greylist slot, in order: the DNS lists answer at RCPT before the greylist, which reads their verdict.
+        var greylist = new List<IMilterFilter>();
+        if (dns.Lists.Count > 0)
+            greylist.Add(new DnsListFilter(dns));
+        if (options.Greylist.Enabled)
+            greylist.Add(new GreylistFilter(stores.Greylist, options, dns, time, loggers.CreateLogger<GreylistFilter>()));
         var inputs = new FilterChainInputs
         {
             LocalDomains = localDomains,
@@ -50,6 +59,22 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
             Greylist = greylist,
         };
         return new FilterChainFactory(time, loggers).Create(options, inputs);
+    }
+
+    /// <summary>
+    /// The resolver for <paramref name="options"/>: the current one while servers and timeout are
+    /// unchanged, so its cache outlives a reload. A replaced resolver is left to the sessions still using it.
+    /// </summary>
+    private DnsResolver ResolverFor(DnsOptions options)
+    {
+        lock (_resolverLock)
+        {
+            if (_resolver is { } current && current.Options.Timeout == options.Timeout && current.Options.Servers.SequenceEqual(options.Servers))
+                return current.Resolver;
+            var resolver = DnsResolver.Create(options, time);
+            _resolver = (options, resolver);
+            return resolver;
+        }
     }
 
     public static MilterServerOptions ServerOptions(MilterOptions options) => new()

@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Net;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Context;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+
+namespace Milter.Filters.Dns;
+
+/// <summary>
+/// The DNS lookups a message needs, made once per message for the DNS lists and the greylist:
+/// the sender domain's SPF check (<c>greylist.spf_pools</c>), the client's reverse DNS
+/// (<c>greylist.only_suspicious</c>) and its <c>dns_lists</c> listings. <see cref="Start"/> begins
+/// them all at once at MAIL; <see cref="GetAsync"/> waits for them at RCPT. Together they take at
+/// most <c>dns.timeout</c> from the start: what has not answered by then counts as unanswered
+/// (no SPF pass, no trusted name, not listed), so DNS trouble means plain greylisting, never a
+/// refusal or a stall; it is logged once per burst. Built per configuration; the resolver is shared.
+/// </summary>
+public sealed class DnsChecks
+{
+    // Failures closer together than this are one burst: one warning, with a count in the next one.
+    private static readonly TimeSpan BurstQuiet = TimeSpan.FromMinutes(1);
+
+    private readonly SpfVerifier _spf;
+    private readonly ReverseDnsLookup _reverse;
+    private readonly IDnsResolver _resolver;
+    private readonly IReadOnlyList<IPNetwork> _relayClients;
+    private readonly IReadOnlyList<IPNetwork> _greylistTrusted;
+    private readonly GreylistOptions _greylist;
+    private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _burstLock = new();
+    private DateTimeOffset _lastReported = DateTimeOffset.MinValue;
+    private int _suppressed;
+
+    /// <exception cref="FormatException">A <c>dns_lists</c> code is malformed.</exception>
+    public DnsChecks(IDnsResolver resolver, MilterOptions options, TimeProvider time, ILogger<DnsChecks> logger)
+    {
+        ArgumentNullException.ThrowIfNull(resolver);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        _resolver = resolver;
+        _spf = new SpfVerifier(resolver);
+        _reverse = new ReverseDnsLookup(resolver);
+        _greylist = options.Greylist;
+        _relayClients = options.Relay.AllowClients;
+        _greylistTrusted = [.. options.Relay.AllowClients, .. options.Greylist.Skip.Clients];
+        Lists = [.. options.DnsLists.Select(l => new DnsList(l))];
+        _timeout = options.Dns.Timeout;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>The <c>dns_lists</c>, in configuration order.</summary>
+    public IReadOnlyList<DnsList> Lists { get; }
+
+    public bool ChecksSpf => _greylist.Enabled && _greylist.SpfPools;
+
+    public bool ChecksReverseDns => _greylist.Enabled && _greylist.OnlySuspicious;
+
+    /// <summary>False when the configuration asks DNS nothing at all.</summary>
+    public bool IsNeeded => Lists.Count > 0 || ChecksSpf || ChecksReverseDns;
+
+    /// <summary>Starts the current message's lookups unless they already run; call at MAIL, when the sender is known.</summary>
+    public void Start(SessionContext session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (session.MessageState.ContainsKey(MessageLookups.StateKey))
+            return;
+        var plan = Plan(session);
+        var facts = plan.IsEmpty ? Task.FromResult(DnsFacts.None) : LookUpAsync(plan, session.QueueId ?? "-");
+        session.MessageState[MessageLookups.StateKey] = new MessageLookups(facts);
+    }
+
+    /// <summary>The current message's facts, starting the lookups if nobody did; waits at most what is left of <c>dns.timeout</c>.</summary>
+    public async ValueTask<DnsFacts> GetAsync(SessionContext session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        Start(session);
+        var lookups = (MessageLookups)session.MessageState[MessageLookups.StateKey];
+        return await lookups.Facts.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private LookupPlan Plan(SessionContext session)
+    {
+        if (session.IsLocalSubmission || session.ClientAddress is not { } client)
+            return LookupPlan.Empty;
+        var authenticated = session.AuthenticatedUser is not null;
+        // Relay clients and logged-in users are ours: no block list refuses them.
+        var lists = authenticated || IPNetworks.FirstContaining(_relayClients, client) is not null ? [] : Lists;
+        var greylisted = _greylist.Enabled
+            && !(authenticated && _greylist.Skip.Authenticated)
+            && IPNetworks.FirstContaining(_greylistTrusted, client) is null;
+        var domain = EnvelopeAddress.DomainOf(session.Sender?.Trim().Trim('<', '>').ToLowerInvariant() ?? "");
+        var spfDomain = greylisted && _greylist.SpfPools && domain.Length > 0 ? domain : null;
+        return new LookupPlan(IPNetworks.Canonical(client), session.Sender ?? "", session.Helo, spfDomain,
+            greylisted && _greylist.OnlySuspicious, lists);
+    }
+
+    private async Task<DnsFacts> LookUpAsync(LookupPlan plan, string queueId)
+    {
+        using var deadline = new CancellationTokenSource(_timeout, _time);
+        var token = deadline.Token;
+        var client = plan.Client;
+        var spf = plan.SpfDomain is { } domain
+            ? Guard($"spf {domain}", async ct => (SpfCheck?)await _spf.CheckAsync(client, domain, plan.Sender, plan.Helo, ct).ConfigureAwait(false), token)
+            : null;
+        var reverse = plan.ReverseDns ? Guard("reverse dns", async ct => (ReverseDns?)await _reverse.LookupAsync(client, ct).ConfigureAwait(false), token) : null;
+        var lists = plan.Lists.Select(list => Guard($"dns list {list.Zone}", ct => ListingOfAsync(list, client, ct), token)).ToList();
+
+        var all = new List<Task>(lists.Select(l => l.Task));
+        if (spf is not null) all.Add(spf.Task);
+        if (reverse is not null) all.Add(reverse.Task);
+        try
+        {
+            await Task.WhenAll(all).WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: whatever has answered counts, the rest is reported below.
+        }
+
+        var failures = new List<string>();
+        var facts = new DnsFacts
+        {
+            Spf = Take(spf, failures),
+            ReverseDns = Take(reverse, failures),
+            ListsQueried = plan.Lists,
+            Listings = [.. lists.Select(l => Take(l, failures)).OfType<DnsListing>()],
+            Failures = failures,
+        };
+        if (failures.Count > 0)
+            ReportFailures(client, failures);
+        if (_logger.IsEnabled(LogLevel.Debug))
+            DnsLog.Facts(_logger, queueId, client.ToString(), string.Join("; ", facts.Describe()));
+        return facts;
+    }
+
+    private async Task<DnsListing?> ListingOfAsync(DnsList list, IPAddress client, CancellationToken cancellationToken)
+    {
+        var answers = await _resolver.ResolveAsync<ARecord>(DomainName.Parse(list.QueryName(client)), RecordType.A, RecordClass.INet, cancellationToken)
+            .ConfigureAwait(false);
+        return answers.Select(a => a.Address).FirstOrDefault(list.Counts) is { } code ? new DnsListing(list, code) : null;
+    }
+
+    // Starts one lookup so that it can only end in a value or a described failure, never an exception.
+    private Lookup<T> Guard<T>(string what, Func<CancellationToken, Task<T?>> lookup, CancellationToken token) where T : class
+    {
+        async Task<Outcome<T>> RunAsync()
+        {
+            try
+            {
+                return new Outcome<T>(await lookup(token).ConfigureAwait(false), null);
+            }
+            catch (OperationCanceledException)
+            {
+                return new Outcome<T>(null, NoAnswer());
+            }
+            catch (DnsLookupException ex)
+            {
+                return new Outcome<T>(null, ex.Message);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+            {
+                return new Outcome<T>(null, ex.Message);
+            }
+        }
+        return new Lookup<T>(what, RunAsync());
+    }
+
+    private T? Take<T>(Lookup<T>? lookup, List<string> failures) where T : class
+    {
+        if (lookup is null)
+            return null;
+        if (!lookup.Task.IsCompletedSuccessfully)
+        {
+            failures.Add($"{lookup.What}: {NoAnswer()}");
+            return null;
+        }
+        var outcome = lookup.Task.Result;
+        if (outcome.Failure is not null)
+            failures.Add($"{lookup.What}: {outcome.Failure}");
+        return outcome.Value;
+    }
+
+    private string NoAnswer() => string.Create(CultureInfo.InvariantCulture, $"no answer within {_timeout.TotalSeconds:0.###}s");
+
+    private void ReportFailures(IPAddress client, List<string> failures)
+    {
+        int suppressed;
+        lock (_burstLock)
+        {
+            var now = _time.GetUtcNow();
+            if (now - _lastReported < BurstQuiet)
+            {
+                _suppressed++;
+                return;
+            }
+            _lastReported = now;
+            suppressed = _suppressed;
+            _suppressed = 0;
+        }
+        DnsLog.LookupsFailed(_logger, client.ToString(), string.Join("; ", failures),
+            suppressed == 0 ? "" : $"; {suppressed} more messages met DNS failures since the last report");
+    }
+
+    private sealed record Outcome<T>(T? Value, string? Failure) where T : class;
+
+    private sealed record Lookup<T>(string What, Task<Outcome<T>> Task) where T : class;
+
+    private sealed record LookupPlan(IPAddress Client, string Sender, string? Helo, string? SpfDomain, bool ReverseDns, IReadOnlyList<DnsList> Lists)
+    {
+        public static LookupPlan Empty { get; } = new(IPAddress.None, "", null, null, false, []);
+
+        public bool IsEmpty => SpfDomain is null && !ReverseDns && Lists.Count == 0;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using ARSoft.Tools.Net.Spf;
+
+namespace Milter.Filters.Dns;
+
+/// <summary>
+/// RFC 7208 <c>check_host()</c> through ARSoft.Tools.Net's <see cref="SpfValidator"/> (ip4, ip6, a,
+/// mx, ptr, exists, include, redirect, macros, the 10-lookup limit), resolving through the
+/// daemon's resolver so the configured servers, timeout and cache apply. A DNS failure inside the
+/// evaluation comes back as <see cref="SpfResult.TempError"/>, never as an exception.
+/// </summary>
+public sealed class SpfVerifier
+{
+    private readonly IDnsResolver _resolver;
+
+    public SpfVerifier(IDnsResolver resolver)
+    {
+        ArgumentNullException.ThrowIfNull(resolver);
+        _resolver = resolver;
+    }
+
+    /// <summary>Checks the MAIL FROM identity <paramref name="sender"/> (local@domain) sent by <paramref name="client"/>.</summary>
+    /// <param name="helo">The HELO name, for the <c>%{h}</c> macro; null when none was given.</param>
+    public async Task<SpfCheck> CheckAsync(IPAddress client, string domain, string sender, string? helo, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrWhiteSpace(domain);
+        ArgumentNullException.ThrowIfNull(sender);
+        var name = domain.Trim().TrimEnd('.').ToLowerInvariant();
+        // A domain that cannot be a DNS name has no record to find (RFC 7208 4.3: result none).
+        if (!DomainName.TryParse(name, out var parsed) || parsed is null || parsed.LabelCount < 2)
+            return new SpfCheck(name, SpfResult.None);
+        if (client.IsIPv4MappedToIPv6)
+            client = client.MapToIPv4();
+
+        var validator = new SpfValidator
+        {
+            DnsResolver = _resolver,
+            HeloDomain = helo is not null && DomainName.TryParse(helo.Trim().TrimEnd('.'), out var heloName) ? heloName : null!,
+            // Used only by the %{c} and %{r} macros of explanations; set so the validator never
+            // enumerates network interfaces or asks for the host name on a session path.
+            LocalIP = client.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback,
+            LocalDomain = DomainName.Parse("localhost"),
+        };
+        SpfQualifier result;
+        try
+        {
+            result = (await validator.CheckHostAsync(client, parsed, sender, false, cancellationToken).ConfigureAwait(false)).Result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The validator lets some malformed records escape as exceptions (a macro that expands
+            // to no valid name); a record nobody can evaluate is a permanent error (RFC 7208 4.6).
+            result = SpfQualifier.PermError;
+        }
+        // The validator turns a cancelled lookup into temperror; the caller wants to know it ran out of time.
+        cancellationToken.ThrowIfCancellationRequested();
+        return new SpfCheck(name, Map(result));
+    }
+
+    private static SpfResult Map(SpfQualifier qualifier) => qualifier switch
+    {
+        SpfQualifier.Pass => SpfResult.Pass,
+        SpfQualifier.Fail => SpfResult.Fail,
+        SpfQualifier.SoftFail => SpfResult.SoftFail,
+        SpfQualifier.Neutral => SpfResult.Neutral,
+        SpfQualifier.TempError => SpfResult.TempError,
+        SpfQualifier.PermError => SpfResult.PermError,
+        _ => SpfResult.None,
+    };
+}
