@@ -118,7 +118,8 @@ public sealed record GreylistOptions
     public bool OnlySuspicious { get; init; }
     public IReadOnlyList<Regex> SuspiciousNames { get; init; } =
     [
-        new Regex(@"(^|[.-])(dyn|dynamic|dsl|adsl|dhcp|pool|ppp|cable|broadband|dialup|client|host)[.-]?", RegexOptions.IgnoreCase | RegexOptions.NonBacktracking),
+        // A whole label or dash-separated word only: "host" or "client" would also catch hostedemail.example.
+        new Regex(@"(^|[.-])(dyn|dynamic|dsl|adsl|dhcp|pool|ppp|cable|broadband|dialup)[\d.-]", RegexOptions.IgnoreCase | RegexOptions.NonBacktracking),
         new Regex(@"\d{1,3}[-.x]\d{1,3}[-.x]\d{1,3}", RegexOptions.NonBacktracking),
     ];
 }

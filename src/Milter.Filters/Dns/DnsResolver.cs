@@ -22,10 +22,9 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
     public const int DefaultCacheCapacity = 20_000;
 
     // Bounds on what a server may ask us to remember: a day for answers (RFC 2181 allows 68 years),
-    // an hour for "does not exist" (RFC 2308 suggests up to three), a minute when it gives no SOA.
+    // an hour for "does not exist" (RFC 2308 suggests up to three).
     private static readonly TimeSpan MaxTtl = TimeSpan.FromDays(1);
     private static readonly TimeSpan MaxNegativeTtl = TimeSpan.FromHours(1);
-    private static readonly TimeSpan DefaultNegativeTtl = TimeSpan.FromMinutes(1);
 
     // A CNAME chain longer than this is a loop or an abuse; resolvers give up near here too.
     private const int MaxCnameHops = 8;
@@ -167,9 +166,10 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
         if (records.Count > 0)
             return new Answer([.. records], ttl);
 
-        // Negative answer (RFC 2308): the SOA in the authority section says how long it holds.
+        // Negative answer (RFC 2308): the SOA in the authority section says how long it holds;
+        // without one it is not cached (section 5).
         var soa = message.AuthorityRecords.OfType<SoaRecord>().FirstOrDefault();
-        var negative = soa is null ? DefaultNegativeTtl : Seconds(Math.Min(soa.TimeToLive, soa.NegativeCachingTTL));
+        var negative = soa is null ? TimeSpan.Zero : Seconds(Math.Min(soa.TimeToLive, soa.NegativeCachingTTL));
         return new Answer([], Min(Min(negative, MaxNegativeTtl), ttl));
     }
 

@@ -29,7 +29,8 @@ public static class DnsServers
     public static IPEndPoint Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (!IPEndPoint.TryParse(text.Trim(), out var endpoint) || endpoint.Address.ScopeId != 0)
+        if (!IPEndPoint.TryParse(text.Trim(), out var endpoint)
+            || (endpoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && endpoint.Address.ScopeId != 0))
             throw new FormatException($"dns.servers: '{text}' is not a DNS server address (IP or IP:PORT, e.g. 127.0.0.53 or [::1]:53)");
         if (endpoint.Port == 0)
             endpoint.Port = DefaultPort;

@@ -30,7 +30,7 @@ public sealed class SpfVerifier
         ArgumentNullException.ThrowIfNull(sender);
         var name = domain.Trim().TrimEnd('.').ToLowerInvariant();
         // A domain that cannot be a DNS name has no record to find (RFC 7208 4.3: result none).
-        if (!DomainName.TryParse(name, out var parsed) || parsed is null || parsed.LabelCount < 2)
+        if (!IsHostName(name) || !DomainName.TryParse(name, out var parsed) || parsed is null)
             return new SpfCheck(name, SpfResult.None);
         if (client.IsIPv4MappedToIPv6)
             client = client.MapToIPv4();
@@ -58,6 +58,17 @@ public sealed class SpfVerifier
         // The validator turns a cancelled lookup into temperror; the caller wants to know it ran out of time.
         cancellationToken.ThrowIfCancellationRequested();
         return new SpfCheck(name, Map(result));
+    }
+
+    /// <summary>Two or more labels of letters, digits, hyphens and underscores (RFC 1123, with RFC 2782's underscore), at most 253 characters.</summary>
+    internal static bool IsHostName(string name)
+    {
+        if (name.Length is 0 or > 253)
+            return false;
+        var labels = name.Split('.');
+        return labels.Length >= 2 && labels.All(label =>
+            label.Length is > 0 and <= 63 && label[0] != '-' && label[^1] != '-'
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
     }
 
     private static SpfResult Map(SpfQualifier qualifier) => qualifier switch

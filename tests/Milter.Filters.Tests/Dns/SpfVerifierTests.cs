@@ -1,0 +1,162 @@
+using System.Net;
+using ARSoft.Tools.Net.Dns;
+using Milter.Filters.Dns;
+
+namespace Milter.Filters.Tests.Dns;
+
+/// <summary>RFC 7208 evaluation through ARSoft's validator on a resolver double: the cases no test DNS server plays easily.</summary>
+public sealed class SpfVerifierTests
+{
+    private static readonly IPAddress Client = IPAddress.Parse("192.0.2.5");
+
+    private static Task<SpfCheck> CheckAsync(FakeDns dns, string domain = "pool.example", IPAddress? client = null, CancellationToken token = default) =>
+        new SpfVerifier(dns).CheckAsync(client ?? Client, domain, "alice@" + domain, "mx.pool.example", token);
+
+    [Theory]
+    [InlineData("v=spf1 ip4:192.0.2.0/24 -all", SpfResult.Pass)]
+    [InlineData("v=spf1 ip4:198.51.100.0/24 -all", SpfResult.Fail)]
+    [InlineData("v=spf1 ip4:198.51.100.0/24 ~all", SpfResult.SoftFail)]
+    [InlineData("v=spf1 ip4:198.51.100.0/24 ?all", SpfResult.Neutral)]
+    [InlineData("v=spf1 ip4:198.51.100.0/24", SpfResult.Neutral)]
+    [InlineData("v=spf1 ip4:192.0.2.5 -all", SpfResult.Pass)]
+    public async Task Ip4_ranges_decide(string record, SpfResult expected)
+    {
+        var check = await CheckAsync(new FakeDns().Txt("pool.example", record));
+
+        Assert.Equal(new SpfCheck("pool.example", expected), check);
+    }
+
+    [Fact]
+    public async Task Ip6_range_passes_an_ipv6_client()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 ip6:2001:db8:5::/48 -all");
+
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns, client: IPAddress.Parse("2001:db8:5::25"))).Result);
+        Assert.Equal(SpfResult.Fail, (await CheckAsync(dns, client: IPAddress.Parse("2001:db8:6::25"))).Result);
+    }
+
+    [Fact]
+    public async Task A_and_mx_mechanisms_look_up_the_hosts()
+    {
+        var dns = new FakeDns()
+            .Txt("pool.example", "v=spf1 a:out.pool.example mx -all")
+            .A("out.pool.example", "198.51.100.7")
+            .Mx("pool.example", "mx1.pool.example")
+            .A("mx1.pool.example", "192.0.2.5");
+
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns)).Result);
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns, client: IPAddress.Parse("198.51.100.7"))).Result);
+        Assert.Equal(SpfResult.Fail, (await CheckAsync(dns, client: IPAddress.Parse("198.51.100.8"))).Result);
+    }
+
+    [Fact]
+    public async Task Include_and_redirect_are_followed()
+    {
+        var dns = new FakeDns()
+            .Txt("pool.example", "v=spf1 include:_spf.provider.example -all")
+            .Txt("_spf.provider.example", "v=spf1 ip4:192.0.2.0/26 -all")
+            .Txt("other.example", "v=spf1 redirect=pool.example");
+
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns)).Result);
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns, "other.example")).Result);
+        Assert.Equal(SpfResult.Fail, (await CheckAsync(dns, "other.example", IPAddress.Parse("192.0.2.200"))).Result);
+    }
+
+    [Fact]
+    public async Task A_domain_without_spf_gets_none()
+    {
+        var dns = new FakeDns().Txt("pool.example", "some verification token");
+
+        Assert.Equal(SpfResult.None, (await CheckAsync(dns)).Result);
+        Assert.Equal(SpfResult.None, (await CheckAsync(dns, "nowhere.example")).Result);
+    }
+
+    [Fact]
+    public async Task Include_loop_ends_in_permerror_within_the_lookup_limit()
+    {
+        var dns = new FakeDns()
+            .Txt("pool.example", "v=spf1 include:loop.example -all")
+            .Txt("loop.example", "v=spf1 include:pool.example -all");
+
+        var check = await CheckAsync(dns);
+
+        Assert.Equal(SpfResult.PermError, check.Result);
+        Assert.InRange(dns.Asked.Count, 2, 12);
+    }
+
+    [Fact]
+    public async Task Ten_lookups_are_allowed_and_the_eleventh_is_a_permerror()
+    {
+        var ten = new FakeDns().Txt("pool.example", Includes(10) + " ip4:192.0.2.5 -all");
+        var eleven = new FakeDns().Txt("pool.example", Includes(11) + " ip4:192.0.2.5 -all");
+        for (var i = 1; i <= 11; i++)
+        {
+            ten.Txt($"i{i}.example", "v=spf1 ?all");
+            eleven.Txt($"i{i}.example", "v=spf1 ?all");
+        }
+
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(ten)).Result);
+        Assert.Equal(SpfResult.PermError, (await CheckAsync(eleven)).Result);
+    }
+
+    [Theory]
+    [InlineData("v=spf1 ip4:999.1.1.1 -all")]
+    [InlineData("v=spf1 ip4:192.0.2.0/40 -all")]
+    [InlineData("v=spf1 frobnicate:pool.example -all")]
+    [InlineData("v=spf1 include: -all")]
+    [InlineData("v=spf1 redirect=a.example redirect=b.example")]
+    public async Task Malformed_records_are_permerrors(string record)
+    {
+        Assert.Equal(SpfResult.PermError, (await CheckAsync(new FakeDns().Txt("pool.example", record))).Result);
+    }
+
+    [Fact]
+    public async Task Two_spf_records_are_a_permerror()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 ip4:192.0.2.0/24 -all", "v=spf1 -all");
+
+        Assert.Equal(SpfResult.PermError, (await CheckAsync(dns)).Result);
+    }
+
+    [Fact]
+    public async Task Include_of_a_domain_without_spf_is_a_permerror()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 include:gone.example ip4:192.0.2.5 -all");
+
+        Assert.Equal(SpfResult.PermError, (await CheckAsync(dns)).Result);
+    }
+
+    [Fact]
+    public async Task Dns_failures_are_temperrors()
+    {
+        var txt = new FakeDns().Fail("pool.example", RecordType.Txt);
+        var mechanism = new FakeDns().Txt("pool.example", "v=spf1 a:out.pool.example -all").Fail("out.pool.example", RecordType.A);
+
+        Assert.Equal(SpfResult.TempError, (await CheckAsync(txt)).Result);
+        Assert.Equal(SpfResult.TempError, (await CheckAsync(mechanism)).Result);
+    }
+
+    [Fact]
+    public async Task Running_out_of_time_throws_rather_than_reporting_temperror()
+    {
+        var dns = new FakeDns().Hang("pool.example", RecordType.Txt);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => CheckAsync(dns, token: timeout.Token));
+    }
+
+    [Theory]
+    [InlineData("[192.0.2.1]")]
+    [InlineData("localhost")]
+    [InlineData("bad domain.example")]
+    public async Task A_sender_domain_that_is_no_dns_name_gets_none_without_a_lookup(string domain)
+    {
+        var dns = new FakeDns();
+
+        Assert.Equal(SpfResult.None, (await CheckAsync(dns, domain)).Result);
+        Assert.Empty(dns.Asked);
+    }
+
+    private static string Includes(int count) =>
+        "v=spf1 " + string.Join(' ', Enumerable.Range(1, count).Select(i => $"include:i{i}.example"));
+}
