@@ -126,9 +126,13 @@ public sealed class DnsChecks
         }
 
         var failures = new List<string>();
+        var spfCheck = Take(spf, failures);
+        // The validator folds a failed lookup into temperror: a DNS failure all the same.
+        if (spfCheck is { Result: SpfResult.TempError })
+            failures.Add($"spf {spfCheck.Domain}: temperror (a lookup failed)");
         var facts = new DnsFacts
         {
-            Spf = Take(spf, failures),
+            Spf = spfCheck,
             ReverseDns = Take(reverse, failures),
             ListsQueried = plan.Lists,
             Listings = [.. lists.Select(l => Take(l, failures)).OfType<DnsListing>()],
