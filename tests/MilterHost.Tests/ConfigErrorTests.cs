@@ -107,6 +107,18 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void Dns_timeout_must_be_shorter_than_the_stage_timeout()
+    {
+        var errors = _dir.Errors("""
+            limits:
+              stage_timeout: 10s
+            dns:
+              timeout: 10s
+            """, out var path);
+        Assert.Equal([$"{path}:3:1: dns: timeout (10s) must be shorter than limits.stage_timeout (10s)"], errors);
+    }
+
+    [Fact]
     public void Bad_cidr_items_are_each_reported_at_their_column()
     {
         var errors = _dir.Errors("""

@@ -57,7 +57,7 @@ public sealed class ConfigLoadTests : IDisposable
           spf_pools: false
           only_suspicious: true
           suspicious_names: ["^dyn-"]
-        dns: { servers: ["127.0.0.53:5354", "::1"], timeout: 3s }
+        dns: { servers: ["127.0.0.53:5354", "::1"], timeout: 300ms }
         dns_lists:
           - { zone: list.dnswl.example, action: skip_greylist }
           - { zone: BL.example., codes: [127.0.0.2-127.0.0.11, 127.0.0.20], action: tempfail }
@@ -143,7 +143,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Matches(suspicious, "DYN-1-2-3-4.isp.example"); // host names match case-insensitively
 
         Assert.Equal(["127.0.0.53:5354", "::1"], o.Dns.Servers);
-        Assert.Equal(TimeSpan.FromSeconds(3), o.Dns.Timeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(300), o.Dns.Timeout);
         Assert.Equal(2, o.DnsLists.Count);
         Assert.Equal(("list.dnswl.example", DnsListAction.SkipGreylist, "dns_lists#1 (line 52)"), (o.DnsLists[0].Zone, o.DnsLists[0].Action, o.DnsLists[0].Id));
         Assert.Empty(o.DnsLists[0].Codes);

@@ -176,7 +176,14 @@ internal static class ConfigSchema
         .Field("dns", Dns, o => o.Dns, (o, v) => o with { Dns = v })
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
-        .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v });
+        .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v })
+        .Check((b, mapping, _, o) =>
+        {
+            // A recipient waits up to dns.timeout for its lookups inside one stage; the stage must outlast it.
+            if (o.Dns.Timeout >= o.Limits.StageTimeout)
+                b.Error(mapping.KeyNamed("dns") ?? mapping.KeyNamed("limits") ?? (YNode)mapping,
+                    $"dns: timeout ({Duration.Format(o.Dns.Timeout)}) must be shorter than limits.stage_timeout ({Duration.Format(o.Limits.StageTimeout)})");
+        });
 
     private static bool IsIPv4(string text, out uint value)
     {
