@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
+using Milter.Filters.Logging;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Dns;
@@ -21,9 +22,6 @@ namespace Milter.Filters.Dns;
 /// </summary>
 public sealed class DnsChecks
 {
-    // Failures closer together than this are one burst: one warning, with a count in the next one.
-    private static readonly TimeSpan BurstQuiet = TimeSpan.FromMinutes(1);
-
     private readonly SpfVerifier _spf;
     private readonly ReverseDnsLookup _reverse;
     private readonly IDnsResolver _resolver;
@@ -33,9 +31,8 @@ public sealed class DnsChecks
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _burstLock = new();
-    private DateTimeOffset _lastReported = DateTimeOffset.MinValue;
-    private int _suppressed;
+    // Failures closer together than a minute are one burst: one warning, with a count in the next one.
+    private readonly FailureBurst _burst;
 
     /// <exception cref="FormatException">A <c>dns_lists</c> code is malformed.</exception>
     public DnsChecks(IDnsResolver resolver, MilterOptions options, TimeProvider time, ILogger<DnsChecks> logger)
@@ -54,6 +51,7 @@ public sealed class DnsChecks
         _timeout = options.Dns.Timeout;
         _time = time;
         _logger = logger;
+        _burst = new FailureBurst(time, TimeSpan.FromMinutes(1));
     }
 
     /// <summary>The <c>dns_lists</c>, in configuration order.</summary>
@@ -138,8 +136,15 @@ public sealed class DnsChecks
             Listings = [.. lists.Select(l => Take(l, failures)).OfType<DnsListing>()],
             Failures = failures,
         };
-        if (failures.Count > 0)
-            ReportFailures(client, failures);
+        if (failures.Count > 0 && _burst.OnFailure(out var unreported))
+        {
+            DnsLog.LookupsFailed(_logger, client.ToString(), string.Join("; ", failures),
+                unreported == 0 ? "" : $"; {unreported} more messages met DNS failures since the last report");
+        }
+        else if (failures.Count == 0 && _burst.OnSuccess(out var failed, out var lasted))
+        {
+            DnsLog.Recovered(_logger, failed, lasted);
+        }
         if (_logger.IsEnabled(LogLevel.Debug))
             DnsLog.Facts(_logger, queueId, client.ToString(), string.Join("; ", facts.Describe()));
         return facts;
@@ -193,25 +198,6 @@ public sealed class DnsChecks
     }
 
     private string NoAnswer() => string.Create(CultureInfo.InvariantCulture, $"no answer within {_timeout.TotalSeconds:0.###}s");
-
-    private void ReportFailures(IPAddress client, List<string> failures)
-    {
-        int suppressed;
-        lock (_burstLock)
-        {
-            var now = _time.GetUtcNow();
-            if (now - _lastReported < BurstQuiet)
-            {
-                _suppressed++;
-                return;
-            }
-            _lastReported = now;
-            suppressed = _suppressed;
-            _suppressed = 0;
-        }
-        DnsLog.LookupsFailed(_logger, client.ToString(), string.Join("; ", failures),
-            suppressed == 0 ? "" : $"; {suppressed} more messages met DNS failures since the last report");
-    }
 
     private sealed record Outcome<T>(T? Value, string? Failure) where T : class;
 

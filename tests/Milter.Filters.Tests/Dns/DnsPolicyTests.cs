@@ -299,10 +299,13 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         await SendAsync(chain, "192.0.2.5", "alice@pool.example", "bob@example.com");
         _clock.Advance(TimeSpan.FromSeconds(31));
         await SendAsync(chain, "192.0.2.5", "alice@pool.example", "bob@example.com");
+        await SendAsync(chain, "192.0.2.9", "carol@other.example", "bob@example.com");
 
         var warnings = _log.Collector.GetSnapshot().Where(r => r.Level == LogLevel.Warning).Select(r => r.Message).ToList();
         Assert.Equal(2, warnings.Count);
-        Assert.StartsWith("DNS lookups failed for 192.0.2.5: dns list bl.example: 5.2.0.192.bl.example A: ServerFailure", warnings[0]);
+        Assert.StartsWith("DNS lookups failed for 192.0.2.5: spf pool.example: temperror (a lookup failed); dns list bl.example: 5.2.0.192.bl.example A: ServerFailure", warnings[0]);
         Assert.EndsWith("; 2 more messages met DNS failures since the last report", warnings[1]);
+        Assert.Equal("DNS answers again, after 4 messages met DNS failures over 00:01:01",
+            Assert.Single(_log.Collector.GetSnapshot(), r => r.Level == LogLevel.Information).Message);
     }
 }
