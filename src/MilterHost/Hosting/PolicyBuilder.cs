@@ -24,6 +24,9 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
     private readonly Lock _resolverLock = new();
     private (DnsOptions Options, DnsResolver Resolver)? _resolver;
 
+    /// <summary>The resolver the last chain was built with (for tests).</summary>
+    internal DnsResolver? Resolver => _resolver?.Resolver;
+
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
         var options = config.Options;

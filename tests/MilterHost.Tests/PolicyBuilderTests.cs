@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Milter.Filters;
+using Milter.Filters.Context;
+using Milter.Filters.Stores;
+using MilterHost.Configuration;
+using MilterHost.Hosting;
+
+namespace MilterHost.Tests;
+
+/// <summary>How a configuration becomes the running chain: the greylist slot and the one DNS resolver.</summary>
+public sealed class PolicyBuilderTests : IAsyncLifetime, IDisposable
+{
+    private readonly ConfigDirectory _dir = new();
+    private MilterStores _stores = null!;
+
+    public async Task InitializeAsync() =>
+        _stores = await StoreFactory.OpenAsync("sqlite:" + Path.Combine(_dir.Path, "milterhost.db"), TimeProvider.System, null, new StoreOptions());
+
+    public async Task DisposeAsync() => await _stores.DisposeAsync();
+
+    public void Dispose() => _dir.Dispose();
+
+    private PolicyBuilder Builder() => new(_stores, new NoSink(), TimeProvider.System, NullLoggerFactory.Instance);
+
+    private LoadedConfig Config(string yaml) => _dir.Load("recipients: { reject_unknown: false }\n" + yaml, out _).Config!;
+
+    [Fact]
+    public void Dns_lists_come_before_the_greylist_in_its_slot()
+    {
+        var chain = Builder().BuildChain(Config("""
+            dns: { servers: ["127.0.0.1:9"] }
+            dns_lists:
+              - { zone: bl.example }
+            """).Options, _dir.Path);
+
+        Assert.Equal(["relay", "ban", "dnslist", "greylist"], chain.Filters.Select(f => f.Name));
+    }
+
+    [Fact]
+    public void Without_dns_lists_or_greylisting_the_slot_is_empty()
+    {
+        var chain = Builder().BuildChain(Config("greylist: { enabled: false }\n").Options, _dir.Path);
+
+        Assert.Equal(["relay", "ban"], chain.Filters.Select(f => f.Name));
+    }
+
+    [Fact]
+    public void A_reload_keeps_the_resolver_and_its_cache_until_the_dns_settings_change()
+    {
+        var builder = Builder();
+        var first = Config("dns: { servers: [\"127.0.0.1:9\"], timeout: 1s }\n");
+        var same = Config("dns: { servers: [\"127.0.0.1:9\"], timeout: 1s }\ngreylist: { delay: 5m }\n");
+        var changed = Config("dns: { servers: [\"127.0.0.1:9\", \"[::1]:9\"], timeout: 1s }\n");
+
+        builder.BuildChain(first.Options, _dir.Path);
+        var resolver = builder.Resolver;
+        builder.BuildChain(same.Options, _dir.Path);
+        var kept = builder.Resolver;
+        builder.BuildChain(changed.Options, _dir.Path);
+
+        Assert.Same(resolver, kept);
+        Assert.NotSame(resolver, builder.Resolver);
+        Assert.Equal(["127.0.0.1:9", "[::1]:9"], builder.Resolver!.Servers.Select(s => s.ToString()));
+        Assert.Equal(TimeSpan.FromSeconds(1), builder.Resolver.Timeout);
+    }
+
+    private sealed class NoSink : IDecisionSink
+    {
+        public void OnDecision(SessionContext session, Decision decision)
+        {
+        }
+    }
+}
