@@ -170,12 +170,9 @@ public sealed class DnsChecks
             {
                 return new Outcome<T>(null, NoAnswer());
             }
-            catch (DnsLookupException ex)
+            catch (Exception ex)
             {
-                return new Outcome<T>(null, ex.Message);
-            }
-            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
-            {
+                // DNS trouble of any kind means "no answer", never a failed message.
                 return new Outcome<T>(null, ex.Message);
             }
         }

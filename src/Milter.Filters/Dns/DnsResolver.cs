@@ -121,8 +121,9 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
                 problems.Add($"{server}: no answer");
                 break; // the time for this lookup is up, whatever servers are left
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or FormatException or ArgumentException or InvalidOperationException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // Whatever the library met (a socket error, an answer it cannot parse): this server failed.
                 problems.Add($"{server}: {ex.Message}");
                 continue;
             }
