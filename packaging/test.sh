@@ -312,6 +312,7 @@ ban:
   - sender: "*@spammer.example"
     reply: "550 5.7.1 Banned by the package test"
 greylist: { enabled: false }
+dns: { servers: ["127.0.0.1:9"], timeout: 1s }
 CONFIG
 	chmod 0644 "$sandbox/milterhost.yaml"
 	private_sendmail "$sandbox/sendmail" /run/milterhost/milter.sock

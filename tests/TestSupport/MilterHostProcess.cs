@@ -72,6 +72,7 @@ public sealed class MilterHostProcess : IAsyncDisposable
     public static async Task<MilterHostProcess> StartAsync(string configPath, SyslogSink? syslog = null, TimeSpan? readyTimeout = null, bool waitUntilReady = true,
         IReadOnlyDictionary<string, string>? environment = null)
     {
+        RequireLoopbackDns(configPath);
         string[] args = [BinaryPath, "run", "--config", configPath];
         var psi = syslog is null ? new ProcessStartInfo(DotnetHost, args) : syslog.CreateStartInfo(DotnetHost, args);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
@@ -98,6 +99,27 @@ public sealed class MilterHostProcess : IAsyncDisposable
             }
         }
         return host;
+    }
+
+    /// <summary>
+    /// Tests send DNS traffic only to servers they started: a daemon under test must be given
+    /// <c>dns.servers</c> on loopback (a dead port such as 127.0.0.1:9 when the test needs no DNS),
+    /// never the machine's resolver. Enforced here so no test can forget it.
+    /// </summary>
+    public static void RequireLoopbackDns(string configPath)
+    {
+        var text = File.ReadAllText(configPath);
+        var dns = System.Text.RegularExpressions.Regex.Match(text, @"(?m)^dns:\s*(\{[^}\n]*\}|(\n[ \t]+.*)+)");
+        var servers = dns.Success ? System.Text.RegularExpressions.Regex.Match(dns.Value, @"servers:\s*\[([^\]]*)\]") : null;
+        if (servers is not { Success: true } || servers.Groups[1].Value.Trim().Length == 0)
+            throw new InvalidOperationException($"{configPath}: a daemon under test needs dns.servers on loopback (e.g. dns: {{ servers: [\"127.0.0.1:9\"] }}), never the machine's resolver");
+        foreach (var server in servers.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var host = server.Trim('"', '\'', ' ');
+            host = host.StartsWith('[') ? host[1..host.IndexOf(']', StringComparison.Ordinal)] : host.Count(c => c == ':') == 1 ? host[..host.IndexOf(':', StringComparison.Ordinal)] : host;
+            if (!System.Net.IPAddress.TryParse(host, out var ip) || !System.Net.IPAddress.IsLoopback(ip))
+                throw new InvalidOperationException($"{configPath}: dns server '{server}' is not on loopback; tests may only query DNS servers they started");
+        }
     }
 
     /// <summary>Waits for an output line (or a syslog line in <paramref name="syslog"/>); false on timeout or exit.</summary>
