@@ -18,6 +18,7 @@ public static class Program
         {
             RunCommand.Create(),
             CheckConfigCommand.Create(),
+            SimulateCommand.Create(),
             LogScanCommand.Create(),
             BackupMailCommand.Create(),
         };

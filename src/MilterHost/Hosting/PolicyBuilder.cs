@@ -16,16 +16,20 @@ namespace MilterHost.Hosting;
 /// <summary>
 /// Builds one generation of the running policy from a checked configuration: reads the files it
 /// names (local-host-names, aliases, virtusertable), makes the filters in design.md's order on the
-/// shared stores, and the limits of the listener. Used at start and on every SIGHUP. It keeps the
-/// daemon's one DNS resolver (and its cache) across reloads while <c>dns:</c> stays the same.
+/// shared stores, and the limits of the listener. Used at start and on every SIGHUP, and by
+/// <c>simulate</c>, which passes read-only stores unless told to record. It keeps the daemon's one
+/// DNS resolver (and its cache) across reloads while <c>dns:</c> stays the same.
 /// </summary>
-internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
+internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
 {
     private readonly Lock _resolverLock = new();
     private (DnsOptions Options, DnsResolver Resolver)? _resolver;
 
     /// <summary>The resolver the last chain was built with (for tests).</summary>
     internal DnsResolver? Resolver => _resolver?.Resolver;
+
+    public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
+        : this(stores.Greylist, stores.Bans, decisions, time, loggers) { }
 
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
@@ -35,7 +39,7 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
         var server = ServerOptions(options);
         // Refusals by the ban and recipients filters count against a client that passed greylisting.
         IDecisionSink sink = options.Greylist.Enabled
-            ? new BypassBanRecorder(decisions, stores.Greylist, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>())
+            ? new BypassBanRecorder(decisions, greylistStore, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>())
             : decisions;
         return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }
@@ -53,11 +57,11 @@ internal sealed class PolicyBuilder(MilterStores stores, IDecisionSink decisions
         if (dns.Lists.Count > 0)
             greylist.Add(new DnsListFilter(dns));
         if (options.Greylist.Enabled)
-            greylist.Add(new GreylistFilter(stores.Greylist, options, dns, time, loggers.CreateLogger<GreylistFilter>()));
+            greylist.Add(new GreylistFilter(greylistStore, options, dns, time, loggers.CreateLogger<GreylistFilter>()));
         var inputs = new FilterChainInputs
         {
             LocalDomains = localDomains,
-            DynamicBans = stores.Bans,
+            DynamicBans = banStore,
             Recipients = recipients,
             Greylist = greylist,
         };

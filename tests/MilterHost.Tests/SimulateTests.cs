@@ -1,0 +1,237 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+using Milter.TestSupport;
+using MilterHost.Commands;
+
+namespace MilterHost.Tests;
+
+/// <summary>
+/// <c>milterhost simulate</c> in-process on a real config and a real SQLite store: the chain
+/// behind the real protocol session, driven by the real MTA-side client.
+/// </summary>
+public sealed class SimulateTests : IDisposable
+{
+    private readonly ConfigDirectory _dir = new();
+
+    public SimulateTests()
+    {
+        _dir.Write("aliases", "# milterhost's own view of the local users\npostmaster: root\nalice: root\nbob: alice\n");
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Database => Path.Combine(_dir.Path, "milterhost.db");
+
+    private string WriteConfig(string greylist = "{ enabled: false }") => _dir.Write("milterhost.yaml", $"""
+        listen: unix:milter.sock
+        database: sqlite:milterhost.db
+        local_domains: [example.com]
+        relay: {"{"} allow_clients: [192.0.2.0/24] {"}"}
+        recipients: {"{"} reject_unknown: true, sources: ["aliases:aliases"] {"}"}
+        ban:
+          - sender: "*@spammer.example"
+            reply: "550 5.7.1 No mail from spammer.example"
+        greylist: {greylist}
+        """);
+
+    [Fact]
+    public async Task A_relay_attempt_from_outside_is_refused_for_the_foreign_recipient_only()
+    {
+        var config = WriteConfig();
+        var (exit, stdout, stderr) = await Simulate(config, "--client", "203.0.113.9", "--helo", "mx.outside.example",
+            "--from", "someone@outside.example", "--to", "x@foreign.example", "alice@example.com", "--subject", "hello");
+
+        Assert.Equal("", stderr);
+        Assert.Equal(0, exit);
+        Assert.Equal(
+            $"""
+            client 203.0.113.9 (no name: unresolved), helo mx.outside.example, from <someone@outside.example>
+            config {config}; database sqlite:{Database} (read-only: nothing is written; --record writes what a delivery would)
+            note: {Database} does not exist yet; simulated against an empty store
+
+            STAGE    INPUT                      VERDICT   REPLY                      FILTER  RULE
+            connect  [203.0.113.9]              continue
+            helo     mx.outside.example         continue
+            mail     <someone@outside.example>  continue
+            rcpt     <x@foreign.example>        reject    550 5.7.1 Relaying denied  relay   relay
+            rcpt     <alice@example.com>        continue
+            data                                not sent
+            header   Subject: hello             not sent
+            eoh                                 not sent
+            eom                                 continue
+
+            outcome: accepted for <alice@example.com>
+
+            """,
+            stdout);
+        // Without --record a store that did not exist is not created either.
+        Assert.False(File.Exists(Database));
+    }
+
+    [Fact]
+    public async Task A_banned_sender_is_refused_at_MAIL_with_the_configured_reply_and_rule()
+    {
+        var stages = (await SimulateJson(WriteConfig(), "--client", "203.0.113.9", "--from", "bulk@spammer.example", "--to", "alice@example.com"))
+            .GetProperty("stages");
+
+        Assert.Equal(["connect continue", "helo continue", "mail reject"], Rows(stages));
+        var mail = stages[2];
+        Assert.Equal("550 5.7.1 No mail from spammer.example", mail.GetProperty("reply").GetString());
+        Assert.Equal("ban", mail.GetProperty("filter").GetString());
+        Assert.Equal("ban#1 (line 7)", mail.GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public async Task An_unknown_recipient_is_refused_while_a_known_one_is_accepted()
+    {
+        var root = await SimulateJson(WriteConfig(), "--client", "192.0.2.7", "--from", "colleague@example.com",
+            "--to", "ghost@example.com", "Bob+lists@Example.COM");
+
+        var rcpts = root.GetProperty("stages").EnumerateArray().Where(s => s.GetProperty("stage").GetString() == "rcpt").ToList();
+        Assert.Equal("550 5.1.1 User unknown", rcpts[0].GetProperty("reply").GetString());
+        Assert.Equal("recipients", rcpts[0].GetProperty("filter").GetString());
+        Assert.Equal("continue", rcpts[1].GetProperty("verdict").GetString());
+        Assert.Equal("accept", root.GetProperty("outcome").GetProperty("verdict").GetString());
+        Assert.Equal(["Bob+lists@Example.COM"], Strings(root.GetProperty("outcome").GetProperty("acceptedRecipients")));
+    }
+
+    [Fact]
+    public async Task A_greylisted_first_attempt_stays_new_without_record_and_is_stored_with_it()
+    {
+        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true }");
+        await (await StoreFactory.OpenAsync("sqlite:" + Database, TimeProvider.System)).DisposeAsync();
+        string[] attempt = ["--client", "203.0.113.9", "--from", "news@outside.example", "--to", "alice@example.com"];
+
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var data = Stage(await SimulateJson(config, attempt), "data");
+            Assert.Equal("451 4.7.1 Greylisted, please retry in 120 seconds", data.GetProperty("reply").GetString());
+            Assert.Equal("greylist:new", data.GetProperty("rule").GetString());
+        }
+        Assert.Empty(await TripletsAsync());
+
+        var recorded = await SimulateJson(config, [.. attempt, "--record"]);
+        Assert.True(recorded.GetProperty("recorded").GetBoolean());
+        Assert.Equal("greylist:new", Stage(recorded, "data").GetProperty("rule").GetString());
+        var triplet = Assert.Single(await TripletsAsync()).Triplet;
+        Assert.Equal(("net:203.0.113.0/24", "news@outside.example", "alice@example.com"), (triplet.Client, triplet.Sender, triplet.Recipient));
+
+        // The recorded first attempt is what the next one is measured against.
+        Assert.Equal("greylist:early", Stage(await SimulateJson(config, attempt), "data").GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public async Task A_recorded_attempt_retried_after_the_delay_passes()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2025-03-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true }");
+        string[] attempt = ["--config", config, "--client", "203.0.113.9", "--from", "news@outside.example", "--to", "alice@example.com", "--json"];
+        await Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt, "--record"]);
+
+        time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        var (exit, stdout, stderr) = await Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt]);
+
+        Assert.Equal((0, ""), (exit, stderr));
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("continue", Stage(root, "data").GetProperty("verdict").GetString());
+        Assert.Equal("accept", root.GetProperty("outcome").GetProperty("verdict").GetString());
+    }
+
+    [Fact]
+    public async Task Without_per_message_the_first_attempt_is_deferred_at_RCPT()
+    {
+        var root = await SimulateJson(WriteConfig("{ enabled: true, delay: 90s, per_message: false }"),
+            "--client", "2001:db8::25", "--from", "news@outside.example", "--to", "alice@example.com");
+
+        var rcpt = Stage(root, "rcpt");
+        Assert.Equal("tempfail", rcpt.GetProperty("verdict").GetString());
+        Assert.Equal("451 4.7.1 Greylisted, please retry in 90 seconds", rcpt.GetProperty("reply").GetString());
+        Assert.Equal("greylist:new", rcpt.GetProperty("rule").GetString());
+        Assert.Equal("[IPv6:2001:db8::25]", Stage(root, "connect").GetProperty("input").GetString());
+        Assert.Equal("tempfail", root.GetProperty("outcome").GetProperty("verdict").GetString());
+    }
+
+    [Fact]
+    public async Task Json_output_has_the_request_every_stage_and_the_outcome()
+    {
+        var root = await SimulateJson(WriteConfig(), "--client", "192.0.2.7", "--client-name", "pc7.office.example", "--helo", "pc7",
+            "--from", "<>", "--to", "<x@foreign.example>", "--subject", "=?utf-8?q?caf=C3=A9?=", "--auth", "jo");
+
+        Assert.Equal(["config", "database", "recorded", "notes", "request", "stages", "outcome"], Names(root));
+        var request = root.GetProperty("request");
+        Assert.Equal(["client", "clientName", "helo", "from", "to", "subject", "auth"], Names(request));
+        Assert.Equal(("192.0.2.7", "pc7.office.example", "pc7", "", "jo"),
+            (request.GetProperty("client").GetString(), request.GetProperty("clientName").GetString(), request.GetProperty("helo").GetString(),
+                request.GetProperty("from").GetString(), request.GetProperty("auth").GetString()));
+        Assert.Equal(["x@foreign.example"], Strings(request.GetProperty("to")));
+        foreach (var stage in root.GetProperty("stages").EnumerateArray())
+            Assert.Equal(["stage", "input", "recipient", "sent", "verdict", "reply", "filter", "rule"], Names(stage));
+        Assert.Equal(["connect", "helo", "mail", "rcpt", "data", "header", "eoh", "eom"],
+            root.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("stage").GetString()!));
+        Assert.Equal("pc7.office.example [192.0.2.7]", Stage(root, "connect").GetProperty("input").GetString());
+        Assert.Equal("<>", Stage(root, "mail").GetProperty("input").GetString());
+        Assert.Equal("x@foreign.example", Stage(root, "rcpt").GetProperty("recipient").GetString());
+        Assert.Equal(JsonValueKind.Null, Stage(root, "rcpt").GetProperty("reply").ValueKind);
+        Assert.Equal(["verdict", "stage", "reply", "acceptedRecipients"], Names(root.GetProperty("outcome")));
+        Assert.Equal("eom", root.GetProperty("outcome").GetProperty("stage").GetString());
+    }
+
+    [Fact]
+    public async Task A_bad_client_address_is_a_usage_error()
+    {
+        var (exit, stdout, stderr) = await Simulate(WriteConfig(), "--client", "203.0.113.0/24", "--from", "a@b.example", "--to", "alice@example.com");
+
+        Assert.Equal(1, exit);
+        Assert.DoesNotContain("outcome:", stdout, StringComparison.Ordinal);
+        Assert.StartsWith("--client '203.0.113.0/24' is not an IP address (write 203.0.113.9 or 2001:db8::1).\n", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_built_binary_simulates_a_banned_sender()
+    {
+        var (exit, stdout, stderr) = await MilterHostProcess.RunToEndAsync(
+            ["simulate", "--config", WriteConfig(), "--client", "203.0.113.9", "--from", "bulk@spammer.example", "--to", "alice@example.com"]);
+
+        Assert.Equal("", stderr);
+        Assert.Equal(0, exit);
+        Assert.Contains("\nmail     <bulk@spammer.example>  reject    550 5.7.1 No mail from spammer.example  ban     ban#1 (line 7)\n", stdout, StringComparison.Ordinal);
+        Assert.EndsWith("\noutcome: reject at mail: 550 5.7.1 No mail from spammer.example\n", stdout, StringComparison.Ordinal);
+    }
+
+    private async Task<IReadOnlyList<TripletEntry>> TripletsAsync()
+    {
+        await using var stores = await StoreFactory.OpenAsync("sqlite:" + Database, TimeProvider.System);
+        return await stores.Greylist.ListTripletsAsync(new GreylistQuery(), DateTimeOffset.UtcNow, CancellationToken.None);
+    }
+
+    private static async Task<JsonElement> SimulateJson(string config, params string[] args)
+    {
+        var (exit, stdout, stderr) = await Simulate(config, [.. args, "--json"]);
+        Assert.Equal((0, ""), (exit, stderr));
+        return JsonDocument.Parse(stdout).RootElement;
+    }
+
+    private static JsonElement Stage(JsonElement root, string stage) =>
+        root.GetProperty("stages").EnumerateArray().Single(s => s.GetProperty("stage").GetString() == stage);
+
+    private static IEnumerable<string> Rows(JsonElement stages) =>
+        stages.EnumerateArray().Select(s => $"{s.GetProperty("stage").GetString()} {s.GetProperty("verdict").GetString()}");
+
+    private static IEnumerable<string> Names(JsonElement element) => element.EnumerateObject().Select(p => p.Name);
+
+    private static IEnumerable<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!);
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> Simulate(string config, params string[] args) =>
+        await Run(new RootCommand { SimulateCommand.Create() }, ["simulate", "--config", config, .. args]);
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+}
