@@ -129,7 +129,8 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("--confg", stderr, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
+    /// <summary>Runs the command line in-process, as the binary would, capturing both outputs.</summary>
+    internal static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
     {
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };

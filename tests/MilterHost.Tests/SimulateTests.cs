@@ -129,10 +129,10 @@ public sealed class SimulateTests : IDisposable
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2025-03-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true }");
         string[] attempt = ["--config", config, "--client", "203.0.113.9", "--from", "news@outside.example", "--to", "alice@example.com", "--json"];
-        await Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt, "--record"]);
+        await CommandTests.Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt, "--record"]);
 
         time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
-        var (exit, stdout, stderr) = await Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt]);
+        var (exit, stdout, stderr) = await CommandTests.Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt]);
 
         Assert.Equal((0, ""), (exit, stderr));
         var root = JsonDocument.Parse(stdout).RootElement;
@@ -225,13 +225,5 @@ public sealed class SimulateTests : IDisposable
     private static IEnumerable<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!);
 
     private static async Task<(int Exit, string Stdout, string Stderr)> Simulate(string config, params string[] args) =>
-        await Run(new RootCommand { SimulateCommand.Create() }, ["simulate", "--config", config, .. args]);
-
-    private static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
-    {
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+        await CommandTests.Run(new RootCommand { SimulateCommand.Create() }, ["simulate", "--config", config, .. args]);
 }

@@ -23,10 +23,9 @@ public sealed class BanFixture : PolicyFixture
         ],
     };
 
-    // sendmail refuses a user unknown to its own aliases before the milter hears of it.
     protected override SendmailOptions SendmailOptions(string milterSocket) => base.SendmailOptions(milterSocket) with
     {
-        Aliases = new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases) { ["former-employee"] = "root" },
+        Aliases = SendmailAliasesWith("former-employee"),
     };
 }
 

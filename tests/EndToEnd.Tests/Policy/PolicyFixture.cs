@@ -26,6 +26,13 @@ public abstract class PolicyFixture : IAsyncLifetime
     /// <summary>sendmail's options; <paramref name="milterSocket"/> is what the daemon listens on.</summary>
     protected virtual SendmailOptions SendmailOptions(string milterSocket) => new() { MilterSocket = milterSocket };
 
+    /// <summary>
+    /// sendmail's standard aliases plus <paramref name="user"/>: sendmail refuses a user unknown to
+    /// its own aliases before the milter hears of it.
+    /// </summary>
+    protected static IReadOnlyDictionary<string, string> SendmailAliasesWith(string user) =>
+        new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases) { [user] = "root" };
+
     /// <summary>Writes the files the config names (aliases, ...) into the sandbox before the daemon starts.</summary>
     protected virtual void WriteFiles(string sandbox) { }
 

@@ -21,8 +21,7 @@ public sealed class RecipientsAndRelayFixture : PolicyFixture
 
     protected override SendmailOptions SendmailOptions(string milterSocket) => base.SendmailOptions(milterSocket) with
     {
-        // sendmail refuses a user unknown to its own aliases before the milter hears of it.
-        Aliases = new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases) { ["ghost"] = "root" },
+        Aliases = SendmailAliasesWith("ghost"),
         AccessEntries = new Dictionary<string, string> { ["Connect:127.0.0.5"] = "RELAY", ["Connect:127.0.0.6"] = "RELAY" },
     };
 }
