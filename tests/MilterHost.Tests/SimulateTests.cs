@@ -25,6 +25,7 @@ public sealed class SimulateTests : IDisposable
 
     private string Database => Path.Combine(_dir.Path, "milterhost.db");
 
+    // The greylist configs set spf_pools: false: the triplet is keyed by the client network, no DNS asked.
     private string WriteConfig(string greylist = "{ enabled: false }") => _dir.Write("milterhost.yaml", $"""
         listen: unix:milter.sock
         database: sqlite:milterhost.db
@@ -35,6 +36,7 @@ public sealed class SimulateTests : IDisposable
           - sender: "*@spammer.example"
             reply: "550 5.7.1 No mail from spammer.example"
         greylist: {greylist}
+        dns: {"{"} servers: ["127.0.0.1:9"], timeout: 500ms {"}"}
         """);
 
     [Fact]
@@ -101,7 +103,7 @@ public sealed class SimulateTests : IDisposable
     [Fact]
     public async Task A_greylisted_first_attempt_stays_new_without_record_and_is_stored_with_it()
     {
-        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true }");
+        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true, spf_pools: false }");
         await (await StoreFactory.OpenAsync("sqlite:" + Database, TimeProvider.System)).DisposeAsync();
         string[] attempt = ["--client", "203.0.113.9", "--from", "news@outside.example", "--to", "alice@example.com"];
 
@@ -127,7 +129,7 @@ public sealed class SimulateTests : IDisposable
     public async Task A_recorded_attempt_retried_after_the_delay_passes()
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2025-03-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true }");
+        var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true, spf_pools: false }");
         string[] attempt = ["--config", config, "--client", "203.0.113.9", "--from", "news@outside.example", "--to", "alice@example.com", "--json"];
         await CommandTests.Run(new RootCommand { SimulateCommand.Create(time) }, ["simulate", .. attempt, "--record"]);
 
@@ -143,7 +145,7 @@ public sealed class SimulateTests : IDisposable
     [Fact]
     public async Task Without_per_message_the_first_attempt_is_deferred_at_RCPT()
     {
-        var root = await SimulateJson(WriteConfig("{ enabled: true, delay: 90s, per_message: false }"),
+        var root = await SimulateJson(WriteConfig("{ enabled: true, delay: 90s, per_message: false, spf_pools: false }"),
             "--client", "2001:db8::25", "--from", "news@outside.example", "--to", "alice@example.com");
 
         var rcpt = Stage(root, "rcpt");
