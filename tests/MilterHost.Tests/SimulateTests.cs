@@ -157,12 +157,35 @@ public sealed class SimulateTests : IDisposable
     }
 
     [Fact]
+    public async Task The_DNS_facts_that_decided_are_printed()
+    {
+        await using var dns = await PrivateDns.StartAsync(new PrivateDnsRecords()
+            .Txt("pool.example", "v=spf1 ip4:198.51.100.0/24 -all")
+            .Ptr("198.51.100.7", "mail7.pool.example")
+            .A("mail7.pool.example", "198.51.100.7"));
+        var config = _dir.Write("milterhost.yaml", $$"""
+            listen: unix:milter.sock
+            database: sqlite:milterhost.db
+            local_domains: [example.com]
+            recipients: { reject_unknown: true, sources: ["aliases:aliases"] }
+            greylist: { spf_pools: true, only_suspicious: true }
+            dns: { servers: ["{{dns.Server}}"], timeout: 1s }
+            """);
+
+        var (exit, stdout, stderr) = await Simulate(config, "--client", "198.51.100.7", "--from", "news@pool.example", "--to", "alice@example.com");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("dns: spf: pass (pool.example)", stdout, StringComparison.Ordinal);
+        Assert.Contains("dns: reverse dns: mail7.pool.example (forward-confirmed)", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Json_output_has_the_request_every_stage_and_the_outcome()
     {
         var root = await SimulateJson(WriteConfig(), "--client", "192.0.2.7", "--client-name", "pc7.office.example", "--helo", "pc7",
             "--from", "<>", "--to", "<x@foreign.example>", "--subject", "=?utf-8?q?caf=C3=A9?=", "--auth", "jo");
 
-        Assert.Equal(["config", "database", "recorded", "notes", "request", "stages", "outcome"], Names(root));
+        Assert.Equal(["config", "database", "recorded", "notes", "request", "stages", "dns", "outcome"], Names(root));
         var request = root.GetProperty("request");
         Assert.Equal(["client", "clientName", "helo", "from", "to", "subject", "auth"], Names(request));
         Assert.Equal(("192.0.2.7", "pc7.office.example", "pc7", "", "jo"),

@@ -50,6 +50,7 @@ internal static class SimulationJsonWriter
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            Strings(json, "dns", report.DnsFacts);
 
             var outcome = report.Outcome;
             json.WriteStartObject("outcome");

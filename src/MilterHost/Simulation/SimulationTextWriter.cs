@@ -21,6 +21,8 @@ internal static class SimulationTextWriter
             table.Add(step.Stage, step.Input, step.VerdictText, ReplyText(step), step.Decision?.Filter ?? "", step.Decision?.Rule ?? "");
         table.WriteTo(output);
         output.WriteLine();
+        foreach (var fact in report.DnsFacts)
+            output.WriteLine($"dns: {fact}");
         output.WriteLine($"outcome: {report.Outcome.Describe()}");
     }
 

@@ -33,7 +33,8 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
         var recorder = new Recorder(decisions);
         var toFilter = new Pipe();
         var toMta = new Pipe();
-        var session = new MilterSession(new DuplexPipe(toFilter.Reader, toMta.Writer), new ChainHandler(chain, recorder),
+        var handler = new ChainHandler(chain, recorder);
+        var session = new MilterSession(new DuplexPipe(toFilter.Reader, toMta.Writer), handler,
             sessionOptions, time, NullLogger.Instance, connectionId: 1);
         var running = session.RunAsync(cancellationToken);
         var sent = new List<(string Stage, string Input, MilterResponse Response, string? Recipient)>();
@@ -55,7 +56,10 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
                 unclaimed.Remove(decision);
             steps.Add(new SimulationStep(stage, input, response, decision, recipient));
         }
-        return new SimulationReport(request, steps, OutcomeOf(request, steps));
+        return new SimulationReport(request, steps, OutcomeOf(request, steps))
+        {
+            DnsFacts = Milter.Filters.Dns.DnsFacts.Of(handler.Session)?.Describe() ?? [],
+        };
     }
 
     private static async Task PlayAsync(MilterClient mta, SimulationRequest request, List<(string, string, MilterResponse, string?)> sent,
