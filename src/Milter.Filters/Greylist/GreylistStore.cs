@@ -5,6 +5,7 @@ using System.Text;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
+using Milter.Filters.Stats;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Greylist;
@@ -23,6 +24,7 @@ public abstract class GreylistStore : IGreylistStore
 
     private readonly StoreDatabase _database;
     private readonly IDynamicBanStore _bans;
+    private readonly DecisionTally? _tally;
     private readonly StoreOptions _options;
     private readonly ILogger _logger;
     private readonly BoundedCache<Triplet, CachedPass> _passed;
@@ -32,10 +34,11 @@ public abstract class GreylistStore : IGreylistStore
     private readonly RefreshingSnapshot<AllowIndex> _allow;
     private int _pendingTouches;
 
-    private protected GreylistStore(StoreDatabase database, IDynamicBanStore bans, TimeProvider time, StoreOptions options, ILogger logger)
+    private protected GreylistStore(StoreDatabase database, IDynamicBanStore bans, DecisionTally? tally, TimeProvider time, StoreOptions options, ILogger logger)
     {
         _database = database;
         _bans = bans;
+        _tally = tally;
         _options = options;
         _logger = logger;
         _passed = new BoundedCache<Triplet, CachedPass>(options.CacheCapacity);
@@ -82,6 +85,11 @@ public abstract class GreylistStore : IGreylistStore
                 return result;
             }, cancellationToken).ConfigureAwait(false);
 
+        if (record && _tally is not null)
+        {
+            foreach (var (greylistEvent, when, delay) in outcome.Events)
+                _tally.OnGreylist(greylistEvent, when, delay);
+        }
         if (record && outcome.Result.Passes)
         {
             var entry = new CachedPass(outcome.Expires, seconds, seconds);
@@ -146,12 +154,13 @@ public abstract class GreylistStore : IGreylistStore
             {
                 await ExecuteAsync(session, _database.Dialect.ExtendAwl, cancellationToken,
                     ("@client", triplet.Client), ("@sender_domain", triplet.SenderDomain), ("@now", seconds), ("@expires", awlExpires)).ConfigureAwait(false);
-                return new CheckOutcome(new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero), awlExpires);
+                return new CheckOutcome(new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero), awlExpires, []);
             }
         }
 
         var selectForUpdate = _database.Dialect.SelectTripletForUpdate;
         var entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+        var before = entry;
         var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
         // A row absent at the read may be inserted by another MX host before our insert: then read it
         // (now locked) and decide again. A sweep could delete it in between, hence the loop.
@@ -164,7 +173,7 @@ public abstract class GreylistStore : IGreylistStore
             }
             if (await WriteTripletAsync(session, StoreSql.InsertTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
                 break;
-            entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+            entry = before = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
             evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
         }
 
@@ -173,8 +182,33 @@ public abstract class GreylistStore : IGreylistStore
             await ExecuteAsync(session, StoreSql.CountPass, cancellationToken,
                 ("@client", triplet.Client), ("@sender_domain", triplet.SenderDomain), ("@now", seconds), ("@expires", awlExpires)).ConfigureAwait(false);
         }
-        return new CheckOutcome(evaluation.Result, evaluation.Entry.Expires.ToUnixTimeSeconds());
+        return new CheckOutcome(evaluation.Result, evaluation.Entry.Expires.ToUnixTimeSeconds(), EventsOf(before, evaluation.Result, now));
     }
+
+    /// <summary>What a check did to the triplet, for the greylist tally (reported once the transaction committed).</summary>
+    private static List<(GreylistEvent Event, DateTimeOffset At, TimeSpan Delay)> EventsOf(TripletEntry? before, GreylistResult result, DateTimeOffset now)
+    {
+        var events = new List<(GreylistEvent, DateTimeOffset, TimeSpan)>(2);
+        if (before is null || now >= before.Expires)
+        {
+            // An expired pending triplet the sweeper has not reached yet ends here instead.
+            if (before is { State: TripletState.Pending })
+                events.Add((Abandoned(before.Deferrals), before.Expires, TimeSpan.Zero));
+            events.Add((GreylistEvent.FirstAttempt, now, TimeSpan.Zero));
+            if (result.FirstPass)
+                events.Add((GreylistEvent.Passed, now, TimeSpan.Zero));
+        }
+        else if (before.State == TripletState.Pending)
+        {
+            events.Add((GreylistEvent.Retry, now, TimeSpan.Zero));
+            if (result.FirstPass)
+                events.Add((GreylistEvent.Passed, now, now - before.FirstSeen));
+        }
+        return events;
+    }
+
+    /// <summary>A pending triplet that expired: answered 451 once (never retried) or more often (every retry too early).</summary>
+    private static GreylistEvent Abandoned(long deferrals) => deferrals > 1 ? GreylistEvent.GaveUp : GreylistEvent.NeverRetried;
 
     public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
     {
@@ -281,8 +315,18 @@ public abstract class GreylistStore : IGreylistStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var parameters = new { now = now.ToUnixTimeSeconds(), batch = (long)batchSize };
-        var total = 0;
-        foreach (var sql in (string[])[StoreSql.SweepTriplets, StoreSql.SweepAwl, StoreSql.SweepAllow, StoreSql.SweepStrikes])
+        // The expired pending triplets are counted in the greylist tally in the same transaction that deletes them.
+        var total = await _database.WriteAsync(async (session, ct) =>
+        {
+            var gone = (await session.Connection.QueryAsync<(long State, long Expires, long Deferrals)>(
+                StoreSession.Define(StoreSql.SweepTriplets, parameters, ct)).ConfigureAwait(false)).ToList();
+            var abandoned = gone.Where(row => row.State == (long)TripletState.Pending)
+                .GroupBy(row => new GreylistKey(DecisionTally.MinuteOf(Time(row.Expires)), Abandoned(row.Deferrals), 0))
+                .ToDictionary(g => g.Key, g => (long)g.Count());
+            await DecisionTally.WriteGreylistAsync(session, abandoned, ct).ConfigureAwait(false);
+            return gone.Count;
+        }, cancellationToken).ConfigureAwait(false);
+        foreach (var sql in (string[])[StoreSql.SweepAwl, StoreSql.SweepAllow, StoreSql.SweepStrikes])
         {
             total += await _database.WriteAsync((session, ct) =>
                 session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken).ConfigureAwait(false);
@@ -563,20 +607,8 @@ public abstract class GreylistStore : IGreylistStore
             ("@first_seen", entry.FirstSeen.ToUnixTimeSeconds()), ("@last_seen", entry.LastSeen.ToUnixTimeSeconds()),
             ("@expires", entry.Expires.ToUnixTimeSeconds()), ("@deferrals", (long)entry.Deferrals));
 
-    private static async Task<int> ExecuteAsync(StoreSession session, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
-    {
-        var command = session.Rent(sql);
-        try
-        {
-            foreach (var (name, value) in parameters)
-                StoreSession.Bind(command, name, value);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            session.Return(command);
-        }
-    }
+    private static Task<int> ExecuteAsync(StoreSession session, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        session.ExecuteAsync(sql, cancellationToken, parameters);
 
     private Task<AllowIndex> LoadAllowAsync(CancellationToken cancellationToken) =>
         _database.RunAsync(async (session, ct) =>
@@ -592,7 +624,7 @@ public abstract class GreylistStore : IGreylistStore
     /// <summary>A lifetime extension waiting for the flush.</summary>
     private readonly record struct Touch(long LastSeen, long Expires);
 
-    private sealed record CheckOutcome(GreylistResult Result, long Expires);
+    private sealed record CheckOutcome(GreylistResult Result, long Expires, IReadOnlyList<(GreylistEvent Event, DateTimeOffset At, TimeSpan Delay)> Events);
 
     private sealed class AllowRow
     {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Stats;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Greylist;
@@ -11,6 +12,6 @@ namespace Milter.Filters.Greylist;
 /// </summary>
 public sealed class PostgresGreylistStore : GreylistStore
 {
-    internal PostgresGreylistStore(PostgresDatabase database, IDynamicBanStore bans, TimeProvider time, StoreOptions options, ILogger<PostgresGreylistStore> logger)
-        : base(database, bans, time, options, logger) { }
+    internal PostgresGreylistStore(PostgresDatabase database, IDynamicBanStore bans, DecisionTally? tally, TimeProvider time, StoreOptions options, ILogger<PostgresGreylistStore> logger)
+        : base(database, bans, tally, time, options, logger) { }
 }

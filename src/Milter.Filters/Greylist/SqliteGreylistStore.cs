@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Stats;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Greylist;
@@ -10,6 +11,6 @@ namespace Milter.Filters.Greylist;
 /// </summary>
 public sealed class SqliteGreylistStore : GreylistStore
 {
-    internal SqliteGreylistStore(SqliteDatabase database, IDynamicBanStore bans, TimeProvider time, StoreOptions options, ILogger<SqliteGreylistStore> logger)
-        : base(database, bans, time, options, logger) { }
+    internal SqliteGreylistStore(SqliteDatabase database, IDynamicBanStore bans, DecisionTally? tally, TimeProvider time, StoreOptions options, ILogger<SqliteGreylistStore> logger)
+        : base(database, bans, tally, time, options, logger) { }
 }

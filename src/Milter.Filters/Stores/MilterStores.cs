@@ -1,4 +1,5 @@
 using Milter.Filters.Greylist;
+using Milter.Filters.Stats;
 
 namespace Milter.Filters.Stores;
 
@@ -8,24 +9,35 @@ public sealed class MilterStores : IAsyncDisposable
     private readonly StoreDatabase _database;
     private int _disposed;
 
-    internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans)
+    internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans, DecisionTally tally)
     {
         _database = database;
         Greylist = greylist;
         Bans = bans;
+        Tally = tally;
     }
 
     public GreylistStore Greylist { get; }
 
     public DynamicBanStore Bans { get; }
 
+    /// <summary>The per-minute decision and greylist tallies (stats, metrics, status page).</summary>
+    public DecisionTally Tally { get; }
+
+    /// <summary>Told of every database operation: how long it took and whether it failed (the metrics).</summary>
+    public IStoreObserver? Observer
+    {
+        get => _database.Observer;
+        set => _database.Observer = value;
+    }
+
     /// <summary><c>sqlite:PATH</c> or <c>postgres:Host=..;Port=..;Database=..</c>, without secrets.</summary>
     public string Description => _database.Description;
 
-    /// <summary>Both stores, for the sweeper.</summary>
-    public IReadOnlyList<IExpiringStore> Expiring => [Greylist, Bans];
+    /// <summary>The stores and the tally, for the sweeper.</summary>
+    public IReadOnlyList<IExpiringStore> Expiring => [Greylist, Bans, Tally];
 
-    /// <summary>Writes out the greylist's deferred lifetime extensions, then closes the database.</summary>
+    /// <summary>Writes out the greylist's deferred lifetime extensions and the tally, then closes the database.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -33,6 +45,7 @@ public sealed class MilterStores : IAsyncDisposable
         try
         {
             await Greylist.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await Tally.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {

@@ -24,11 +24,33 @@ internal abstract class StoreDatabase : IAsyncDisposable
     /// <summary>The schema version this build creates and understands.</summary>
     public static int LatestVersion => StoreSql.Migrations.Count;
 
+    /// <summary>The clock operations are timed with (set by <see cref="StoreFactory"/>).</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Told of every operation; null: nobody listens.</summary>
+    public IStoreObserver? Observer { get; set; }
+
     public abstract ValueTask<StoreSession> OpenSessionAsync(CancellationToken cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> on a session; provider failures become <see cref="StoreUnavailableException"/>.</summary>
-    public async Task<T> RunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> RunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunCoreAsync(work, write: false, cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> inside one write transaction that commits before this returns.</summary>
+    public Task<T> WriteAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunCoreAsync(async (session, ct) =>
+        {
+            await session.BeginWriteAsync(ct).ConfigureAwait(false);
+            var result = await work(session, ct).ConfigureAwait(false);
+            await session.CommitAsync(ct).ConfigureAwait(false);
+            return result;
+        }, write: true, cancellationToken);
+
+    private async Task<T> RunCoreAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool write, CancellationToken cancellationToken)
     {
+        var observer = Observer;
+        var started = observer is null ? 0 : Time.GetTimestamp();
+        var failed = false;
         try
         {
             var session = await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
@@ -37,19 +59,19 @@ internal abstract class StoreDatabase : IAsyncDisposable
         }
         catch (Exception ex) when (IsStoreFailure(ex))
         {
+            failed = true;
             throw new StoreUnavailableException($"{Description}: {ex.Message}", ex);
         }
-    }
-
-    /// <summary>Runs <paramref name="work"/> inside one write transaction that commits before this returns.</summary>
-    public Task<T> WriteAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        RunAsync(async (session, ct) =>
+        catch (StoreUnavailableException)
         {
-            await session.BeginWriteAsync(ct).ConfigureAwait(false);
-            var result = await work(session, ct).ConfigureAwait(false);
-            await session.CommitAsync(ct).ConfigureAwait(false);
-            return result;
-        }, cancellationToken);
+            failed = true;
+            throw;
+        }
+        finally
+        {
+            observer?.OnOperation(write, Time.GetElapsedTime(started), failed);
+        }
+    }
 
     /// <summary>
     /// Brings the schema to <see cref="LatestVersion"/>, each step in the same transaction as its

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Milter.Filters.Greylist;
+using Milter.Filters.Stats;
 
 namespace Milter.Filters.Stores;
 
@@ -31,6 +32,7 @@ public static class StoreFactory
         else
             throw new ArgumentException($"database '{database}': expected sqlite:PATH or postgres:CONNECTION-STRING", nameof(database));
 
+        db.Time = time;
         try
         {
             var version = await db.MigrateAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
@@ -52,12 +54,14 @@ public static class StoreFactory
     private static MilterStores Create(SqliteDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
     {
         var bans = new SqliteDynamicBanStore(db, time, options, loggers.CreateLogger<SqliteDynamicBanStore>());
-        return new MilterStores(db, new SqliteGreylistStore(db, bans, time, options, loggers.CreateLogger<SqliteGreylistStore>()), bans);
+        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>());
+        return new MilterStores(db, new SqliteGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<SqliteGreylistStore>()), bans, tally);
     }
 
     private static MilterStores Create(PostgresDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
     {
         var bans = new PostgresDynamicBanStore(db, time, options, loggers.CreateLogger<PostgresDynamicBanStore>());
-        return new MilterStores(db, new PostgresGreylistStore(db, bans, time, options, loggers.CreateLogger<PostgresGreylistStore>()), bans);
+        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>());
+        return new MilterStores(db, new PostgresGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<PostgresGreylistStore>()), bans, tally);
     }
 }

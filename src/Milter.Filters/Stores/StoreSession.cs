@@ -64,6 +64,22 @@ internal abstract class StoreSession : IAsyncDisposable
         parameter.Value = value ?? DBNull.Value;
     }
 
+    /// <summary>Runs <paramref name="sql"/> through <see cref="Rent"/> (prepared where the backend keeps it); returns the rows affected.</summary>
+    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var command = Rent(sql);
+        try
+        {
+            foreach (var (name, value) in parameters)
+                Bind(command, name, value);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(command);
+        }
+    }
+
     /// <summary>A Dapper command on this session's connection.</summary>
     public static CommandDefinition Define(string sql, object? parameters, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction: null, commandTimeout: null, CommandType.Text, CommandFlags.Buffered, cancellationToken);

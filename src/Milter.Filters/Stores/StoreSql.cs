@@ -61,6 +61,22 @@ internal static class StoreSql
             """,
             "CREATE INDEX ix_dynamic_ban_expires ON dynamic_ban (expires)",
         ],
+        // 2: per-minute tallies for `stats`, /metrics and the status page (kept 35 days).
+        [
+            """
+            CREATE TABLE decision_tally (
+                minute BIGINT NOT NULL, filter TEXT NOT NULL, verdict TEXT NOT NULL, rule TEXT NOT NULL,
+                network TEXT NOT NULL, sender_domain TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (minute, filter, verdict, rule, network, sender_domain))
+            """,
+            """
+            CREATE TABLE greylist_tally (
+                minute BIGINT NOT NULL, event TEXT NOT NULL, delay BIGINT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (minute, event, delay))
+            """,
+        ],
     ];
 
     // ---- greylist check (hot path) -----------------------------------------------------------
@@ -141,9 +157,11 @@ internal static class StoreSql
 
     // ---- sweeping: a bounded batch per statement keeps each write transaction short --------
 
+    /// <summary>Returns what went, so that the pending triplets nobody retried in time reach the greylist tally.</summary>
     public const string SweepTriplets =
         "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
-        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @now LIMIT @batch)";
+        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @now LIMIT @batch) " +
+        "RETURNING state, expires, deferrals";
     public const string SweepAwl =
         "DELETE FROM greylist_awl WHERE (client, sender_domain) IN " +
         "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @now LIMIT @batch)";
@@ -154,6 +172,38 @@ internal static class StoreSql
         "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @now LIMIT @batch)";
     public const string SweepBans =
         "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @now LIMIT @batch)";
+
+    // ---- tallies (stats, status page) ---------------------------------------------------------
+
+    public const string AddDecisionTally =
+        "INSERT INTO decision_tally (minute, filter, verdict, rule, network, sender_domain, n) " +
+        "VALUES (@minute, @filter, @verdict, @rule, @network, @sender_domain, @n) " +
+        "ON CONFLICT (minute, filter, verdict, rule, network, sender_domain) DO UPDATE SET n = decision_tally.n + excluded.n";
+    public const string AddGreylistTally =
+        "INSERT INTO greylist_tally (minute, event, delay, n) VALUES (@minute, @event, @delay, @n) " +
+        "ON CONFLICT (minute, event, delay) DO UPDATE SET n = greylist_tally.n + excluded.n";
+    public const string SweepDecisionTally =
+        "DELETE FROM decision_tally WHERE (minute, filter, verdict, rule, network, sender_domain) IN " +
+        "(SELECT minute, filter, verdict, rule, network, sender_domain FROM decision_tally WHERE minute < @before LIMIT @batch)";
+    public const string SweepGreylistTally =
+        "DELETE FROM greylist_tally WHERE (minute, event, delay) IN (SELECT minute, event, delay FROM greylist_tally WHERE minute < @before LIMIT @batch)";
+
+    private const string TallyWindow = " WHERE minute >= @from AND minute < @to";
+    private const string Refused = " AND verdict IN ('reject', 'tempfail', 'discard')";
+    public const string DecisionsByFilter =
+        "SELECT filter, verdict, rule, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
+        " GROUP BY filter, verdict, rule ORDER BY filter, verdict, rule";
+    public const string TopRefusedNetworks =
+        "SELECT network AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND network <> ''" +
+        " GROUP BY network ORDER BY n DESC, network LIMIT @limit";
+    public const string TopRefusedDomains =
+        "SELECT sender_domain AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND sender_domain <> ''" +
+        " GROUP BY sender_domain ORDER BY n DESC, sender_domain LIMIT @limit";
+    public const string DecisionsByHour =
+        "SELECT (minute / 3600) * 3600 AS hour, verdict, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
+        " GROUP BY (minute / 3600) * 3600, verdict";
+    public const string GreylistEvents =
+        "SELECT event, delay, CAST(SUM(n) AS BIGINT) AS n FROM greylist_tally" + TallyWindow + " GROUP BY event, delay ORDER BY event, delay";
 
     // ---- dynamic bans ------------------------------------------------------------------------
 

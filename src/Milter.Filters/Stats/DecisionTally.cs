@@ -1,0 +1,277 @@
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Context;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+using Milter.Protocol.Replies;
+
+namespace Milter.Filters.Stats;
+
+/// <summary>
+/// The per-minute tally of decisions (minute, filter, verdict, rule, client /24 or /64, sender
+/// domain) and of greylist events, behind <c>milterhost stats</c>, <c>/metrics</c> and the status
+/// page. The session path only enqueues into a bounded channel (a full channel drops and counts);
+/// <see cref="FlushAsync"/> adds up what waits and writes it in one transaction, run every few
+/// seconds by <see cref="RunAsync"/>. Rows older than <see cref="Retention"/> go with the sweeper.
+/// </summary>
+public sealed class DecisionTally : IDecisionSink, IExpiringStore
+{
+    /// <summary>How long tally rows are kept.</summary>
+    public static TimeSpan Retention { get; } = TimeSpan.FromDays(35);
+
+    /// <summary>The filter and rule of a message every filter let through.</summary>
+    public const string NoFilter = "-";
+
+    private readonly StoreDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly int _capacity;
+    private readonly Channel<Item> _queue;
+    private readonly SemaphoreSlim _flushing = new(1, 1);
+    // Rows of a failed write, kept for the next flush (touched only under _flushing).
+    private Dictionary<DecisionKey, long> _decisions = [];
+    private Dictionary<GreylistKey, long> _greylist = [];
+    private long _dropped;
+    private long _droppedReported;
+
+    internal DecisionTally(StoreDatabase database, TimeProvider time, ILogger logger, int capacity = 50_000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _database = database;
+        _time = time;
+        _logger = logger;
+        _capacity = capacity;
+        _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+        });
+    }
+
+    /// <summary>Decisions and events not counted because the channel was full or the database kept failing.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Entries waiting in the channel.</summary>
+    public int Pending => _queue.Reader.Count;
+
+    /// <summary>A final decision of the chain: one more in its minute's row.</summary>
+    public void OnDecision(SessionContext session, Decision decision)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(decision);
+        Enqueue(new Item(Key(session, decision.Filter ?? NoFilter, VerdictName(decision.Verdict.Kind), decision.Rule ?? NoFilter), default, false));
+    }
+
+    /// <summary>A message that every filter let through (end of message, no decision): counted as <c>accept</c> by filter <c>-</c>.</summary>
+    public void OnAccepted(SessionContext session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        Enqueue(new Item(Key(session, NoFilter, VerdictName(VerdictKind.Accept), NoFilter), default, false));
+    }
+
+    /// <summary>A greylist event at <paramref name="at"/>; <paramref name="delay"/> is the wait of a pass.</summary>
+    internal void OnGreylist(GreylistEvent greylistEvent, DateTimeOffset at, TimeSpan delay) =>
+        Enqueue(new Item(default, new GreylistKey(MinuteOf(at), greylistEvent, Math.Max(0, (long)delay.TotalSeconds)), true));
+
+    /// <summary>The lowercase verdict name the tally and the log line use (<c>reject</c>, <c>tempfail</c>, ...).</summary>
+    public static string VerdictName(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Accept => "accept",
+        VerdictKind.Reject => "reject",
+        VerdictKind.Tempfail => "tempfail",
+        VerdictKind.Discard => "discard",
+        VerdictKind.Skip => "skip",
+        _ => "continue",
+    };
+
+    /// <summary>The tally's network of a client: its /24, or its /64 for IPv6.</summary>
+    public static string NetworkOf(System.Net.IPAddress? address)
+    {
+        if (address is null)
+            return "";
+        address = IPNetworks.Canonical(address);
+        return IPNetworks.Containing(address, address.AddressFamily == AddressFamily.InterNetwork ? 24 : 64).ToString();
+    }
+
+    /// <summary>Unix seconds of the start of <paramref name="at"/>'s minute.</summary>
+    public static long MinuteOf(DateTimeOffset at) => at.ToUnixTimeSeconds() / 60 * 60;
+
+    /// <summary>Writes everything waiting in one transaction; a failure keeps it for the next call (bounded by the capacity).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (_queue.Reader.TryRead(out var item))
+            {
+                if (item.IsGreylist)
+                    Add(_greylist, item.Greylist);
+                else
+                    Add(_decisions, item.Decision);
+            }
+            ReportDrops();
+            if (_decisions.Count == 0 && _greylist.Count == 0)
+                return;
+            var decisions = _decisions;
+            var greylist = _greylist;
+            try
+            {
+                await _database.WriteAsync(async (session, ct) =>
+                {
+                    foreach (var (key, n) in decisions)
+                    {
+                        await session.ExecuteAsync(StoreSql.AddDecisionTally, ct, ("@minute", key.Minute), ("@filter", key.Filter), ("@verdict", key.Verdict),
+                            ("@rule", key.Rule), ("@network", key.Network), ("@sender_domain", key.SenderDomain), ("@n", n)).ConfigureAwait(false);
+                    }
+                    await WriteGreylistAsync(session, greylist, ct).ConfigureAwait(false);
+                    return 0;
+                }, cancellationToken).ConfigureAwait(false);
+                _decisions = [];
+                _greylist = [];
+            }
+            catch (StoreUnavailableException ex)
+            {
+                StatsLog.FlushFailed(_logger, decisions.Count + greylist.Count, ex);
+                if (decisions.Count + greylist.Count > _capacity)
+                {
+                    Interlocked.Add(ref _dropped, decisions.Values.Sum() + greylist.Values.Sum());
+                    _decisions = [];
+                    _greylist = [];
+                }
+            }
+        }
+        finally
+        {
+            _flushing.Release();
+        }
+    }
+
+    /// <summary>Flushes every <paramref name="period"/> until cancelled, then once more; failures are logged, never thrown.</summary>
+    public async Task RunAsync(TimeSpan period, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(period, _time, cancellationToken).ConfigureAwait(false);
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var parameters = new { before = MinuteOf(now - Retention), batch = (long)batchSize };
+        var total = 0;
+        foreach (var sql in (string[])[StoreSql.SweepDecisionTally, StoreSql.SweepGreylistTally])
+        {
+            total += await _database.WriteAsync((session, ct) =>
+                session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken).ConfigureAwait(false);
+        }
+        return total;
+    }
+
+    // ---- reading ---------------------------------------------------------------------------
+
+    /// <summary>Decisions in [from, to) by filter, verdict and rule.</summary>
+    public Task<IReadOnlyList<DecisionCount>> DecisionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        QueryAsync<(string Filter, string Verdict, string Rule, long N), DecisionCount>(StoreSql.DecisionsByFilter, Window(from, to),
+            r => new DecisionCount(r.Filter, r.Verdict, r.Rule, r.N), cancellationToken);
+
+    /// <summary>The client networks refused (reject, tempfail, discard) most often in [from, to).</summary>
+    public Task<IReadOnlyList<NamedCount>> TopRefusedNetworksAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
+        QueryAsync<(string Name, long N), NamedCount>(StoreSql.TopRefusedNetworks, Window(from, to, limit), r => new NamedCount(r.Name, r.N), cancellationToken);
+
+    /// <summary>The sender domains refused most often in [from, to).</summary>
+    public Task<IReadOnlyList<NamedCount>> TopRefusedSenderDomainsAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
+        QueryAsync<(string Name, long N), NamedCount>(StoreSql.TopRefusedDomains, Window(from, to, limit), r => new NamedCount(r.Name, r.N), cancellationToken);
+
+    /// <summary>Decisions per hour and verdict in [from, to); hours without any are absent.</summary>
+    public Task<IReadOnlyList<HourlyCount>> HourlyAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        QueryAsync<(long Hour, string Verdict, long N), HourlyCount>(StoreSql.DecisionsByHour, Window(from, to),
+            r => new HourlyCount(DateTimeOffset.FromUnixTimeSeconds(r.Hour), r.Verdict, r.N), cancellationToken);
+
+    /// <summary>The greylist funnel of [from, to): events counted, and the median wait of the passes.</summary>
+    public async Task<GreylistFunnel> GreylistFunnelAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync<(string Event, long Delay, long N), (string Event, long Delay, long N)>(StoreSql.GreylistEvents, Window(from, to),
+            r => r, cancellationToken).ConfigureAwait(false);
+        long Count(GreylistEvent e) => rows.Where(r => r.Event == GreylistEventNames.Of(e)).Sum(r => r.N);
+        var passes = rows.Where(r => r.Event == GreylistEventNames.Of(GreylistEvent.Passed)).OrderBy(r => r.Delay).ToList();
+        return new GreylistFunnel(Count(GreylistEvent.FirstAttempt), Count(GreylistEvent.Retry), Count(GreylistEvent.Passed),
+            Count(GreylistEvent.NeverRetried), Count(GreylistEvent.GaveUp), Median(passes.Select(p => (p.Delay, p.N)).ToList()));
+    }
+
+    /// <summary>The median of a distribution given as (value, how often) sorted by value; the mean of the two middle ones for an even count.</summary>
+    internal static double? Median(IReadOnlyList<(long Value, long Count)> sorted)
+    {
+        var total = sorted.Sum(s => s.Count);
+        if (total == 0)
+            return null;
+        double ValueAt(long index)
+        {
+            foreach (var (value, count) in sorted)
+            {
+                if (index < count)
+                    return value;
+                index -= count;
+            }
+            throw new InvalidOperationException("index past the distribution");
+        }
+        return total % 2 == 1 ? ValueAt(total / 2) : (ValueAt(total / 2 - 1) + ValueAt(total / 2)) / 2;
+    }
+
+    /// <summary>Writes greylist tally rows on an open write transaction (the flush, and the sweeper's expired triplets).</summary>
+    internal static async Task WriteGreylistAsync(StoreSession session, IReadOnlyDictionary<GreylistKey, long> rows, CancellationToken cancellationToken)
+    {
+        foreach (var (key, n) in rows)
+        {
+            await session.ExecuteAsync(StoreSql.AddGreylistTally, cancellationToken, ("@minute", key.Minute), ("@event", GreylistEventNames.Of(key.Event)),
+                ("@delay", key.Delay), ("@n", n)).ConfigureAwait(false);
+        }
+    }
+
+    private Task<IReadOnlyList<TResult>> QueryAsync<TRow, TResult>(string sql, object parameters, Func<TRow, TResult> map, CancellationToken cancellationToken) =>
+        _database.RunAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.QueryAsync<TRow>(StoreSession.Define(sql, parameters, ct)).ConfigureAwait(false);
+            return (IReadOnlyList<TResult>)rows.Select(map).ToList();
+        }, cancellationToken);
+
+    private static object Window(DateTimeOffset from, DateTimeOffset to, int limit = 0) =>
+        new { from = MinuteOf(from), to = MinuteOf(to), limit = (long)limit };
+
+    private DecisionKey Key(SessionContext session, string filter, string verdict, string rule)
+    {
+        var domain = session.Sender is { Length: > 0 } sender ? EnvelopeAddress.DomainOf(EnvelopeAddress.NormalizeSender(sender)) : "";
+        return new DecisionKey(MinuteOf(_time.GetUtcNow()), filter, verdict, rule, NetworkOf(session.ClientAddress), domain);
+    }
+
+    private void Enqueue(Item item)
+    {
+        if (!_queue.Writer.TryWrite(item))
+            Interlocked.Increment(ref _dropped);
+    }
+
+    private void ReportDrops()
+    {
+        var dropped = Dropped;
+        if (dropped == _droppedReported)
+            return;
+        _droppedReported = dropped;
+        StatsLog.Dropped(_logger, _capacity, dropped);
+    }
+
+    private static void Add<TKey>(Dictionary<TKey, long> rows, TKey key) where TKey : notnull =>
+        rows[key] = rows.GetValueOrDefault(key) + 1;
+
+    private readonly record struct Item(DecisionKey Decision, GreylistKey Greylist, bool IsGreylist);
+}

@@ -1,0 +1,9 @@
+namespace Milter.Filters.Stats;
+
+/// <summary>One row of the decision tally: a minute (Unix seconds), who decided what, about whom.</summary>
+/// <param name="Network">The client's /24 (IPv4) or /64 (IPv6); empty for a local submission.</param>
+/// <param name="SenderDomain">The envelope sender's domain; empty for the null sender or before MAIL.</param>
+internal readonly record struct DecisionKey(long Minute, string Filter, string Verdict, string Rule, string Network, string SenderDomain);
+
+/// <summary>One row of the greylist tally: a minute, an event, and for <see cref="GreylistEvent.Passed"/> the seconds waited.</summary>
+internal readonly record struct GreylistKey(long Minute, GreylistEvent Event, long Delay);
