@@ -21,5 +21,6 @@ public static class Program
             SimulateCommand.Create(),
             LogScanCommand.Create(),
             BackupMailCommand.Create(),
+            StatsCommand.Create(),
         };
 }

@@ -8,6 +8,8 @@ using MilterHost.Listening;
 using MilterHost.Logging;
 using MilterHost.Native;
 using MilterHost.Privileges;
+using MilterHost.Status;
+using Milter.Filters.Configuration;
 using NLog.Extensions.Logging;
 
 namespace MilterHost.Hosting;
@@ -52,28 +54,51 @@ internal static class Daemon
             }
 
             await using var stores = await StoreFactory.OpenAsync(options.Database, time, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var decisions = new DecisionLog(loggers.CreateLogger("milterhost.decision"));
+            var metrics = new DaemonMetrics(Version);
+            stores.Observer = metrics;
+            var recent = new RecentDecisions(time);
+            var feed = new StatusFeed(stores.Tally, metrics, recent);
+            var decisions = new CompositeDecisionSink(new DecisionLog(loggers.CreateLogger("milterhost.decision")), feed);
             var builder = new PolicyBuilder(stores, decisions, time, loggers);
-            var holder = new ConfigHolder(builder.Build(config, 1));
+            ActiveConfig Measured(ActiveConfig active) => active with { CreateHandler = () => new MeasuredHandler(active.CreateHandler(), feed, time) };
+            var holder = new ConfigHolder(Measured(builder.Build(config, 1)));
 
             ActiveConfig Reload(string path, int generation)
             {
                 var result = ConfigLoader.Load(path);
                 if (!result.Success)
                     throw new InvalidOperationException(string.Join("; ", result.Errors.Select(e => e.ToString())));
-                return builder.Build(result.Config!, generation);
+                return Measured(builder.Build(result.Config!, generation));
             }
 
             using var sweepStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var sweeper = new Milter.Filters.Greylist.GreylistSweeper(stores.Expiring, time, loggers.CreateLogger<Milter.Filters.Greylist.GreylistSweeper>());
             var sweeping = sweeper.RunAsync(sweepStop.Token);
+            var tallying = stores.Tally.RunAsync(TallyFlushPeriod, sweepStop.Token);
 
             var systemd = new SystemdNotifier();
             using var daemon = new MilterDaemon(listener, unixPath, holder, Reload, time, loggers, systemd);
+            var sources = new StatusSources(stores, () => holder.Current.Options, () => holder.Current.Generation, () => daemon.Server.ActiveConnections,
+                metrics, recent, time, Version);
+            metrics.Bind(sources);
+            StatusServer? status = null;
+            try
+            {
+                if (options.Status is { } statusOptions)
+                    status = await StartStatusAsync(statusOptions, sources, loggers, logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Not starting after all: leave no dead socket file behind.
+                if (unixPath is not null) File.Delete(unixPath);
+                throw;
+            }
+            await using var stopStatus = status;
             await daemon.RunAsync(() => HostLog.Started(logger, Version, listen.ToString(), config.Path, 1, stores.Description, privileges), cancellationToken)
                 .ConfigureAwait(false);
             await sweepStop.CancelAsync().ConfigureAwait(false);
             try { await sweeping.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            await tallying.ConfigureAwait(false);
             return 0;
         }
         catch (Exception e) when (e is ListenerException or PrivilegeException or StoreUnavailableException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
@@ -86,6 +111,18 @@ internal static class Daemon
         {
             NLog.LogManager.Shutdown();
         }
+    }
+
+    /// <summary>How often the decision tally is written to the database.</summary>
+    private static readonly TimeSpan TallyFlushPeriod = TimeSpan.FromSeconds(5);
+
+    private static async Task<StatusServer> StartStatusAsync(StatusOptions options, StatusSources sources, ILoggerFactory loggers, ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        var endpoint = StatusServer.ParseEndpoint(options.Listen);
+        var server = await StatusServer.StartAsync(endpoint, options.Token, sources, loggers, cancellationToken).ConfigureAwait(false);
+        StatusLog.Listening(logger, endpoint.ToString(), options.Token is null ? "no token" : "bearer token required");
+        return server;
     }
 
     /// <summary>The product version, as <c>--version</c> prints it.</summary>
