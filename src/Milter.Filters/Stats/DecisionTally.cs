@@ -36,7 +36,7 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     private long _dropped;
     private long _droppedReported;
 
-    internal DecisionTally(StoreDatabase database, TimeProvider time, ILogger logger, int capacity = 50_000)
+    internal DecisionTally(StoreDatabase database, TimeProvider time, ILogger logger, int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _database = database;

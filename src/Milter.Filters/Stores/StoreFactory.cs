@@ -54,14 +54,14 @@ public static class StoreFactory
     private static MilterStores Create(SqliteDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
     {
         var bans = new SqliteDynamicBanStore(db, time, options, loggers.CreateLogger<SqliteDynamicBanStore>());
-        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>());
+        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>(), options.TallyCapacity);
         return new MilterStores(db, new SqliteGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<SqliteGreylistStore>()), bans, tally);
     }
 
     private static MilterStores Create(PostgresDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
     {
         var bans = new PostgresDynamicBanStore(db, time, options, loggers.CreateLogger<PostgresDynamicBanStore>());
-        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>());
+        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>(), options.TallyCapacity);
         return new MilterStores(db, new PostgresGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<PostgresGreylistStore>()), bans, tally);
     }
 }

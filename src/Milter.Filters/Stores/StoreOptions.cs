@@ -20,4 +20,7 @@ public sealed record StoreOptions
 
     /// <summary>Lifetime extensions waiting for the flush, at most; more are dropped and queued again on a later hit.</summary>
     public int MaxPendingTouches { get; init; } = 100_000;
+
+    /// <summary>Decisions and greylist events waiting for the tally's next write, at most; more are dropped and counted.</summary>
+    public int TallyCapacity { get; init; } = 50_000;
 }

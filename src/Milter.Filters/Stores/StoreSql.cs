@@ -189,7 +189,8 @@ internal static class StoreSql
         "DELETE FROM greylist_tally WHERE (minute, event, delay) IN (SELECT minute, event, delay FROM greylist_tally WHERE minute < @before LIMIT @batch)";
 
     private const string TallyWindow = " WHERE minute >= @from AND minute < @to";
-    private const string Refused = " AND verdict IN ('reject', 'tempfail', 'discard')";
+    // Refused: the client's fault. Greylist deferrals are the normal first answer and on_error ones our own failure.
+    private const string Refused = " AND verdict IN ('reject', 'tempfail', 'discard') AND filter <> 'greylist' AND rule <> 'on_error'";
     public const string DecisionsByFilter =
         "SELECT filter, verdict, rule, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
         " GROUP BY filter, verdict, rule ORDER BY filter, verdict, rule";

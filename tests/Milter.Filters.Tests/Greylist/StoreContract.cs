@@ -477,10 +477,12 @@ public abstract class StoreContract : IAsyncLifetime
         await (await OpenAsync()).DisposeAsync();
         await (await OpenAsync()).DisposeAsync();
 
-        Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
-        Assert.Equal(1, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(2, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(2, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM dynamic_ban"));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM decision_tally"));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_tally"));
     }
 
     [Fact]
