@@ -17,7 +17,7 @@ internal sealed class RecentDecisions(TimeProvider time, int capacity = 30)
 
     public void Add(SessionContext session, Decision decision) =>
         Add(new RecentDecision(time.GetUtcNow(), DecisionTally.VerdictName(decision.Verdict.Kind), decision.Stage, decision.Filter ?? DecisionTally.NoFilter,
-            decision.Rule ?? DecisionTally.NoFilter, session.ClientDisplay, SenderOf(session), decision.Recipient ?? ""));
+            decision.Rule ?? DecisionTally.NoFilter, session.ClientDisplay, SenderOf(session), decision.Recipient ?? string.Join(", ", session.AcceptedRecipients)));
 
     public void AddAccepted(SessionContext session) =>
         Add(new RecentDecision(time.GetUtcNow(), "accept", DecisionStage.EndOfMessage, DecisionTally.NoFilter, DecisionTally.NoFilter,

@@ -39,7 +39,7 @@ internal static class StatsText
         funnel.Add("passed", Number(g.Passed));
         funnel.Add("never retried", Number(g.NeverRetried));
         funnel.Add("retried too early only", Number(g.GaveUp));
-        funnel.Add("pass rate", g.PassRate is { } rate ? rate.ToString("P1", CultureInfo.InvariantCulture) : "-");
+        funnel.Add("pass rate", g.PassRate is { } rate ? (rate * 100).ToString("0.#", CultureInfo.InvariantCulture) + "%" : "-");
         funnel.Add("median delay waited", g.MedianDelaySeconds is { } delay ? Duration.Format(TimeSpan.FromSeconds(Math.Round(delay))) : "-");
         funnel.Add("pending now", Number(report.PendingTriplets));
         funnel.Add("auto-whitelisted now", Number(report.AutoWhitelisted));

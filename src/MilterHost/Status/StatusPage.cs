@@ -31,7 +31,7 @@ internal static class StatusPage
     private static readonly (string Verdict, string Color, string Label)[] Series =
     [
         ("accept", "#2e7d32", "accepted"),
-        ("tempfail", "#f9a825", "deferred (tempfail)"),
+        ("tempfail", "#f9a825", "deferred"),
         ("reject", "#c62828", "rejected"),
         ("discard", "#6d4c41", "discarded"),
     ];
@@ -57,11 +57,12 @@ internal static class StatusPage
             <p class="meta">version {E(model.Version)} · config generation <span id="generation">{model.Generation}</span> · connections open <span id="connections-open">{model.ConnectionsOpen}</span> · updated {Time(model.Now)} UTC · refreshes every minute</p>
             </header>
             <main>
+            <h2 class="period">Last 24 hours</h2>
             <section class="cards" aria-label="last 24 hours">
             """);
         foreach (var (verdict, color, label) in Series)
-            Card(html, "total-" + verdict, label + " (24 h)", N(s.Total(verdict)), color);
-        Card(html, "greylist-pass-rate", "greylist pass rate", s.Greylist.PassRate is { } rate ? rate.ToString("P0", CultureInfo.InvariantCulture) : "–", null);
+            Card(html, "total-" + verdict, label, N(s.Total(verdict)), color);
+        Card(html, "greylist-pass-rate", "greylist pass rate", s.Greylist.PassRate is { } rate ? (rate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–", null);
         Card(html, "greylist-median-delay", "median greylist delay",
             s.Greylist.MedianDelaySeconds is { } delay ? Duration.Format(TimeSpan.FromSeconds(Math.Round(delay))) : "–", null);
         Card(html, "auto-whitelisted", "auto-whitelisted", N(s.AutoWhitelisted), null);
@@ -148,13 +149,16 @@ internal static class StatusPage
         var slot = plotWidth / Hours;
         var byHour = hourly.ToLookup(h => (long)Math.Floor((h.Hour - from).TotalHours));
         var totals = Enumerable.Range(0, Hours).Select(i => byHour[i].Sum(h => h.Count)).ToArray();
-        var max = NiceCeiling(Math.Max(1, totals.Max()));
+        // Gridlines at a round step (1, 2 or 5 times a power of ten), at most four of them above zero.
+        var step = NiceCeiling((long)Math.Ceiling(Math.Max(1, totals.Max()) / 4.0));
+        var lines = (int)Math.Ceiling(Math.Max(1, totals.Max()) / (double)step);
+        var max = step * lines;
 
         html.Append(CultureInfo.InvariantCulture, $"<svg id=\"hourly\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"decisions per hour by verdict\" data-total=\"{totals.Sum()}\">\n");
-        for (var step = 0; step <= 4; step++)
+        for (var line = 0; line <= lines; line++)
         {
-            var value = max * step / 4;
-            var y = top + plotHeight - plotHeight * step / 4;
+            var value = step * line;
+            var y = top + plotHeight - plotHeight * line / lines;
             html.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" x2=\"{width - right}\" y1=\"{y:0.#}\" y2=\"{y:0.#}\" class=\"grid\"/>");
             html.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{y + 4:0.#}\" class=\"axis\" text-anchor=\"end\">{value}</text>\n");
         }
@@ -252,14 +256,16 @@ internal static class StatusPage
         h2 { font-size: 1.1rem; margin: 0 0 8px; }
         h3 { font-size: 1rem; margin: 16px 0 6px; }
         .meta { color: var(--muted); margin: 4px 0 12px; font-size: .9rem; }
+        h2.period { font-size: .95rem; color: var(--muted); font-weight: 600; margin: 0 0 6px; }
         section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px; margin: 0 0 14px; }
-        .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; background: none; border: 0; padding: 0; }
+        .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(115px, 1fr)); gap: 10px; background: none; border: 0; padding: 0; }
         .card { background: #fff; border: 1px solid var(--line); border-top: 4px solid #90a4ae; border-radius: 8px; padding: 10px 12px; }
         .card .value { font-size: 1.6rem; font-weight: 600; font-variant-numeric: tabular-nums; }
         .card .label { color: var(--muted); font-size: .85rem; }
         .two { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
         .two section { margin: 0 0 14px; }
         @media (max-width: 760px) { .two { grid-template-columns: 1fr; } body { font-size: 14px; } }
+        @media (max-width: 500px) { #hourly .axis { font-size: 30px; } #funnel .label, #funnel .count { font-size: 17px; } }
         svg { width: 100%; height: auto; display: block; }
         svg .grid { stroke: var(--line); stroke-width: 1; }
         svg .axis { font-size: 11px; fill: var(--muted); }

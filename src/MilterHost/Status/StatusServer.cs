@@ -47,7 +47,10 @@ internal sealed class StatusServer : IAsyncDisposable
             kestrel.Limits.MaxConcurrentConnections = 64;
             kestrel.Listen(endpoint);
         });
-        builder.Services.AddSingleton(loggers);
+        // Our log, but only Kestrel's warnings and errors: a line per request would drown the decisions.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggers));
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // The daemon owns SIGTERM/SIGINT (drain first); the web host must not stop itself on them.
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var app = builder.Build();
@@ -158,6 +161,14 @@ internal sealed class StatusServer : IAsyncDisposable
     {
         var given = Encoding.UTF8.GetBytes(request.Headers.Authorization.ToString());
         return CryptographicOperations.FixedTimeEquals(given, expected);
+    }
+
+    /// <summary>Hands the web host's loggers out of the daemon's own factory.</summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory loggers) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => loggers.CreateLogger(categoryName);
+
+        public void Dispose() { }
     }
 
     /// <summary>A host lifetime that ignores the process's signals.</summary>
