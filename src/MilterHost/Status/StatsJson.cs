@@ -28,28 +28,17 @@ internal static class StatsJson
                 json.WriteNumber(verdict, report.Total(verdict));
             json.WriteEndObject();
 
-            json.WriteStartArray("decisions");
-            foreach (var d in report.ByFilter)
+            WriteArray(json, "decisions", report.ByFilter, d =>
             {
-                json.WriteStartObject();
                 json.WriteString("filter", d.Filter);
                 json.WriteString("verdict", d.Verdict);
-                json.WriteNumber("count", d.Count);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-
-            json.WriteStartArray("rules");
-            foreach (var d in report.Decisions)
+            }, d => d.Count);
+            WriteArray(json, "rules", report.Decisions, d =>
             {
-                json.WriteStartObject();
                 json.WriteString("filter", d.Filter);
                 json.WriteString("verdict", d.Verdict);
                 json.WriteString("rule", d.Rule);
-                json.WriteNumber("count", d.Count);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
+            }, d => d.Count);
 
             var g = report.Greylist;
             json.WriteStartObject("greylist");
@@ -71,33 +60,33 @@ internal static class StatsJson
 
             json.WriteNumber("dynamic_bans_active", report.DynamicBansActive);
 
-            json.WriteStartArray("top_refused_networks");
-            foreach (var n in report.TopRefusedNetworks)
+            WriteArray(json, "top_refused_networks", report.TopRefusedNetworks, n => json.WriteString("network", n.Network), n => n.Count, n =>
             {
-                json.WriteStartObject();
-                json.WriteString("network", n.Network);
-                json.WriteNumber("count", n.Count);
                 json.WriteBoolean("banned", n.Banned);
                 json.WriteStartArray("bans");
                 foreach (var ban in n.Bans)
                     json.WriteStringValue(ban);
                 json.WriteEndArray();
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-
-            json.WriteStartArray("top_refused_sender_domains");
-            foreach (var d in report.TopRefusedSenderDomains)
-            {
-                json.WriteStartObject();
-                json.WriteString("domain", d.Name);
-                json.WriteNumber("count", d.Count);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
+            });
+            WriteArray(json, "top_refused_sender_domains", report.TopRefusedSenderDomains, d => json.WriteString("domain", d.Name), d => d.Count);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>An array of objects: the fields that name the row, its <c>count</c>, then any more fields.</summary>
+    private static void WriteArray<T>(Utf8JsonWriter json, string name, IEnumerable<T> rows, Action<T> names, Func<T, long> count, Action<T>? more = null)
+    {
+        json.WriteStartArray(name);
+        foreach (var row in rows)
+        {
+            json.WriteStartObject();
+            names(row);
+            json.WriteNumber("count", count(row));
+            more?.Invoke(row);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 
     private static void WriteNullable(Utf8JsonWriter json, string name, double? value)

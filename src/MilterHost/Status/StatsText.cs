@@ -17,18 +17,8 @@ internal static class StatsText
         output.WriteLine("Totals: " + string.Join(", ", StatsJson.Verdicts.Select(v => $"{v} {report.Total(v)}")));
         output.WriteLine();
 
-        output.WriteLine("Decisions by filter and verdict (filter - : messages every filter let through)");
-        if (report.Decisions.Count == 0)
-        {
-            output.WriteLine("  (none)");
-        }
-        else
-        {
-            var byRule = new TextTable("FILTER", "VERDICT", "RULE", "COUNT").AlignRight(3);
-            foreach (var d in report.Decisions)
-                byRule.Add(d.Filter, d.Verdict, d.Rule, Number(d.Count));
-            byRule.WriteTo(output);
-        }
+        Section(output, "Decisions by filter and verdict (filter - : messages every filter let through)", report.Decisions,
+            new TextTable("FILTER", "VERDICT", "RULE", "COUNT").AlignRight(3), d => [d.Filter, d.Verdict, d.Rule, Number(d.Count)]);
         output.WriteLine();
 
         var g = report.Greylist;
@@ -47,32 +37,25 @@ internal static class StatsText
         funnel.WriteTo(output);
         output.WriteLine();
 
-        output.WriteLine($"Top {StatsReporter.TopCount} refused networks");
-        if (report.TopRefusedNetworks.Count == 0)
-        {
-            output.WriteLine("  (none)");
-        }
-        else
-        {
-            var networks = new TextTable("NETWORK", "COUNT", "BANNED").AlignRight(1);
-            foreach (var n in report.TopRefusedNetworks)
-                networks.Add(n.Network, Number(n.Count), n.Banned ? "yes (" + string.Join(", ", n.Bans) + ")" : "no");
-            networks.WriteTo(output);
-        }
+        Section(output, $"Top {StatsReporter.TopCount} refused networks", report.TopRefusedNetworks, new TextTable("NETWORK", "COUNT", "BANNED").AlignRight(1),
+            n => [n.Network, Number(n.Count), n.Banned ? "yes (" + string.Join(", ", n.Bans) + ")" : "no"]);
         output.WriteLine();
+        Section(output, $"Top {StatsReporter.TopCount} refused sender domains", report.TopRefusedSenderDomains, new TextTable("DOMAIN", "COUNT").AlignRight(1),
+            d => [d.Name, Number(d.Count)]);
+    }
 
-        output.WriteLine($"Top {StatsReporter.TopCount} refused sender domains");
-        if (report.TopRefusedSenderDomains.Count == 0)
+    /// <summary>A title and a table of <paramref name="rows"/>, or "(none)".</summary>
+    private static void Section<T>(TextWriter output, string title, IReadOnlyList<T> rows, TextTable table, Func<T, string[]> cells)
+    {
+        output.WriteLine(title);
+        if (rows.Count == 0)
         {
             output.WriteLine("  (none)");
+            return;
         }
-        else
-        {
-            var domains = new TextTable("DOMAIN", "COUNT").AlignRight(1);
-            foreach (var d in report.TopRefusedSenderDomains)
-                domains.Add(d.Name, Number(d.Count));
-            domains.WriteTo(output);
-        }
+        foreach (var row in rows)
+            table.Add(cells(row));
+        table.WriteTo(output);
     }
 
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);

@@ -78,60 +78,45 @@ internal static class StatusPage
         html.Append("</section>\n");
 
         html.Append("<section><h2>Top refused networks, last 24 hours</h2>\n");
-        if (s.TopRefusedNetworks.Count == 0)
-        {
-            html.Append("<p class=\"none\">none</p>\n");
-        }
-        else
-        {
-            html.Append("<table id=\"refused-networks\"><thead><tr><th>network</th><th class=\"n\">refused</th><th>banned</th></tr></thead><tbody>\n");
-            foreach (var n in s.TopRefusedNetworks)
-            {
-                var banned = n.Banned ? "<span class=\"yes\">yes</span> " + E(string.Join(", ", n.Bans)) : "no";
-                html.Append($"<tr data-network=\"{E(n.Network)}\" data-count=\"{n.Count}\" data-banned=\"{(n.Banned ? "yes" : "no")}\"><td>{E(n.Network)}</td><td class=\"n\">{N(n.Count)}</td><td>{banned}</td></tr>\n");
-            }
-            html.Append("</tbody></table>\n");
-        }
+        Table(html, "refused-networks", "none", ["network", "#refused", "banned"], s.TopRefusedNetworks, n =>
+            $"<tr data-network=\"{E(n.Network)}\" data-count=\"{n.Count}\" data-banned=\"{(n.Banned ? "yes" : "no")}\"><td>{E(n.Network)}</td><td class=\"n\">{N(n.Count)}</td>"
+            + $"<td>{(n.Banned ? "<span class=\"yes\">yes</span> " + E(string.Join(", ", n.Bans)) : "no")}</td></tr>");
         if (s.TopRefusedSenderDomains.Count > 0)
-        {
-            html.Append("<h3>Top refused sender domains</h3>\n<table id=\"refused-domains\"><thead><tr><th>domain</th><th class=\"n\">refused</th></tr></thead><tbody>\n");
-            foreach (var d in s.TopRefusedSenderDomains)
-                html.Append($"<tr data-domain=\"{E(d.Name)}\" data-count=\"{d.Count}\"><td>{E(d.Name)}</td><td class=\"n\">{N(d.Count)}</td></tr>\n");
-            html.Append("</tbody></table>\n");
-        }
+            html.Append("<h3>Top refused sender domains</h3>\n");
+        Table(html, "refused-domains", "", ["domain", "#refused"], s.TopRefusedSenderDomains, d =>
+            $"<tr data-domain=\"{E(d.Name)}\" data-count=\"{d.Count}\"><td>{E(d.Name)}</td><td class=\"n\">{N(d.Count)}</td></tr>");
         html.Append("</section>\n</div>\n");
 
         html.Append("<section><h2>Decisions by filter, last 24 hours</h2>\n");
-        if (s.Decisions.Count == 0)
-        {
-            html.Append("<p class=\"none\">none</p>\n");
-        }
-        else
-        {
-            html.Append("<table id=\"decisions\"><thead><tr><th>filter</th><th>verdict</th><th>rule</th><th class=\"n\">count</th></tr></thead><tbody>\n");
-            foreach (var d in s.Decisions)
-                html.Append($"<tr data-filter=\"{E(d.Filter)}\" data-verdict=\"{E(d.Verdict)}\" data-rule=\"{E(d.Rule)}\" data-count=\"{d.Count}\"><td>{E(d.Filter)}</td><td>{Verdict(d.Verdict)}</td><td>{E(d.Rule)}</td><td class=\"n\">{N(d.Count)}</td></tr>\n");
-            html.Append("</tbody></table>\n");
-        }
+        Table(html, "decisions", "none", ["filter", "verdict", "rule", "#count"], s.Decisions, d =>
+            $"<tr data-filter=\"{E(d.Filter)}\" data-verdict=\"{E(d.Verdict)}\" data-rule=\"{E(d.Rule)}\" data-count=\"{d.Count}\"><td>{E(d.Filter)}</td><td>{Verdict(d.Verdict)}</td>"
+            + $"<td>{E(d.Rule)}</td><td class=\"n\">{N(d.Count)}</td></tr>");
         html.Append("</section>\n");
 
-        html.Append("<section><h2>Recent decisions</h2>\n");
-        if (model.Recent.Count == 0)
-        {
-            html.Append("<p class=\"none\">none since the daemon started</p>\n");
-        }
-        else
-        {
-            html.Append("<div class=\"scroll\"><table id=\"recent\"><thead><tr><th>time (UTC)</th><th>verdict</th><th>stage</th><th>filter</th><th>rule</th><th>client</th><th>from</th><th>to</th></tr></thead><tbody>\n");
-            foreach (var r in model.Recent)
-            {
-                html.Append($"<tr data-verdict=\"{E(r.Verdict)}\" data-filter=\"{E(r.Filter)}\" data-rule=\"{E(r.Rule)}\"><td>{Time(r.At)}</td><td>{Verdict(r.Verdict)}</td><td>{E(r.Stage)}</td><td>{E(r.Filter)}</td><td>{E(r.Rule)}</td>"
-                    + $"<td>{E(r.Client)}</td><td>{E(r.Sender)}</td><td>{E(r.Recipient)}</td></tr>\n");
-            }
-            html.Append("</tbody></table></div>\n");
-        }
-        html.Append("</section>\n</main>\n</body>\n</html>\n");
+        html.Append("<section><h2>Recent decisions</h2>\n<div class=\"scroll\">");
+        Table(html, "recent", "none since the daemon started", ["time (UTC)", "verdict", "stage", "filter", "rule", "client", "from", "to"], model.Recent, r =>
+            $"<tr data-verdict=\"{E(r.Verdict)}\" data-filter=\"{E(r.Filter)}\" data-rule=\"{E(r.Rule)}\"><td>{Time(r.At)}</td><td>{Verdict(r.Verdict)}</td><td>{E(r.Stage)}</td>"
+            + $"<td>{E(r.Filter)}</td><td>{E(r.Rule)}</td><td>{E(r.Client)}</td><td>{E(r.Sender)}</td><td>{E(r.Recipient)}</td></tr>");
+        html.Append("</div>\n</section>\n</main>\n</body>\n</html>\n");
         return html.ToString();
+    }
+
+    /// <summary>A table with a header (a leading <c>#</c> marks a number column), or the <paramref name="empty"/> note when there are no rows.</summary>
+    private static void Table<T>(StringBuilder html, string id, string empty, string[] headers, IReadOnlyList<T> rows, Func<T, string> row)
+    {
+        if (rows.Count == 0)
+        {
+            if (empty.Length > 0)
+                html.Append($"<p class=\"none\">{E(empty)}</p>\n");
+            return;
+        }
+        html.Append($"<table id=\"{id}\"><thead><tr>");
+        foreach (var header in headers)
+            html.Append(header.StartsWith('#') ? $"<th class=\"n\">{E(header[1..])}</th>" : $"<th>{E(header)}</th>");
+        html.Append("</tr></thead><tbody>\n");
+        foreach (var r in rows)
+            html.Append(row(r)).Append('\n');
+        html.Append("</tbody></table>\n");
     }
 
     private static void Card(StringBuilder html, string id, string label, string value, string? color)

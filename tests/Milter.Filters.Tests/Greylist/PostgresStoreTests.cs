@@ -1,5 +1,5 @@
+using Milter.Filters.Tests.Support;
 using Milter.TestSupport;
-using Npgsql;
 
 namespace Milter.Filters.Tests.Greylist;
 
@@ -14,31 +14,12 @@ public sealed class PostgresCollection : ICollectionFixture<PrivatePostgres>
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresStoreTests(PrivatePostgres server) : StoreContract
 {
-    private string _connectionString = "";
+    private readonly PostgresTestDatabase _database = new(server);
 
-    protected override async Task<string> CreateDatabaseAsync()
-    {
-        _connectionString = await server.CreateDatabaseAsync(nameof(PostgresStoreTests));
-        return "postgres:" + _connectionString;
-    }
+    protected override Task<string> CreateDatabaseAsync() => _database.CreateAsync(nameof(PostgresStoreTests));
 
-    protected override async Task<long> ScalarAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
-    }
+    protected override Task<long> ScalarAsync(string sql) => _database.ScalarAsync(sql);
 
     // The server crashes (pg_ctl -m immediate) and comes back when the handle is disposed.
-    protected override async Task<IAsyncDisposable> MakeUnavailableAsync()
-    {
-        await server.StopAsync(immediate: true);
-        return new Restart(server);
-    }
-
-    private sealed class Restart(PrivatePostgres server) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync() => await server.StartAsync();
-    }
+    protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _database.CrashAsync();
 }

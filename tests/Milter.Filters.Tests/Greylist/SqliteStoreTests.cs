@@ -1,37 +1,21 @@
 using Microsoft.Data.Sqlite;
+using Milter.Filters.Tests.Support;
 
 namespace Milter.Filters.Tests.Greylist;
 
 /// <summary>The store suite on a SQLite file in a temp folder of its own.</summary>
 public sealed class SqliteStoreTests : StoreContract
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "milterhost-store-" + Guid.NewGuid().ToString("N"));
+    private readonly SqliteTestFile _file = new("store", Path.Combine("db", "milterhost.db"));
 
-    private string FilePath => Path.Combine(_folder, "db", "milterhost.db");
+    private string FilePath => _file.FilePath;
 
-    protected override Task<string> CreateDatabaseAsync() => Task.FromResult("sqlite:" + FilePath);
+    protected override Task<string> CreateDatabaseAsync() => Task.FromResult(_file.Setting);
 
-    protected override async Task<long> ScalarAsync(string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={FilePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(await command.ExecuteScalarAsync() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
-    }
+    protected override Task<long> ScalarAsync(string sql) => _file.ScalarAsync(sql);
 
     // Another process holding the write lock: writers wait out their busy timeout, readers go on.
-    protected override async Task<IAsyncDisposable> MakeUnavailableAsync()
-    {
-        var connection = new SqliteConnection($"Data Source={FilePath};Pooling=False");
-        await connection.OpenAsync();
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "BEGIN EXCLUSIVE";
-            await command.ExecuteNonQueryAsync();
-        }
-        return connection;
-    }
+    protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _file.LockAsync();
 
     [Fact]
     public async Task Sqlite_file_and_folder_are_created_in_wal_mode()
@@ -49,7 +33,6 @@ public sealed class SqliteStoreTests : StoreContract
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        if (Directory.Exists(_folder))
-            Directory.Delete(_folder, recursive: true);
+        _file.Dispose();
     }
 }

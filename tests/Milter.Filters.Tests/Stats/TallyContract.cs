@@ -1,10 +1,10 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
 using Milter.Filters.Stats;
 using Milter.Filters.Stores;
 using Milter.Filters.Tests.Greylist;
+using Milter.Filters.Tests.Support;
 using Milter.Protocol.Replies;
 using static Milter.Filters.Tests.Greylist.GreylistTestData;
 
@@ -15,37 +15,8 @@ namespace Milter.Filters.Tests.Stats;
 /// (<see cref="SqliteTallyTests"/>) and a real PostgreSQL (<see cref="PostgresTallyTests"/>), a fresh
 /// database per test.
 /// </summary>
-public abstract class TallyContract : IAsyncLifetime
+public abstract class TallyContract : StoreTestBase
 {
-    private readonly List<MilterStores> _open = [];
-
-    protected FakeTimeProvider Clock { get; } = GreylistTestData.Clock();
-
-    protected string Database { get; private set; } = "";
-
-    protected abstract Task<string> CreateDatabaseAsync();
-
-    /// <summary>Runs SQL on the database directly, as another program would; returns the first column of the first row.</summary>
-    protected abstract Task<long> ScalarAsync(string sql);
-
-    /// <summary>Makes the database unusable for writers until the returned handle is disposed.</summary>
-    protected abstract Task<IAsyncDisposable> MakeUnavailableAsync();
-
-    public async Task InitializeAsync() => Database = await CreateDatabaseAsync();
-
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var stores in _open)
-            await stores.DisposeAsync();
-    }
-
-    protected async Task<MilterStores> OpenAsync(StoreOptions? options = null)
-    {
-        var stores = await StoreFactory.OpenAsync(Database, Clock, null, options ?? new StoreOptions());
-        _open.Add(stores);
-        return stores;
-    }
-
     private static readonly IPAddress Spammer = IPAddress.Parse("203.0.113.77");
     private static readonly IPAddress Friend = IPAddress.Parse("2001:db8:1:2:3:4:5:6");
 
