@@ -55,6 +55,7 @@ public sealed class StatusFixture : IAsyncLifetime
               delay: {{(int)Delay.TotalSeconds}}s
               retry_window: 1h
             status: { listen: "127.0.0.1:{{StatusPort}}" }
+            dns: { servers: ["127.0.0.1:9"] }
             """);
         _daemon = await MilterHostProcess.StartAsync(ConfigPath);
         await SendTrafficAsync(_sendmail.Port);

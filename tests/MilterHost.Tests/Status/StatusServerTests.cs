@@ -55,6 +55,7 @@ public sealed class StatusServerTests : IAsyncLifetime
               - sender: "*@spam.example"
             greylist: { enabled: false }
             status: { listen: "127.0.0.1:{{_port}}", token: "{{Token}}" }
+            dns: { servers: ["127.0.0.1:9"] }
             """, out _);
         Assert.True(loaded.Success, string.Join("\n", loaded.Errors));
         _config = loaded.Config;
