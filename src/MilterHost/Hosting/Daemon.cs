@@ -67,6 +67,8 @@ internal static class Daemon
             using var sweepStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var sweeper = new Milter.Filters.Greylist.GreylistSweeper(stores.Expiring, time, loggers.CreateLogger<Milter.Filters.Greylist.GreylistSweeper>());
             var sweeping = sweeper.RunAsync(sweepStop.Token);
+            // Admin commands and other MX hosts write the same database: notice their changes within seconds.
+            var watching = new StoreChangeWatcher(stores, time, loggers.CreateLogger<StoreChangeWatcher>()).RunAsync(sweepStop.Token);
 
             var systemd = new SystemdNotifier();
             using var daemon = new MilterDaemon(listener, unixPath, holder, Reload, time, loggers, systemd);
@@ -74,6 +76,7 @@ internal static class Daemon
                 .ConfigureAwait(false);
             await sweepStop.CancelAsync().ConfigureAwait(false);
             try { await sweeping.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            await watching.ConfigureAwait(false);
             return 0;
         }
         catch (Exception e) when (e is ListenerException or PrivilegeException or StoreUnavailableException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
