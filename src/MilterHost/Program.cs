@@ -8,13 +8,19 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var parse = CreateRootCommand().Parse(args);
+        var parse = CreateRootCommand().Parse(args, CreateParserConfiguration());
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.
         var exit = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
         // relay-test's status 1 means "open relay": a mistyped command line must not read as one.
         return parse.Errors.Count > 0 && parse.CommandResult.Command.Name == RelayTestCommand.Name ? RelayTestCommand.NotTested : exit;
     }
+
+    /// <summary>
+    /// How the command line is read: no response files, since <c>@domain</c> is how mail people
+    /// write a domain (<c>greylist list --sender @example.org</c>).
+    /// </summary>
+    public static ParserConfiguration CreateParserConfiguration() => new() { ResponseFileTokenReplacer = null };
 
     /// <summary>The command tree; a new subcommand is one line here.</summary>
     public static RootCommand CreateRootCommand() =>

@@ -131,8 +131,8 @@ internal static class StoreSql
     public const string FilterRecipient = " AND recipient = @recipient";
     public const string FilterPasses = " AND passes >= @passes";
     public const string FilterNetworkClients = " AND client LIKE 'net:%'";
-    public const string OrderTriplets = " ORDER BY last_seen DESC";
-    public const string OrderAwl = " ORDER BY last_seen DESC";
+    public const string OrderTriplets = " ORDER BY last_seen DESC, client, sender, recipient";
+    public const string OrderAwl = " ORDER BY last_seen DESC, client, sender_domain";
     public const string Limit = " LIMIT @limit";
     public const string DeleteTripletByKey = "DELETE FROM greylist_triplet WHERE " + TripletKey;
     public const string DeleteAwlByKey = "DELETE FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
