@@ -40,14 +40,8 @@ internal sealed class AdminRun : IDisposable
     public string Combine(string name) => _directory.Combine(name);
 
     /// <summary>Runs <c>milterhost ARGS --config FILE</c> in-process; returns the exit status and what it wrote.</summary>
-    public async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var root = new RootCommand("test") { GreylistCommand.Create(Time), BanCommand.Create(Time) };
-        var output = new StringWriter { NewLine = "\n" };
-        var error = new StringWriter { NewLine = "\n" };
-        var exit = await root.Parse([.. args, "--config", ConfigPath], Program.CreateParserConfiguration()).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
+    public async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args) =>
+        await CommandTests.Run(new RootCommand("test") { GreylistCommand.Create(Time), BanCommand.Create(Time) }, [.. args, "--config", ConfigPath]);
 
     /// <summary>The database as the daemon would open it.</summary>
     public Task<MilterStores> OpenAsync() => StoreFactory.OpenAsync(Database, Time);

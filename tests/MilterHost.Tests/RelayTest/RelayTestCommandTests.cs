@@ -10,14 +10,8 @@ public sealed class RelayTestCommandTests
 {
     private const int Tricks = 19;
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter { NewLine = "\n" };
-        var error = new StringWriter { NewLine = "\n" };
-        var exit = await new RootCommand("test") { RelayTestCommand.Create() }.Parse(["relay-test", .. args], Program.CreateParserConfiguration())
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) =>
+        CommandTests.Run(new RootCommand("test") { RelayTestCommand.Create() }, ["relay-test", .. args]);
 
     private static JsonElement[] Attempts(JsonDocument json) => [.. json.RootElement.GetProperty("attempts").EnumerateArray()];
 
