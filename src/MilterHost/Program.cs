@@ -6,10 +6,21 @@ namespace MilterHost;
 /// <summary>The <c>milterhost</c> executable: one binary, one subcommand per job.</summary>
 public static class Program
 {
-    public static Task<int> Main(string[] args) =>
+    public static async Task<int> Main(string[] args)
+    {
+        var parse = CreateRootCommand().Parse(args, CreateParserConfiguration());
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.
-        CreateRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        var exit = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        // relay-test's status 1 means "open relay": a mistyped command line must not read as one.
+        return parse.Errors.Count > 0 && parse.CommandResult.Command.Name == RelayTestCommand.Name ? RelayTestCommand.NotTested : exit;
+    }
+
+    /// <summary>
+    /// How the command line is read: no response files, since <c>@domain</c> is how mail people
+    /// write a domain (<c>greylist list --sender @example.org</c>).
+    /// </summary>
+    public static ParserConfiguration CreateParserConfiguration() => new() { ResponseFileTokenReplacer = null };
 
     /// <summary>The command tree; a new subcommand is one line here.</summary>
     public static RootCommand CreateRootCommand() =>
@@ -22,5 +33,8 @@ public static class Program
             LogScanCommand.Create(),
             BackupMailCommand.Create(),
             StatsCommand.Create(),
+            RelayTestCommand.Create(),
+            GreylistCommand.Create(),
+            BanCommand.Create(),
         };
 }

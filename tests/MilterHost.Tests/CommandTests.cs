@@ -134,7 +134,7 @@ public sealed class CommandTests : IDisposable
     {
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
-        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        var exit = await root.Parse(args, Program.CreateParserConfiguration()).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
         return (exit, stdout.ToString(), stderr.ToString());
     }
 }

@@ -397,25 +397,59 @@ public abstract class GreylistStore : IGreylistStore
         }, cancellationToken);
     }
 
+    public Task<IReadOnlyList<PendingClient>> TopPendingClientsAsync(int limit, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return _database.RunAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.QueryAsync<(string Client, long Pending, long LastSeen)>(StoreSession.Define(StoreSql.TopPendingClients,
+                new { now = now.ToUnixTimeSeconds(), state = (long)TripletState.Pending, limit = (long)limit }, ct)).ConfigureAwait(false);
+            return (IReadOnlyList<PendingClient>)rows.Select(r => new PendingClient(r.Client, r.Pending, Time(r.LastSeen))).ToList();
+        }, cancellationToken);
+    }
+
+    /// <summary>Reads the admin allow list into memory again now (another process changed it).</summary>
+    internal Task ReloadAllowListAsync(CancellationToken cancellationToken) => _allow.ReloadAsync(cancellationToken);
+
+    /// <summary>
+    /// Another process removed triplets or auto-whitelist entries: forget every pass held in memory,
+    /// so the next check of each asks the database (which no longer has the removed ones).
+    /// </summary>
+    internal void ForgetCachedPasses()
+    {
+        _passed.Clear();
+        _whitelisted.Clear();
+    }
+
     public async Task AllowAsync(GreylistAllowEntry entry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertAllow, new
+        await _database.WriteAsync(async (session, ct) =>
         {
-            kind = (long)entry.Kind,
-            value = entry.Value,
-            reason = entry.Reason,
-            created = entry.Created.ToUnixTimeSeconds(),
-            expires = entry.Expires?.ToUnixTimeSeconds(),
-        }, ct)), cancellationToken).ConfigureAwait(false);
+            await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertAllow, new
+            {
+                kind = (long)entry.Kind,
+                value = entry.Value,
+                reason = entry.Reason,
+                created = entry.Created.ToUnixTimeSeconds(),
+                expires = entry.Expires?.ToUnixTimeSeconds(),
+            }, ct)).ConfigureAwait(false);
+            return await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
         await _allow.ReloadAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> DisallowAsync(GreylistAllowKind kind, string value, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var removed = await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
-            StoreSession.Define(StoreSql.DeleteAllow, new { kind = (long)kind, value }, ct)), cancellationToken).ConfigureAwait(false);
+        var removed = await _database.WriteAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.ExecuteAsync(
+                StoreSession.Define(StoreSql.DeleteAllow, new { kind = (long)kind, value }, ct)).ConfigureAwait(false);
+            if (rows > 0)
+                await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
+            return rows;
+        }, cancellationToken).ConfigureAwait(false);
         await _allow.ReloadAsync(cancellationToken).ConfigureAwait(false);
         return removed > 0;
     }
@@ -432,6 +466,7 @@ public abstract class GreylistStore : IGreylistStore
                     await ExecuteAsync(session, StoreSql.DeleteTripletByKey, ct, ("@client", entry.Triplet.Client),
                         ("@sender", entry.Triplet.Sender), ("@recipient", entry.Triplet.Recipient)).ConfigureAwait(false);
                 }
+                await StoreGenerations.BumpAsync(session, StoreGenerations.Greylist, ct).ConfigureAwait(false);
                 return chunk.Length;
             }, cancellationToken).ConfigureAwait(false);
             foreach (var entry in chunk)
@@ -455,6 +490,7 @@ public abstract class GreylistStore : IGreylistStore
                     await ExecuteAsync(session, StoreSql.DeleteAwlByKey, ct,
                         ("@client", entry.Client), ("@sender_domain", entry.SenderDomain)).ConfigureAwait(false);
                 }
+                await StoreGenerations.BumpAsync(session, StoreGenerations.Greylist, ct).ConfigureAwait(false);
                 return chunk.Length;
             }, cancellationToken).ConfigureAwait(false);
             foreach (var entry in chunk)

@@ -38,6 +38,9 @@ public interface IGreylistStore : IExpiringStore
 
     Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
 
+    /// <summary>The clients (subnet or SPF keys) with the most pending triplets, most first (<c>greylist stats</c>).</summary>
+    Task<IReadOnlyList<PendingClient>> TopPendingClientsAsync(int limit, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Adds or replaces an admin allow entry (a client network or a sender domain).</summary>
     Task AllowAsync(GreylistAllowEntry entry, CancellationToken cancellationToken);
 

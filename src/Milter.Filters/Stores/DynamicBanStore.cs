@@ -6,10 +6,11 @@ namespace Milter.Filters.Stores;
 
 /// <summary>
 /// The dynamic ban list in the shared database (<see cref="SqliteDynamicBanStore"/>,
-/// <see cref="PostgresDynamicBanStore"/>). <see cref="FindAsync"/> answers from a copy in memory,
-/// re-read every <see cref="StoreOptions.SnapshotRefresh"/> so bans added elsewhere (another MX
-/// host, <c>milterhost ban add</c>, <c>logscan --apply</c>) arrive within that time; local writes
-/// are seen at once.
+/// <see cref="PostgresDynamicBanStore"/>). <see cref="FindAsync"/> answers from a copy in memory.
+/// Local writes are seen at once; bans written elsewhere (another MX host, <c>milterhost ban add</c>,
+/// <c>logscan --apply</c>) bump a change counter that a running daemon's <see cref="StoreChangeWatcher"/>
+/// polls every <see cref="StoreOptions.ChangePoll"/>, and the copy is also re-read every
+/// <see cref="StoreOptions.SnapshotRefresh"/> in any case.
 /// </summary>
 public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
 {
@@ -30,14 +31,20 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
         if (ban.Expires <= ban.Created)
             throw new ArgumentException($"ban of {ban.Network} expires ({ban.Expires:u}) before it starts ({ban.Created:u})", nameof(ban));
         var network = IPNetworks.Normalize(ban.Network).ToString();
-        var changed = await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertBan, new
+        var changed = await _database.WriteAsync(async (session, ct) =>
         {
-            network,
-            reason = ban.Reason,
-            source = ban.Source.ToString().ToLowerInvariant(),
-            created = ban.Created.ToUnixTimeSeconds(),
-            expires = ban.Expires.ToUnixTimeSeconds(),
-        }, ct)), cancellationToken).ConfigureAwait(false);
+            var rows = await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertBan, new
+            {
+                network,
+                reason = ban.Reason,
+                source = ban.Source.ToString().ToLowerInvariant(),
+                created = ban.Created.ToUnixTimeSeconds(),
+                expires = ban.Expires.ToUnixTimeSeconds(),
+            }, ct)).ConfigureAwait(false);
+            if (rows > 0)
+                await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
+            return rows;
+        }, cancellationToken).ConfigureAwait(false);
         if (changed == 0)
             return false;
         StoreLog.BanAdded(_logger, network, ban.Expires, ban.Source.ToString().ToLowerInvariant(), ban.Reason);
@@ -48,8 +55,13 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
     public async Task<bool> RemoveAsync(IPNetwork network, CancellationToken cancellationToken)
     {
         var text = IPNetworks.Normalize(network).ToString();
-        var removed = await _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
-            StoreSession.Define(StoreSql.DeleteBan, new { network = text }, ct)), cancellationToken).ConfigureAwait(false);
+        var removed = await _database.WriteAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.DeleteBan, new { network = text }, ct)).ConfigureAwait(false);
+            if (rows > 0)
+                await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
+            return rows;
+        }, cancellationToken).ConfigureAwait(false);
         if (removed == 0)
             return false;
         StoreLog.BanRemoved(_logger, text);
@@ -71,6 +83,9 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
         var index = await _snapshot.GetAsync(cancellationToken).ConfigureAwait(false);
         return index.Find(address, now);
     }
+
+    /// <summary>Reads the list into memory again now (another process changed it).</summary>
+    internal Task ReloadAsync(CancellationToken cancellationToken) => _snapshot.ReloadAsync(cancellationToken);
 
     public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken) =>
         _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(

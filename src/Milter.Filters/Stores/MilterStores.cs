@@ -8,6 +8,7 @@ public sealed class MilterStores : IAsyncDisposable
 {
     private readonly StoreDatabase _database;
     private int _disposed;
+    private IReadOnlyDictionary<string, long>? _generations;
 
     internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans, DecisionTally tally)
     {
@@ -37,7 +38,38 @@ public sealed class MilterStores : IAsyncDisposable
     /// <summary>The stores and the tally, for the sweeper.</summary>
     public IReadOnlyList<IExpiringStore> Expiring => [Greylist, Bans, Tally];
 
-    /// <summary>Writes out the greylist's deferred lifetime extensions and the tally, then closes the database.</summary>
+    /// <summary>
+    /// Asks the database which change counters moved since the last call and re-reads what another
+    /// process changed: the ban list, the allow list, or (after admin removals) the greylist's cached
+    /// passes. The first call re-reads everything. Returns the names of the counters that moved.
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">The database did not answer; nothing was re-read.</exception>
+    public async Task<IReadOnlyList<string>> RefreshChangedAsync(CancellationToken cancellationToken)
+    {
+        var current = await _database.RunAsync((session, ct) => StoreGenerations.ReadAsync(session, ct), cancellationToken).ConfigureAwait(false);
+        var changed = current.Where(c => _generations is null || !_generations.TryGetValue(c.Key, out var seen) || seen != c.Value)
+            .Select(c => c.Key).Order(StringComparer.Ordinal).ToList();
+        // Re-read after the counters were read: a change made meanwhile is in the copy, or moves a counter again.
+        foreach (var name in changed)
+        {
+            switch (name)
+            {
+                case StoreGenerations.Bans:
+                    await Bans.ReloadAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case StoreGenerations.Allow:
+                    await Greylist.ReloadAllowListAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case StoreGenerations.Greylist:
+                    Greylist.ForgetCachedPasses();
+                    break;
+            }
+        }
+        _generations = current;
+        return changed;
+    }
+
+        /// <summary>Writes out the greylist's deferred lifetime extensions and the tally, then closes the database.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -23,6 +23,15 @@ internal static partial class StoreLog
     [LoggerMessage(3705, LogLevel.Warning, "Sweeping expired rows failed; trying again next period")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(3707, LogLevel.Debug, "Re-read what another process changed in the store: {Changed}")]
+    public static partial void ChangesReloaded(ILogger logger, string changed);
+
+    [LoggerMessage(3708, LogLevel.Warning, "Asking the store for changes made by other processes failed; trying again every poll")]
+    public static partial void ChangePollFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3709, LogLevel.Information, "The store answers change polls again")]
+    public static partial void ChangePollRecovered(ILogger logger);
+
     [LoggerMessage(3706, LogLevel.Warning, "Writing {Count} deferred lifetime extensions failed; they are dropped and queued again on later hits")]
     public static partial void FlushFailed(ILogger logger, int count, Exception exception);
 }

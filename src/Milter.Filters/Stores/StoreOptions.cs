@@ -15,6 +15,13 @@ public sealed record StoreOptions
     /// <summary>The dynamic ban list and the admin allow list are re-read this often (other MX hosts, <c>ban add</c>, <c>logscan --apply</c>).</summary>
     public TimeSpan SnapshotRefresh { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often a running daemon asks the database whether another process changed the ban list, the
+    /// allow list or removed greylist entries (<see cref="StoreChangeWatcher"/>): the longest an admin
+    /// command waits to take effect. One single-row query each time.
+    /// </summary>
+    public TimeSpan ChangePoll { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>SQLite: how long a writer waits for another process's lock before the store reports itself unavailable.</summary>
     public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -77,7 +77,20 @@ internal static class StoreSql
                 PRIMARY KEY (minute, event, delay))
             """,
         ],
+        // 3: change counters, so running daemons notice the admin commands' writes within seconds.
+        [
+            "CREATE TABLE store_generation (name TEXT PRIMARY KEY, generation BIGINT NOT NULL)",
+            "INSERT INTO store_generation (name, generation) VALUES ('" + StoreGenerations.Bans + "', 0), ('"
+                + StoreGenerations.Allow + "', 0), ('" + StoreGenerations.Greylist + "', 0)",
+        ],
     ];
+
+    // ---- change counters -----------------------------------------------------------------------
+
+    public const string SelectGenerations = "SELECT name, generation FROM store_generation";
+
+    /// <summary>Run inside the write transaction that makes the change, so a reader never sees one without the other.</summary>
+    public const string BumpGeneration = "UPDATE store_generation SET generation = generation + 1 WHERE name = @name";
 
     // ---- greylist check (hot path) -----------------------------------------------------------
 
@@ -134,8 +147,8 @@ internal static class StoreSql
     public const string FilterRecipient = " AND recipient = @recipient";
     public const string FilterPasses = " AND passes >= @passes";
     public const string FilterNetworkClients = " AND client LIKE 'net:%'";
-    public const string OrderTriplets = " ORDER BY last_seen DESC";
-    public const string OrderAwl = " ORDER BY last_seen DESC";
+    public const string OrderTriplets = " ORDER BY last_seen DESC, client, sender, recipient";
+    public const string OrderAwl = " ORDER BY last_seen DESC, client, sender_domain";
     public const string Limit = " LIMIT @limit";
     public const string DeleteTripletByKey = "DELETE FROM greylist_triplet WHERE " + TripletKey;
     public const string DeleteAwlByKey = "DELETE FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
@@ -146,6 +159,10 @@ internal static class StoreSql
         "FROM greylist_awl WHERE expires > @now";
     public const string CountExpired =
         "SELECT (SELECT COUNT(*) FROM greylist_triplet WHERE expires <= @now) + (SELECT COUNT(*) FROM greylist_awl WHERE expires <= @now)";
+
+    public const string TopPendingClients =
+        "SELECT client, COUNT(*) AS pending, MAX(last_seen) AS last_seen FROM greylist_triplet WHERE state = @state AND expires > @now " +
+        "GROUP BY client ORDER BY COUNT(*) DESC, client LIMIT @limit";
 
     private const string AllowColumns = "kind, value, reason, created, expires";
     public const string UpsertAllow =

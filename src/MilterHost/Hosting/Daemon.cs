@@ -75,6 +75,8 @@ internal static class Daemon
             var sweeper = new Milter.Filters.Greylist.GreylistSweeper(stores.Expiring, time, loggers.CreateLogger<Milter.Filters.Greylist.GreylistSweeper>());
             var sweeping = sweeper.RunAsync(sweepStop.Token);
             var tallying = stores.Tally.RunAsync(TallyFlushPeriod, sweepStop.Token);
+            // Admin commands and other MX hosts write the same database: notice their changes within seconds.
+            var watching = new StoreChangeWatcher(stores, time, loggers.CreateLogger<StoreChangeWatcher>()).RunAsync(sweepStop.Token);
 
             var systemd = new SystemdNotifier();
             using var daemon = new MilterDaemon(listener, unixPath, holder, Reload, time, loggers, systemd);
@@ -99,6 +101,7 @@ internal static class Daemon
             await sweepStop.CancelAsync().ConfigureAwait(false);
             try { await sweeping.ConfigureAwait(false); } catch (OperationCanceledException) { }
             await tallying.ConfigureAwait(false);
+            await watching.ConfigureAwait(false);
             return 0;
         }
         catch (Exception e) when (e is ListenerException or PrivilegeException or StoreUnavailableException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)

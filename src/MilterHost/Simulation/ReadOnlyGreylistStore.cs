@@ -33,6 +33,9 @@ internal sealed class ReadOnlyGreylistStore(IGreylistStore inner) : IGreylistSto
     public Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         inner.StatsAsync(now, options, cancellationToken);
 
+    public Task<IReadOnlyList<PendingClient>> TopPendingClientsAsync(int limit, DateTimeOffset now, CancellationToken cancellationToken) =>
+        inner.TopPendingClientsAsync(limit, now, cancellationToken);
+
     public Task AllowAsync(GreylistAllowEntry entry, CancellationToken cancellationToken) => throw Refused();
 
     public Task<bool> DisallowAsync(GreylistAllowKind kind, string value, CancellationToken cancellationToken) => throw Refused();

@@ -445,10 +445,13 @@ public abstract class StoreContract : StoreTestBase
         await (await OpenAsync()).DisposeAsync();
         await (await OpenAsync()).DisposeAsync();
 
-        Assert.Equal(2, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
-        Assert.Equal(2, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(3, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(3, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(3, await ScalarAsync("SELECT COUNT(*) FROM store_generation WHERE generation = 0"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM dynamic_ban"));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM decision_tally"));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_tally"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM decision_tally"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_tally"));
     }
@@ -522,6 +525,116 @@ public abstract class StoreContract : StoreTestBase
 
         Assert.Equal(GreylistAction.Pass, stillCached.Action);
         Assert.Equal(GreylistRules.New, revalidated.Rule);
+    }
+
+    // ---- changes made by other processes ---------------------------------------------------------
+
+    [Fact]
+    public async Task First_change_poll_reports_every_counter_and_a_quiet_store_reports_none()
+    {
+        var daemon = await OpenAsync();
+
+        var first = await daemon.RefreshChangedAsync(default);
+        var second = await daemon.RefreshChangedAsync(default);
+
+        Assert.Equal(["dynamic_ban", "greylist", "greylist_allow"], first);
+        Assert.Empty(second);
+    }
+
+    [Fact]
+    public async Task Ban_added_and_removed_by_another_process_is_seen_at_the_next_change_poll_without_the_refresh_period()
+    {
+        var daemon = await OpenAsync();
+        var admin = await OpenAsync();
+        var address = IPAddress.Parse("192.0.2.44");
+        await daemon.RefreshChangedAsync(default);
+        Assert.Null(await daemon.Bans.FindAsync(address, Clock.GetUtcNow(), default));
+
+        var ban = new DynamicBan(IPNetwork.Parse("192.0.2.0/24"), "admin", BanSource.Admin, Clock.GetUtcNow(), Clock.GetUtcNow().AddDays(1));
+        await admin.Bans.AddAsync(ban, default);
+        var beforePoll = await daemon.Bans.FindAsync(address, Clock.GetUtcNow(), default);
+        var changed = await daemon.RefreshChangedAsync(default);
+        var afterPoll = await daemon.Bans.FindAsync(address, Clock.GetUtcNow(), default);
+        await admin.Bans.RemoveAsync(ban.Network, default);
+        var changedAgain = await daemon.RefreshChangedAsync(default);
+        var afterRemoval = await daemon.Bans.FindAsync(address, Clock.GetUtcNow(), default);
+
+        Assert.Null(beforePoll);
+        Assert.Equal(["dynamic_ban"], changed);
+        Assert.Equal(ban.Network, afterPoll?.Network);
+        Assert.Equal(["dynamic_ban"], changedAgain);
+        Assert.Null(afterRemoval);
+    }
+
+    [Fact]
+    public async Task Ban_that_changes_nothing_moves_no_counter()
+    {
+        var stores = await OpenAsync();
+        var ban = new DynamicBan(IPNetwork.Parse("192.0.2.0/24"), "admin", BanSource.Admin, Clock.GetUtcNow(), Clock.GetUtcNow().AddDays(7));
+        await stores.Bans.AddAsync(ban, default);
+        await stores.RefreshChangedAsync(default);
+
+        var shorter = await stores.Bans.AddAsync(ban with { Expires = Clock.GetUtcNow().AddDays(1) }, default);
+        var missing = await stores.Bans.RemoveAsync(IPNetwork.Parse("198.51.100.0/24"), default);
+
+        Assert.False(shorter);
+        Assert.False(missing);
+        Assert.Empty(await stores.RefreshChangedAsync(default));
+    }
+
+    [Fact]
+    public async Task Allow_entry_added_by_another_process_is_seen_at_the_next_change_poll()
+    {
+        var daemon = await OpenAsync();
+        var admin = await OpenAsync();
+        await daemon.RefreshChangedAsync(default);
+        var before = await CheckAsync(daemon.Greylist, AliceToBob);
+
+        await admin.Greylist.AllowAsync(GreylistAllowEntry.ForSenderDomain("example.org", "partner", Clock.GetUtcNow()), default);
+        var changed = await daemon.RefreshChangedAsync(default);
+        var after = await CheckAsync(daemon.Greylist, Mail("bob@example.org", "carol@example.com"));
+
+        Assert.Equal(GreylistRules.New, before.Rule);
+        Assert.Equal(["greylist_allow"], changed);
+        Assert.Equal((GreylistAction.Pass, GreylistRules.Allowed), (after.Action, after.Rule));
+    }
+
+    [Fact]
+    public async Task Pass_removed_by_another_process_stops_passing_at_the_next_change_poll()
+    {
+        var daemon = await OpenAsync();
+        var admin = await OpenAsync();
+        await daemon.RefreshChangedAsync(default);
+        await PassAsync(daemon.Greylist, AliceToBob);
+
+        var removed = await admin.Greylist.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
+        var stillCached = await CheckAsync(daemon.Greylist, AliceToBob);
+        var changed = await daemon.RefreshChangedAsync(default);
+        var afterPoll = await CheckAsync(daemon.Greylist, AliceToBob);
+
+        Assert.Equal(1, removed);
+        Assert.Equal(GreylistAction.Pass, stillCached.Action);
+        Assert.Equal(["greylist"], changed);
+        Assert.Equal(GreylistRules.New, afterPoll.Rule);
+    }
+
+    [Fact]
+    public async Task Top_pending_clients_are_counted_per_client_key_most_first()
+    {
+        var store = (await OpenAsync()).Greylist;
+        var busy = IPAddress.Parse("198.51.100.9");
+        for (var i = 1; i <= 3; i++)
+            await CheckAsync(store, Mail($"s{i}@spam.example", "bob@example.com", busy), client: busy);
+        await CheckAsync(store, AliceToBob);
+        await PassAsync(store, Mail("carol@example.org", "bob@example.com"));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+
+        var top = await store.TopPendingClientsAsync(10, Clock.GetUtcNow(), default);
+        var first = await store.TopPendingClientsAsync(1, Clock.GetUtcNow(), default);
+
+        Assert.Equal([("net:198.51.100.0/24", 3L), ("net:203.0.113.0/24", 1L)], top.Select(t => (t.Client, t.Pending)));
+        Assert.Equal(Start, top[0].LastSeen);
+        Assert.Single(first);
     }
 
     /// <summary>Polls until <paramref name="probe"/> returns non-null (background reloads), for at most 10 s.</summary>

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Milter.TestSupport;
+
+namespace MilterHost.Tests.Admin;
+
+/// <summary>The greylist and ban commands through the built milterhost binary, as a postmaster types them.</summary>
+public sealed class AdminBinaryTests : IDisposable
+{
+    private readonly AdminRun _run = new();
+
+    public void Dispose() => _run.Dispose();
+
+    private Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(params string[] args) =>
+        MilterHostProcess.RunToEndAsync([.. args, "--config", _run.ConfigPath]);
+
+    [Fact]
+    public async Task Every_greylist_and_ban_command_works_through_the_binary()
+    {
+        var banAdd = await RunAsync("ban", "add", "203.0.113.0/24", "--for", "2h", "--reason", "binary test");
+        var banList = await RunAsync("ban", "list", "--json");
+        var allow = await RunAsync("greylist", "allow", "@partner.example");
+        var list = await RunAsync("greylist", "list", "--whitelisted", "--sender", "@partner.example");
+        var stats = await RunAsync("greylist", "stats", "--json");
+        var removeTriplets = await RunAsync("greylist", "remove", "--client", "203.0.113.0/24");
+        var purge = await RunAsync("greylist", "purge");
+        var disallow = await RunAsync("greylist", "remove", "partner.example");
+        var banRemove = await RunAsync("ban", "remove", "203.0.113.0/24");
+        var banRemoveAgain = await RunAsync("ban", "remove", "203.0.113.0/24");
+
+        Assert.Equal(0, banAdd.ExitCode);
+        Assert.StartsWith("Banned 203.0.113.0/24 until ", banAdd.StdOut, StringComparison.Ordinal);
+        Assert.EndsWith(" (2h).\n", banAdd.StdOut, StringComparison.Ordinal);
+        using (var json = JsonDocument.Parse(banList.StdOut))
+        {
+            var ban = Assert.Single(json.RootElement.GetProperty("bans").EnumerateArray());
+            Assert.Equal(("203.0.113.0/24", "binary test"), (ban.GetProperty("network").GetString(), ban.GetProperty("reason").GetString()));
+        }
+        Assert.Equal((0, "Allowed sender domain partner.example until removed.\n", ""), allow);
+        Assert.Equal(0, list.ExitCode);
+        Assert.Matches(@"^Auto-whitelist: none\.\n\nAllowed by the admin: 1\nKIND +VALUE +CREATED +EXPIRES +REASON\nsender domain +partner\.example +[-0-9: ]+ +never +added by ", list.StdOut);
+        using (var json = JsonDocument.Parse(stats.StdOut))
+            Assert.Equal(1, json.RootElement.GetProperty("allowed").GetInt32());
+        Assert.Equal((0, "Removed 0 triplet(s) and 0 auto-whitelist entries.\n", ""), removeTriplets);
+        Assert.Equal((0, "Purged 0 expired row(s).\n", ""), purge);
+        Assert.Equal((0, "Removed the allow entry for sender domain partner.example.\n", ""), disallow);
+        Assert.Equal((0, "Removed the ban of 203.0.113.0/24.\n", ""), banRemove);
+        Assert.Equal((1, "", "ban remove: no ban for 203.0.113.0/24\n"), banRemoveAgain);
+    }
+
+    [Fact]
+    public async Task Run_as_root_on_sqlite_it_becomes_the_daemons_user_so_the_files_it_creates_stay_the_daemons()
+    {
+        Assert.True(Environment.UserName == "root", "this test plays root running an admin command");
+        var folder = _run.Combine("var");
+        // The temp folder is made 0700; the daemon's user must be able to reach its database folder inside.
+        File.SetUnixFileMode(Path.GetDirectoryName(folder)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        Directory.CreateDirectory(folder);
+        await RunProgramAsync("chown", "nobody:nogroup", folder);
+        var config = _run.Combine("nobody.yaml");
+        File.WriteAllText(config, $"database: sqlite:{folder}/milterhost.db\nuser: nobody\n");
+
+        var (exit, stdout, stderr) = await MilterHostProcess.RunToEndAsync(["ban", "add", "192.0.2.1", "--config", config]);
+
+        Assert.Equal("", stderr);
+        Assert.Equal(0, exit);
+        Assert.StartsWith("Banned 192.0.2.1/32 until ", stdout, StringComparison.Ordinal);
+        Assert.Equal("nobody", (await RunProgramAsync("stat", "-c", "%U", $"{folder}/milterhost.db")).Trim());
+    }
+
+    private static async Task<string> RunProgramAsync(string program, params string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args)
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+        return output;
+    }
+
+    [Fact]
+    public async Task Usage_error_exits_1_with_the_reason_on_stderr()
+    {
+        var (exit, _, stderr) = await RunAsync("ban", "add", "not-an-address");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("'not-an-address' is not an IP address or CIDR network", stderr, StringComparison.Ordinal);
+    }
+}
