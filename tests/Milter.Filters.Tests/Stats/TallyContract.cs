@@ -40,7 +40,8 @@ public abstract class TallyContract : StoreTestBase
         // As the previous release left it.
         await ScalarAsync("DROP TABLE decision_tally");
         await ScalarAsync("DROP TABLE greylist_tally");
-        await ScalarAsync("DELETE FROM schema_version WHERE version = 2");
+        await ScalarAsync("DROP TABLE store_generation");
+        await ScalarAsync("DELETE FROM schema_version WHERE version >= 2");
 
         var reopened = await OpenAsync();
         reopened.Tally.OnAccepted(Session(Friend, "f@partner.example"));
