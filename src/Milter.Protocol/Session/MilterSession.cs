@@ -35,6 +35,7 @@ public sealed class MilterSession
     private Phase _phase = Phase.Start;
     private MessageStep _step = MessageStep.None;
     private ProtocolFlags _agreed;
+    private long _headerBytes;
     private CancellationTokenSource? _stageCts;
 
     public MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId)
@@ -212,6 +213,9 @@ public sealed class MilterSession
             case CommandCode.Header:
             {
                 EnterMessageStep(MessageStep.Header, "HEADER");
+                _headerBytes += payload.Length;
+                if (_headerBytes > _options.MaxHeaderBytes)
+                    throw new MilterProtocolException(ProtocolViolation.HeadersTooLarge, $"more than {_options.MaxHeaderBytes} bytes of headers in one message");
                 var header = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseHeader(s));
                 var v = await CallAsync(MilterStages.Header, static (h, c, x, t) => h.OnHeaderAsync((HeaderCommand)c!, x, t), header, ct).ConfigureAwait(false);
                 await ReplyAsync(ProtocolFlags.NoReplyHeader, v, ct).ConfigureAwait(false);
@@ -270,6 +274,7 @@ public sealed class MilterSession
                 _context.Macros.ClearAll();
                 _phase = Phase.Negotiated;
                 _step = MessageStep.None;
+                _headerBytes = 0;
                 return true;
 
             default:
@@ -375,6 +380,7 @@ public sealed class MilterSession
         }
         _phase = Phase.Connected;
         _step = MessageStep.None;
+        _headerBytes = 0;
     }
 
     private async ValueTask CloseSmtpSessionAsync()
