@@ -36,6 +36,7 @@ public sealed class MilterSession
     private MessageStep _step = MessageStep.None;
     private ProtocolFlags _agreed;
     private long _headerBytes;
+    private bool _handlerStuck;
     private CancellationTokenSource? _stageCts;
 
     public MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId)
@@ -73,14 +74,22 @@ public sealed class MilterSession
                 try
                 {
                     while (open && FrameReader.TryRead(ref buffer, _options.MaxFrameSize, out var code, out var payload))
-                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false);
+                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !_handlerStuck;
                 }
                 finally
                 {
                     reader.AdvanceTo(buffer.Start, buffer.End);
                 }
                 if (!open)
+                {
+                    if (_handlerStuck)
+                    {
+                        // The handler is still inside its stuck call: calling it again (OnCloseAsync)
+                        // would break the one-call-at-a-time promise, so it is not told.
+                        _phase = Phase.Negotiated;
+                    }
                     return;
+                }
                 if (result.IsCompleted)
                 {
                     if (!buffer.IsEmpty)
@@ -105,12 +114,6 @@ public sealed class MilterSession
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             ProtocolLog.PeerGone(_logger, _context.ConnectionId, e.Message);
-        }
-        catch (HandlerStuckException)
-        {
-            // Logged where it was detected. The handler is still inside its stuck call: calling it
-            // again (OnCloseAsync) would break the one-call-at-a-time promise, so it is not told.
-            _phase = Phase.Negotiated;
         }
         catch (Exception e)
         {
@@ -479,9 +482,12 @@ public sealed class MilterSession
         }
         catch (TimeoutException) when (!task.IsCompleted)
         {
-            // The handler ignores cancellation; answering now would let it run beside the next stage.
+            // The handler ignores cancellation (a store call stuck in the kernel): the MTA still gets
+            // the on_error answer for this stage, then the connection closes, so the handler never
+            // runs beside a next stage.
             ProtocolLog.HandlerStuck(_logger, _context.ConnectionId, StageName(stage));
-            throw new HandlerStuckException();
+            _handlerStuck = true;
+            return _options.FailureVerdict;
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
@@ -532,6 +538,4 @@ public sealed class MilterSession
     }
 
     private delegate T SpanParser<TState, T>(ReadOnlySpan<byte> span, TState state);
-
-    private sealed class HandlerStuckException : Exception;
 }
