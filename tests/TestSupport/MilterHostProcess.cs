@@ -68,13 +68,18 @@ public sealed class MilterHostProcess : IAsyncDisposable
     /// started (or exits, which throws with its output). The config should log to the console
     /// (<c>log: { syslog: false }</c>) or to syslog with a <paramref name="syslog"/> sink.
     /// <paramref name="environment"/> adds variables (e.g. <c>NOTIFY_SOCKET</c>) for this process only.
+    /// <paramref name="launcher"/> is a command that execs the rest of its arguments, such as
+    /// <c>unshare -m sh -c 'mount ... &amp;&amp; exec "$@"' sh</c>: the daemon keeps the launcher's process id.
     /// </summary>
     public static async Task<MilterHostProcess> StartAsync(string configPath, SyslogSink? syslog = null, TimeSpan? readyTimeout = null, bool waitUntilReady = true,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
     {
         RequireLoopbackDns(configPath);
         string[] args = [BinaryPath, "run", "--config", configPath];
-        var psi = syslog is null ? new ProcessStartInfo(DotnetHost, args) : syslog.CreateStartInfo(DotnetHost, args);
+        if (launcher is { Count: > 0 })
+            args = [.. launcher.Skip(1), DotnetHost, .. args];
+        var program = launcher is { Count: > 0 } ? launcher[0] : DotnetHost;
+        var psi = syslog is null ? new ProcessStartInfo(program, args) : syslog.CreateStartInfo(program, args);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             psi.Environment[name] = value;
         psi.RedirectStandardOutput = true;

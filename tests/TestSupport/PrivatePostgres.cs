@@ -87,6 +87,24 @@ public sealed class PrivatePostgres : IAsyncLifetime
     }
 
     /// <summary>Starts the same data folder again on the same port.</summary>
+    /// <summary>
+    /// Freezes the server (SIGSTOP to the postmaster and every backend): connections stay open and
+    /// queries simply get no answer, as with a hung database host. <see cref="Resume"/> undoes it.
+    /// </summary>
+    public void Pause() => SignalAll("STOP");
+
+    /// <summary>Lets a <see cref="Pause"/>d server run again (SIGCONT).</summary>
+    public void Resume() => SignalAll("CONT");
+
+    private void SignalAll(string signal)
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(DataFolder, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var children = File.ReadAllText($"/proc/{postmaster}/task/{postmaster}/children")
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        using var kill = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill", ["-s", signal, postmaster.ToString(System.Globalization.CultureInfo.InvariantCulture), .. children]) { UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
     public async Task StartAsync()
     {
         await PgCtlAsync(["-o", ServerOptions(), "-l", LogFile, "start"]).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Milter.Filters.Stores;
 
@@ -11,32 +12,54 @@ namespace Milter.Filters.Stores;
 /// </summary>
 internal sealed class SqliteDatabase : StoreDatabase
 {
-    private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private readonly string _path;
+    private readonly StoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private SqliteConnection _connection;
+    private bool _replacing;
+    private bool _unmigrated;
     private bool _disposed;
 
-    private SqliteDatabase(SqliteConnection connection, string path) : base(SqlDialect.Sqlite, "sqlite:" + path)
+    private SqliteDatabase(SqliteConnection connection, string path, StoreOptions options, TimeProvider time, ILogger logger) : base(SqlDialect.Sqlite, "sqlite:" + path)
     {
         _connection = connection;
+        _path = path;
+        _options = options;
+        _time = time;
+        _logger = logger;
     }
 
     /// <summary>Opens (creating the file and its folder) and sets WAL, full sync and the busy timeout.</summary>
-    public static async Task<SqliteDatabase> OpenAsync(string path, StoreOptions options, CancellationToken cancellationToken)
+    public static async Task<SqliteDatabase> OpenAsync(string path, StoreOptions options, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = Path.GetFullPath(path);
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            var builder = new SqliteConnectionStringBuilder
-            {
-                DataSource = full,
-                Mode = SqliteOpenMode.ReadWriteCreate,
-                Pooling = false,
-                DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
-            };
-            var connection = new SqliteConnection(builder.ToString());
+            return new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException($"sqlite:{full}: {ex.Message}", ex);
+        }
+    }
+
+    private static async Task<SqliteConnection> ConnectAsync(string full, StoreOptions options, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
+        };
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             // WAL: readers never block the writer. synchronous=FULL: a committed pass survives a power cut, not only a crash.
             foreach (var pragma in new[]
@@ -50,11 +73,12 @@ internal sealed class SqliteDatabase : StoreDatabase
                 command.CommandText = pragma;
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
-            return new SqliteDatabase(connection, full);
+            return connection;
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        catch
         {
-            throw new StoreUnavailableException($"sqlite:{full}: {ex.Message}", ex);
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
@@ -67,7 +91,44 @@ internal sealed class SqliteDatabase : StoreDatabase
             _gate.Release();
             throw new ObjectDisposedException(Description);
         }
+        try
+        {
+            // A file removed under us would take every later write with it (the open connection keeps
+            // writing to the unlinked inode until the next start): start a new one at once instead.
+            if (_replacing || _unmigrated || !File.Exists(_path))
+                await ReplaceFileAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _gate.Release();
+            throw;
+        }
         return new Session(this);
+    }
+
+    /// <summary>Called under the gate: reopens <see cref="_path"/> (creating it) and brings its schema up.</summary>
+    private async Task ReplaceFileAsync(CancellationToken cancellationToken)
+    {
+        if (!_unmigrated)
+        {
+            if (!_replacing)
+                StoreLog.FileRemoved(_logger, Description); // once, however long the folder stays unusable
+            _replacing = true;
+            foreach (var command in _prepared.Values)
+                await command.DisposeAsync().ConfigureAwait(false);
+            _prepared.Clear();
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            // The old file's WAL and shared-memory index must not be read as the new file's.
+            File.Delete(_path + "-wal");
+            File.Delete(_path + "-shm");
+            _connection = await ConnectAsync(_path, _options, cancellationToken).ConfigureAwait(false);
+            _replacing = false;
+            _unmigrated = true;
+        }
+        await using (var session = new Session(this, releasesGate: false))
+            await MigrateOnAsync(session, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        _unmigrated = false;
+        StoreLog.FileRecreated(_logger, Description, LatestVersion);
     }
 
     public override async ValueTask DisposeAsync()
@@ -90,7 +151,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
-    private sealed class Session(SqliteDatabase database) : StoreSession(database._connection, database.Dialect)
+    private sealed class Session(SqliteDatabase database, bool releasesGate = true) : StoreSession(database._connection, database.Dialect)
     {
         // Called only while this session holds the gate, so the cache needs no lock of its own.
         public override DbCommand Rent(string sql)
@@ -108,7 +169,8 @@ internal sealed class SqliteDatabase : StoreDatabase
 
         protected override ValueTask ReleaseAsync()
         {
-            database._gate.Release();
+            if (releasesGate)
+                database._gate.Release();
             return ValueTask.CompletedTask;
         }
     }

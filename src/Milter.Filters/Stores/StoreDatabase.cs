@@ -78,25 +78,31 @@ internal abstract class StoreDatabase : IAsyncDisposable
     /// version row; a schema newer than this build is refused.
     /// </summary>
     public Task<int> MigrateAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
-        WriteAsync(async (session, ct) =>
+        RunAsync((session, ct) => MigrateOnAsync(session, now, ct), cancellationToken);
+
+    /// <summary><see cref="MigrateAsync"/> on a session the caller already holds.</summary>
+    protected async Task<int> MigrateOnAsync(StoreSession session, DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        await session.BeginWriteAsync(ct).ConfigureAwait(false);
+        var connection = session.Connection;
+        if (Dialect.MigrationLock is { } lockSql)
+            await connection.ExecuteAsync(StoreSession.Define(lockSql, null, ct)).ConfigureAwait(false);
+        await connection.ExecuteAsync(StoreSession.Define(StoreSql.CreateVersionTable, null, ct)).ConfigureAwait(false);
+        var current = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.SelectVersion, null, ct)).ConfigureAwait(false);
+        if (current > LatestVersion)
+            throw new StoreUnavailableException(
+                $"{Description}: schema version {current} is newer than this milterhost understands ({LatestVersion}); upgrade milterhost");
+        for (var version = (int)current + 1; version <= LatestVersion; version++)
         {
-            var connection = session.Connection;
-            if (Dialect.MigrationLock is { } lockSql)
-                await connection.ExecuteAsync(StoreSession.Define(lockSql, null, ct)).ConfigureAwait(false);
-            await connection.ExecuteAsync(StoreSession.Define(StoreSql.CreateVersionTable, null, ct)).ConfigureAwait(false);
-            var current = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.SelectVersion, null, ct)).ConfigureAwait(false);
-            if (current > LatestVersion)
-                throw new StoreUnavailableException(
-                    $"{Description}: schema version {current} is newer than this milterhost understands ({LatestVersion}); upgrade milterhost");
-            for (var version = (int)current + 1; version <= LatestVersion; version++)
-            {
-                foreach (var statement in StoreSql.Migrations[version - 1])
-                    await connection.ExecuteAsync(StoreSession.Define(statement, null, ct)).ConfigureAwait(false);
-                await connection.ExecuteAsync(StoreSession.Define(StoreSql.InsertVersion,
-                    new { version = (long)version, applied = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
-            }
-            return LatestVersion;
-        }, cancellationToken);
+            foreach (var statement in StoreSql.Migrations[version - 1])
+                await connection.ExecuteAsync(StoreSession.Define(statement, null, ct)).ConfigureAwait(false);
+            await connection.ExecuteAsync(StoreSession.Define(StoreSql.InsertVersion,
+                new { version = (long)version, applied = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
+        }
+        await session.CommitAsync(ct).ConfigureAwait(false);
+        return LatestVersion;
+    }
 
     public abstract ValueTask DisposeAsync();
 

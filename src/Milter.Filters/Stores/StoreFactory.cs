@@ -26,7 +26,7 @@ public static class StoreFactory
 
         StoreDatabase db;
         if (database.StartsWith(SqlitePrefix, StringComparison.OrdinalIgnoreCase) && database.Length > SqlitePrefix.Length)
-            db = await SqliteDatabase.OpenAsync(database[SqlitePrefix.Length..], options, cancellationToken).ConfigureAwait(false);
+            db = await SqliteDatabase.OpenAsync(database[SqlitePrefix.Length..], options, time, loggers.CreateLogger<SqliteDatabase>(), cancellationToken).ConfigureAwait(false);
         else if (database.StartsWith(PostgresPrefix, StringComparison.OrdinalIgnoreCase) && database.Length > PostgresPrefix.Length)
             db = PostgresDatabase.Create(database[PostgresPrefix.Length..]);
         else

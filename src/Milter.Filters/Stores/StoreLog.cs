@@ -34,4 +34,10 @@ internal static partial class StoreLog
 
     [LoggerMessage(3706, LogLevel.Warning, "Writing {Count} deferred lifetime extensions failed; they are dropped and queued again on later hits")]
     public static partial void FlushFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(3707, LogLevel.Error, "The database file of {Database} was removed while in use; starting a new, empty one (greylisting starts over)")]
+    public static partial void FileRemoved(ILogger logger, string database);
+
+    [LoggerMessage(3708, LogLevel.Warning, "Store {Database} re-created at schema version {Version}")]
+    public static partial void FileRecreated(ILogger logger, string database, int version);
 }

@@ -21,7 +21,7 @@ internal static partial class ProtocolLog
     [LoggerMessage(1005, LogLevel.Error, "milter connection {ConnectionId}: the filter took longer than {TimeoutSeconds:0.#} s at {Stage}; answering {Fallback}")]
     public static partial void HandlerTimedOut(ILogger logger, long connectionId, string stage, double timeoutSeconds, string fallback);
 
-    [LoggerMessage(1006, LogLevel.Error, "milter connection {ConnectionId}: the filter did not stop after its deadline at {Stage}; closing the connection")]
+    [LoggerMessage(1006, LogLevel.Error, "milter connection {ConnectionId}: the filter did not stop after its deadline at {Stage}; closing the connection after the on_error answer")]
     public static partial void HandlerStuck(ILogger logger, long connectionId, string stage);
 
     [LoggerMessage(1007, LogLevel.Debug, "milter connection {ConnectionId}: negotiated version {Version}, actions 0x{Actions:x}, protocol 0x{Protocol:x} (MTA offered 0x{Offered:x})")]

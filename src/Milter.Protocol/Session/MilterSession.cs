@@ -35,6 +35,8 @@ public sealed class MilterSession
     private Phase _phase = Phase.Start;
     private MessageStep _step = MessageStep.None;
     private ProtocolFlags _agreed;
+    private long _headerBytes;
+    private bool _handlerStuck;
     private CancellationTokenSource? _stageCts;
 
     public MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId)
@@ -72,14 +74,22 @@ public sealed class MilterSession
                 try
                 {
                     while (open && FrameReader.TryRead(ref buffer, _options.MaxFrameSize, out var code, out var payload))
-                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false);
+                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !_handlerStuck;
                 }
                 finally
                 {
                     reader.AdvanceTo(buffer.Start, buffer.End);
                 }
                 if (!open)
+                {
+                    if (_handlerStuck)
+                    {
+                        // The handler is still inside its stuck call: calling it again (OnCloseAsync)
+                        // would break the one-call-at-a-time promise, so it is not told.
+                        _phase = Phase.Negotiated;
+                    }
                     return;
+                }
                 if (result.IsCompleted)
                 {
                     if (!buffer.IsEmpty)
@@ -104,12 +114,6 @@ public sealed class MilterSession
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             ProtocolLog.PeerGone(_logger, _context.ConnectionId, e.Message);
-        }
-        catch (HandlerStuckException)
-        {
-            // Logged where it was detected. The handler is still inside its stuck call: calling it
-            // again (OnCloseAsync) would break the one-call-at-a-time promise, so it is not told.
-            _phase = Phase.Negotiated;
         }
         catch (Exception e)
         {
@@ -212,6 +216,9 @@ public sealed class MilterSession
             case CommandCode.Header:
             {
                 EnterMessageStep(MessageStep.Header, "HEADER");
+                _headerBytes += payload.Length;
+                if (_headerBytes > _options.MaxHeaderBytes)
+                    throw new MilterProtocolException(ProtocolViolation.HeadersTooLarge, $"more than {_options.MaxHeaderBytes} bytes of headers in one message");
                 var header = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseHeader(s));
                 var v = await CallAsync(MilterStages.Header, static (h, c, x, t) => h.OnHeaderAsync((HeaderCommand)c!, x, t), header, ct).ConfigureAwait(false);
                 await ReplyAsync(ProtocolFlags.NoReplyHeader, v, ct).ConfigureAwait(false);
@@ -270,6 +277,7 @@ public sealed class MilterSession
                 _context.Macros.ClearAll();
                 _phase = Phase.Negotiated;
                 _step = MessageStep.None;
+                _headerBytes = 0;
                 return true;
 
             default:
@@ -375,6 +383,7 @@ public sealed class MilterSession
         }
         _phase = Phase.Connected;
         _step = MessageStep.None;
+        _headerBytes = 0;
     }
 
     private async ValueTask CloseSmtpSessionAsync()
@@ -473,9 +482,12 @@ public sealed class MilterSession
         }
         catch (TimeoutException) when (!task.IsCompleted)
         {
-            // The handler ignores cancellation; answering now would let it run beside the next stage.
+            // The handler ignores cancellation (a store call stuck in the kernel): the MTA still gets
+            // the on_error answer for this stage, then the connection closes, so the handler never
+            // runs beside a next stage.
             ProtocolLog.HandlerStuck(_logger, _context.ConnectionId, StageName(stage));
-            throw new HandlerStuckException();
+            _handlerStuck = true;
+            return _options.FailureVerdict;
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
@@ -526,6 +538,4 @@ public sealed class MilterSession
     }
 
     private delegate T SpanParser<TState, T>(ReadOnlySpan<byte> span, TState state);
-
-    private sealed class HandlerStuckException : Exception;
 }

@@ -15,6 +15,14 @@ public sealed record SessionOptions
     public int MaxMacrosPerPacket { get; init; } = 512;
 
     /// <summary>
+    /// HEADER payload bytes one message may carry before the connection is closed as hostile; null:
+    /// no limit (headers are handled as they stream in and never kept, so memory is bounded either
+    /// way). sendmail sends at most its MaxHeadersLength (32 KiB by default), Postfix its
+    /// header_size_limit (100 KiB).
+    /// </summary>
+    public long? MaxHeaderBytes { get; init; }
+
+    /// <summary>
     /// How long the handler may work on one stage. Keep it below the MTA's read timeout (sendmail's
     /// <c>T=R:</c>), so the MTA hears our fallback answer rather than timing out itself.
     /// </summary>

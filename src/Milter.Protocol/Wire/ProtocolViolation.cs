@@ -27,4 +27,6 @@ public enum ProtocolViolation
     IdleTimeout,
     /// <summary>A reply the client side did not expect (MilterClient only).</summary>
     UnexpectedReply,
+    /// <summary>More header bytes in one message than <c>SessionOptions.MaxHeaderBytes</c>.</summary>
+    HeadersTooLarge,
 }

@@ -84,6 +84,12 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
         }
     }
 
+    /// <summary>
+    /// Header bytes per message before a connection is closed as hostile: far above what sendmail
+    /// (MaxHeadersLength, 32 KiB by default) or Postfix (header_size_limit, 100 KiB) ever pass on.
+    /// </summary>
+    public const long MaxHeaderBytes = 4 * 1024 * 1024;
+
     public static MilterServerOptions ServerOptions(MilterOptions options) => new()
     {
         MaxConnections = options.Limits.MaxConnections,
@@ -93,6 +99,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
             MaxFrameSize = options.Limits.MaxFrameSize,
             IdleTimeout = options.Limits.IdleTimeout,
             StageTimeout = options.Limits.StageTimeout,
+            MaxHeaderBytes = MaxHeaderBytes,
             FailureVerdict = options.OnError == OnError.Accept ? Verdict.Continue : Verdict.Tempfail(FilterChain.ErrorReply, FilterChain.OnErrorRule),
         },
     };

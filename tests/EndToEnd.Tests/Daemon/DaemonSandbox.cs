@@ -37,8 +37,9 @@ public sealed class DaemonSandbox : IDisposable
     }
 
     /// <summary>Writes the config and starts <c>milterhost run</c> on it; returns once it logged that it started.</summary>
-    public Task<MilterHostProcess> StartAsync(DaemonConfig config, SyslogSink? syslog = null, IReadOnlyDictionary<string, string>? environment = null) =>
-        MilterHostProcess.StartAsync(Write(config), syslog, environment: environment);
+    public Task<MilterHostProcess> StartAsync(DaemonConfig config, SyslogSink? syslog = null, IReadOnlyDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? launcher = null) =>
+        MilterHostProcess.StartAsync(Write(config), syslog, environment: environment, launcher: launcher);
 
     public void Dispose()
     {

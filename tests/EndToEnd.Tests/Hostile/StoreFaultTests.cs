@@ -1,0 +1,138 @@
+using System.Globalization;
+using EndToEnd.Tests.Daemon;
+using Milter.Protocol.Client;
+using Milter.TestSupport;
+using Xunit.Abstractions;
+
+namespace EndToEnd.Tests.Hostile;
+
+/// <summary>
+/// The SQLite store failing under a running daemon (greylisting on, <c>on_error: tempfail</c>):
+/// each answer follows on_error (<c>451 4.3.0</c>), the failure is logged once for the burst rather
+/// than once per recipient, and service comes back by itself when the store does.
+/// </summary>
+[Collection(HostileCollection.Name)]
+public sealed class StoreFaultTests(ITestOutputHelper output)
+{
+    internal const string Greylisted = "451 4.7.1 Greylisted, please retry in 120 seconds";
+    internal const string OnError = "451 4.3.0 Temporary local problem, please try again later";
+    internal const string FailedLine = "Filter greylist failed at rcpt";
+    internal const string StillFailingLine = "Filter greylist is still failing";
+    internal const string RecoveredLine = "Filter greylist works again after";
+
+    internal static readonly DaemonConfig Config = new()
+    {
+        Greylist = "{ enabled: true, per_message: false, spf_pools: false, only_suspicious: false }",
+        Log = "{ level: info, syslog: false }",
+        Limits = "{ stage_timeout: 10s, shutdown_grace: 2s }",
+    };
+
+    private int _sender;
+
+    [Fact]
+    public async Task A_full_disk_is_answered_per_on_error_and_service_returns_when_space_does()
+    {
+        await using var daemon = await MountedDaemon.StartAsync("diskfull", Config);
+        Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
+
+        await daemon.InNamespaceAsync($"dd if=/dev/zero of={daemon.DatabaseFolder}/filler bs=4k 2>/dev/null; true");
+        var during = await BurstAsync(daemon, 3);
+
+        await daemon.InNamespaceAsync($"rm {daemon.DatabaseFolder}/filler");
+        var after = await BurstAsync(daemon, 1);
+
+        AssertOutage(daemon, during, after);
+    }
+
+    [Fact]
+    public async Task A_lock_held_by_another_process_is_answered_per_on_error_and_service_returns_when_it_is_released()
+    {
+        await using var daemon = await MountedDaemon.StartAsync("locked", Config);
+        Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
+
+        using var sqlite = daemon.StartInNamespace("sqlite3", daemon.DatabasePath);
+        await sqlite.StandardInput.WriteLineAsync("BEGIN EXCLUSIVE; INSERT INTO schema_version VALUES (999, 0);");
+        await sqlite.StandardInput.FlushAsync();
+        await WaitUntilLockedAsync(daemon);
+        var during = await BurstAsync(daemon, 2); // each recipient waits out busy_timeout (5 s)
+
+        await sqlite.StandardInput.WriteLineAsync("ROLLBACK;");
+        sqlite.StandardInput.Close(); // end of input: sqlite3 exits
+        await sqlite.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var after = await BurstAsync(daemon, 1);
+
+        AssertOutage(daemon, during, after);
+    }
+
+    [Fact]
+    public async Task A_database_removed_under_the_daemon_is_started_anew_and_a_read_only_folder_is_answered_per_on_error()
+    {
+        await using var daemon = await MountedDaemon.StartAsync("removed", Config);
+        Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
+
+        // Removed, with a read-only mount stacked over the folder: the daemon cannot start a new file.
+        // (A read-only remount of a file system it has open for writing is refused by the kernel;
+        // stacking a read-only bind mount is what a daemon that reopens its file would meet.)
+        await daemon.InNamespaceAsync($"rm {daemon.DatabasePath}* && mount --bind -o ro {daemon.DatabaseFolder} {daemon.DatabaseFolder}");
+        var during = await BurstAsync(daemon, 3);
+
+        await daemon.InNamespaceAsync($"umount {daemon.DatabaseFolder}");
+        var after = await BurstAsync(daemon, 1);
+
+        AssertOutage(daemon, during, after);
+        Assert.Equal(1, daemon.Count("was removed while in use; starting a new, empty one"));
+        Assert.Equal(1, daemon.Count("re-created at schema version"));
+        Assert.Equal("ok", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'PRAGMA integrity_check'")).Trim());
+        Assert.Equal("1", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim());
+    }
+
+    /// <summary>Until a writer in another process gets "database is locked" (sqlite3's own output is buffered).</summary>
+    private static async Task WaitUntilLockedAsync(MountedDaemon daemon)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                await daemon.InNamespaceAsync($"sqlite3 -cmd '.timeout 0' {daemon.DatabasePath} 'BEGIN IMMEDIATE; ROLLBACK;'");
+            }
+            catch (InvalidOperationException e) when (e.Message.Contains("locked", StringComparison.Ordinal))
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("sqlite3 did not take the lock");
+    }
+
+    /// <summary>
+    /// During the outage: every recipient answered per on_error, one full failure line for the whole
+    /// burst. After it: new triplets are greylisted again, and the recovery is logged once.
+    /// </summary>
+    private void AssertOutage(MountedDaemon daemon, IReadOnlyList<string> during, IReadOnlyList<string> after)
+    {
+        output.WriteLine($"during: {string.Join(" | ", during)}; after: {string.Join(" | ", after)}");
+        Assert.All(during, reply => Assert.Equal(OnError, reply));
+        Assert.Equal([Greylisted], after);
+        Assert.Equal(1, daemon.Count(FailedLine));
+        Assert.Equal(0, daemon.Count(StillFailingLine));
+        Assert.Equal(1, daemon.Count(RecoveredLine));
+        Assert.False(daemon.Process.HasExited);
+    }
+
+    /// <summary>One SMTP session from a greylisted client with <paramref name="recipients"/> new triplets; the RCPT answers.</summary>
+    private async Task<IReadOnlyList<string>> BurstAsync(MountedDaemon daemon, int recipients)
+    {
+        var sender = Interlocked.Increment(ref _sender);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var mta = await Mta.OpenAsync(daemon.Sandbox.Endpoint, cancel.Token);
+        await Mta.ConnectAsync(mta, "192.0.2.7", cancel.Token);
+        var replies = new List<string>();
+        var from = string.Create(CultureInfo.InvariantCulture, $"news{sender}@outside.example");
+        replies.Add((await Mta.EnvelopeAsync(mta, "5ATfault0001", from, "bob@example.com", cancel.Token)).ToString());
+        foreach (var to in new[] { "carol", "alice", "postmaster" }.Take(recipients - 1))
+            replies.Add((await mta.RcptAsync(to + "@example.com", cancellationToken: cancel.Token)).ToString());
+        await mta.AbortAsync(cancel.Token);
+        await mta.QuitAsync(cancel.Token);
+        return replies;
+    }
+}
