@@ -5,9 +5,9 @@ using Milter.Filters.Stores;
 namespace Milter.Load;
 
 /// <summary>
-/// <c>milter-load prefill --db PATH --count N [--expired E] [--json]</c>: creates the schema the way
+/// <c>milter-load prefill --db PATH --count N [--expired E] [--start S] [--json]</c>: creates the schema the way
 /// milterhost does (<see cref="StoreFactory"/>, its own migrations), then inserts N passed triplets
-/// (<see cref="BulkTriplets"/>) and E already expired ones (for the sweep test) inside SQLite, a
+/// (<see cref="BulkTriplets"/> rows S..S+N-1) and E already expired ones after them (for the sweep test) inside SQLite, a
 /// million rows per transaction, with syncing off: a bench database, not a production one.
 /// Stop the daemon first; start it again afterwards.
 /// </summary>
@@ -20,6 +20,7 @@ public static class PrefillCommand
         var path = Path.GetFullPath(args.Required("--db"));
         var count = args.Number("--count", 1_000_000);
         var expired = args.Number("--expired", 0);
+        var first = args.Number("--start", 0);
         var json = args.Flag("--json");
         args.EnsureAllUsed();
 
@@ -37,9 +38,9 @@ public static class PrefillCommand
             await connection.OpenAsync(ct).ConfigureAwait(false);
             await ExecuteAsync(connection, "PRAGMA synchronous = OFF", ct).ConfigureAwait(false);
             await ExecuteAsync(connection, "PRAGMA cache_size = -262144", ct).ConfigureAwait(false);
-            // Rows 0..count-1 pass for a year; rows count..count+expired-1 expired an hour ago.
-            await InsertAsync(connection, 0, count, now + 365L * 86400, now, ct).ConfigureAwait(false);
-            await InsertAsync(connection, count, count + expired, now - 3600, now, ct).ConfigureAwait(false);
+            // Rows start..start+count-1 pass for a year; the next expired rows expired an hour ago.
+            await InsertAsync(connection, first, first + count, now + 365L * 86400, now, ct).ConfigureAwait(false);
+            await InsertAsync(connection, first + count, first + count + expired, now - 3600, now, ct).ConfigureAwait(false);
             await ExecuteAsync(connection, "PRAGMA wal_checkpoint(TRUNCATE)", ct).ConfigureAwait(false);
             var rows = await ScalarAsync(connection, "SELECT COUNT(*) FROM greylist_triplet", ct).ConfigureAwait(false);
             var seconds = time.GetElapsedTime(started).TotalSeconds;

@@ -7,7 +7,7 @@ using Milter.Filters.Stores;
 namespace Milter.Load;
 
 /// <summary>
-/// <c>milter-load store-bench --db PATH --rows N [--lookups L] [--json]</c>: the SQLite greylist
+/// <c>milter-load store-bench --db PATH --rows N [--lookups L] [--sweep-batch B] [--json]</c>: the SQLite greylist
 /// store of milterhost on a pre-filled database (<see cref="PrefillCommand"/>, rows 0..N-1), with
 /// its memory cache made useless (capacity 2) so every call reaches SQLite:
 /// <list type="bullet">
@@ -24,6 +24,7 @@ public static class StoreBenchCommand
         var path = Path.GetFullPath(args.Required("--db"));
         var rows = args.Number("--rows", 1_000_000);
         var lookups = (int)args.Number("--lookups", 20_000);
+        var sweepBatch = (int)Math.Max(1, args.Number("--sweep-batch", new GreylistSweeper([], TimeProvider.System, NullLogger<GreylistSweeper>.Instance).BatchSize));
         var json = args.Flag("--json");
         args.EnsureAllUsed();
 
@@ -42,7 +43,7 @@ public static class StoreBenchCommand
             var lookup = await MeasureAsync(lookups, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
             var check = await MeasureAsync(Math.Max(1, lookups / 10), x => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
 
-            var sweeper = new GreylistSweeper(stores.Expiring, time, NullLogger<GreylistSweeper>.Instance);
+            var sweeper = new GreylistSweeper(stores.Expiring, time, NullLogger<GreylistSweeper>.Instance) { BatchSize = sweepBatch };
             var sweepStart = time.GetTimestamp();
             var sweep = sweeper.SweepOnceAsync(ct);
             var during = new List<double>();
@@ -57,7 +58,7 @@ public static class StoreBenchCommand
             var sweepSeconds = time.GetElapsedTime(sweepStart).TotalSeconds;
 
             var report = new StoreBenchReport(path, rows, Summarise(lookup), Summarise(check),
-                new SweepReport(swept, sweepSeconds, Summarise(during)));
+                new SweepReport(swept, sweepBatch, sweepSeconds, Summarise(during)));
             Console.WriteLine(json ? Json.Write(report) : report.ToText());
         }
         return 0;
@@ -89,7 +90,7 @@ public static class StoreBenchCommand
 }
 
 /// <summary>The sweep: rows deleted, how long it ran, and the lookups that ran meanwhile.</summary>
-public sealed record SweepReport(int Deleted, double Seconds, Latency LookupsDuringMs);
+public sealed record SweepReport(int Deleted, int BatchSize, double Seconds, Latency LookupsDuringMs);
 
 public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, Latency CheckMs, SweepReport Sweep)
 {
@@ -98,6 +99,6 @@ public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, 
         {Path}: {Rows} known triplets, memory cache off
         lookup (read, rolled back) ms: p50 {LookupMs.P50:F3}  p90 {LookupMs.P90:F3}  p99 {LookupMs.P99:F3}  max {LookupMs.Max:F3}
         check (read + durable write) ms: p50 {CheckMs.P50:F3}  p90 {CheckMs.P90:F3}  p99 {CheckMs.P99:F3}  max {CheckMs.Max:F3}
-        sweep: {Sweep.Deleted} expired rows in {Sweep.Seconds:F2} s; lookups meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
+        sweep: {Sweep.Deleted} expired rows in batches of {Sweep.BatchSize}, {Sweep.Seconds:F2} s; lookups meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
         """);
 }
