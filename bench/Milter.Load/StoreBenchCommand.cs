@@ -99,6 +99,6 @@ public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, 
         {Path}: {Rows} known triplets, memory cache off
         lookup (read, rolled back) ms: p50 {LookupMs.P50:F3}  p90 {LookupMs.P90:F3}  p99 {LookupMs.P99:F3}  max {LookupMs.Max:F3}
         check (read + durable write) ms: p50 {CheckMs.P50:F3}  p90 {CheckMs.P90:F3}  p99 {CheckMs.P99:F3}  max {CheckMs.Max:F3}
-        sweep: {Sweep.Deleted} expired rows in batches of {Sweep.BatchSize}, {Sweep.Seconds:F2} s; lookups meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
+        sweep: {Sweep.Deleted} expired rows in batches of at most {Sweep.BatchSize}, {Sweep.Seconds:F2} s; lookups meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
         """);
 }
