@@ -5,14 +5,16 @@
 # libmilter-dev); starts two reference filters (the yardstick, and a second copy to measure the
 # noise floor) and milterhost with its full chain (relay, ban rules, 10,000 aliases, greylisting on
 # SQLite pre-filled with PREFILL triplets), each with setsid as the current user; warms the known
-# triplets of every filter; then runs the known-triplet and new-triplet loads against the three
-# filters alternately at each concurrency, ROUNDS times, and prints the medians and ratios. Last,
-# the resident memory with 1,000 idle connections and the peak after everything.
+# triplets of every filter and measures their memory with 1,000 idle connections; then runs the
+# known-triplet and new-triplet loads against the three filters alternately at each concurrency,
+# ROUNDS times, and prints the medians and ratios, and the peak memory after everything.
 #
 # Knobs (environment): ROUNDS=3  CONNS="1 8 64 512"  DURATION=4s  PREFILL=1000000  KNOWN_SET=5000
 #   BENCH_DIR=/tmp/...  (kept afterwards; default: a fresh temporary folder)
 #   WAIT_FOR_IDLE=0     (1: wait up to 20 minutes for the 1-minute load average to drop below 1.5)
 #   SKIP_BUILD=0        (1: use the binaries already built)
+#   MH_ENV=""           extra environment for milterhost only, for experiments
+#                       (e.g. MH_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1")
 # Output: the tables on stdout, and $BENCH_DIR/results.jsonl, idle.jsonl, report.md.
 set -euo pipefail
 
@@ -119,7 +121,8 @@ rm -f "$WORK"/*.sock
 start ref "$REF" -p "unix:$WORK/ref.sock" -g; REF_PID=$STARTED
 start ref2 "$REF" -p "unix:$WORK/ref2.sock" -g; REF2_PID=$STARTED
 wait_for_socket "$WORK/ref.sock"; wait_for_socket "$WORK/ref2.sock"
-start milterhost "$MH" run --config "$WORK/milterhost.yaml"; MH_PID=$STARTED
+# shellcheck disable=SC2086 # MH_ENV is a list of NAME=VALUE words
+start milterhost env ${MH_ENV:-} "$MH" run --config "$WORK/milterhost.yaml"; MH_PID=$STARTED
 wait_for_socket "$WORK/milterhost.sock"
 for pid in $REF_PID $REF2_PID $MH_PID; do
     [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] || { echo "pid $pid is not a session leader: setsid forked?" >&2; exit 1; }
@@ -134,6 +137,14 @@ declare -A PID=([ref]=$REF_PID [ref2]=$REF2_PID [mh]=$MH_PID)
 for f in ref ref2 mh; do
     log "warming $f: the known set twice, 2.2 s apart"
     "$LOAD" run --target "${TARGET[$f]}" --mix passed --warm-only --known-set "$KNOWN_SET" --connections 8 --pid "${PID[$f]}" --label "$f" >&2
+done
+
+# Idle sessions before the load, so the figure is theirs and not the peak of the bursts that follow.
+IDLE="$WORK/idle.jsonl"
+: > "$IDLE"
+for f in mh ref; do
+    log "1,000 idle connections to $f"
+    "$LOAD" idle --target "${TARGET[$f]}" --connections 1000 --pid "${PID[$f]}" --label "$f" --json >> "$IDLE"
 done
 
 if [ "$WAIT_FOR_IDLE" = 1 ]; then
@@ -165,12 +176,6 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- memory ---------------------------------------------------------------------------------------
-IDLE="$WORK/idle.jsonl"
-: > "$IDLE"
-for f in mh ref; do
-    log "1,000 idle connections to $f"
-    "$LOAD" idle --target "${TARGET[$f]}" --connections 1000 --pid "${PID[$f]}" --label "$f" --json >> "$IDLE"
-done
 peak() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
 
@@ -181,7 +186,7 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
     echo "- dotnet $(dotnet --version), $(gcc --version | head -1), libmilter $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null || echo '?')"
     echo "- load average before the measured runs: $LOAD_BEFORE; after: $LOAD_AFTER"
-    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET"
+    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}"
     echo
     "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF"
 } | tee "$WORK/report.md"

@@ -85,7 +85,10 @@ public static class ReportCommand
             var s = idles.FirstOrDefault(i => i.Label == subject);
             var b = idles.FirstOrDefault(i => i.Label == baseline);
             if (s is not null && b is not null)
-                w.WriteLine($"| RSS with {s.Connections:N0} idle connections (after HELO) | {s.RssIdleMb:F1} MB | {b.RssIdleMb:F1} MB | {Ratio(s.RssIdleMb, b.RssIdleMb)} |");
+            {
+                w.WriteLine($"| RSS with {s.Connections:N0} idle connections (after HELO), before the load runs | {s.RssIdleMb:F1} MB | {b.RssIdleMb:F1} MB | {Ratio(s.RssIdleMb, b.RssIdleMb)} |");
+                w.WriteLine($"| of which the idle connections (RSS with them minus RSS before) | {s.RssIdleMb - s.RssBeforeMb:F1} MB | {b.RssIdleMb - b.RssBeforeMb:F1} MB | {Ratio(s.RssIdleMb - s.RssBeforeMb, b.RssIdleMb - b.RssBeforeMb)} |");
+            }
         }
         Console.Write(w.ToString());
         return Task.FromResult(0);

@@ -39,7 +39,9 @@ public static class RunCommand
         var runner = new LoadRunner(target, time);
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
+        (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);
         RunResult? warmResult = null;
+        var cpuAtStart = Cpu();
         if (warm || warmOnly)
         {
             // Round one: every known triplet is new. Round two, after the delay: every one passes and is remembered.
@@ -47,18 +49,21 @@ public static class RunCommand
             var count = set.Sum(s => (long)s.Messages.Length);
             await runner.RunAsync(n => set[n % set.Length], connections, count, ct).ConfigureAwait(false);
             await Task.Delay(warmDelay, time, ct).ConfigureAwait(false);
+            // With --warm-only the figures reported are those of this second round.
+            cpuAtStart = Cpu();
             warmResult = await runner.RunAsync(n => set[n % set.Length], connections, count, ct).ConfigureAwait(false);
         }
 
-        var daemonCpu = pid > 0 ? ProcessMemory.CpuTime(pid) : null;
-        var ownCpu = Environment.CpuUsage.TotalTime;
+        if (!warmOnly)
+            cpuAtStart = Cpu();
         var result = warmOnly
             ? warmResult!
             : await runner.RunAsync(traffic.Session, connections, messages, ct, duration).ConfigureAwait(false);
         var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
+        var cpuAtEnd = Cpu();
         var cpu = new CpuReport(
-            daemonCpu is { } d0 && ProcessMemory.CpuTime(pid) is { } d1 ? PerMessage(d1 - d0, result) : null,
-            PerMessage(Environment.CpuUsage.TotalTime - ownCpu, result));
+            cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
+            PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result));
         var report = new RunReport(label, round, targetText, mix.ToString().ToLowerInvariant(), connections, warmOnly ? "warm" : "measured",
             negotiated, result, memory is null ? null : new MemoryReport(memory.RssKb / 1024.0, memory.PeakRssKb / 1024.0),
             cpu, warmResult?.Verdicts);
