@@ -134,7 +134,9 @@ public sealed class GreylistFilter : IMilterFilter
 
         if (decideAtData)
         {
-            GreylistLog.Held(_logger, session.QueueId ?? "-", triplet.ToString(), result.Action.ToString(), result.Rule);
+            // A debug line: its arguments are formatted only when someone reads it.
+            if (_logger.IsEnabled(LogLevel.Debug))
+                GreylistLog.Held(_logger, session.QueueId ?? "-", triplet.ToString(), result.Action.ToString(), result.Rule);
             if (!result.Passes)
                 MessageOf(session).Deferred.Add(result);
             return Verdict.Continue;

@@ -75,15 +75,7 @@ public abstract class GreylistStore : IGreylistStore
         if (TryCachedPass(triplet, seconds, options, record, out var cached))
             return cached;
 
-        var outcome = record
-            ? await _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken).ConfigureAwait(false)
-            : await _database.RunAsync(async (session, ct) =>
-            {
-                await session.BeginWriteAsync(ct).ConfigureAwait(false);
-                var result = await CheckInTransactionAsync(session, triplet, at, options, ct).ConfigureAwait(false);
-                await session.RollbackAsync(ct).ConfigureAwait(false);
-                return result;
-            }, cancellationToken).ConfigureAwait(false);
+        var outcome = await CheckInDatabaseAsync(triplet, at, options, record, cancellationToken).ConfigureAwait(false);
 
         if (record && _tally is not null)
         {
@@ -100,6 +92,18 @@ public abstract class GreylistStore : IGreylistStore
         }
         return outcome.Result;
     }
+
+    // Apart from CheckCoreAsync so that its closures are made only when the database is asked, not on a cache hit.
+    private Task<CheckOutcome> CheckInDatabaseAsync(Triplet triplet, DateTimeOffset at, GreylistOptions options, bool record, CancellationToken cancellationToken) =>
+        record
+            ? _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken)
+            : _database.RunAsync(async (session, ct) =>
+            {
+                await session.BeginWriteAsync(ct).ConfigureAwait(false);
+                var result = await CheckInTransactionAsync(session, triplet, at, options, ct).ConfigureAwait(false);
+                await session.RollbackAsync(ct).ConfigureAwait(false);
+                return result;
+            }, cancellationToken);
 
     private bool TryCachedPass(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
     {

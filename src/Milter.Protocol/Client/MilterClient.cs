@@ -26,6 +26,8 @@ public sealed class MilterClient : IAsyncDisposable
     private readonly IAsyncDisposable? _owned;
     private readonly int _maxFrameSize;
     private OptionNegotiation? _negotiated;
+    // The filter's SETSYMLIST per macro stage letter, parsed once at negotiation; null: send every macro.
+    private Dictionary<char, HashSet<string>>? _wantedMacros;
 
     public MilterClient(IDuplexPipe transport, int maxFrameSize = 1024 * 1024 + 64, IAsyncDisposable? owned = null)
     {
@@ -67,14 +69,16 @@ public sealed class MilterClient : IAsyncDisposable
         if (code != (byte)ReplyCode.OptionNegotiation)
             throw new MilterProtocolException(ProtocolViolation.UnexpectedReply, $"expected OPTNEG, got 0x{code:x2}");
         _negotiated = CommandCodec.ParseOptionNegotiation(payload);
+        _wantedMacros = ParseMacroLists(_negotiated);
         return _negotiated;
     }
 
     /// <summary>Sends macros for a stage letter (C H M R T L N E), keeping only those the filter asked for.</summary>
     public async Task SendMacrosAsync(char stage, IEnumerable<KeyValuePair<string, string>> macros, CancellationToken cancellationToken = default)
     {
-        var wanted = WantedMacros(stage);
-        var list = wanted is null ? macros : macros.Where(kv => wanted.Contains(kv.Key.Trim('{', '}')));
+        var list = _wantedMacros is not null && _wantedMacros.TryGetValue(stage, out var wanted)
+            ? macros.Where(kv => wanted.Contains(kv.Key.Trim('{', '}')))
+            : macros;
         CommandCodec.WriteMacros(_transport.Output, stage, list);
         await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -237,24 +241,28 @@ public sealed class MilterClient : IAsyncDisposable
         }
     }
 
-    private HashSet<string>? WantedMacros(char stage)
+    private static Dictionary<char, HashSet<string>>? ParseMacroLists(OptionNegotiation negotiated)
     {
-        if (_negotiated?.MacroLists is not { } lists)
+        if (negotiated.MacroLists is not { } lists)
             return null;
-        MacroStage? index = stage switch
+        var wanted = new Dictionary<char, HashSet<string>>();
+        foreach (var (index, names) in lists)
         {
-            'C' => MacroStage.Connect,
-            'H' => MacroStage.Helo,
-            'M' => MacroStage.EnvFrom,
-            'R' => MacroStage.EnvRcpt,
-            'T' => MacroStage.Data,
-            'E' => MacroStage.EndOfMessage,
-            'N' => MacroStage.EndOfHeaders,
-            _ => null,
-        };
-        if (index is null || !lists.TryGetValue(index.Value, out var names))
-            return null;
-        return names.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => n.Trim('{', '}')).ToHashSet(StringComparer.Ordinal);
+            char? stage = index switch
+            {
+                MacroStage.Connect => 'C',
+                MacroStage.Helo => 'H',
+                MacroStage.EnvFrom => 'M',
+                MacroStage.EnvRcpt => 'R',
+                MacroStage.Data => 'T',
+                MacroStage.EndOfMessage => 'E',
+                MacroStage.EndOfHeaders => 'N',
+                _ => null,
+            };
+            if (stage is not null)
+                wanted[stage.Value] = names.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => n.Trim('{', '}')).ToHashSet(StringComparer.Ordinal);
+        }
+        return wanted;
     }
 
     private static string Bracket(string address) =>

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Milter.Protocol.Logging;
+using Milter.Protocol.Negotiation;
 using Milter.Protocol.Session;
 
 namespace Milter.Protocol.Server;
@@ -19,6 +20,7 @@ public sealed class MilterServer
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private readonly NegotiationCache _negotiations = new();
     private long _nextConnectionId;
     private long _refusedInBurst;
     private long _lastCapLog = long.MinValue;
@@ -129,7 +131,7 @@ public sealed class MilterServer
                 ProtocolLog.SessionFailed(_logger, e, id);
                 return;
             }
-            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id);
+            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id, _negotiations);
             await session.RunAsync(hardStop).ConfigureAwait(false);
             if (handler is IAsyncDisposable ad)
                 await ad.DisposeAsync().ConfigureAwait(false);

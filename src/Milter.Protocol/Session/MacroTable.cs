@@ -38,8 +38,17 @@ public sealed class MacroTable
         Count -= _stages[i]?.Count ?? 0;
         var d = _stages[i] ?? new Dictionary<string, string>(StringComparer.Ordinal);
         d.Clear();
-        foreach (var (k, v) in pairs)
-            d[Normalize(k)] = v;
+        if (pairs is List<KeyValuePair<string, string>> list)
+        {
+            // The session's scratch list: its struct enumerator, no boxing per MACRO packet.
+            foreach (var (k, v) in list)
+                d[Normalize(k)] = v;
+        }
+        else
+        {
+            foreach (var (k, v) in pairs)
+                d[Normalize(k)] = v;
+        }
         _stages[i] = d;
         Count += d.Count;
     }

@@ -31,6 +31,7 @@ public sealed class MilterSession
     private readonly ILogger _logger;
     private readonly MilterConnectionContext _context;
     private readonly List<KeyValuePair<string, string>> _macroScratch = [];
+    private readonly NegotiationCache? _negotiations;
 
     private Phase _phase = Phase.Start;
     private MessageStep _step = MessageStep.None;
@@ -40,7 +41,15 @@ public sealed class MilterSession
     private CancellationTokenSource? _stageCts;
 
     public MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId)
+        : this(transport, handler, options, time, logger, connectionId, negotiations: null)
     {
+    }
+
+    /// <param name="negotiations">Shared by the sessions of one server, so the OPTNEG answer is computed once, not per connection.</param>
+    internal MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId,
+        NegotiationCache? negotiations)
+    {
+        _negotiations = negotiations;
         _transport = transport;
         _handler = handler;
         _options = options;
@@ -290,7 +299,8 @@ public sealed class MilterSession
         if (_phase != Phase.Start)
             throw new MilterProtocolException(ProtocolViolation.DuplicateNegotiation, "OPTNEG a second time");
         var offer = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseOptionNegotiation(s));
-        var answer = Negotiator.Negotiate(offer, _handler.Requirements);
+        var needs = _handler.Requirements;
+        var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs);
         _agreed = answer.Protocol;
         _context.Version = answer.Version;
         _context.Actions = answer.Actions;

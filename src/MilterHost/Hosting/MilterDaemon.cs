@@ -51,16 +51,17 @@ internal sealed class MilterDaemon : IDisposable
             context.Cancel = true; // we stop in our own time: drain first
             if (stop.IsCancellationRequested)
                 return;
-            HostLog.Stopping(_logger, _server.ActiveConnections);
-            Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
             stop.Cancel();
             // Refuse new connections at once rather than let them queue in the kernel while we drain:
             // sendmail then answers per its F= flag (F=T: tempfail) instead of waiting.
+            // Closed before the log line, so that "no new connections" is already true when it is read.
             _listener.Close();
             if (_unixSocketPath is not null)
             {
                 try { File.Delete(_unixSocketPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
+            HostLog.Stopping(_logger, _server.ActiveConnections);
+            Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Terminate);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Terminate);

@@ -78,6 +78,49 @@ public sealed class GreylistSweeperTests : IAsyncLifetime
         Assert.Equal(triplet, row.Triplet);
     }
 
+    [Fact]
+    public async Task Batches_grow_while_they_are_quick_and_shrink_when_one_holds_the_database_too_long()
+    {
+        // Rows that take 0.5 ms each to delete: 16 rows (8 ms) is too long for the 2 ms a batch may take.
+        var store = new TimedStore(_clock, rows: 200, perRow: TimeSpan.FromMilliseconds(0.5));
+        var sweeper = new GreylistSweeper([store], _clock, NullLogger<GreylistSweeper>.Instance) { BatchSize = 500 };
+
+        var swept = await sweeper.SweepOnceAsync(default);
+
+        Assert.Equal(200, swept);
+        // 4 rows take exactly the 2 ms allowed: kept; never back above it.
+        Assert.Equal([16, 8, 4, 4, 4], store.Batches.Take(5));
+        Assert.All(store.Batches.Skip(2), b => Assert.InRange(b, 1, 4));
+    }
+
+    [Fact]
+    public async Task Quick_batches_grow_up_to_the_batch_size_and_no_further()
+    {
+        var store = new TimedStore(_clock, rows: 3000, perRow: TimeSpan.Zero);
+        var sweeper = new GreylistSweeper([store], _clock, NullLogger<GreylistSweeper>.Instance) { BatchSize = 100 };
+
+        Assert.Equal(3000, await sweeper.SweepOnceAsync(default));
+        Assert.Equal([16, 32, 64, 100, 100], store.Batches.Take(5));
+        Assert.Equal(100, store.Batches.Max());
+    }
+
+    /// <summary>Expired rows whose deletion moves the clock on by a fixed time per row.</summary>
+    private sealed class TimedStore(FakeTimeProvider clock, int rows, TimeSpan perRow) : IExpiringStore
+    {
+        private int _left = rows;
+
+        public List<int> Batches { get; } = [];
+
+        public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
+        {
+            Batches.Add(batchSize);
+            var deleted = Math.Min(batchSize, _left);
+            _left -= deleted;
+            clock.Advance(perRow * deleted);
+            return Task.FromResult(deleted);
+        }
+    }
+
     private static async Task<bool> Until(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -1,0 +1,86 @@
+using System.Net;
+
+namespace Milter.Load;
+
+/// <summary>
+/// Drives <c>connections</c> concurrent SMTP sessions until <c>messages</c> messages have ended,
+/// each session on its own milter connection, as sendmail opens one per SMTP connection.
+/// </summary>
+public sealed class LoadRunner
+{
+    private readonly EndPoint _target;
+    private readonly TimeProvider _time;
+
+    public LoadRunner(EndPoint target, TimeProvider time)
+    {
+        _target = target;
+        _time = time;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sessionOf"/>(0), (1), ... until <paramref name="messages"/> messages are
+    /// claimed or, when given, <paramref name="duration"/> has passed (sessions under way then finish).
+    /// </summary>
+    public async Task<RunResult> RunAsync(Func<long, SessionPlan> sessionOf, int connections, long messages, CancellationToken cancellationToken,
+        TimeSpan? duration = null)
+    {
+        var driver = new SessionDriver(_target, _time);
+        long nextSession = -1;
+        long claimed = 0;
+        var workers = new Worker[connections];
+        var started = _time.GetTimestamp();
+        var tasks = new Task[connections];
+        for (var w = 0; w < connections; w++)
+        {
+            var worker = workers[w] = new Worker(_time);
+            tasks[w] = Task.Run(async () =>
+            {
+                while (!cancellationToken.IsCancellationRequested && (duration is not { } d || _time.GetElapsedTime(started) < d))
+                {
+                    var plan = sessionOf(Interlocked.Increment(ref nextSession));
+                    var want = plan.Messages.Length;
+                    var upTo = Interlocked.Add(ref claimed, want);
+                    var take = (int)Math.Min(want, messages - (upTo - want));
+                    if (take <= 0)
+                        return;
+                    if (take < want)
+                        plan = plan with { Messages = plan.Messages[..take] };
+                    await worker.RunAsync(driver, plan, cancellationToken).ConfigureAwait(false);
+                }
+            }, cancellationToken);
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        var elapsed = _time.GetElapsedTime(started);
+        return RunResult.Merge(workers, elapsed, _time.TimestampFrequency);
+    }
+
+    /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
+    internal sealed class Worker(TimeProvider time)
+    {
+        public List<long> Latencies { get; } = new(4096);
+        public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
+        public long Errors { get; private set; }
+        public long LostMessages { get; private set; }
+        public string? FirstError { get; private set; }
+
+        public async Task RunAsync(SessionDriver driver, SessionPlan plan, CancellationToken ct)
+        {
+            var ended = 0;
+            try
+            {
+                await driver.RunAsync(plan, (start, outcome) =>
+                {
+                    Latencies.Add(time.GetTimestamp() - start);
+                    Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;
+                    ended++;
+                }, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                Errors++;
+                LostMessages += plan.Messages.Length - ended;
+                FirstError ??= $"{SessionDriver.Describe(plan)}: {e.GetType().Name}: {e.Message}";
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+
+namespace Milter.Load;
+
+/// <summary>Resident memory of a process from <c>/proc/PID/status</c>: now (VmRSS) and the peak since it started (VmHWM).</summary>
+public sealed record ProcessMemory(long RssKb, long PeakRssKb)
+{
+    /// <summary>Null when the process is gone or the file cannot be read.</summary>
+    public static ProcessMemory? Read(int pid)
+    {
+        try
+        {
+            long rss = 0, hwm = 0;
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    rss = Kb(line);
+                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    hwm = Kb(line);
+            }
+            return new ProcessMemory(rss, hwm);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CPU time the process has used (user + system), from <c>/proc/PID/stat</c>; null when gone.</summary>
+    public static TimeSpan? CpuTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name in parentheses may hold spaces: count fields after its closing parenthesis.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    // USER_HZ: 100 on every Linux architecture .NET runs on.
+    private const int ClockTicksPerSecond = 100;
+
+    // "VmRSS:	   51234 kB"
+    private static long Kb(string line) =>
+        long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
+}

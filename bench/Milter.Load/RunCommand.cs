@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using Milter.Protocol.Client;
+
+namespace Milter.Load;
+
+/// <summary>
+/// <c>milter-load run --target unix:PATH|inet:PORT@HOST [--connections C] [--messages M] [--duration 5s]
+/// [--mix new|passed|banned|unknown|blend] [--known-set N] [--warm | --warm-only] [--warm-delay 2.2s]
+/// [--pid PID] [--label NAME] [--round N] [--json]</c>
+/// <para>With <c>--warm</c> the known set is first sent twice, <c>--warm-delay</c> apart (longer
+/// than the filter's greylist delay), so that every known triplet has been seen and then retried in
+/// time; only then the measured run starts.</para>
+/// </summary>
+public static class RunCommand
+{
+    public static async Task<int> ExecuteAsync(Arguments args, CancellationToken ct)
+    {
+        var targetText = args.Required("--target");
+        var target = Arguments.ParseTarget(targetText);
+        var connections = (int)Math.Max(1, args.Number("--connections", 8));
+        var messages = args.Number("--messages", 10_000);
+        var duration = args.Duration("--duration");
+        var label = args.Text("--label") ?? "";
+        var round = (int)args.Number("--round", 0);
+        var mix = args.Choice("--mix", Mix.Blend);
+        var knownSet = (int)Math.Max(1, args.Number("--known-set", 5_000));
+        var warm = args.Flag("--warm");
+        var warmOnly = args.Flag("--warm-only");
+        var warmDelay = args.Duration("--warm-delay", TimeSpan.FromSeconds(2.2));
+        var pid = (int)args.Number("--pid", 0);
+        var json = args.Flag("--json");
+        var nonce = args.Text("--nonce") ?? Traffic.Letters((ulong)RandomNumberGenerator.GetInt32(int.MaxValue));
+        args.EnsureAllUsed();
+
+        var time = TimeProvider.System;
+        var traffic = new Traffic(mix, knownSet, nonce);
+        var runner = new LoadRunner(target, time);
+        var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
+
+        (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);
+        RunResult? warmResult = null;
+        var cpuAtStart = Cpu();
+        if (warm || warmOnly)
+        {
+            // Round one: every known triplet is new. Round two, after the delay: every one passes and is remembered.
+            var set = traffic.KnownSet().ToArray();
+            var count = set.Sum(s => (long)s.Messages.Length);
+            await runner.RunAsync(n => set[n % set.Length], connections, count, ct).ConfigureAwait(false);
+            await Task.Delay(warmDelay, time, ct).ConfigureAwait(false);
+            // With --warm-only the figures reported are those of this second round.
+            cpuAtStart = Cpu();
+            warmResult = await runner.RunAsync(n => set[n % set.Length], connections, count, ct).ConfigureAwait(false);
+        }
+
+        if (!warmOnly)
+            cpuAtStart = Cpu();
+        var result = warmOnly
+            ? warmResult!
+            : await runner.RunAsync(traffic.Session, connections, messages, ct, duration).ConfigureAwait(false);
+        var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
+        var cpuAtEnd = Cpu();
+        var cpu = new CpuReport(
+            cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
+            PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result));
+        var report = new RunReport(label, round, targetText, mix.ToString().ToLowerInvariant(), connections, warmOnly ? "warm" : "measured",
+            negotiated, result, memory is null ? null : new MemoryReport(memory.RssKb / 1024.0, memory.PeakRssKb / 1024.0),
+            cpu, warmResult?.Verdicts);
+        if (json)
+            Console.WriteLine(Json.Write(report));
+        else
+            Console.Write(report.ToText());
+        return result.Errors == 0 ? 0 : 1;
+    }
+
+    private static double PerMessage(TimeSpan cpu, RunResult result) => result.Messages == 0 ? 0 : cpu.TotalMilliseconds * 1000 / result.Messages;
+
+    /// <summary>One connection to read what the filter negotiates; QUIT at once.</summary>
+    private static async Task<string> ProbeAsync(EndPoint target, CancellationToken ct)
+    {
+        var client = await MilterClient.ConnectAsync(target, ct).ConfigureAwait(false);
+        await using (client.ConfigureAwait(false))
+        {
+            var answer = await client.NegotiateAsync(null, ct).ConfigureAwait(false);
+            await client.QuitAsync(ct).ConfigureAwait(false);
+            var macros = answer.MacroLists is { Count: > 0 } lists ? "; macros " + string.Join(", ", lists.Select(kv => $"{kv.Key}: {kv.Value}")) : "";
+            return string.Create(CultureInfo.InvariantCulture, $"v{answer.Version} actions 0x{(uint)answer.Actions:x} protocol 0x{(uint)answer.Protocol:x}{macros}");
+        }
+    }
+}
+
+/// <summary>CPU time per message in microseconds: the filter's (when its pid was given) and the load generator's own.</summary>
+public sealed record CpuReport(double? DaemonUsPerMessage, double LoadUsPerMessage);
+
+/// <summary>Resident memory in MB.</summary>
+public sealed record MemoryReport(double RssMb, double PeakRssMb);
+
+/// <summary>The output of one run, as text or JSON.</summary>
+public sealed record RunReport(
+    string Label,
+    int Round,
+    string Target,
+    string Mix,
+    int Connections,
+    string Phase,
+    string Negotiated,
+    RunResult Result,
+    MemoryReport? Daemon,
+    CpuReport Cpu,
+    IReadOnlyDictionary<string, long>? WarmVerdicts)
+{
+    public string ToText()
+    {
+        var r = Result;
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        w.WriteLine($"{(Label.Length > 0 ? Label + ": " : "")}target {Target}, mix {Mix}, {Connections} connections ({Phase})");
+        w.WriteLine($"negotiated: {Negotiated}");
+        w.WriteLine($"{r.Messages} messages in {r.Seconds:F2} s: {r.MessagesPerSecond:F0} messages/s");
+        w.WriteLine($"latency per message, ms: p50 {r.LatencyMs.P50:F2}  p90 {r.LatencyMs.P90:F2}  p99 {r.LatencyMs.P99:F2}  max {r.LatencyMs.Max:F2}");
+        w.WriteLine("verdicts: " + string.Join(", ", r.Verdicts.Select(kv => $"{kv.Key} {kv.Value}")));
+        if (WarmVerdicts is not null)
+            w.WriteLine("warm (second round): " + string.Join(", ", WarmVerdicts.Select(kv => $"{kv.Key} {kv.Value}")));
+        w.WriteLine($"errors: {r.Errors} sessions, {r.LostMessages} messages lost" + (r.FirstError is null ? "" : $"; first: {r.FirstError}"));
+        if (Daemon is not null)
+            w.WriteLine($"daemon: rss {Daemon.RssMb:F1} MB, peak {Daemon.PeakRssMb:F1} MB");
+        w.WriteLine($"cpu per message: daemon {(Cpu.DaemonUsPerMessage is { } d ? $"{d:F0} us" : "-")}, load generator {Cpu.LoadUsPerMessage:F0} us");
+        return w.ToString();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Milter.Filters.Configuration;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+
+namespace Milter.Load;
+
+/// <summary>
+/// <c>milter-load store-bench --db PATH --rows N [--lookups L] [--sweep-batch B] [--json]</c>: the SQLite greylist
+/// store of milterhost on a pre-filled database (<see cref="PrefillCommand"/>, rows 0..N-1), with
+/// its memory cache made useless (capacity 2) so every call reaches SQLite:
+/// <list type="bullet">
+/// <item>lookup: <c>PreviewAsync</c> of a random known triplet (what a check reads, rolled back);</item>
+/// <item>check: <c>CheckAsync</c> of a random known triplet (the read plus the durable write of its new lifetime);</item>
+/// <item>during sweep: lookups in a loop while <see cref="GreylistSweeper.SweepOnceAsync"/> deletes the expired rows:
+/// the longest a session waits behind the sweep.</item>
+/// </list>
+/// </summary>
+public static class StoreBenchCommand
+{
+    public static async Task<int> ExecuteAsync(Arguments args, CancellationToken ct)
+    {
+        var path = Path.GetFullPath(args.Required("--db"));
+        var rows = args.Number("--rows", 1_000_000);
+        var lookups = (int)args.Number("--lookups", 20_000);
+        var sweepBatch = (int)Math.Max(1, args.Number("--sweep-batch", new GreylistSweeper([], TimeProvider.System, NullLogger<GreylistSweeper>.Instance).BatchSize));
+        var json = args.Flag("--json");
+        args.EnsureAllUsed();
+
+        var time = TimeProvider.System;
+        var options = new GreylistOptions();
+        var stores = await StoreFactory.OpenAsync("sqlite:" + path, time, NullLoggerFactory.Instance,
+            new StoreOptions { CacheCapacity = 2 }, ct).ConfigureAwait(false);
+        await using (stores.ConfigureAwait(false))
+        {
+            var store = stores.Greylist;
+            var random = new Random(7);
+            long Pick() => random.NextInt64(rows);
+
+            // Warm the page cache a little, as a running daemon's would be.
+            await MeasureAsync(lookups / 10, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
+            var lookup = await MeasureAsync(lookups, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
+            var check = await MeasureAsync(Math.Max(1, lookups / 10), x => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
+
+            var sweeper = new GreylistSweeper(stores.Expiring, time, NullLogger<GreylistSweeper>.Instance) { BatchSize = sweepBatch };
+            var sweepStart = time.GetTimestamp();
+            var sweep = sweeper.SweepOnceAsync(ct);
+            var during = new List<double>();
+            while (!sweep.IsCompleted)
+            {
+                var x = Pick();
+                var t = time.GetTimestamp();
+                await store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct).ConfigureAwait(false);
+                during.Add(time.GetElapsedTime(t).TotalMilliseconds);
+            }
+            var swept = await sweep.ConfigureAwait(false);
+            var sweepSeconds = time.GetElapsedTime(sweepStart).TotalSeconds;
+
+            var report = new StoreBenchReport(path, rows, Summarise(lookup), Summarise(check),
+                new SweepReport(swept, sweepBatch, sweepSeconds, Summarise(during)));
+            Console.WriteLine(json ? Json.Write(report) : report.ToText());
+        }
+        return 0;
+    }
+
+    private static async Task<List<double>> MeasureAsync(int n, Func<long, Task<GreylistResult>> call, Func<long> pick, TimeProvider time)
+    {
+        var ms = new List<double>(n);
+        for (var i = 0; i < n; i++)
+        {
+            var x = pick();
+            var t = time.GetTimestamp();
+            var result = await call(x).ConfigureAwait(false);
+            ms.Add(time.GetElapsedTime(t).TotalMilliseconds);
+            if (!result.Passes)
+                throw new InvalidOperationException($"pre-filled triplet {x} did not pass ({result.Rule}): was the database filled with --count >= --rows?");
+        }
+        return ms;
+    }
+
+    private static Latency Summarise(List<double> ms)
+    {
+        if (ms.Count == 0)
+            return new Latency(0, 0, 0, 0);
+        ms.Sort();
+        double At(double q) => ms[Math.Min(ms.Count - 1, (int)Math.Ceiling(q * ms.Count) - 1)];
+        return new Latency(At(0.5), At(0.9), At(0.99), ms[^1]);
+    }
+}
+
+/// <summary>The sweep: rows deleted, how long it ran, and the lookups that ran meanwhile.</summary>
+public sealed record SweepReport(int Deleted, int BatchSize, double Seconds, Latency LookupsDuringMs);
+
+public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, Latency CheckMs, SweepReport Sweep)
+{
+    public string ToText() => string.Create(CultureInfo.InvariantCulture,
+        $"""
+        {Path}: {Rows} known triplets, memory cache off
+        lookup (read, rolled back) ms: p50 {LookupMs.P50:F3}  p90 {LookupMs.P90:F3}  p99 {LookupMs.P99:F3}  max {LookupMs.Max:F3}
+        check (read + durable write) ms: p50 {CheckMs.P50:F3}  p90 {CheckMs.P90:F3}  p99 {CheckMs.P99:F3}  max {CheckMs.Max:F3}
+        sweep: {Sweep.Deleted} expired rows in batches of at most {Sweep.BatchSize}, {Sweep.Seconds:F2} s; lookups meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
+        """);
+}
