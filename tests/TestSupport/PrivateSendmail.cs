@@ -68,6 +68,21 @@ public sealed class PrivateSendmail : IAsyncDisposable
     public bool IsRunning => Sandbox.ReadPid(_layout.PidFile) is { } pid && ProcFs.IsAlive(pid);
 
     /// <summary>
+    /// The pids of the daemon's children serving an SMTP client from <paramref name="client"/>: sendmail
+    /// forks one per connection and names it in its process title (<c>sm-mta: server [127.0.0.5] ...</c>).
+    /// </summary>
+    public IReadOnlyList<int> SessionProcesses(string client)
+    {
+        if (Sandbox.ReadPid(_layout.PidFile) is not { } daemon)
+        {
+            return [];
+        }
+
+        var needle = $"[{client}]";
+        return [.. ProcFs.Children(daemon).Where(pid => ProcFs.CommandLine(pid).Contains(needle, StringComparison.Ordinal))];
+    }
+
+    /// <summary>
     /// Makes sure the packages are installed, creates the sandbox and starts its syslog sink. Nothing listens yet.
     /// </summary>
     public static async Task<PrivateSendmail> CreateAsync(TimeProvider? time = null, CancellationToken cancellationToken = default)

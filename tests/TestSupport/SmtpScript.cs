@@ -106,6 +106,18 @@ public sealed class SmtpScript : IAsyncDisposable
         return await ExchangeAsync(commandLine, commandLine + "\r\n", cancellationToken);
     }
 
+    /// <summary>
+    /// Writes <paramref name="text"/> exactly as given and reads no reply: the first part of a message
+    /// after DATA, say, for a test that then cuts the session off.
+    /// </summary>
+    public async Task WriteAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        using var deadline = Deadline(cancellationToken);
+        await _stream.WriteAsync(Encoding.UTF8.GetBytes(text), deadline.Token);
+        await _stream.FlushAsync(deadline.Token);
+    }
+
     /// <summary><c>EHLO name</c>.</summary>
     public Task<SmtpResponse> EhloAsync(string name = "client.remote.example", CancellationToken cancellationToken = default) =>
         SendAsync($"EHLO {name}", cancellationToken);

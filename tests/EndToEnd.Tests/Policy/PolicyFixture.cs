@@ -33,6 +33,9 @@ public abstract class PolicyFixture : IAsyncLifetime
     protected static IReadOnlyDictionary<string, string> SendmailAliasesWith(string user) =>
         new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases) { [user] = "root" };
 
+    /// <summary>milterhost's log level; its lines go to the shared maillog.</summary>
+    protected virtual string LogLevel => "info";
+
     /// <summary>Writes the files the config names (aliases, ...) into the sandbox before the daemon starts.</summary>
     protected virtual void WriteFiles(string sandbox) { }
 
@@ -41,7 +44,7 @@ public abstract class PolicyFixture : IAsyncLifetime
         _sendmail = await PrivateSendmail.CreateAsync();
         var sandbox = new DaemonSandbox("policy", _sendmail.Directory);
         WriteFiles(sandbox.Directory);
-        _daemon = await sandbox.StartAsync(Config(sandbox.Directory) with { Log = "{ level: info, syslog: true }" }, _sendmail.Log);
+        _daemon = await sandbox.StartAsync(Config(sandbox.Directory) with { Log = $"{{ level: {LogLevel}, syslog: true }}" }, _sendmail.Log);
         await _sendmail.StartAsync(SendmailOptions("unix:" + sandbox.SocketPath));
     }
 

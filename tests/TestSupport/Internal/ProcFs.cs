@@ -27,6 +27,48 @@ internal static class ProcFs
         }
     }
 
+    /// <summary>The live processes whose parent is <paramref name="parent"/>.</summary>
+    public static IEnumerable<int> Children(int parent)
+    {
+        foreach (var folder in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(folder, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // it ended while we looked
+            }
+
+            // "pid (comm) state ppid ...": the fields after the last ')' are free of the name's spaces.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && fields[0] != "Z" && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid) && ppid == parent)
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    /// <summary>The process's command line (its title, for sendmail), arguments joined by spaces; empty once it has ended.</summary>
+    public static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
     /// <summary>The TCP ports the process listens on, per address family ("tcp" or "tcp6").</summary>
     public static IReadOnlySet<(string Family, int Port)> ListeningPorts(int pid)
     {
