@@ -96,7 +96,7 @@ public abstract class GreylistStore : IGreylistStore
     // Apart from CheckCoreAsync so that its closures are made only when the database is asked, not on a cache hit.
     private Task<CheckOutcome> CheckInDatabaseAsync(Triplet triplet, DateTimeOffset at, GreylistOptions options, bool record, CancellationToken cancellationToken) =>
         record
-            ? _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken)
+            ? _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken, mayRelax: true)
             : _database.RunAsync(async (session, ct) =>
             {
                 await session.BeginWriteAsync(ct).ConfigureAwait(false);
@@ -181,6 +181,9 @@ public abstract class GreylistStore : IGreylistStore
             evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
         }
 
+        // Only a new pass must survive a power cut; losing a first attempt or a retry costs a sender one more delay.
+        if (evaluation.Result.FirstPass)
+            session.RelaxedCommit = false;
         if (evaluation.Result.FirstPass && countsForAwl)
         {
             await ExecuteAsync(session, StoreSql.CountPass, cancellationToken,
@@ -274,7 +277,7 @@ public abstract class GreylistStore : IGreylistStore
                             ("@recipient", triplet.Recipient), ("@now", touch.LastSeen), ("@expires", touch.Expires)).ConfigureAwait(false);
                     }
                     return chunk.Length;
-                }, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken, mayRelax: true).ConfigureAwait(false); // a lost extension only shortens a lifetime
             }
             foreach (var chunk in awl.Chunk(FlushBatch))
             {
@@ -286,7 +289,7 @@ public abstract class GreylistStore : IGreylistStore
                             ("@now", touch.LastSeen), ("@expires", touch.Expires)).ConfigureAwait(false);
                     }
                     return chunk.Length;
-                }, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken, mayRelax: true).ConfigureAwait(false); // a lost extension only shortens a lifetime
             }
         }
         catch (StoreUnavailableException ex)
@@ -320,6 +323,7 @@ public abstract class GreylistStore : IGreylistStore
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var parameters = new { now = now.ToUnixTimeSeconds(), batch = (long)batchSize };
         // The expired pending triplets are counted in the greylist tally in the same transaction that deletes them.
+        // Relaxed commits: a sweep lost to a power cut is simply done again, its tally with it.
         var total = await _database.WriteAsync(async (session, ct) =>
         {
             var gone = (await session.Connection.QueryAsync<(long State, long Expires, long Deferrals)>(
@@ -329,11 +333,11 @@ public abstract class GreylistStore : IGreylistStore
                 .ToDictionary(g => g.Key, g => (long)g.Count());
             await DecisionTally.WriteGreylistAsync(session, abandoned, ct).ConfigureAwait(false);
             return gone.Count;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, mayRelax: true).ConfigureAwait(false);
         foreach (var sql in (string[])[StoreSql.SweepAwl, StoreSql.SweepAllow, StoreSql.SweepStrikes])
         {
             total += await _database.WriteAsync((session, ct) =>
-                session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken).ConfigureAwait(false);
+                session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken, mayRelax: true).ConfigureAwait(false);
         }
         return total;
     }

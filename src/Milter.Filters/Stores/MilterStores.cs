@@ -20,6 +20,9 @@ public sealed class MilterStores : IAsyncDisposable
 
     public GreylistStore Greylist { get; }
 
+    /// <summary>The database behind the stores (tests look at its connection).</summary>
+    internal StoreDatabase Database => _database;
+
     public DynamicBanStore Bans { get; }
 
     /// <summary>The per-minute decision and greylist tallies (stats, metrics, status page).</summary>

@@ -36,14 +36,29 @@ internal abstract class StoreDatabase : IAsyncDisposable
     public Task<T> RunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
         RunCoreAsync(work, write: false, cancellationToken);
 
-    /// <summary>Runs <paramref name="work"/> inside one write transaction that commits before this returns.</summary>
-    public Task<T> WriteAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Runs <paramref name="work"/> inside one write transaction that commits before this returns.
+    /// With <paramref name="mayRelax"/> the commit need not wait for the disk unless the work clears
+    /// <see cref="StoreSession.RelaxedCommit"/>; where durability is fixed at the begin (SQLite) the
+    /// work is then rolled back and run once more, durably, so it must have no effect outside the database.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool mayRelax = false) =>
         RunCoreAsync(async (session, ct) =>
         {
-            await session.BeginWriteAsync(ct).ConfigureAwait(false);
-            var result = await work(session, ct).ConfigureAwait(false);
-            await session.CommitAsync(ct).ConfigureAwait(false);
-            return result;
+            var relaxed = mayRelax;
+            while (true)
+            {
+                await session.BeginWriteAsync(relaxed, ct).ConfigureAwait(false);
+                var result = await work(session, ct).ConfigureAwait(false);
+                if (relaxed && !session.RelaxedCommit && session.RelaxedFromTheStart)
+                {
+                    await session.RollbackAsync(ct).ConfigureAwait(false);
+                    relaxed = false;
+                    continue;
+                }
+                await session.CommitAsync(ct).ConfigureAwait(false);
+                return result;
+            }
         }, write: true, cancellationToken);
 
     private async Task<T> RunCoreAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool write, CancellationToken cancellationToken)

@@ -21,18 +21,48 @@ internal abstract class StoreSession : IAsyncDisposable
 
     public DbConnection Connection { get; }
 
-    /// <summary>Starts the write transaction (<c>BEGIN IMMEDIATE</c> on SQLite).</summary>
-    public async Task BeginWriteAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// In a write begun with <c>mayRelax</c> (<see cref="StoreDatabase.WriteAsync{T}"/>): true until the
+    /// work sets it false because what it wrote must survive a power cut. While true, the commit does
+    /// not wait for the disk: the write survives a crash of this process (it has reached the kernel)
+    /// but a power cut or a crash of the machine may lose it, at no cost but a repeated delay (a first
+    /// attempt or an early retry recorded, a lifetime extended, expired rows swept). A pass, an
+    /// auto-whitelist count, a ban, a migration: always durable.
+    /// </summary>
+    public bool RelaxedCommit { get; set; }
+
+    /// <summary>
+    /// True when the transaction under way cannot be made durable at its end (SQLite fixes the
+    /// connection's <c>synchronous</c> level before <c>BEGIN</c>): work that wants durability after all
+    /// must be rolled back and run again from a durable begin.
+    /// </summary>
+    public virtual bool RelaxedFromTheStart => false;
+
+    /// <summary>Starts a durable write transaction (<c>BEGIN IMMEDIATE</c> on SQLite).</summary>
+    public Task BeginWriteAsync(CancellationToken cancellationToken) => BeginWriteAsync(relaxed: false, cancellationToken);
+
+    /// <summary>Starts the write transaction; <paramref name="relaxed"/>: see <see cref="RelaxedCommit"/>.</summary>
+    public async Task BeginWriteAsync(bool relaxed, CancellationToken cancellationToken)
     {
+        await BeforeBeginAsync(relaxed, cancellationToken).ConfigureAwait(false);
+        RelaxedCommit = relaxed;
         await ExecuteRawAsync(_dialect.BeginWrite, cancellationToken).ConfigureAwait(false);
         _inTransaction = true;
     }
 
+    /// <summary>Where the backend sets durability on the connection rather than the transaction (SQLite's <c>synchronous</c>).</summary>
+    protected virtual Task BeforeBeginAsync(bool relaxed, CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
+        if (RelaxedCommit && _dialect.RelaxCommit is { } relax)
+            await ExecuteRawAsync(relax, cancellationToken).ConfigureAwait(false);
         await ExecuteRawAsync(SqlDialect.Commit, cancellationToken).ConfigureAwait(false);
         _inTransaction = false;
     }
+
+    /// <summary>Runs one statement that returns nothing, through <see cref="Rent"/>.</summary>
+    protected Task ExecuteStatementAsync(string sql, CancellationToken cancellationToken) => ExecuteRawAsync(sql, cancellationToken);
 
     public async Task RollbackAsync(CancellationToken cancellationToken)
     {

@@ -1,5 +1,9 @@
+using Dapper;
 using Microsoft.Data.Sqlite;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
 using Milter.Filters.Tests.Support;
+using static Milter.Filters.Tests.Greylist.GreylistTestData;
 
 namespace Milter.Filters.Tests.Greylist;
 
@@ -29,6 +33,30 @@ public sealed class SqliteStoreTests : StoreContract
         command.CommandText = "PRAGMA journal_mode";
         Assert.Equal("wal", await command.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task A_first_attempt_commits_without_waiting_for_the_disk_and_a_pass_waits_for_it()
+    {
+        var stores = await OpenAsync();
+        var triplet = Mail("alice@example.org", "bob@example.com");
+
+        var first = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        Assert.Equal(GreylistAction.Defer, first.Action);
+        Assert.Equal(1L, await SynchronousAsync(stores)); // NORMAL: the WAL is written, not synced
+        Assert.Equal(1L, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet WHERE state = 0"));
+
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        var retry = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        Assert.True(retry.FirstPass);
+        Assert.Equal(2L, await SynchronousAsync(stores)); // FULL: the pass (and the WAL before it) is on disk
+
+        var other = Mail("carol@example.org", "bob@example.com");
+        await stores.Greylist.CheckAsync(other, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        Assert.Equal(1L, await SynchronousAsync(stores));
+    }
+
+    private static Task<long> SynchronousAsync(MilterStores stores) =>
+        stores.Database.RunAsync((session, ct) => session.Connection.ExecuteScalarAsync<long>(StoreSession.Define("PRAGMA synchronous", null, ct)), CancellationToken.None);
 
     public override async Task DisposeAsync()
     {
