@@ -103,6 +103,18 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("[default: /etc/milterhost/milterhost.yaml]", stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("logscan", "--since <DURATION>", "[default: 1d]")]
+    [InlineData("logscan", "--ban-for <DURATION>", "[default: 7d]")]
+    [InlineData("relay-test", "--timeout <DURATION>", "[default: 30s]")]
+    public async Task Help_shows_duration_defaults_as_they_are_written(string command, string option, string shown)
+    {
+        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), command, "--help");
+        Assert.Equal(0, exit);
+        var line = Assert.Single(stdout.Split('\n'), l => l.TrimStart().StartsWith(option, StringComparison.Ordinal));
+        Assert.EndsWith(shown, line.TrimEnd(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Root_help_lists_the_commands()
     {

@@ -45,7 +45,7 @@ public static class BackupMailCommand
                 Destination = destination,
                 Keep = parse.GetValue(keep),
                 Verify = parse.GetValue(verify),
-                Locking = new MailboxLockOptions { Timeout = parse.GetValue(lockTimeout) },
+                Locking = new MailboxLockOptions { Timeout = parse.GetValue(lockTimeout).Value },
             };
             var report = await new MailBackup(timeProvider).RunAsync(options, cancellationToken);
             if (report.Fatal is not null)

@@ -58,7 +58,7 @@ public static class BanCommand
         {
             var now = time.GetUtcNow();
             var target = parse.GetValue(network);
-            var lasts = parse.GetValue(duration);
+            var lasts = parse.GetValue(duration).Value;
             var error = parse.InvocationConfiguration.Error;
             foreach (var trusted in store.Options.Relay.AllowClients.Where(a => NetworkOverlap.Overlaps(a, target)))
                 await error.WriteLineAsync($"ban add: warning: {target} overlaps relay.allow_clients {trusted}; those clients are refused too");

@@ -9,12 +9,12 @@ namespace MilterHost.Commands;
 internal static class CommandOptions
 {
     /// <summary>A positive duration written as in the config (<c>90s</c>, <c>24h</c>, <c>7d</c>).</summary>
-    public static Option<TimeSpan> Duration(string name, TimeSpan defaultValue, string description) => new(name)
+    public static Option<CliDuration> Duration(string name, TimeSpan defaultValue, string description) => new(name)
     {
         Description = description,
         HelpName = "DURATION",
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = result => ParseDuration(result, name),
+        DefaultValueFactory = _ => new CliDuration(defaultValue),
+        CustomParser = result => new CliDuration(ParseDuration(result, name)),
     };
 
     /// <summary>Like <see cref="Duration"/>, but null when not given.</summary>
@@ -85,4 +85,10 @@ internal static class CommandOptions
         }
         return [.. networks];
     }
+}
+
+/// <summary>A duration given on the command line; shown in --help as it is written (<c>24h</c>, not <c>1.00:00:00</c>).</summary>
+internal readonly record struct CliDuration(TimeSpan Value)
+{
+    public override string ToString() => Configuration.Duration.Format(Value);
 }

@@ -74,7 +74,7 @@ public static class LogScanCommand
             var options = new LogScanOptions
             {
                 Logs = parse.GetValue(logs) is { Length: > 0 } given ? given : ["/var/log/maillog"],
-                Since = parse.GetValue(since),
+                Since = parse.GetValue(since).Value,
                 Threshold = parse.GetValue(threshold),
                 Ignore = parse.GetValue(ignore) ?? [],
                 AllowClients = env.AllowClients,
@@ -84,7 +84,7 @@ public static class LogScanCommand
             foreach (var failure in report.FileErrors)
                 await error.WriteLineAsync($"logscan: cannot read {failure}");
 
-            var duration = parse.GetValue(banFor);
+            var duration = parse.GetValue(banFor).Value;
             BanOutcome? applied = null;
             if (parse.GetValue(apply))
             {

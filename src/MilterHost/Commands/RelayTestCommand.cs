@@ -84,7 +84,7 @@ public static class RelayTestCommand
                 Sender = parse.GetValue(from)!,
                 Recipient = parse.GetValue(to)!,
                 LocalDomain = parse.GetValue(localDomain)?.TrimEnd('.').ToLowerInvariant(),
-                Timeout = parse.GetValue(timeout),
+                Timeout = parse.GetValue(timeout).Value,
                 Transcript = !verboseOn ? null : asJson ? transcript.Add : output.WriteLine,
             };
             var report = await RelayProbe.RunAsync(options, cancellationToken);

@@ -45,7 +45,7 @@ public static class StatsCommand
             try
             {
                 await using var stores = await StoreFactory.OpenAsync(options.Database, timeProvider, cancellationToken: cancellationToken).ConfigureAwait(false);
-                var report = await StatsReporter.CreateAsync(stores, options.Greylist, timeProvider.GetUtcNow(), parse.GetValue(since), cancellationToken).ConfigureAwait(false);
+                var report = await StatsReporter.CreateAsync(stores, options.Greylist, timeProvider.GetUtcNow(), parse.GetValue(since).Value, cancellationToken).ConfigureAwait(false);
                 if (parse.GetValue(json))
                     await output.WriteLineAsync(StatsJson.Write(report)).ConfigureAwait(false);
                 else
