@@ -75,7 +75,14 @@ public sealed class RecipientDirectory
 
     /// <summary>What the sources say about a recipient at one of our domains.</summary>
     /// <exception cref="IOException">The account lookup failed (answered per <c>on_error</c>, never as unknown).</exception>
-    public RecipientLookup Lookup(RecipientAddress recipient)
+    public RecipientLookup Lookup(RecipientAddress recipient) => Lookup(recipient, mayAskTheSystem: true)!;
+
+    /// <summary>
+    /// Like <see cref="Lookup(RecipientAddress)"/>, but null instead of an answer that would need a
+    /// getpwnam_r(3) call not in the cache when <paramref name="mayAskTheSystem"/> is false: an NSS
+    /// source (LDAP, sss) may block, which must not happen on a socket's event thread.
+    /// </summary>
+    public RecipientLookup? Lookup(RecipientAddress recipient, bool mayAskTheSystem)
     {
         ArgumentNullException.ThrowIfNull(recipient);
         var local = recipient.LocalPart;
@@ -105,8 +112,13 @@ public sealed class RecipientDirectory
                 return hit;
         }
 
-        if (_accounts is not null && (AccountExists(local) || (recipient.Detail is not null && AccountExists(baseLocal))))
-            return RecipientLookup.KnownBy("passwd");
+        if (_accounts is not null)
+        {
+            if (!mayAskTheSystem && !(IsCached(local) && (recipient.Detail is null || IsCached(baseLocal))))
+                return null;
+            if (AccountExists(local) || (recipient.Detail is not null && AccountExists(baseLocal)))
+                return RecipientLookup.KnownBy("passwd");
+        }
 
         return RecipientLookup.NotFound;
     }
@@ -119,6 +131,18 @@ public sealed class RecipientDirectory
         // Account names are lowercase by convention; a sender may write "John".
         var lower = name.ToLowerInvariant();
         return CachedAccount(name) || (lower != name && CachedAccount(lower));
+    }
+
+    // True when AccountExists(name) answers from the cache alone.
+    private bool IsCached(string name)
+    {
+        var now = _time.GetUtcNow();
+        if (!_accountCache.TryGetValue(name, out var exact) || exact.Until <= now)
+            return false;
+        if (exact.Exists)
+            return true;
+        var lower = name.ToLowerInvariant();
+        return lower == name || (_accountCache.TryGetValue(lower, out var folded) && folded.Until > now);
     }
 
     private bool CachedAccount(string name)

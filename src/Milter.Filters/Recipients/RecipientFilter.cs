@@ -51,7 +51,20 @@ public sealed class RecipientFilter : IMilterFilter
         var address = RecipientAddress.Parse(recipient.Address);
         if (!address.IsLocal(_localDomains))
             return default;
-        var lookup = _directory.Lookup(address);
+        // Off a thread-pool thread (inline socket completions), an account lookup that may block moves there first.
+        if (_directory.Lookup(address, mayAskTheSystem: Thread.CurrentThread.IsThreadPoolThread) is not { } lookup)
+            return LookupOnThePoolAsync(session, recipient, address);
+        return Answer(session, recipient, lookup);
+    }
+
+    private async ValueTask<Verdict> LookupOnThePoolAsync(SessionContext session, RecipientContext recipient, RecipientAddress address)
+    {
+        await Task.Yield();
+        return await Answer(session, recipient, _directory.Lookup(address)).ConfigureAwait(false);
+    }
+
+    private ValueTask<Verdict> Answer(SessionContext session, RecipientContext recipient, RecipientLookup lookup)
+    {
         if (lookup.Known)
             return default;
         if (_action == RecipientAction.Discard)

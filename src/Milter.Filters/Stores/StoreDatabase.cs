@@ -68,6 +68,11 @@ internal abstract class StoreDatabase : IAsyncDisposable
         var failed = false;
         try
         {
+            // SQLite calls block (a busy file waits out busy_timeout). Run inline on a socket's event
+            // thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), they would hold up every other
+            // connection's I/O: move to the thread pool first.
+            if (!Thread.CurrentThread.IsThreadPoolThread)
+                await Task.Yield();
             var session = await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
             await using (session.ConfigureAwait(false))
                 return await work(session, cancellationToken).ConfigureAwait(false);

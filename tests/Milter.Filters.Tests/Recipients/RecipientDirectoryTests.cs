@@ -93,6 +93,21 @@ public sealed class RecipientDirectoryTests : IDisposable
         Assert.Equal(reply, Lookup(d, address).Reply?.ToString());
     }
 
+    [Theory]
+    [InlineData("root@example.com", true)]
+    [InlineData("Root@example.com", true)]
+    [InlineData("no-such-account-here@example.com", false)]
+    public void Where_blocking_is_not_allowed_an_uncached_account_is_left_for_later_and_a_cached_one_answers(string address, bool known)
+    {
+        var d = Load("passwd", "aliases:aliases");
+        var recipient = RecipientAddress.Parse(address);
+
+        Assert.Null(d.Lookup(recipient, mayAskTheSystem: false));
+        Assert.Equal("aliases", d.Lookup(RecipientAddress.Parse("postmaster@example.com"), mayAskTheSystem: false)?.Source); // the tables never block
+        Assert.Equal(known, d.Lookup(recipient).Known);
+        Assert.Equal(known, d.Lookup(recipient, mayAskTheSystem: false)?.Known);
+    }
+
     [Fact]
     public void Without_passwd_a_local_account_is_not_a_recipient()
     {
