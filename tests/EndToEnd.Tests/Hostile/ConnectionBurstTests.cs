@@ -52,7 +52,8 @@ public sealed class ConnectionBurstTests(CappedDaemon daemon, ITestOutputHelper 
         try
         {
             // Each socket learns whether the daemon closed it: a read returns 0 at once for a refused one.
-            var closed = sockets.Select(s => ClosedWithinAsync(s, TimeSpan.FromSeconds(3), cancel.Token)).ToArray();
+            // 10 s: on a loaded 2-core CI machine the daemon may take a few seconds to reach the last refusals.
+            var closed = sockets.Select(s => ClosedWithinAsync(s, TimeSpan.FromSeconds(10), cancel.Token)).ToArray();
             var held = (await Task.WhenAll(closed)).Count(c => !c);
             var peak = ProcessStats.Sample(daemon.Process.Pid);
             output.WriteLine($"burst {round}: {sockets.Count} of {Burst} connects completed in {connected.TotalSeconds:0.0} s; {held} held open by the daemon; peak {peak}");
