@@ -8,6 +8,10 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // On the main thread, which lives as long as the process: from here on it can take the signals.
+        var blocked = Native.SignalMask.UnblockStopAndReload();
+        if (blocked.Count > 0)
+            await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", blocked)} were blocked by the parent process; unblocked");
         var parse = CreateRootCommand().Parse(args, CreateParserConfiguration());
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.

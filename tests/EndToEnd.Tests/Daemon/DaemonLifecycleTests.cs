@@ -37,6 +37,22 @@ public sealed class DaemonLifecycleTests
     }
 
     [Fact]
+    public async Task Signals_blocked_by_the_parent_are_unblocked_so_reload_and_stop_still_work()
+    {
+        using var sandbox = new DaemonSandbox("sigmask");
+        // A parent that blocks SIGHUP, SIGINT and SIGTERM and execs the daemon: the mask is inherited.
+        string[] blocking = ["perl", "-MPOSIX", "-e",
+            "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die; exec @ARGV or die"];
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), launcher: blocking);
+        Assert.Contains(daemon.Output, l => l == "milterhost: SIGHUP, SIGINT, SIGTERM were blocked by the parent process; unblocked");
+
+        daemon.Signal("HUP");
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains("(generation 2)", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
+        daemon.Signal("TERM");
+        Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
+    }
+
+    [Fact]
     public async Task Socket_gets_the_configured_mode_and_group()
     {
         using var sandbox = new DaemonSandbox("sockmode");

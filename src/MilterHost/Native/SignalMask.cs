@@ -1,0 +1,33 @@
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace MilterHost.Native;
+
+/// <summary>
+/// A process inherits its parent's signal mask across fork and exec. Started by a parent that had
+/// SIGHUP, SIGINT or SIGTERM blocked (some supervisors, a thread of a runtime that blocks them),
+/// milterhost would never hear a reload or a stop: the handlers would be installed but the
+/// signals held pending for ever.
+/// </summary>
+internal static class SignalMask
+{
+    /// <summary>Unblocks SIGHUP, SIGINT and SIGTERM on the calling thread; returns those that were blocked.</summary>
+    public static unsafe IReadOnlyList<string> UnblockStopAndReload()
+    {
+        sigset_t wanted;
+        sigset_t before;
+        sigemptyset(&wanted);
+        sigaddset(&wanted, SIGHUP);
+        sigaddset(&wanted, SIGINT);
+        sigaddset(&wanted, SIGTERM);
+        if (pthread_sigmask(SIG_UNBLOCK, &wanted, &before) != 0)
+            return [];
+        var blocked = new List<string>(3);
+        foreach (var (signal, name) in new[] { (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM") })
+        {
+            if (sigismember(&before, signal) == 1)
+                blocked.Add(name);
+        }
+        return blocked;
+    }
+}
