@@ -8,11 +8,17 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        // On the main thread, which lives as long as the process: from here on it can take the signals.
-        var blocked = Native.SignalMask.UnblockStopAndReload();
-        if (blocked.Count > 0)
-            await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", blocked)} were blocked by the parent process; unblocked");
         var parse = CreateRootCommand().Parse(args, CreateParserConfiguration());
+        // The daemon: on the main thread, which lives as long as the process, so that from here on it can take the signals.
+        if (parse.CommandResult.Command.Name == "run")
+        {
+            var blocked = Native.SignalMask.UnblockStopAndReload();
+            if (blocked.Count > 0)
+                await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", blocked)} were blocked by the parent process; unblocked");
+            var ignored = Native.SignalMask.StopIgnoringStopAndReload();
+            if (ignored.Count > 0)
+                await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", ignored)} were ignored by the parent process (nohup, a background job); handled again");
+        }
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.
         var exit = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

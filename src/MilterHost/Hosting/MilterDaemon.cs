@@ -46,6 +46,8 @@ internal sealed class MilterDaemon : IDisposable
     public async Task RunAsync(Action ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Set once the stop has been announced, so that "stopped" never reaches the log before "stopping".
+        var announced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void Terminate(PosixSignalContext context)
         {
             context.Cancel = true; // we stop in our own time: drain first
@@ -62,6 +64,7 @@ internal sealed class MilterDaemon : IDisposable
             }
             HostLog.Stopping(_logger, _server.ActiveConnections);
             Notify("STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
+            announced.TrySetResult();
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Terminate);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Terminate);
@@ -93,6 +96,12 @@ internal sealed class MilterDaemon : IDisposable
                     // finds the file dead and removes it.
                     HostLog.SocketNotRemoved(_logger, _unixSocketPath, e.Message);
                 }
+            }
+            if (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Stopped by a signal: the handler may still be writing its line (the cancellation ran this on its thread).
+                try { await announced.Task.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false); }
+                catch (TimeoutException) { }
             }
             HostLog.Stopped(_logger);
         }

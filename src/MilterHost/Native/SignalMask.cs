@@ -4,7 +4,7 @@ using static Tmds.Linux.LibC;
 namespace MilterHost.Native;
 
 /// <summary>
-/// A process inherits its parent's signal mask across fork and exec. Started by a parent that had
+/// A process inherits its parent's signal mask and ignored signals across fork and exec. Started by a parent that had
 /// SIGHUP, SIGINT or SIGTERM blocked (some supervisors, a thread of a runtime that blocks them),
 /// milterhost would never hear a reload or a stop: the handlers would be installed but the
 /// signals held pending for ever.
@@ -29,5 +29,26 @@ internal static class SignalMask
                 blocked.Add(name);
         }
         return blocked;
+    }
+
+    /// <summary>
+    /// Gives SIGHUP, SIGINT and SIGTERM their default disposition back where the parent set them to be
+    /// ignored (<c>nohup</c> ignores SIGHUP, a shell's background job SIGINT); .NET leaves an ignored
+    /// signal ignored, and the daemon's own handlers would never run. Returns the ones that were ignored.
+    /// </summary>
+    public static unsafe IReadOnlyList<string> StopIgnoringStopAndReload()
+    {
+        var ignored = new List<string>(3);
+        foreach (var (signal, name) in new[] { (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM") })
+        {
+            sigaction current;
+            if (sigaction(signal, null, &current) != 0 || current.sa_handler != SIG_IGN)
+                continue;
+            sigaction standard = default;
+            standard.sa_handler = SIG_DFL;
+            if (sigaction(signal, &standard, null) == 0)
+                ignored.Add(name);
+        }
+        return ignored;
     }
 }

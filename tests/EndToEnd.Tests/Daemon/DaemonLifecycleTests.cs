@@ -33,22 +33,25 @@ public sealed class DaemonLifecycleTests
         daemon.Signal(signal);
         Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
         Assert.False(File.Exists(sandbox.SocketPath), "the socket file outlived a clean exit");
-        Assert.Contains(daemon.Output, l => l.EndsWith(" stopped", StringComparison.Ordinal));
+        var output = daemon.Output.ToList();
+        var stopping = output.FindIndex(l => l.Contains(" stopping: no new connections", StringComparison.Ordinal));
+        var stopped = output.FindIndex(l => l.EndsWith(" stopped", StringComparison.Ordinal));
+        Assert.True(stopping >= 0 && stopped > stopping, string.Join('\n', output));
     }
 
-    [Fact]
-    public async Task Signals_blocked_by_the_parent_are_unblocked_so_reload_and_stop_still_work()
+    /// <summary>A parent that blocks the signals (inherited mask) or ignores them (nohup; a shell's background job), then execs the daemon.</summary>
+    [Theory]
+    [InlineData("sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die;", "milterhost: SIGHUP, SIGINT, SIGTERM were blocked by the parent process; unblocked", "TERM")]
+    [InlineData("$SIG{HUP} = $SIG{INT} = 'IGNORE';", "milterhost: SIGHUP, SIGINT were ignored by the parent process (nohup, a background job); handled again", "INT")]
+    public async Task Signals_the_parent_blocked_or_ignored_still_reload_and_stop(string parent, string said, string stopSignal)
     {
-        using var sandbox = new DaemonSandbox("sigmask");
-        // A parent that blocks SIGHUP, SIGINT and SIGTERM and execs the daemon: the mask is inherited.
-        string[] blocking = ["perl", "-MPOSIX", "-e",
-            "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die; exec @ARGV or die"];
-        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), launcher: blocking);
-        Assert.Contains(daemon.Output, l => l == "milterhost: SIGHUP, SIGINT, SIGTERM were blocked by the parent process; unblocked");
+        using var sandbox = new DaemonSandbox("sigparent");
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), launcher: ["perl", "-MPOSIX", "-e", parent + " exec @ARGV or die"]);
+        Assert.Contains(daemon.Output, l => l == said);
 
         daemon.Signal("HUP");
         Assert.True(await daemon.WaitForOutputAsync(l => l.Contains("(generation 2)", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
-        daemon.Signal("TERM");
+        daemon.Signal(stopSignal);
         Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
     }
 
