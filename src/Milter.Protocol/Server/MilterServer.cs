@@ -20,6 +20,9 @@ public sealed class MilterServer
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    // Connections counted against the cap: a session leaves it as soon as its conversation ends, before
+    // its socket closes, so an MTA that reconnects the moment it sees the close finds the slot free.
+    private int _occupied;
     private readonly NegotiationCache _negotiations = new();
     private long _nextConnectionId;
     private long _refusedInBurst;
@@ -38,7 +41,7 @@ public sealed class MilterServer
     }
 
     /// <summary>Connections open now.</summary>
-    public int ActiveConnections => _sessions.Count;
+    public int ActiveConnections => Volatile.Read(ref _occupied);
 
     /// <summary>Connections refused at the cap since start.</summary>
     public long RefusedConnections { get; private set; }
@@ -72,12 +75,13 @@ public sealed class MilterServer
                 }
 
                 var options = _options();
-                if (_sessions.Count >= options.MaxConnections)
+                if (Volatile.Read(ref _occupied) >= options.MaxConnections)
                 {
                     Refuse(socket, options.MaxConnections);
                     continue;
                 }
                 var id = Interlocked.Increment(ref _nextConnectionId);
+                Interlocked.Increment(ref _occupied);
                 // The session waits until it is registered, so its own removal can never come first.
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _sessions[id] = RunSessionAsync(socket, id, options, registered.Task, hardStop.Token);
@@ -113,6 +117,12 @@ public sealed class MilterServer
     private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, Task registered, CancellationToken hardStop)
     {
         await registered.ConfigureAwait(false); // and leave the accept loop at once
+        var occupied = 1;
+        void Vacate()
+        {
+            if (Interlocked.Exchange(ref occupied, 0) == 1)
+                Interlocked.Decrement(ref _occupied);
+        }
         try
         {
             if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
@@ -133,6 +143,7 @@ public sealed class MilterServer
             }
             var session = new MilterSession(transport, handler, options.Session, _time, _logger, id, _negotiations);
             await session.RunAsync(hardStop).ConfigureAwait(false);
+            Vacate();
             if (handler is IAsyncDisposable ad)
                 await ad.DisposeAsync().ConfigureAwait(false);
             else if (handler is IDisposable d)
@@ -144,6 +155,7 @@ public sealed class MilterServer
         }
         finally
         {
+            Vacate();
             _sessions.TryRemove(id, out _);
         }
     }

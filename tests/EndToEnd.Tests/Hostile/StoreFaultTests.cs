@@ -51,6 +51,8 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
 
         using var sqlite = daemon.StartInNamespace("sqlite3", daemon.DatabasePath);
+        // .timeout: should the daemon be in the middle of a write (its tally, a sweep), wait for it rather than fail at once.
+        await sqlite.StandardInput.WriteLineAsync(".timeout 5000");
         await sqlite.StandardInput.WriteLineAsync("BEGIN EXCLUSIVE; INSERT INTO schema_version VALUES (999, 0);");
         await sqlite.StandardInput.FlushAsync();
         await WaitUntilLockedAsync(daemon);
