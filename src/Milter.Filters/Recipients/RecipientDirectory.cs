@@ -114,9 +114,12 @@ public sealed class RecipientDirectory
 
         if (_accounts is not null)
         {
-            if (!mayAskTheSystem && !(IsCached(local) && (recipient.Detail is null || IsCached(baseLocal))))
+            var exists = AccountExists(local, mayAskTheSystem);
+            if (exists == false && recipient.Detail is not null)
+                exists = AccountExists(baseLocal, mayAskTheSystem);
+            if (exists is null)
                 return null;
-            if (AccountExists(local) || (recipient.Detail is not null && AccountExists(baseLocal)))
+            if (exists.Value)
                 return RecipientLookup.KnownBy("passwd");
         }
 
@@ -126,30 +129,22 @@ public sealed class RecipientDirectory
     private bool IsListed(string local, string? domain) =>
         _addresses.Contains(local) || (domain is not null && _addresses.Contains($"{local}@{domain}"));
 
-    private bool AccountExists(string name)
+    // Null when the answer needs a getpwnam_r call that is not cached and mayAsk is false.
+    private bool? AccountExists(string name, bool mayAsk)
     {
         // Account names are lowercase by convention; a sender may write "John".
+        var exact = CachedAccount(name, mayAsk);
         var lower = name.ToLowerInvariant();
-        return CachedAccount(name) || (lower != name && CachedAccount(lower));
+        return exact != false || lower == name ? exact : CachedAccount(lower, mayAsk);
     }
 
-    // True when AccountExists(name) answers from the cache alone.
-    private bool IsCached(string name)
-    {
-        var now = _time.GetUtcNow();
-        if (!_accountCache.TryGetValue(name, out var exact) || exact.Until <= now)
-            return false;
-        if (exact.Exists)
-            return true;
-        var lower = name.ToLowerInvariant();
-        return lower == name || (_accountCache.TryGetValue(lower, out var folded) && folded.Until > now);
-    }
-
-    private bool CachedAccount(string name)
+    private bool? CachedAccount(string name, bool mayAsk)
     {
         var now = _time.GetUtcNow();
         if (_accountCache.TryGetValue(name, out var cached) && cached.Until > now)
             return cached.Exists;
+        if (!mayAsk)
+            return null;
         var exists = _accounts!.Exists(name);
         if (_accountCache.Count >= AccountCacheLimit)
             _accountCache.Clear();

@@ -52,5 +52,9 @@ internal sealed class PostgresDatabase : StoreDatabase
         public override void Return(DbCommand command) => command.Dispose();
 
         protected override ValueTask ReleaseAsync() => connection.DisposeAsync();
+
+        // For this transaction only: the server never loses consistency, only the last such commits if it crashes.
+        protected override Task BeforeCommitAsync(bool relaxed, CancellationToken cancellationToken) =>
+            relaxed ? ExecuteRawAsync("SET LOCAL synchronous_commit TO OFF", cancellationToken) : Task.CompletedTask;
     }
 }

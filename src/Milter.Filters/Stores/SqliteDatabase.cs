@@ -178,7 +178,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         {
             if (relaxed == database._relaxed)
                 return;
-            await ExecuteStatementAsync(relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", cancellationToken).ConfigureAwait(false);
+            await ExecuteRawAsync(relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", cancellationToken).ConfigureAwait(false);
             database._relaxed = relaxed;
         }
 

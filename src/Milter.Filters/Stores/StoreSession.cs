@@ -55,14 +55,13 @@ internal abstract class StoreSession : IAsyncDisposable
 
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        if (RelaxedCommit && _dialect.RelaxCommit is { } relax)
-            await ExecuteRawAsync(relax, cancellationToken).ConfigureAwait(false);
+        await BeforeCommitAsync(RelaxedCommit, cancellationToken).ConfigureAwait(false);
         await ExecuteRawAsync(SqlDialect.Commit, cancellationToken).ConfigureAwait(false);
         _inTransaction = false;
     }
 
-    /// <summary>Runs one statement that returns nothing, through <see cref="Rent"/>.</summary>
-    protected Task ExecuteStatementAsync(string sql, CancellationToken cancellationToken) => ExecuteRawAsync(sql, cancellationToken);
+    /// <summary>Where the backend sets durability on the transaction itself, at its end (PostgreSQL's <c>synchronous_commit</c>).</summary>
+    protected virtual Task BeforeCommitAsync(bool relaxed, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task RollbackAsync(CancellationToken cancellationToken)
     {
@@ -135,7 +134,8 @@ internal abstract class StoreSession : IAsyncDisposable
 
     protected abstract ValueTask ReleaseAsync();
 
-    private async Task ExecuteRawAsync(string sql, CancellationToken cancellationToken)
+    /// <summary>Runs one statement that returns nothing, through <see cref="Rent"/>.</summary>
+    protected async Task ExecuteRawAsync(string sql, CancellationToken cancellationToken)
     {
         var command = Rent(sql);
         try

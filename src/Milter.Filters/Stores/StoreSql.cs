@@ -251,8 +251,6 @@ internal sealed class SqlDialect
                     "WHERE client = @client AND sender_domain = @sender_domain",
         TouchTriplet = "UPDATE greylist_triplet SET last_seen = MAX(last_seen, @now), expires = MAX(expires, @expires) " +
                        "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
-        // Handled by the connection (a pragma switched only when it changes), not per transaction.
-        RelaxCommit = null,
     };
 
     public static SqlDialect Postgres { get; } = new()
@@ -267,8 +265,6 @@ internal sealed class SqlDialect
                     "WHERE client = @client AND sender_domain = @sender_domain",
         TouchTriplet = "UPDATE greylist_triplet SET last_seen = GREATEST(last_seen, @now), expires = GREATEST(expires, @expires) " +
                        "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
-        // This transaction only: the server still never loses consistency, only the last commits on its own crash.
-        RelaxCommit = "SET LOCAL synchronous_commit TO OFF",
     };
 
     public required string Name { get; init; }
@@ -277,9 +273,6 @@ internal sealed class SqlDialect
     public required string? MigrationLock { get; init; }
     public required string ExtendAwl { get; init; }
     public required string TouchTriplet { get; init; }
-
-    /// <summary>Run inside a transaction whose commit need not wait for the disk; null where the session does it itself.</summary>
-    public required string? RelaxCommit { get; init; }
 
     public const string Commit = "COMMIT";
     public const string Rollback = "ROLLBACK";

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
 using Milter.Protocol.Server;
@@ -16,48 +14,29 @@ namespace EndToEnd.Tests.ProtocolInterop;
 /// a cap on the whole end-of-message exchange that PROGRESS does not restart: with <c>E:3s</c> it
 /// answers <c>EOM ACK/NAK timeout</c> after 3 s whatever the filter sends; here it is 30 s.)
 /// </summary>
-public sealed class HangingFilterFixture : SendmailFixture
+public sealed class HangingFilterFixture : LibraryFilterFixture
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Socket? _listener;
-    private Task? _server;
-
     /// <summary>The filter's deadline for one stage.</summary>
     public static readonly TimeSpan StageTimeout = TimeSpan.FromSeconds(7);
 
     /// <summary>How often the session sends PROGRESS while the filter works; read per connection.</summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    protected override SendmailOptions CreateOptions(string sandbox)
-    {
-        var socketPath = Path.Combine(sandbox, "hanging.sock");
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-        _listener.Listen(16);
-        File.SetUnixFileMode(socketPath, (UnixFileMode)Convert.ToInt32("666", 8));
-        var server = new MilterServer(_listener, () => new HangingAtEndOfMessage(), () => new MilterServerOptions
-        {
-            ShutdownGrace = TimeSpan.FromSeconds(1),
-            Session = new SessionOptions
-            {
-                StageTimeout = StageTimeout,
-                ProgressInterval = ProgressInterval,
-                CancelGrace = TimeSpan.FromSeconds(1),
-                FailureVerdict = Verdict.Accept,
-            },
-        }, TimeProvider.System, NullLogger<MilterServer>.Instance);
-        _server = server.RunAsync(_stop.Token);
-        return new SendmailOptions { MilterSocket = $"unix:{socketPath}", MilterFlags = "F=T, T=C:10s;S:10s;R:2s;E:30s" };
-    }
+    protected override IMilterHandler CreateHandler() => new HangingAtEndOfMessage();
 
-    public override async Task DisposeAsync()
+    protected override MilterServerOptions ServerOptions() => base.ServerOptions() with
     {
-        await base.DisposeAsync();
-        await _stop.CancelAsync();
-        if (_server is not null) await _server;
-        _listener?.Dispose();
-        _stop.Dispose();
-    }
+        Session = new SessionOptions
+        {
+            StageTimeout = StageTimeout,
+            ProgressInterval = ProgressInterval,
+            CancelGrace = TimeSpan.FromSeconds(1),
+            FailureVerdict = Verdict.Accept,
+        },
+    };
+
+    protected override SendmailOptions SendmailOptionsFor(string milterSocket) =>
+        new() { MilterSocket = milterSocket, MilterFlags = "F=T, T=C:10s;S:10s;R:2s;E:30s" };
 
     /// <summary>Continues every stage but end-of-message, where it waits until it is cancelled.</summary>
     private sealed class HangingAtEndOfMessage : IMilterHandler

@@ -1,48 +1,20 @@
-using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
-using Milter.Protocol.Server;
 using Milter.Protocol.Session;
 using Milter.TestSupport;
 
 namespace EndToEnd.Tests.ProtocolInterop;
 
 /// <summary>A real sendmail 8.17 wired by INPUT_MAIL_FILTER to <see cref="TestFilter"/> running on the library's server.</summary>
-public sealed class InteropFixture : SendmailFixture
+public sealed class InteropFixture : LibraryFilterFixture
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Socket? _listener;
-    private Task? _server;
-
     internal TestFilterLog Log { get; } = new();
 
-    public string SocketPath { get; private set; } = "";
+    protected override IMilterHandler CreateHandler() => new TestFilter(Log);
 
-    protected override SendmailOptions CreateOptions(string sandbox)
+    protected override SendmailOptions SendmailOptionsFor(string milterSocket) => new()
     {
-        // sendmail connects to the filter per SMTP session; the listener must exist before the first one.
-        SocketPath = Path.Combine(sandbox, "interop.sock");
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
-        _listener.Listen(64);
-        File.SetUnixFileMode(SocketPath, (UnixFileMode)Convert.ToInt32("666", 8));
-        var server = new MilterServer(_listener, () => new TestFilter(Log), () => new MilterServerOptions { ShutdownGrace = TimeSpan.FromSeconds(1) },
-            TimeProvider.System, NullLogger<MilterServer>.Instance);
-        _server = server.RunAsync(_stop.Token);
-        return new SendmailOptions
-        {
-            MilterSocket = $"unix:{SocketPath}",
-            Aliases = new Dictionary<string, string>(SendmailOptions.StandardAliases) { ["reject"] = "alice", ["tempfail"] = "alice" },
-        };
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _stop.CancelAsync();
-        if (_server is not null) await _server;
-        _listener?.Dispose();
-        _stop.Dispose();
-    }
+        MilterSocket = milterSocket,
+        Aliases = new Dictionary<string, string>(SendmailOptions.StandardAliases) { ["reject"] = "alice", ["tempfail"] = "alice" },
+    };
 }
 
 public sealed class SendmailInteropTests(InteropFixture fixture) : IClassFixture<InteropFixture>
