@@ -148,10 +148,7 @@ public sealed class MilterHostProcess : IAsyncDisposable
     /// <summary>Sends a signal by name (HUP, TERM, INT, KILL).</summary>
     public void Signal(string name)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
-        kill.WaitForExit();
-        if (kill.ExitCode != 0)
-            throw new InvalidOperationException($"kill -s {name} {Pid} failed");
+        ProcessSignals.Send(name, Pid);
     }
 
     /// <summary>Waits for the process to end; returns its exit code.</summary>

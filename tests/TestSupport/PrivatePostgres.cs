@@ -100,9 +100,10 @@ public sealed class PrivatePostgres : IAsyncLifetime
     {
         var postmaster = int.Parse(File.ReadLines(Path.Combine(DataFolder, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
         var children = File.ReadAllText($"/proc/{postmaster}/task/{postmaster}/children")
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        using var kill = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill", ["-s", signal, postmaster.ToString(System.Globalization.CultureInfo.InvariantCulture), .. children]) { UseShellExecute = false })!;
-        kill.WaitForExit();
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture));
+        // As before: a child that ended meanwhile makes kill(1) fail; the others got the signal.
+        try { ProcessSignals.Send(signal, [postmaster, .. children]); }
+        catch (InvalidOperationException) { }
     }
 
     public async Task StartAsync()

@@ -11,19 +11,21 @@ namespace MilterHost.Native;
 /// </summary>
 internal static class SignalMask
 {
+    // The signals the daemon acts on: reload, and stop (two ways).
+    private static readonly (int Signal, string Name)[] StopAndReload = [(SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")];
+
     /// <summary>Unblocks SIGHUP, SIGINT and SIGTERM on the calling thread; returns those that were blocked.</summary>
     public static unsafe IReadOnlyList<string> UnblockStopAndReload()
     {
         sigset_t wanted;
         sigset_t before;
         sigemptyset(&wanted);
-        sigaddset(&wanted, SIGHUP);
-        sigaddset(&wanted, SIGINT);
-        sigaddset(&wanted, SIGTERM);
+        foreach (var (signal, _) in StopAndReload)
+            sigaddset(&wanted, signal);
         if (pthread_sigmask(SIG_UNBLOCK, &wanted, &before) != 0)
             return [];
         var blocked = new List<string>(3);
-        foreach (var (signal, name) in new[] { (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM") })
+        foreach (var (signal, name) in StopAndReload)
         {
             if (sigismember(&before, signal) == 1)
                 blocked.Add(name);
@@ -39,7 +41,7 @@ internal static class SignalMask
     public static unsafe IReadOnlyList<string> StopIgnoringStopAndReload()
     {
         var ignored = new List<string>(3);
-        foreach (var (signal, name) in new[] { (SIGHUP, "SIGHUP"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM") })
+        foreach (var (signal, name) in StopAndReload)
         {
             sigaction current;
             if (sigaction(signal, null, &current) != 0 || current.sa_handler != SIG_IGN)

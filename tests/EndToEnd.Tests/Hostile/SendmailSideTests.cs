@@ -37,7 +37,7 @@ public sealed class SendmailSideTests(SendmailSideFixture mx) : IClassFixture<Se
             await smtp.WriteAsync("Subject: cut off\r\n\r\nhalf a body, and then sendmail dies\r\n");
 
             var child = Assert.Single(mx.Sendmail.SessionProcesses("127.0.0.5"));
-            Assert.Equal(0, Kill(child));
+            ProcessSignals.Send("KILL", child);
         }
 
         // The kernel closes the dead process's milter socket: the daemon sees the MTA vanish mid-session.
@@ -100,13 +100,6 @@ public sealed class SendmailSideTests(SendmailSideFixture mx) : IClassFixture<Se
         string[] bad = ["closed for bad input", "the filter failed", "the filter took longer", "unexpected failure", "accept failed"];
         var lines = mx.Sendmail.Log.Lines.Where(l => l.Contains($" milterhost[{mx.Daemon.Pid}]: ", StringComparison.Ordinal)).ToList();
         Assert.DoesNotContain(lines, l => bad.Any(b => l.Contains(b, StringComparison.OrdinalIgnoreCase)));
-    }
-
-    private static int Kill(int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", ["-KILL", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        return kill.ExitCode;
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string failure)
