@@ -22,6 +22,9 @@ public abstract class GreylistStore : IGreylistStore
     // Rows written per transaction when flushing lifetime extensions.
     private const int FlushBatch = 500;
 
+    // Deferred attempts written per transaction at most.
+    private const int AttemptBatch = 256;
+
     private readonly StoreDatabase _database;
     private readonly IDynamicBanStore _bans;
     private readonly DecisionTally? _tally;
@@ -32,6 +35,9 @@ public abstract class GreylistStore : IGreylistStore
     private readonly ConcurrentDictionary<Triplet, Touch> _tripletTouches = new();
     private readonly ConcurrentDictionary<(string Client, string Domain), Touch> _awlTouches = new();
     private readonly RefreshingSnapshot<AllowIndex> _allow;
+    // Deferred attempts answered and queued for writing, by triplet: the latest one of each (reads see them).
+    private readonly ConcurrentDictionary<Triplet, Attempt> _unwritten = new();
+    private readonly BatchWriter<Attempt> _attempts;
     private int _pendingTouches;
 
     private protected GreylistStore(StoreDatabase database, IDynamicBanStore bans, DecisionTally? tally, TimeProvider time, StoreOptions options, ILogger logger)
@@ -44,6 +50,7 @@ public abstract class GreylistStore : IGreylistStore
         _passed = new BoundedCache<Triplet, CachedPass>(options.CacheCapacity);
         _whitelisted = new BoundedCache<(string, string), CachedPass>(Math.Max(2, options.CacheCapacity / 4));
         _allow = new RefreshingSnapshot<AllowIndex>(LoadAllowAsync, time, options.SnapshotRefresh, logger, "greylist allow list");
+        _attempts = new BatchWriter<Attempt>(WriteAttemptsAsync, (ex, count) => StoreLog.AttemptsLost(logger, count, ex), AttemptBatch);
     }
 
     /// <summary>Entries in the pass cache (for the status page and tests).</summary>
@@ -75,35 +82,158 @@ public abstract class GreylistStore : IGreylistStore
         if (TryCachedPass(triplet, seconds, options, record, out var cached))
             return cached;
 
-        var outcome = await CheckInDatabaseAsync(triplet, at, options, record, cancellationToken).ConfigureAwait(false);
-
-        if (record && _tally is not null)
+        // Decide from a read (a connection of its own, never behind a write or a sweep), with the
+        // attempts answered but not yet written counted in.
+        var awlApplies = options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet);
+        var (awl, entry) = await ReadStateAsync(triplet, awlApplies, cancellationToken).ConfigureAwait(false);
+        if (awlApplies && GreylistPolicy.IsWhitelisted(awl, at, options))
         {
-            foreach (var (greylistEvent, when, delay) in outcome.Events)
-                _tally.OnGreylist(greylistEvent, when, delay);
+            if (record)
+                _whitelisted.Set((triplet.Client, triplet.SenderDomain), Extend(_awlTouches, (triplet.Client, triplet.SenderDomain),
+                    new CachedPass(awl!.Expires.ToUnixTimeSeconds(), seconds, awl.LastSeen.ToUnixTimeSeconds()), seconds,
+                    seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds));
+            return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
         }
-        if (record && outcome.Result.Passes)
+        var evaluation = GreylistPolicy.Evaluate(triplet, entry, at, options);
+        if (!record)
+            return evaluation.Result;
+
+        if (evaluation.Result.Action == GreylistAction.Defer)
         {
-            var entry = new CachedPass(outcome.Expires, seconds, seconds);
+            // A first attempt or an early retry: answered now, written with others a moment later.
+            // Lost only if this process dies first, which costs the sender one more delay.
+            var attempt = new Attempt(triplet, at, options, evaluation.Entry);
+            _unwritten[triplet] = attempt;
+            _attempts.Add(attempt);
+            Tally(EventsOf(entry, evaluation.Result, at));
+            if (_attempts.Queued > _options.MaxQueuedAttempts)
+                await _attempts.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
+            return evaluation.Result;
+        }
+        if (!evaluation.Result.FirstPass)
+        {
+            // Passed before: a cache entry as a hit would leave it, the new lifetime written later.
+            _passed.Set(triplet, Extend(_tripletTouches, triplet,
+                new CachedPass(entry!.Expires.ToUnixTimeSeconds(), seconds, entry.LastSeen.ToUnixTimeSeconds()), seconds,
+                evaluation.Entry.Expires.ToUnixTimeSeconds()));
+            return evaluation.Result;
+        }
+
+        // A new pass must be durable before it is answered: decided again inside a write transaction,
+        // after this triplet's earlier attempts have been written.
+        if (_unwritten.ContainsKey(triplet))
+            await _attempts.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
+        var outcome = await _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken,
+            mayRelax: true).ConfigureAwait(false);
+        Tally(outcome.Events);
+        if (outcome.Result.Passes)
+        {
+            var pass = new CachedPass(outcome.Expires, seconds, seconds);
             if (outcome.Result.Rule == GreylistRules.Whitelisted)
-                _whitelisted.Set((triplet.Client, triplet.SenderDomain), entry);
+                _whitelisted.Set((triplet.Client, triplet.SenderDomain), pass);
             else
-                _passed.Set(triplet, entry);
+                _passed.Set(triplet, pass);
         }
         return outcome.Result;
     }
 
-    // Apart from CheckCoreAsync so that its closures are made only when the database is asked, not on a cache hit.
-    private Task<CheckOutcome> CheckInDatabaseAsync(Triplet triplet, DateTimeOffset at, GreylistOptions options, bool record, CancellationToken cancellationToken) =>
-        record
-            ? _database.WriteAsync((session, ct) => CheckInTransactionAsync(session, triplet, at, options, ct), cancellationToken, mayRelax: true)
-            : _database.RunAsync(async (session, ct) =>
+    private void Tally(IReadOnlyList<(GreylistEvent Event, DateTimeOffset At, TimeSpan Delay)> events)
+    {
+        if (_tally is null)
+            return;
+        foreach (var (greylistEvent, when, delay) in events)
+            _tally.OnGreylist(greylistEvent, when, delay);
+    }
+
+    /// <summary>
+    /// The auto-whitelist entry (when it applies) and the triplet's row as a check must see them: the
+    /// database's, unless an answered attempt is still waiting to be written, with lifetime
+    /// extensions still waiting for the flush counted in.
+    /// </summary>
+    private async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadStateAsync(Triplet triplet, bool awlApplies, CancellationToken cancellationToken)
+    {
+        var unwritten = _unwritten.TryGetValue(triplet, out var attempt) ? attempt.Entry : null;
+        AutoWhitelistEntry? awl = null;
+        var entry = unwritten;
+        if (awlApplies || unwritten is null)
+        {
+            // Apart so that its closure is made only when the database is asked.
+            (awl, entry) = await _database.ReadAsync(async (session, ct) => (
+                awlApplies ? await ReadAutoWhitelistAsync(session, triplet.Client, triplet.SenderDomain, ct).ConfigureAwait(false) : null,
+                unwritten ?? await ReadTripletAsync(session, StoreSql.SelectTriplet, triplet, ct).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+        }
+        if (awl is not null && _awlTouches.TryGetValue((triplet.Client, triplet.SenderDomain), out var awlTouch))
+            awl = awl with { LastSeen = Time(Math.Max(awl.LastSeen.ToUnixTimeSeconds(), awlTouch.LastSeen)), Expires = Time(Math.Max(awl.Expires.ToUnixTimeSeconds(), awlTouch.Expires)) };
+        if (entry is { State: TripletState.Passed } && _tripletTouches.TryGetValue(triplet, out var touch))
+            entry = entry with { LastSeen = Time(Math.Max(entry.LastSeen.ToUnixTimeSeconds(), touch.LastSeen)), Expires = Time(Math.Max(entry.Expires.ToUnixTimeSeconds(), touch.Expires)) };
+        return (awl, entry);
+    }
+
+    /// <summary>
+    /// Writes queued attempts in one relaxed transaction, each decided again against the row as it
+    /// is now (another MX host or a sweep may have changed it); an attempt that would no longer be a
+    /// deferral (the triplet has passed meanwhile) is left out. Failures are logged and the attempts
+    /// dropped: their senders were answered and will be deferred once more.
+    /// </summary>
+    private async Task WriteAttemptsAsync(List<Attempt> attempts)
+    {
+        try
+        {
+            await _database.WriteAsync(async (session, ct) =>
             {
-                await session.BeginWriteAsync(ct).ConfigureAwait(false);
-                var result = await CheckInTransactionAsync(session, triplet, at, options, ct).ConfigureAwait(false);
-                await session.RollbackAsync(ct).ConfigureAwait(false);
-                return result;
-            }, cancellationToken);
+                foreach (var attempt in attempts)
+                    await WriteDeferralAsync(session, attempt, ct).ConfigureAwait(false);
+                return attempts.Count;
+            }, CancellationToken.None, mayRelax: true).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            StoreLog.AttemptsLost(_logger, attempts.Count, ex);
+        }
+        finally
+        {
+            foreach (var attempt in attempts)
+                _unwritten.TryRemove(new KeyValuePair<Triplet, Attempt>(attempt.Triplet, attempt));
+        }
+    }
+
+    /// <summary>
+    /// Writes one answered deferral against the row as it is now, which may differ from the row the
+    /// answer was read from: another MX host may have recorded the triplet meanwhile (even a later
+    /// attempt of it, written first), or a sweep removed it. The row ends as if the attempts had come
+    /// in order: the earliest attempt is the first seen, each counts as a deferral. An attempt that
+    /// would pass now is not written (its sender was deferred and will retry).
+    /// </summary>
+    private async Task WriteDeferralAsync(StoreSession session, Attempt attempt, CancellationToken cancellationToken)
+    {
+        var (triplet, now, options, _) = attempt;
+        var select = _database.Dialect.SelectTripletForUpdate;
+        var entry = await ReadTripletAsync(session, select, triplet, cancellationToken).ConfigureAwait(false);
+        for (var tries = 0; tries < 3; tries++)
+        {
+            TripletEntry row;
+            if (entry is { State: TripletState.Pending } pending && now < pending.Expires && now < pending.FirstSeen)
+            {
+                // A later attempt was written first: this one becomes the first seen.
+                row = pending with { FirstSeen = now, Expires = now + options.RetryWindow, Deferrals = pending.Deferrals + 1 };
+            }
+            else
+            {
+                var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
+                if (evaluation.Result.Action != GreylistAction.Defer)
+                    return;
+                row = entry is not null && entry.LastSeen > now ? evaluation.Entry with { LastSeen = entry.LastSeen } : evaluation.Entry;
+            }
+            if (entry is not null)
+            {
+                await WriteTripletAsync(session, StoreSql.UpdateTriplet, row, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, row, cancellationToken).ConfigureAwait(false) > 0)
+                return;
+            entry = await ReadTripletAsync(session, select, triplet, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private bool TryCachedPass(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
     {
@@ -162,24 +292,7 @@ public abstract class GreylistStore : IGreylistStore
             }
         }
 
-        var selectForUpdate = _database.Dialect.SelectTripletForUpdate;
-        var entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
-        var before = entry;
-        var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
-        // A row absent at the read may be inserted by another MX host before our insert: then read it
-        // (now locked) and decide again. A sweep could delete it in between, hence the loop.
-        for (var attempt = 0; ; attempt++)
-        {
-            if (entry is not null)
-            {
-                await WriteTripletAsync(session, StoreSql.UpdateTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false);
-                break;
-            }
-            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
-                break;
-            entry = before = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
-            evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
-        }
+        var (evaluation, before) = await WriteTripletAttemptAsync(session, triplet, now, options, cancellationToken).ConfigureAwait(false);
 
         // Only a new pass must survive a power cut; losing a first attempt or a retry costs a sender one more delay.
         if (evaluation.Result.FirstPass)
@@ -190,6 +303,28 @@ public abstract class GreylistStore : IGreylistStore
                 ("@client", triplet.Client), ("@sender_domain", triplet.SenderDomain), ("@now", seconds), ("@expires", awlExpires)).ConfigureAwait(false);
         }
         return new CheckOutcome(evaluation.Result, evaluation.Entry.Expires.ToUnixTimeSeconds(), EventsOf(before, evaluation.Result, now));
+    }
+
+    /// <summary>Decides one attempt of <paramref name="triplet"/> against its row, read for update, and writes the result.</summary>
+    private async Task<(GreylistEvaluation Evaluation, TripletEntry? Before)> WriteTripletAttemptAsync(StoreSession session, Triplet triplet,
+        DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    {
+        var selectForUpdate = _database.Dialect.SelectTripletForUpdate;
+        var entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+        // A row absent at the read may be inserted by another MX host before our insert: then read it
+        // (now locked) and decide again. A sweep could delete it in between, hence the loop.
+        for (var attempt = 0; ; attempt++)
+        {
+            var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
+            if (entry is not null)
+            {
+                await WriteTripletAsync(session, StoreSql.UpdateTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false);
+                return (evaluation, entry);
+            }
+            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
+                return (evaluation, entry);
+            entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>What a check did to the triplet, for the greylist tally (reported once the transaction committed).</summary>
@@ -259,8 +394,12 @@ public abstract class GreylistStore : IGreylistStore
         return ban;
     }
 
+    /// <summary>Completes once every deferred attempt answered so far is in the database (or was lost to a failure, logged).</summary>
+    public Task WhenAttemptsWrittenAsync(CancellationToken cancellationToken) => _attempts.WhenWrittenAsync(cancellationToken);
+
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
         var triplets = Drain(_tripletTouches);
         var awl = Drain(_awlTouches);
         if (triplets.Count == 0 && awl.Count == 0)
@@ -322,6 +461,7 @@ public abstract class GreylistStore : IGreylistStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var parameters = new { now = now.ToUnixTimeSeconds(), batch = (long)batchSize };
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
         // The expired pending triplets are counted in the greylist tally in the same transaction that deletes them.
         // Relaxed commits: a sweep lost to a power cut is simply done again, its tally with it.
         var total = await _database.WriteAsync(async (session, ct) =>
@@ -358,20 +498,22 @@ public abstract class GreylistStore : IGreylistStore
 
     // ---- admin -------------------------------------------------------------------------------
 
-    public Task<IReadOnlyList<TripletEntry>> ListTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TripletEntry>> ListTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var (sql, parameters) = BuildTripletQuery(query, now);
-        return _database.RunAsync(async (session, ct) => (IReadOnlyList<TripletEntry>)await ReadRowsAsync(session, sql, parameters, ReadTriplet,
-            entry => MatchesClient(query, entry.Triplet.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken);
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<TripletEntry>)await ReadRowsAsync(session, sql, parameters, ReadTriplet,
+            entry => MatchesClient(query, entry.Triplet.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<AutoWhitelistEntry>> ListAutoWhitelistAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AutoWhitelistEntry>> ListAutoWhitelistAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var (sql, parameters) = BuildAwlQuery(query, now);
-        return _database.RunAsync(async (session, ct) => (IReadOnlyList<AutoWhitelistEntry>)await ReadRowsAsync(session, sql, parameters, ReadAutoWhitelist,
-            entry => MatchesClient(query, entry.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken);
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<AutoWhitelistEntry>)await ReadRowsAsync(session, sql, parameters, ReadAutoWhitelist,
+            entry => MatchesClient(query, entry.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
     public Task<IReadOnlyList<GreylistAllowEntry>> ListAllowedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
@@ -382,11 +524,12 @@ public abstract class GreylistStore : IGreylistStore
             return (IReadOnlyList<GreylistAllowEntry>)rows.Select(row => row.ToEntry()).ToList();
         }, cancellationToken);
 
-    public Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    public async Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var seconds = now.ToUnixTimeSeconds();
-        return _database.RunAsync(async (session, ct) =>
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) =>
         {
             var connection = session.Connection;
             var states = (await connection.QueryAsync<(long State, long N)>(
@@ -402,18 +545,19 @@ public abstract class GreylistStore : IGreylistStore
                 options.AutoWhitelist.After > 0 ? awl.Whitelisted : 0,
                 allowed,
                 expired);
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<PendingClient>> TopPendingClientsAsync(int limit, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<PendingClient>> TopPendingClientsAsync(int limit, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        return _database.RunAsync(async (session, ct) =>
+        await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) =>
         {
             var rows = await session.Connection.QueryAsync<(string Client, long Pending, long LastSeen)>(StoreSession.Define(StoreSql.TopPendingClients,
                 new { now = now.ToUnixTimeSeconds(), state = (long)TripletState.Pending, limit = (long)limit }, ct)).ConfigureAwait(false);
             return (IReadOnlyList<PendingClient>)rows.Select(r => new PendingClient(r.Client, r.Pending, Time(r.LastSeen))).ToList();
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the admin allow list into memory again now (another process changed it).</summary>
@@ -664,6 +808,15 @@ public abstract class GreylistStore : IGreylistStore
 
     /// <summary>A pass known in memory: valid until <c>Expires</c>; read from the database at <c>VerifiedAt</c>; lifetime written up to <c>PersistedAt</c> (Unix seconds).</summary>
     private readonly record struct CachedPass(long Expires, long VerifiedAt, long PersistedAt);
+
+    /// <summary>A deferred attempt, answered, waiting to be written; <c>Entry</c> is the row it will leave.</summary>
+    private sealed record Attempt(Triplet Triplet, DateTimeOffset At, GreylistOptions Options, TripletEntry Entry)
+    {
+        // Compared by reference: the map entry is removed only by the write of this very attempt.
+        public bool Equals(Attempt? other) => ReferenceEquals(this, other);
+
+        public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
+    }
 
     /// <summary>A lifetime extension waiting for the flush.</summary>
     private readonly record struct Touch(long LastSeen, long Expires);

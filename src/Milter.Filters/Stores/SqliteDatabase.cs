@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
@@ -6,22 +7,32 @@ using Microsoft.Extensions.Logging;
 namespace Milter.Filters.Stores;
 
 /// <summary>
-/// A SQLite file in WAL mode behind one connection. Writes in SQLite are serialised anyway, so the
-/// process keeps one connection, hands it to one session at a time, and keeps the hot path's
-/// statements prepared on it. Other processes (the admin commands) wait up to <c>busy_timeout</c>.
+/// A SQLite file in WAL mode behind one write connection. Writes in SQLite are serialised anyway, so
+/// the process keeps one connection for them, hands it to one session at a time, and keeps the hot
+/// path's statements prepared on it. Reads outside a write (<see cref="OpenReadSessionAsync"/>) use
+/// a few more connections, opened as needed and kept: in WAL mode a reader sees the last commit and
+/// never waits for the writer, a sweep or a checkpoint. Other processes (the admin commands) wait up
+/// to <c>busy_timeout</c>.
 /// </summary>
 internal sealed class SqliteDatabase : StoreDatabase
 {
+    // Read connections at most; more readers at once wait for one.
+    private static readonly int MaxReaders = Math.Clamp(Environment.ProcessorCount, 2, 8);
+
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _readGate = new(MaxReaders, MaxReaders);
+    private readonly ConcurrentBag<Reader> _readers = [];
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private readonly string _path;
     private readonly StoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private SqliteConnection _connection;
-    private bool _replacing;
-    private bool _unmigrated;
-    private bool _disposed;
+    private volatile bool _replacing;
+    private volatile bool _unmigrated;
+    private volatile bool _disposed;
+    // Moves when the file is replaced: read connections opened before are closed instead of reused.
+    private int _fileGeneration;
     // The connection's current PRAGMA synchronous: FULL (false) as opened, NORMAL (true) after a relaxed commit.
     private bool _relaxed;
 
@@ -52,10 +63,21 @@ internal sealed class SqliteDatabase : StoreDatabase
     private static async Task<SqliteConnection> ConnectAsync(string full, StoreOptions options, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        return await ConnectAsync(full, options, SqliteOpenMode.ReadWriteCreate,
+            [
+                // WAL: readers never block the writer. synchronous=FULL: a committed pass survives a power cut, not only a crash.
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = FULL",
+            ], cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<SqliteConnection> ConnectAsync(string full, StoreOptions options, SqliteOpenMode mode, string[] pragmas,
+        CancellationToken cancellationToken)
+    {
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = full,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = mode,
             Pooling = false,
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         };
@@ -63,13 +85,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            // WAL: readers never block the writer. synchronous=FULL: a committed pass survives a power cut, not only a crash.
-            foreach (var pragma in new[]
-                     {
-                         "PRAGMA journal_mode = WAL",
-                         "PRAGMA synchronous = FULL",
-                         "PRAGMA busy_timeout = " + ((long)options.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
-                     })
+            foreach (var pragma in pragmas.Append("PRAGMA busy_timeout = " + ((long)options.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)))
             {
                 await using var command = connection.CreateCommand();
                 command.CommandText = pragma;
@@ -108,6 +124,38 @@ internal sealed class SqliteDatabase : StoreDatabase
         return new Session(this);
     }
 
+    public override async ValueTask<StoreSession> OpenReadSessionAsync(CancellationToken cancellationToken)
+    {
+        // While the file is being replaced or migrated, reads go through the writer, which does that.
+        if (_replacing || _unmigrated)
+            return await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await _readGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var generation = Volatile.Read(ref _fileGeneration);
+            while (_readers.TryTake(out var reader))
+            {
+                if (reader.Generation == generation)
+                    return new ReadSession(this, reader);
+                await reader.DisposeAsync().ConfigureAwait(false);
+            }
+            if (File.Exists(_path))
+            {
+                var connection = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, ["PRAGMA query_only = ON"], cancellationToken).ConfigureAwait(false);
+                return new ReadSession(this, new Reader(connection, generation));
+            }
+        }
+        catch
+        {
+            _readGate.Release();
+            throw;
+        }
+        // The file was removed: the writer makes a new one.
+        _readGate.Release();
+        return await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Called under the gate: reopens <see cref="_path"/> (creating it) and brings its schema up.</summary>
     private async Task ReplaceFileAsync(CancellationToken cancellationToken)
     {
@@ -124,6 +172,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             File.Delete(_path + "-wal");
             File.Delete(_path + "-shm");
             _connection = await ConnectAsync(_path, _options, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _fileGeneration);
             _relaxed = false;
             _replacing = false;
             _unmigrated = true;
@@ -146,6 +195,12 @@ internal sealed class SqliteDatabase : StoreDatabase
                 await command.DisposeAsync().ConfigureAwait(false);
             _prepared.Clear();
             await _connection.DisposeAsync().ConfigureAwait(false);
+            // Wait for the readers in use, close them all, then let waiting readers in to see _disposed.
+            for (var i = 0; i < MaxReaders; i++)
+                await _readGate.WaitAsync().ConfigureAwait(false);
+            while (_readers.TryTake(out var reader))
+                await reader.DisposeAsync().ConfigureAwait(false);
+            _readGate.Release(MaxReaders);
         }
         finally
         {
@@ -188,6 +243,46 @@ internal sealed class SqliteDatabase : StoreDatabase
         {
             if (releasesGate)
                 database._gate.Release();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>A read connection and the statements prepared on it.</summary>
+    private sealed class Reader(SqliteConnection connection, int generation) : IAsyncDisposable
+    {
+        public SqliteConnection Connection { get; } = connection;
+
+        public int Generation { get; } = generation;
+
+        public Dictionary<string, SqliteCommand> Prepared { get; } = new(StringComparer.Ordinal);
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var command in Prepared.Values)
+                await command.DisposeAsync().ConfigureAwait(false);
+            await Connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed class ReadSession(SqliteDatabase database, Reader reader) : StoreSession(reader.Connection, database.Dialect)
+    {
+        public override DbCommand Rent(string sql)
+        {
+            if (!reader.Prepared.TryGetValue(sql, out var command))
+            {
+                command = reader.Connection.CreateCommand();
+                command.CommandText = sql;
+                reader.Prepared.Add(sql, command);
+            }
+            return command;
+        }
+
+        public override void Return(DbCommand command) { }
+
+        protected override ValueTask ReleaseAsync()
+        {
+            database._readers.Add(reader);
+            database._readGate.Release();
             return ValueTask.CompletedTask;
         }
     }

@@ -32,9 +32,20 @@ internal abstract class StoreDatabase : IAsyncDisposable
 
     public abstract ValueTask<StoreSession> OpenSessionAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A session for reads only, outside any write transaction: where the backend can, on a connection
+    /// of its own, so that a read never waits behind a write (SQLite in WAL mode). By default the same as
+    /// <see cref="OpenSessionAsync"/>.
+    /// </summary>
+    public virtual ValueTask<StoreSession> OpenReadSessionAsync(CancellationToken cancellationToken) => OpenSessionAsync(cancellationToken);
+
     /// <summary>Runs <paramref name="work"/> on a session; provider failures become <see cref="StoreUnavailableException"/>.</summary>
     public Task<T> RunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
         RunCoreAsync(work, write: false, cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/>, which only reads, on a session from <see cref="OpenReadSessionAsync"/>.</summary>
+    public Task<T> ReadAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunCoreAsync(work, write: false, cancellationToken, readOnly: true);
 
     /// <summary>
     /// Runs <paramref name="work"/> inside one write transaction that commits before this returns.
@@ -61,7 +72,8 @@ internal abstract class StoreDatabase : IAsyncDisposable
             }
         }, write: true, cancellationToken);
 
-    private async Task<T> RunCoreAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool write, CancellationToken cancellationToken)
+    private async Task<T> RunCoreAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool write, CancellationToken cancellationToken,
+        bool readOnly = false)
     {
         var observer = Observer;
         var started = observer is null ? 0 : Time.GetTimestamp();
@@ -73,7 +85,9 @@ internal abstract class StoreDatabase : IAsyncDisposable
             // connection's I/O: move to the thread pool first.
             if (!Thread.CurrentThread.IsThreadPoolThread)
                 await Task.Yield();
-            var session = await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            var session = readOnly
+                ? await OpenReadSessionAsync(cancellationToken).ConfigureAwait(false)
+                : await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
             await using (session.ConfigureAwait(false))
                 return await work(session, cancellationToken).ConfigureAwait(false);
         }

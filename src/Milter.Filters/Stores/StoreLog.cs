@@ -38,6 +38,9 @@ internal static partial class StoreLog
     [LoggerMessage(3707, LogLevel.Error, "The database file of {Database} was removed while in use; starting a new, empty one (greylisting starts over)")]
     public static partial void FileRemoved(ILogger logger, string database);
 
-    [LoggerMessage(3708, LogLevel.Warning, "Store {Database} re-created at schema version {Version}")]
+    [LoggerMessage(3710, LogLevel.Warning, "Store {Database} re-created at schema version {Version}")]
     public static partial void FileRecreated(ILogger logger, string database, int version);
+
+    [LoggerMessage(3711, LogLevel.Warning, "Writing {Count} greylist attempts failed; they were answered and are dropped (those senders are deferred once more)")]
+    public static partial void AttemptsLost(ILogger logger, int count, Exception exception);
 }

@@ -28,6 +28,13 @@ public sealed record StoreOptions
     /// <summary>Lifetime extensions waiting for the flush, at most; more are dropped and queued again on a later hit.</summary>
     public int MaxPendingTouches { get; init; } = 100_000;
 
+    /// <summary>
+    /// Deferred greylist attempts answered and waiting to be written, beyond which a check waits for
+    /// the writer (when the database falls behind a burst of new triplets, the burst slows down
+    /// instead of memory growing).
+    /// </summary>
+    public int MaxQueuedAttempts { get; init; } = 10_000;
+
     /// <summary>Decisions and greylist events waiting for the tally's next write, at most; more are dropped and counted.</summary>
     public int TallyCapacity { get; init; } = 50_000;
 }

@@ -240,8 +240,10 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     public async Task Store_failure_in_per_message_mode_is_answered_once_at_data()
     {
         var filter = Filter();
+        await DeferThenWaitOutTheDelayAsync(filter, Options);
         var session = Session("alice@example.org");
 
+        // The retry passes; a pass must be written before it is answered, and the lock stops that.
         Verdict rcpt;
         await using (await LockDatabaseAsync())
             rcpt = await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
@@ -255,12 +257,26 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     public async Task Store_failure_in_per_recipient_mode_surfaces_at_rcpt()
     {
         var filter = Filter(Options with { PerMessage = false });
+        await DeferThenWaitOutTheDelayAsync(filter, Options with { PerMessage = false });
 
         await using (await LockDatabaseAsync())
         {
             await Assert.ThrowsAsync<StoreUnavailableException>(() =>
                 filter.OnRcptAsync(Session("alice@example.org"), new RecipientContext("bob@example.com"), default).AsTask());
         }
+    }
+
+    // Alice's first attempt to bob, written, and the clock past the delay: her next attempt is a first pass.
+    private async Task DeferThenWaitOutTheDelayAsync(GreylistFilter filter, GreylistOptions options)
+    {
+        var session = Session("alice@example.org");
+        var rcpt = await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
+        if (options.PerMessage)
+            Assert.Equal(VerdictKind.Tempfail, (await filter.OnDataAsync(session, default)).Kind);
+        else
+            Assert.Equal(VerdictKind.Tempfail, rcpt.Kind);
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+        _clock.Advance(options.Delay + TimeSpan.FromSeconds(1));
     }
 
     private BypassBanRecorder Recorder(IDecisionSink? next = null) =>

@@ -1,5 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Logging;
 using Milter.Filters.Greylist;
 using Milter.Filters.Stores;
 using Milter.Filters.Tests.Support;
@@ -42,6 +44,7 @@ public sealed class SqliteStoreTests : StoreContract
 
         var first = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
         Assert.Equal(GreylistAction.Defer, first.Action);
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
         Assert.Equal(1L, await SynchronousAsync(stores)); // NORMAL: the WAL is written, not synced
         Assert.Equal(1L, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet WHERE state = 0"));
 
@@ -52,7 +55,70 @@ public sealed class SqliteStoreTests : StoreContract
 
         var other = Mail("carol@example.org", "bob@example.com");
         await stores.Greylist.CheckAsync(other, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
         Assert.Equal(1L, await SynchronousAsync(stores));
+    }
+
+    [Fact]
+    public async Task While_another_process_holds_the_write_lock_new_triplets_are_deferred_and_their_lost_writes_logged()
+    {
+        var collector = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
+        var stores = await StoreFactory.OpenAsync(Database, Clock, loggers, Tuning with { BusyTimeout = TimeSpan.FromMilliseconds(200) });
+        await using var _ = stores;
+        var triplet = Mail("alice@example.org", "bob@example.com");
+
+        GreylistResult locked;
+        await using (await _file.LockAsync())
+        {
+            // In WAL mode readers go on: the answer comes from a read; its write waits for the lock and gives up.
+            locked = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+            await stores.Greylist.WhenAttemptsWrittenAsync(default);
+        }
+        Clock.Advance(TimeSpan.FromMinutes(3));
+        var retry = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+
+        Assert.Equal((GreylistAction.Defer, GreylistRules.New), (locked.Action, locked.Rule));
+        var lost = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3711);
+        Assert.Equal(LogLevel.Warning, lost.Level);
+        Assert.Contains("Writing 1 greylist attempts failed", lost.Message, StringComparison.Ordinal);
+        // The lost first attempt costs the sender one more delay.
+        Assert.Equal((GreylistAction.Defer, GreylistRules.New), (retry.Action, retry.Rule));
+    }
+
+    [Fact]
+    public async Task A_burst_of_new_triplets_is_written_in_a_few_transactions()
+    {
+        var stores = await OpenAsync();
+        var writes = new WriteCounter();
+        stores.Observer = writes;
+        var triplets = Enumerable.Range(0, 200).Select(i => Mail($"sender{i}@example.org", "bob@example.com")).ToList();
+
+        IReadOnlyList<GreylistResult> results;
+        await using (await _file.LockAsync())
+        {
+            // The first attempt's write waits for the lock; the other 199 queue up behind it meanwhile.
+            results = await Task.WhenAll(triplets.Select(t => Task.Run(() =>
+                stores.Greylist.CheckAsync(t, Client, Clock.GetUtcNow(), Options, CancellationToken.None))));
+        }
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
+
+        Assert.All(results, r => Assert.Equal((GreylistAction.Defer, GreylistRules.New), (r.Action, r.Rule)));
+        Assert.Equal(200, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet WHERE state = 0 AND deferrals = 1"));
+        Assert.InRange(writes.Count, 1, 3);
+    }
+
+    private sealed class WriteCounter : IStoreObserver
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void OnOperation(bool write, TimeSpan elapsed, bool failed)
+        {
+            if (write)
+                Interlocked.Increment(ref _count);
+        }
     }
 
     private static Task<long> SynchronousAsync(MilterStores stores) =>
