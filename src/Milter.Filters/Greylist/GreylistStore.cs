@@ -38,6 +38,8 @@ public abstract class GreylistStore : IGreylistStore
     // Deferred attempts answered and queued for writing, by triplet: the latest one of each (reads see them).
     private readonly ConcurrentDictionary<Triplet, Attempt> _unwritten = new();
     private readonly BatchWriter<Attempt> _attempts;
+    // The last write of attempts failed: write each one before answering until the database takes writes again.
+    private volatile bool _writesFailing;
     private int _pendingTouches;
 
     private protected GreylistStore(StoreDatabase database, IDynamicBanStore bans, DecisionTally? tally, TimeProvider time, StoreOptions options, ILogger logger)
@@ -100,9 +102,23 @@ public abstract class GreylistStore : IGreylistStore
 
         if (evaluation.Result.Action == GreylistAction.Defer)
         {
+            var attempt = new Attempt(triplet, at, options, evaluation.Entry);
+            if (_writesFailing)
+            {
+                // The last batch could not be written: each attempt is written before it is answered
+                // until one succeeds, so that a failing database is answered per on_error (a sender
+                // deferred on an attempt that is never recorded would be deferred forever).
+                await _database.WriteAsync(async (session, ct) =>
+                {
+                    await WriteDeferralAsync(session, attempt, ct).ConfigureAwait(false);
+                    return 0;
+                }, cancellationToken, mayRelax: true).ConfigureAwait(false);
+                _writesFailing = false;
+                Tally(EventsOf(entry, evaluation.Result, at));
+                return evaluation.Result;
+            }
             // A first attempt or an early retry: answered now, written with others a moment later.
             // Lost only if this process dies first, which costs the sender one more delay.
-            var attempt = new Attempt(triplet, at, options, evaluation.Entry);
             _unwritten[triplet] = attempt;
             _attempts.Add(attempt);
             Tally(EventsOf(entry, evaluation.Result, at));
@@ -157,10 +173,9 @@ public abstract class GreylistStore : IGreylistStore
         var entry = unwritten;
         if (awlApplies || unwritten is null)
         {
-            // Apart so that its closure is made only when the database is asked.
-            (awl, entry) = await _database.ReadAsync(async (session, ct) => (
-                awlApplies ? await ReadAutoWhitelistAsync(session, triplet.Client, triplet.SenderDomain, ct).ConfigureAwait(false) : null,
-                unwritten ?? await ReadTripletAsync(session, StoreSql.SelectTriplet, triplet, ct).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+            var read = await _database.ReadAsync((session, ct) => ReadBothAsync(session, triplet, ct), cancellationToken).ConfigureAwait(false);
+            awl = awlApplies ? read.Awl : null;
+            entry = unwritten ?? read.Entry;
         }
         if (awl is not null && _awlTouches.TryGetValue((triplet.Client, triplet.SenderDomain), out var awlTouch))
             awl = awl with { LastSeen = Time(Math.Max(awl.LastSeen.ToUnixTimeSeconds(), awlTouch.LastSeen)), Expires = Time(Math.Max(awl.Expires.ToUnixTimeSeconds(), awlTouch.Expires)) };
@@ -170,10 +185,10 @@ public abstract class GreylistStore : IGreylistStore
     }
 
     /// <summary>
-    /// Writes queued attempts in one relaxed transaction, each decided again against the row as it
-    /// is now (another MX host or a sweep may have changed it); an attempt that would no longer be a
-    /// deferral (the triplet has passed meanwhile) is left out. Failures are logged and the attempts
-    /// dropped: their senders were answered and will be deferred once more.
+    /// Writes queued attempts in one relaxed transaction (see <see cref="WriteDeferralAsync"/>). A
+    /// failure is logged and the attempts dropped (their senders were answered and will be deferred
+    /// once more), and later attempts are written before they are answered until the database
+    /// takes writes again.
     /// </summary>
     private async Task WriteAttemptsAsync(List<Attempt> attempts)
     {
@@ -185,9 +200,11 @@ public abstract class GreylistStore : IGreylistStore
                     await WriteDeferralAsync(session, attempt, ct).ConfigureAwait(false);
                 return attempts.Count;
             }, CancellationToken.None, mayRelax: true).ConfigureAwait(false);
+            _writesFailing = false;
         }
         catch (StoreUnavailableException ex)
         {
+            _writesFailing = true;
             StoreLog.AttemptsLost(_logger, attempts.Count, ex);
         }
         finally
@@ -206,7 +223,11 @@ public abstract class GreylistStore : IGreylistStore
     /// </summary>
     private async Task WriteDeferralAsync(StoreSession session, Attempt attempt, CancellationToken cancellationToken)
     {
-        var (triplet, now, options, _) = attempt;
+        var (triplet, now, options, answered) = attempt;
+        // Answered as new: most likely still without a row, so insert first and read only if one is there.
+        if (answered.Deferrals == 1 && answered.FirstSeen == now
+            && await WriteTripletAsync(session, StoreSql.InsertTriplet, answered, cancellationToken).ConfigureAwait(false) > 0)
+            return;
         var select = _database.Dialect.SelectTripletForUpdate;
         var entry = await ReadTripletAsync(session, select, triplet, cancellationToken).ConfigureAwait(false);
         for (var tries = 0; tries < 3; tries++)
@@ -736,6 +757,16 @@ public abstract class GreylistStore : IGreylistStore
         return rows.Count == 0 ? null : rows[0];
     }
 
+    private static async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadBothAsync(StoreSession session, Triplet triplet, CancellationToken cancellationToken)
+    {
+        var rows = await ReadRowsAsync(session, StoreSql.SelectTripletAndAwl,
+            [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient), ("@sender_domain", triplet.SenderDomain)],
+            static reader => (
+                reader.IsDBNull(8) ? null : ReadAutoWhitelist(reader, 8),
+                reader.IsDBNull(0) ? null : ReadTriplet(reader)), static _ => true, 1, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? (null, null) : rows[0];
+    }
+
     private static async Task<AutoWhitelistEntry?> ReadAutoWhitelistAsync(StoreSession session, string client, string domain, CancellationToken cancellationToken)
     {
         var rows = await ReadRowsAsync(session, StoreSql.SelectAwl, [("@client", client), ("@sender_domain", domain)],
@@ -778,13 +809,15 @@ public abstract class GreylistStore : IGreylistStore
         Time(reader.GetInt64(6)),
         (int)Math.Min(reader.GetInt64(7), int.MaxValue));
 
-    private static AutoWhitelistEntry ReadAutoWhitelist(DbDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        (int)Math.Min(reader.GetInt64(2), int.MaxValue),
-        Time(reader.GetInt64(3)),
-        Time(reader.GetInt64(4)),
-        Time(reader.GetInt64(5)));
+    private static AutoWhitelistEntry ReadAutoWhitelist(DbDataReader reader) => ReadAutoWhitelist(reader, 0);
+
+    private static AutoWhitelistEntry ReadAutoWhitelist(DbDataReader reader, int first) => new(
+        reader.GetString(first),
+        reader.GetString(first + 1),
+        (int)Math.Min(reader.GetInt64(first + 2), int.MaxValue),
+        Time(reader.GetInt64(first + 3)),
+        Time(reader.GetInt64(first + 4)),
+        Time(reader.GetInt64(first + 5)));
 
     private static DateTimeOffset Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(unixSeconds);
 

@@ -114,6 +114,16 @@ internal static class StoreSql
     public const string SelectAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
 
     /// <summary>
+    /// A check's read in one statement: always one row, the triplet's columns (null when it has no
+    /// row) and then the auto-whitelist entry's (null when none).
+    /// </summary>
+    public const string SelectTripletAndAwl =
+        "SELECT t.client, t.sender, t.recipient, t.state, t.first_seen, t.last_seen, t.expires, t.deferrals, " +
+        "a.client, a.sender_domain, a.passes, a.first_seen, a.last_seen, a.expires FROM (SELECT 1) AS one " +
+        "LEFT JOIN greylist_triplet t ON t.client = @client AND t.sender = @sender AND t.recipient = @recipient " +
+        "LEFT JOIN greylist_awl a ON a.client = @client AND a.sender_domain = @sender_domain";
+
+    /// <summary>
     /// One more passed triplet for (client, sender domain), atomically so that two MX hosts passing two
     /// triplets at once both count: an expired entry starts again from one; every pass keeps it
     /// <c>auto_whitelist.lifetime</c> from now.

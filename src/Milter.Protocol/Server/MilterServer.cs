@@ -164,20 +164,21 @@ public sealed class MilterServer
     {
         RefusedConnections++;
         _refusedInBurst++;
-        try
-        {
-            socket.Close(0);
-        }
-        catch (SocketException)
-        {
-        }
-        // One line per burst: the first refusal, then at most one summary every ten seconds.
+        // One line per burst: the first refusal, then at most one summary every ten seconds. Logged
+        // before the close, so that whoever sees the close can find the line.
         var now = _time.GetTimestamp();
         if (_lastCapLog == long.MinValue || _time.GetElapsedTime(_lastCapLog, now) >= TimeSpan.FromSeconds(10))
         {
             ProtocolLog.ConnectionCapReached(_logger, _refusedInBurst, max);
             _refusedInBurst = 0;
             _lastCapLog = now;
+        }
+        try
+        {
+            socket.Close(0);
+        }
+        catch (SocketException)
+        {
         }
     }
 }

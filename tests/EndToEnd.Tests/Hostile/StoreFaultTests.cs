@@ -7,9 +7,11 @@ using Xunit.Abstractions;
 namespace EndToEnd.Tests.Hostile;
 
 /// <summary>
-/// The SQLite store failing under a running daemon (greylisting on, <c>on_error: tempfail</c>):
-/// each answer follows on_error (<c>451 4.3.0</c>), the failure is logged once for the burst rather
-/// than once per recipient, and service comes back by itself when the store does.
+/// The SQLite store failing under a running daemon (greylisting on, <c>on_error: tempfail</c>): the
+/// first new triplets may still be answered from a read (greylisted) while their write is under way;
+/// once that write fails (logged, the attempts named lost), each answer follows on_error
+/// (<c>451 4.3.0</c>), the failure is logged once for the burst rather than once per recipient, and
+/// service comes back by itself when the store does.
 /// </summary>
 [Collection(HostileCollection.Name)]
 public sealed class StoreFaultTests(ITestOutputHelper output)
@@ -19,6 +21,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
     internal const string FailedLine = "Filter greylist failed at rcpt";
     internal const string StillFailingLine = "Filter greylist is still failing";
     internal const string RecoveredLine = "Filter greylist works again after";
+    internal const string LostLine = "greylist attempts failed; they were answered and are dropped";
 
     internal static readonly DaemonConfig Config = new()
     {
@@ -36,6 +39,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
 
         await daemon.InNamespaceAsync($"dd if=/dev/zero of={daemon.DatabaseFolder}/filler bs=4k 2>/dev/null; true");
+        await UntilFailingAsync(daemon);
         var during = await BurstAsync(daemon, 3);
 
         await daemon.InNamespaceAsync($"rm {daemon.DatabaseFolder}/filler");
@@ -56,6 +60,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         await sqlite.StandardInput.WriteLineAsync("BEGIN EXCLUSIVE; INSERT INTO schema_version VALUES (999, 0);");
         await sqlite.StandardInput.FlushAsync();
         await WaitUntilLockedAsync(daemon);
+        await UntilFailingAsync(daemon);
         var during = await BurstAsync(daemon, 2); // each recipient waits out busy_timeout (5 s)
 
         await sqlite.StandardInput.WriteLineAsync("ROLLBACK;");
@@ -76,6 +81,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         // (A read-only remount of a file system it has open for writing is refused by the kernel;
         // stacking a read-only bind mount is what a daemon that reopens its file would meet.)
         await daemon.InNamespaceAsync($"rm {daemon.DatabasePath}* && mount --bind -o ro {daemon.DatabaseFolder} {daemon.DatabaseFolder}");
+        await UntilFailingAsync(daemon);
         var during = await BurstAsync(daemon, 3);
 
         await daemon.InNamespaceAsync($"umount {daemon.DatabaseFolder}");
@@ -86,6 +92,27 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         Assert.Equal(1, daemon.Count("re-created at schema version"));
         Assert.Equal("ok", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'PRAGMA integrity_check'")).Trim());
         Assert.Equal("1", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim());
+    }
+
+    /// <summary>
+    /// New triplets, one a second, until one is answered per on_error: the ones before are answered
+    /// from a read (the database still reads) and greylisted, and their write, under way, fails.
+    /// </summary>
+    private async Task UntilFailingAsync(MountedDaemon daemon)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            var reply = Assert.Single(await BurstAsync(daemon, 1));
+            if (reply == OnError)
+            {
+                output.WriteLine($"answered per on_error from probe {i + 1} on");
+                Assert.True(daemon.Count(LostLine) >= 1, "the lost attempts were not logged");
+                return;
+            }
+            Assert.Equal(Greylisted, reply);
+            await Task.Delay(1000);
+        }
+        Assert.Fail("the daemon never noticed that its writes fail");
     }
 
     /// <summary>Until a writer in another process gets "database is locked" (sqlite3's own output is buffered).</summary>

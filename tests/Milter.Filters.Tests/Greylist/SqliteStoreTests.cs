@@ -60,7 +60,7 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     [Fact]
-    public async Task While_another_process_holds_the_write_lock_new_triplets_are_deferred_and_their_lost_writes_logged()
+    public async Task While_another_process_holds_the_write_lock_the_first_new_triplet_is_deferred_its_lost_write_logged_and_then_on_error_applies()
     {
         var collector = new FakeLogCollector();
         using var loggers = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
@@ -74,6 +74,9 @@ public sealed class SqliteStoreTests : StoreContract
             // In WAL mode readers go on: the answer comes from a read; its write waits for the lock and gives up.
             locked = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
             await stores.Greylist.WhenAttemptsWrittenAsync(default);
+            // From then on each attempt is written before it is answered, so the failure reaches on_error.
+            await Assert.ThrowsAsync<StoreUnavailableException>(() =>
+                stores.Greylist.CheckAsync(Mail("carol@example.org", "bob@example.com"), Client, Clock.GetUtcNow(), Options, CancellationToken.None));
         }
         Clock.Advance(TimeSpan.FromMinutes(3));
         var retry = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
@@ -82,8 +85,9 @@ public sealed class SqliteStoreTests : StoreContract
         var lost = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3711);
         Assert.Equal(LogLevel.Warning, lost.Level);
         Assert.Contains("Writing 1 greylist attempts failed", lost.Message, StringComparison.Ordinal);
-        // The lost first attempt costs the sender one more delay.
+        // The lost first attempt costs the sender one more delay; this one is written before the answer.
         Assert.Equal((GreylistAction.Defer, GreylistRules.New), (retry.Action, retry.Rule));
+        Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
     }
 
     [Fact]
