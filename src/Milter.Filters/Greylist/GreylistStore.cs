@@ -194,6 +194,13 @@ public abstract class GreylistStore : IGreylistStore
     {
         try
         {
+            if (_writesFailing)
+            {
+                // Queued before the failure was known. Writing them would make the attempts now written
+                // one by one (and their sessions) wait behind another busy_timeout.
+                StoreLog.AttemptsDropped(_logger, attempts.Count);
+                return;
+            }
             await _database.WriteAsync(async (session, ct) =>
             {
                 foreach (var attempt in attempts)

@@ -43,4 +43,7 @@ internal static partial class StoreLog
 
     [LoggerMessage(3711, LogLevel.Warning, "Writing {Count} greylist attempts failed; they were answered and are dropped (those senders are deferred once more)")]
     public static partial void AttemptsLost(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(3712, LogLevel.Warning, "{Count} greylist attempts queued before writes began to fail are dropped (those senders are deferred once more)")]
+    public static partial void AttemptsDropped(ILogger logger, int count);
 }
