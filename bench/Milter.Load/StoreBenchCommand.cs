@@ -44,27 +44,43 @@ public static class StoreBenchCommand
             var lookup = await MeasureAsync(lookups, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
             var check = await MeasureAsync(Math.Max(1, lookups / 10), x => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
 
+            // As the daemon's sweeper does, the lifetime extensions queued so far are written before the sweep.
+            await store.FlushAsync(ct).ConfigureAwait(false);
             var sweeper = new GreylistSweeper(stores.Expiring, time, NullLogger<GreylistSweeper>.Instance) { BatchSize = sweepBatch };
             var sweepStart = time.GetTimestamp();
             var sweep = sweeper.SweepOnceAsync(ct);
-            var during = new List<double>();
-            while (!sweep.IsCompleted)
-            {
-                var x = Pick();
-                var t = time.GetTimestamp();
-                var result = await store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct).ConfigureAwait(false);
-                during.Add(time.GetElapsedTime(t).TotalMilliseconds);
-                if (!result.Passes)
-                    throw new InvalidOperationException($"pre-filled triplet {x} did not pass ({result.Rule})");
-            }
+            var during = await ChecksUntilAsync(store, options, Pick, time, () => sweep.IsCompleted, ct).ConfigureAwait(false);
             var swept = await sweep.ConfigureAwait(false);
             var sweepSeconds = time.GetElapsedTime(sweepStart).TotalSeconds;
 
+            // The control: as many seconds of the same checks with no sweep running, from the same start (nothing queued).
+            await store.FlushAsync(ct).ConfigureAwait(false);
+            var controlStart = time.GetTimestamp();
+            var control = await ChecksUntilAsync(store, options, Pick, time, () => time.GetElapsedTime(controlStart).TotalSeconds >= sweepSeconds, ct)
+                .ConfigureAwait(false);
+
             var report = new StoreBenchReport(path, rows, Summarise(lookup), Summarise(check),
-                new SweepReport(swept, sweepBatch, sweepSeconds, Summarise(during)));
+                new SweepReport(swept, sweepBatch, sweepSeconds, Summarise(during), during.Count, during.Count(ms => ms > 5)),
+                new ChecksReport(Summarise(control), control.Count, control.Count(ms => ms > 5)));
             Console.WriteLine(json ? Json.Write(report) : report.ToText());
         }
         return 0;
+    }
+
+    private static async Task<List<double>> ChecksUntilAsync(GreylistStore store, GreylistOptions options, Func<long> pick, TimeProvider time,
+        Func<bool> done, CancellationToken ct)
+    {
+        var ms = new List<double>();
+        while (!done())
+        {
+            var x = pick();
+            var t = time.GetTimestamp();
+            var result = await store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct).ConfigureAwait(false);
+            ms.Add(time.GetElapsedTime(t).TotalMilliseconds);
+            if (!result.Passes)
+                throw new InvalidOperationException($"pre-filled triplet {x} did not pass ({result.Rule})");
+        }
+        return ms;
     }
 
     private static async Task<List<double>> MeasureAsync(int n, Func<long, Task<GreylistResult>> call, Func<long> pick, TimeProvider time)
@@ -93,15 +109,21 @@ public static class StoreBenchCommand
 }
 
 /// <summary>The sweep: rows deleted, how long it ran, and the lookups that ran meanwhile.</summary>
-public sealed record SweepReport(int Deleted, int BatchSize, double Seconds, Latency LookupsDuringMs);
+/// <param name="Checks">Checks made while the sweep ran.</param>
+/// <param name="Over5Ms">Of those, how many took more than 5 ms.</param>
+public sealed record SweepReport(int Deleted, int BatchSize, double Seconds, Latency LookupsDuringMs, int Checks, int Over5Ms);
 
-public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, Latency CheckMs, SweepReport Sweep)
+/// <summary>Checks with no sweep running, for as long as the sweep took: what the machine and the runtime (GC pauses) cost alone.</summary>
+public sealed record ChecksReport(Latency Ms, int Checks, int Over5Ms);
+
+public sealed record StoreBenchReport(string Path, long Rows, Latency LookupMs, Latency CheckMs, SweepReport Sweep, ChecksReport NoSweep)
 {
     public string ToText() => string.Create(CultureInfo.InvariantCulture,
         $"""
         {Path}: {Rows} known triplets, memory cache off
         lookup (read) ms: p50 {LookupMs.P50:F3}  p90 {LookupMs.P90:F3}  p99 {LookupMs.P99:F3}  max {LookupMs.Max:F3}
         check (read, lifetime extension queued) ms: p50 {CheckMs.P50:F3}  p90 {CheckMs.P90:F3}  p99 {CheckMs.P99:F3}  max {CheckMs.Max:F3}
-        sweep: {Sweep.Deleted} expired rows in batches of at most {Sweep.BatchSize}, {Sweep.Seconds:F2} s; checks meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}
+        sweep: {Sweep.Deleted} expired rows in batches of at most {Sweep.BatchSize}, {Sweep.Seconds:F2} s; checks meanwhile ms: p50 {Sweep.LookupsDuringMs.P50:F3}  p99 {Sweep.LookupsDuringMs.P99:F3}  max {Sweep.LookupsDuringMs.Max:F3}; {Sweep.Over5Ms} of {Sweep.Checks} checks over 5 ms
+        no sweep, as long: checks ms: p50 {NoSweep.Ms.P50:F3}  p99 {NoSweep.Ms.P99:F3}  max {NoSweep.Ms.Max:F3}; {NoSweep.Over5Ms} of {NoSweep.Checks} checks over 5 ms
         """);
 }

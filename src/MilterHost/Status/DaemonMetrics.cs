@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Milter.Filters;
 using Milter.Filters.Context;
 using Milter.Filters.Stats;
@@ -24,6 +25,9 @@ internal sealed class DaemonMetrics : IStoreObserver
     private readonly Counter _decisions;
     private readonly Histogram _stages;
     private readonly Histogram _store;
+    private readonly FrozenDictionary<string, Histogram.Child> _stageChildren;
+    private readonly Histogram.Child _storeReads;
+    private readonly Histogram.Child _storeWrites;
     private readonly Counter _storeErrors;
     private readonly Counter _tallyDropped;
     private readonly Gauge _connections;
@@ -47,17 +51,16 @@ internal sealed class DaemonMetrics : IStoreObserver
             "Final decisions by filter and verdict; a message every filter let through counts as filter \"-\", verdict \"accept\".", ["filter", "verdict"]);
         _stages = f.CreateHistogram("milterhost_stage_duration_seconds", "Time the filter chain took to answer one milter command, by stage.",
             ["stage"], new HistogramConfiguration { Buckets = StageBuckets });
-        foreach (var stage in Stages)
-            _stages.WithLabels(stage);
+        // Resolved once: a label lookup per milter command would cost more than the observation.
+        _stageChildren = Stages.ToFrozenDictionary(stage => stage, stage => _stages.WithLabels(stage), StringComparer.Ordinal);
         _store = f.CreateHistogram("milterhost_store_operation_duration_seconds",
             "Time of one database unit of work (waiting for the connection included), by kind (read or write).",
             ["kind"], new HistogramConfiguration { Buckets = StoreBuckets });
         _storeErrors = f.CreateCounter("milterhost_store_errors_total", "Database units of work that failed (store unavailable), by kind.", ["kind"]);
+        _storeReads = _store.WithLabels("read");
+        _storeWrites = _store.WithLabels("write");
         foreach (var kind in (string[])["read", "write"])
-        {
-            _store.WithLabels(kind);
             _storeErrors.WithLabels(kind);
-        }
         _tallyDropped = f.CreateCounter("milterhost_tally_dropped_total", "Decisions not counted in the stats tally because its queue was full or the database kept failing.");
         _connections = f.CreateGauge("milterhost_connections_open", "Milter connections open now.");
         _generation = f.CreateGauge("milterhost_config_generation", "Configuration generation in use: 1 at start, one more per successful reload (SIGHUP).");
@@ -112,14 +115,14 @@ internal sealed class DaemonMetrics : IStoreObserver
 
     public void OnAccepted() => _decisions.WithLabels(DecisionTally.NoFilter, "accept").Inc();
 
-    public void OnStage(string stage, TimeSpan elapsed) => _stages.WithLabels(stage).Observe(elapsed.TotalSeconds);
+    public void OnStage(string stage, TimeSpan elapsed) =>
+        (_stageChildren.TryGetValue(stage, out var child) ? child : _stages.WithLabels(stage)).Observe(elapsed.TotalSeconds);
 
     public void OnOperation(bool write, TimeSpan elapsed, bool failed)
     {
-        var kind = write ? "write" : "read";
-        _store.WithLabels(kind).Observe(elapsed.TotalSeconds);
+        (write ? _storeWrites : _storeReads).Observe(elapsed.TotalSeconds);
         if (failed)
-            _storeErrors.WithLabels(kind).Inc();
+            _storeErrors.WithLabels(write ? "write" : "read").Inc();
     }
 
     /// <summary>Writes every metric in the Prometheus text format.</summary>

@@ -18,36 +18,36 @@ internal sealed class MeasuredHandler(IMilterHandler inner, StatusFeed feed, Tim
     public ValueTask<Verdict> OnConnectAsync(ConnectCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
     {
         feed.Metrics.OnSession();
-        return TimeAsync("connect", () => inner.OnConnectAsync(command, context, cancellationToken));
+        return Timed("connect", time.GetTimestamp(), inner.OnConnectAsync(command, context, cancellationToken));
     }
 
     public ValueTask<Verdict> OnHeloAsync(HeloCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("helo", () => inner.OnHeloAsync(command, context, cancellationToken));
+        Timed("helo", time.GetTimestamp(), inner.OnHeloAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnMailAsync(MailCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
     {
         feed.Metrics.OnMessage();
-        return TimeAsync("mail", () => inner.OnMailAsync(command, context, cancellationToken));
+        return Timed("mail", time.GetTimestamp(), inner.OnMailAsync(command, context, cancellationToken));
     }
 
     public ValueTask<Verdict> OnRcptAsync(RcptCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("rcpt", () => inner.OnRcptAsync(command, context, cancellationToken));
+        Timed("rcpt", time.GetTimestamp(), inner.OnRcptAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnDataAsync(MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("data", () => inner.OnDataAsync(context, cancellationToken));
+        Timed("data", time.GetTimestamp(), inner.OnDataAsync(context, cancellationToken));
 
     public ValueTask<Verdict> OnHeaderAsync(HeaderCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("header", () => inner.OnHeaderAsync(command, context, cancellationToken));
+        Timed("header", time.GetTimestamp(), inner.OnHeaderAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnEndOfHeadersAsync(MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("eoh", () => inner.OnEndOfHeadersAsync(context, cancellationToken));
+        Timed("eoh", time.GetTimestamp(), inner.OnEndOfHeadersAsync(context, cancellationToken));
 
     public ValueTask<Verdict> OnBodyAsync(ReadOnlySequence<byte> chunk, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        TimeAsync("body", () => inner.OnBodyAsync(chunk, context, cancellationToken));
+        Timed("body", time.GetTimestamp(), inner.OnBodyAsync(chunk, context, cancellationToken));
 
     public async ValueTask<Verdict> OnEndOfMessageAsync(IMessageModifier modifier, MilterConnectionContext context, CancellationToken cancellationToken)
     {
-        var verdict = await TimeAsync("eom", () => inner.OnEndOfMessageAsync(modifier, context, cancellationToken)).ConfigureAwait(false);
+        var verdict = await Timed("eom", time.GetTimestamp(), inner.OnEndOfMessageAsync(modifier, context, cancellationToken)).ConfigureAwait(false);
         // A final verdict here went through the decision sink already; Continue means nobody objected.
         if (verdict.Kind == VerdictKind.Continue && inner is ChainHandler chain)
             feed.OnAccepted(chain.Session);
@@ -71,10 +71,18 @@ internal sealed class MeasuredHandler(IMilterHandler inner, StatusFeed feed, Tim
         feed.Metrics.OnStage("close", time.GetElapsedTime(started));
     }
 
-    private async ValueTask<Verdict> TimeAsync(string stage, Func<ValueTask<Verdict>> call)
+    // The started time is taken by the caller before the inner call; a synchronous answer (most are) is recorded without an async frame.
+    private ValueTask<Verdict> Timed(string stage, long started, ValueTask<Verdict> pending)
     {
-        var started = time.GetTimestamp();
-        var verdict = await call().ConfigureAwait(false);
+        if (!pending.IsCompletedSuccessfully)
+            return TimedAsync(stage, started, pending);
+        feed.Metrics.OnStage(stage, time.GetElapsedTime(started));
+        return pending;
+    }
+
+    private async ValueTask<Verdict> TimedAsync(string stage, long started, ValueTask<Verdict> pending)
+    {
+        var verdict = await pending.ConfigureAwait(false);
         feed.Metrics.OnStage(stage, time.GetElapsedTime(started));
         return verdict;
     }
