@@ -30,12 +30,21 @@ internal static class ChainRequirements
         var replies = MilterStages.None;
         var macros = new SortedDictionary<MacroStage, SortedSet<string>>();
         Merge(macros, ChainMacros);
+        // The chain reads the Subject itself (SessionContext.Subject) for whoever asks for headers.
+        SortedSet<string>? headers = new(StringComparer.OrdinalIgnoreCase) { "Subject" };
         foreach (var filter in filters)
         {
             var needs = filter.Needs;
             stages |= needs.Stages;
             replies |= needs.Replies & needs.Stages;
             Merge(macros, needs.Macros);
+            if ((needs.Stages & MilterStages.Header) != 0)
+            {
+                if (needs.HeaderNames is null)
+                    headers = null;
+                else
+                    headers?.UnionWith(needs.HeaderNames);
+            }
         }
         stages = (stages & Callable) | Always;
         return new HandlerRequirements
@@ -44,6 +53,7 @@ internal static class ChainRequirements
             Replies = replies & stages,
             Actions = ActionFlags.None,
             Macros = macros.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)[.. kv.Value]),
+            HeaderNames = headers is null ? null : [.. headers],
         };
     }
 

@@ -17,5 +17,11 @@ public sealed record FilterNeeds(MilterStages Stages, IReadOnlyDictionary<MacroS
         init => _replies = value;
     }
 
+    /// <summary>
+    /// With <see cref="MilterStages.Header"/>: the headers this filter reads, by name; null (the
+    /// default) for every header. Headers no filter reads are not decoded at all.
+    /// </summary>
+    public IReadOnlyList<string>? HeaderNames { get; init; }
+
     public static FilterNeeds None { get; } = new(MilterStages.None, new Dictionary<MacroStage, IReadOnlyList<string>>());
 }

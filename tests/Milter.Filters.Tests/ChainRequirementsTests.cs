@@ -50,6 +50,25 @@ public sealed class ChainRequirementsTests
         Assert.Equal(MilterStages.Rcpt | MilterStages.EndOfHeaders, r.Replies);
         Assert.Equal(["i", "{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}"], r.Macros![MacroStage.EnvRcpt]);
         Assert.Equal(["{msg_id}"], r.Macros[MacroStage.Data]);
+        // b reads headers without naming them: every header is decoded.
+        Assert.Null(r.HeaderNames);
+    }
+
+    [Fact]
+    public void Headers_are_decoded_only_by_the_names_the_filters_read_and_the_Subject()
+    {
+        var named = new ScriptedFilter("a", MilterStages.None)
+        {
+            Needs = new FilterNeeds(MilterStages.Header | MilterStages.EndOfHeaders, new Dictionary<MacroStage, IReadOnlyList<string>>())
+            { HeaderNames = ["X-Spam-Flag", "subject"] },
+        };
+        var none = new ScriptedFilter("b", MilterStages.Rcpt) { Needs = new FilterNeeds(MilterStages.Rcpt, new Dictionary<MacroStage, IReadOnlyList<string>>()) { HeaderNames = null } };
+
+        var r = Chain(named, none).Requirements;
+
+        Assert.Equal(["Subject", "X-Spam-Flag"], r.HeaderNames);
+        Assert.True(r.WantsHeader("x-spam-flag\0YES\0"u8));
+        Assert.False(r.WantsHeader("Received\0from a\0"u8));
     }
 
     [Fact]

@@ -54,6 +54,28 @@ public sealed class SessionBehaviourTests
     }
 
     [Fact]
+    public async Task Only_the_headers_the_handler_names_reach_it_and_the_others_are_still_answered()
+    {
+        var handler = new ScriptedHandler
+        {
+            Requirements = HandlerRequirements.Everything with { HeaderNames = ["Subject", "X-Spam-Flag"] },
+        };
+        await using var s = PipeSession.Start(handler);
+        await Begin(s.Client);
+        await s.Client.MailAsync("<sender@remote.example>");
+        await s.Client.RcptAsync("<bob@example.com>");
+        await s.Client.DataAsync();
+
+        var replies = new List<VerdictKind>();
+        foreach (var (name, value) in new[] { ("Received", "from a by b"), ("SUBJECT", "hello"), ("From", "a@b"), ("x-spam-flag", "YES") })
+            replies.Add((await s.Client.HeaderAsync(name, value)).Kind);
+
+        // Every header answered (no SMFIP_NR_HDR was agreed); the handler saw only the two it names, in any case.
+        Assert.Equal([VerdictKind.Continue, VerdictKind.Continue, VerdictKind.Continue, VerdictKind.Continue], replies);
+        Assert.Equal(["SUBJECT", "x-spam-flag"], handler.At("HEADER").Select(h => ((HeaderCommand)h.Command!).Name));
+    }
+
+    [Fact]
     public async Task ABORT_returns_to_after_HELO_forgets_the_message_macros_and_a_MAIL_may_follow()
     {
         var handler = new ScriptedHandler();

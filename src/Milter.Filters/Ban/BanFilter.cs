@@ -29,7 +29,8 @@ public sealed class BanFilter : IMilterFilter
 
     private readonly IDynamicBanStore? _dynamicBans;
     private readonly TimeProvider _time;
-    private readonly ILookup<BanKind, CompiledRule> _rules;
+    // The rules of each kind in file order, indexed by the kind (arrays: enumerated on every message without allocating).
+    private readonly CompiledRule[][] _rules;
 
     /// <param name="rules">The <c>ban:</c> rules in file order.</param>
     /// <param name="dynamicBans">The dynamic ban list, or null for none.</param>
@@ -41,7 +42,8 @@ public sealed class BanFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(time);
         _dynamicBans = dynamicBans;
         _time = time;
-        _rules = rules.Select(Compile).ToLookup(r => r.Kind);
+        var compiled = rules.Select(Compile).ToList();
+        _rules = [.. Enum.GetValues<BanKind>().Select(kind => compiled.Where(r => r.Kind == kind).ToArray())];
         Needs = ComputeNeeds();
     }
 
@@ -101,13 +103,17 @@ public sealed class BanFilter : IMilterFilter
 
     private CompiledRule? First(BanKind kind, Func<CompiledRule, bool> matches)
     {
-        foreach (var rule in _rules[kind])
+        foreach (var rule in Rules(kind))
         {
             if (matches(rule))
                 return rule;
         }
         return null;
     }
+
+    private CompiledRule[] Rules(BanKind kind) => _rules[(int)kind];
+
+    private bool Has(BanKind kind) => Rules(kind).Length > 0;
 
     // Reject and tempfail at CONNECT/HELO end the session; a discard waits for the messages.
     private static Verdict SessionVerdict(SessionContext session, CompiledRule rule)
@@ -122,28 +128,28 @@ public sealed class BanFilter : IMilterFilter
     {
         var stages = MilterStages.None;
         var macros = new Dictionary<MacroStage, IReadOnlyList<string>>();
-        if (_dynamicBans is not null || _rules.Contains(BanKind.Client) || _rules.Contains(BanKind.ClientName))
+        if (_dynamicBans is not null || Has(BanKind.Client) || Has(BanKind.ClientName))
         {
             stages |= MilterStages.Connect;
             macros[MacroStage.Connect] = ["{client_addr}", "{client_name}"];
         }
-        if (_rules.Contains(BanKind.Helo))
+        if (Has(BanKind.Helo))
             stages |= MilterStages.Helo;
-        var deferredDiscard = _rules[BanKind.Client].Concat(_rules[BanKind.ClientName]).Concat(_rules[BanKind.Helo])
+        var deferredDiscard = Rules(BanKind.Client).Concat(Rules(BanKind.ClientName)).Concat(Rules(BanKind.Helo))
             .Any(r => r.Verdict.Kind == VerdictKind.Discard);
-        if (_rules.Contains(BanKind.Sender) || deferredDiscard)
+        if (Has(BanKind.Sender) || deferredDiscard)
             stages |= MilterStages.Mail;
-        if (_rules.Contains(BanKind.Recipient))
+        if (Has(BanKind.Recipient))
             stages |= MilterStages.Rcpt;
         var replies = stages;
-        if (_rules.Contains(BanKind.Subject))
+        if (Has(BanKind.Subject))
         {
             // The chain reads the Subject from the headers; the verdict waits for their end, so
             // the MTA need not wait for a reply to each header.
             stages |= MilterStages.Header | MilterStages.EndOfHeaders;
             replies |= MilterStages.EndOfHeaders;
         }
-        return new FilterNeeds(stages, macros) { Replies = replies };
+        return new FilterNeeds(stages, macros) { Replies = replies, HeaderNames = ["Subject"] };
     }
 
     private static CompiledRule Compile(BanRule rule, int index)

@@ -40,13 +40,15 @@ internal static class IPNetworks
     }
 
     /// <summary>The first of <paramref name="networks"/> that contains <paramref name="address"/> (IPv4-mapped or not); null when none does.</summary>
-    public static IPNetwork? FirstContaining(IEnumerable<IPNetwork> networks, IPAddress address)
+    public static IPNetwork? FirstContaining(IReadOnlyList<IPNetwork> networks, IPAddress address)
     {
+        ArgumentNullException.ThrowIfNull(networks);
         var canonical = Canonical(address);
-        foreach (var network in networks)
+        // By index: asked for every message, and a foreach over the interface would allocate an enumerator.
+        for (var i = 0; i < networks.Count; i++)
         {
-            if (network.Contains(canonical) || network.Contains(address))
-                return network;
+            if (networks[i].Contains(canonical) || networks[i].Contains(address))
+                return networks[i];
         }
         return null;
     }

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Milter.Protocol.Negotiation;
 
 /// <summary>
@@ -24,6 +26,39 @@ public sealed record HandlerRequirements
 
     /// <summary>Ask for header values byte-exact with their leading space (SMFIP_HDR_LEADSPC).</summary>
     public bool HeaderLeadingSpace { get; init; }
+
+    private readonly IReadOnlyList<string>? _headerNames;
+    private readonly byte[][]? _headerNameBytes;
+
+    /// <summary>
+    /// The headers the handler reads, by name (ASCII, any case); null: every header. Any other header
+    /// is answered Continue where a reply is due, without being decoded or passed to the handler:
+    /// most messages carry a dozen headers and a filter that reads the Subject needs one of them.
+    /// </summary>
+    public IReadOnlyList<string>? HeaderNames
+    {
+        get => _headerNames;
+        init
+        {
+            _headerNames = value;
+            _headerNameBytes = value?.Select(name => Encoding.ASCII.GetBytes(name)).ToArray();
+        }
+    }
+
+    /// <summary>Whether the HEADER payload <paramref name="payload"/> (name NUL value NUL) carries a header in <see cref="HeaderNames"/>.</summary>
+    public bool WantsHeader(ReadOnlySpan<byte> payload)
+    {
+        if (_headerNameBytes is null)
+            return true;
+        var end = payload.IndexOf((byte)0);
+        var name = end < 0 ? payload : payload[..end];
+        foreach (var wanted in _headerNameBytes)
+        {
+            if (Ascii.EqualsIgnoreCase(name, wanted))
+                return true;
+        }
+        return false;
+    }
 
     /// <summary>Everything: every stage, every reply awaited, no macro list.</summary>
     public static HandlerRequirements Everything { get; } = new();

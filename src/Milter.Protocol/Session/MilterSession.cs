@@ -228,6 +228,12 @@ public sealed class MilterSession
                 _headerBytes += payload.Length;
                 if (_headerBytes > _options.MaxHeaderBytes)
                     throw new MilterProtocolException(ProtocolViolation.HeadersTooLarge, $"more than {_options.MaxHeaderBytes} bytes of headers in one message");
+                if (!WithSpan(payload, _handler.Requirements, static (s, needs) => needs.WantsHeader(s)))
+                {
+                    // A header no one reads: a malformed one is not noticed, which costs nothing.
+                    await ReplyAsync(ProtocolFlags.NoReplyHeader, Verdict.Continue, ct).ConfigureAwait(false);
+                    return true;
+                }
                 var header = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseHeader(s));
                 var v = await CallAsync(MilterStages.Header, static (h, c, x, t) => h.OnHeaderAsync((HeaderCommand)c!, x, t), header, ct).ConfigureAwait(false);
                 await ReplyAsync(ProtocolFlags.NoReplyHeader, v, ct).ConfigureAwait(false);

@@ -234,6 +234,7 @@ public sealed class BanFilterTests
         Assert.Equal(MilterStages.Mail, sender.Stages);
         Assert.Equal(MilterStages.Header | MilterStages.EndOfHeaders, subject.Stages);
         Assert.Equal(MilterStages.EndOfHeaders, subject.Replies);
+        Assert.Equal(["Subject"], subject.HeaderNames);
         Assert.Equal(MilterStages.Connect, dynamic.Stages);
     }
 
