@@ -209,19 +209,22 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
+    /// <summary>The command for <paramref name="sql"/> kept prepared on <paramref name="connection"/>, made on first use.</summary>
+    private static SqliteCommand RentPrepared(Dictionary<string, SqliteCommand> prepared, SqliteConnection connection, string sql)
+    {
+        if (!prepared.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            prepared.Add(sql, command);
+        }
+        return command;
+    }
+
     private sealed class Session(SqliteDatabase database, bool releasesGate = true) : StoreSession(database._connection, database.Dialect)
     {
         // Called only while this session holds the gate, so the cache needs no lock of its own.
-        public override DbCommand Rent(string sql)
-        {
-            if (!database._prepared.TryGetValue(sql, out var command))
-            {
-                command = database._connection.CreateCommand();
-                command.CommandText = sql;
-                database._prepared.Add(sql, command);
-            }
-            return command;
-        }
+        public override DbCommand Rent(string sql) => RentPrepared(database._prepared, database._connection, sql);
 
         public override void Return(DbCommand command) { }
 
@@ -266,16 +269,8 @@ internal sealed class SqliteDatabase : StoreDatabase
 
     private sealed class ReadSession(SqliteDatabase database, Reader reader) : StoreSession(reader.Connection, database.Dialect)
     {
-        public override DbCommand Rent(string sql)
-        {
-            if (!reader.Prepared.TryGetValue(sql, out var command))
-            {
-                command = reader.Connection.CreateCommand();
-                command.CommandText = sql;
-                reader.Prepared.Add(sql, command);
-            }
-            return command;
-        }
+        // The reader is this session's alone until it is given back.
+        public override DbCommand Rent(string sql) => RentPrepared(reader.Prepared, reader.Connection, sql);
 
         public override void Return(DbCommand command) { }
 
