@@ -107,7 +107,7 @@ internal static class Daemon
         }
         catch (Exception e) when (e is ListenerException or PrivilegeException or StoreUnavailableException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
-            logger.LogCritical("not starting: {Reason}", e.Message);
+            loggers.CreateLogger(LoggingSetup.StartupLogger).LogCritical("not starting: {Reason}", e.Message);
             await stderr.WriteLineAsync($"milterhost: not starting: {e.Message}").ConfigureAwait(false);
             return 1;
         }

@@ -34,10 +34,16 @@ internal static class LoggingSetup
                 Layout = "${time} ${level:uppercase=true:padding=-5} ${message}${onexception:${newline}${exception:format=tostring}}",
                 StdErr = true,
             };
-            config.AddRule(minimum, LogLevel.Fatal, stderr);
+            var rule = new LoggingRule("*", minimum, LogLevel.Fatal, stderr) { FilterDefaultAction = NLog.Filters.FilterResult.Log };
+            // The refusal to start is printed on stderr as a plain line of its own; the console need not say it twice.
+            rule.Filters.Add(new NLog.Filters.WhenEqualFilter { Layout = "${logger}", CompareTo = StartupLogger, Action = NLog.Filters.FilterResult.Ignore });
+            config.LoggingRules.Add(rule);
         }
         return config;
     }
+
+    /// <summary>The logger of the "not starting" line, which goes to syslog and the file but not the console.</summary>
+    public const string StartupLogger = "milterhost.start";
 
     /// <summary><c>debug</c>, <c>info</c>, <c>warning</c>, <c>error</c> (also NLog's names).</summary>
     public static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch

@@ -46,6 +46,8 @@ public sealed class DaemonPrivilegeTests
 
         Assert.Equal(1, exitCode);
         Assert.Contains("milterhost: not starting: refusing to run filters as root: set user: to an unprivileged account (or write user: root to insist)", stderr, StringComparison.Ordinal);
+        // Said once: the console log does not repeat the plain line.
+        Assert.Single(stderr.Split('\n'), line => line.Contains("not starting", StringComparison.Ordinal));
         Assert.False(File.Exists(sandbox.SocketPath), "the refused start left its socket file");
     }
 
