@@ -39,25 +39,27 @@ public static class StoreBenchCommand
             var random = new Random(7);
             long Pick() => random.NextInt64(rows);
 
+            Task<GreylistResult> Preview(long x) => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
+            Task<GreylistResult> Check(long x) => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
+
             // Warm the page cache a little, as a running daemon's would be.
-            await MeasureAsync(lookups / 10, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
-            var lookup = await MeasureAsync(lookups, x => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
-            var check = await MeasureAsync(Math.Max(1, lookups / 10), x => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct), Pick, time).ConfigureAwait(false);
+            await MeasureAsync(Preview, Pick, time, n => n < lookups / 10).ConfigureAwait(false);
+            var lookup = await MeasureAsync(Preview, Pick, time, n => n < lookups).ConfigureAwait(false);
+            var check = await MeasureAsync(Check, Pick, time, n => n < Math.Max(1, lookups / 10)).ConfigureAwait(false);
 
             // As the daemon's sweeper does, the lifetime extensions queued so far are written before the sweep.
             await store.FlushAsync(ct).ConfigureAwait(false);
             var sweeper = new GreylistSweeper(stores.Expiring, time, NullLogger<GreylistSweeper>.Instance) { BatchSize = sweepBatch };
             var sweepStart = time.GetTimestamp();
             var sweep = sweeper.SweepOnceAsync(ct);
-            var during = await ChecksUntilAsync(store, options, Pick, time, () => sweep.IsCompleted, ct).ConfigureAwait(false);
+            var during = await MeasureAsync(Check, Pick, time, _ => !sweep.IsCompleted).ConfigureAwait(false);
             var swept = await sweep.ConfigureAwait(false);
             var sweepSeconds = time.GetElapsedTime(sweepStart).TotalSeconds;
 
             // The control: as many seconds of the same checks with no sweep running, from the same start (nothing queued).
             await store.FlushAsync(ct).ConfigureAwait(false);
             var controlStart = time.GetTimestamp();
-            var control = await ChecksUntilAsync(store, options, Pick, time, () => time.GetElapsedTime(controlStart).TotalSeconds >= sweepSeconds, ct)
-                .ConfigureAwait(false);
+            var control = await MeasureAsync(Check, Pick, time, _ => time.GetElapsedTime(controlStart).TotalSeconds < sweepSeconds).ConfigureAwait(false);
 
             var report = new StoreBenchReport(path, rows, Summarise(lookup), Summarise(check),
                 new SweepReport(swept, sweepBatch, sweepSeconds, Summarise(during), during.Count, during.Count(ms => ms > 5)),
@@ -67,26 +69,11 @@ public static class StoreBenchCommand
         return 0;
     }
 
-    private static async Task<List<double>> ChecksUntilAsync(GreylistStore store, GreylistOptions options, Func<long> pick, TimeProvider time,
-        Func<bool> done, CancellationToken ct)
+    /// <summary>Calls on random known triplets while <paramref name="more"/> (given the calls made so far) says so; each call's milliseconds.</summary>
+    private static async Task<List<double>> MeasureAsync(Func<long, Task<GreylistResult>> call, Func<long> pick, TimeProvider time, Func<int, bool> more)
     {
         var ms = new List<double>();
-        while (!done())
-        {
-            var x = pick();
-            var t = time.GetTimestamp();
-            var result = await store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct).ConfigureAwait(false);
-            ms.Add(time.GetElapsedTime(t).TotalMilliseconds);
-            if (!result.Passes)
-                throw new InvalidOperationException($"pre-filled triplet {x} did not pass ({result.Rule})");
-        }
-        return ms;
-    }
-
-    private static async Task<List<double>> MeasureAsync(int n, Func<long, Task<GreylistResult>> call, Func<long> pick, TimeProvider time)
-    {
-        var ms = new List<double>(n);
-        for (var i = 0; i < n; i++)
+        while (more(ms.Count))
         {
             var x = pick();
             var t = time.GetTimestamp();

@@ -91,9 +91,9 @@ public abstract class GreylistStore : IGreylistStore
         if (awlApplies && GreylistPolicy.IsWhitelisted(awl, at, options))
         {
             if (record)
-                _whitelisted.Set((triplet.Client, triplet.SenderDomain), Extend(_awlTouches, (triplet.Client, triplet.SenderDomain),
+                Extend(_whitelisted, _awlTouches, (triplet.Client, triplet.SenderDomain),
                     new CachedPass(awl!.Expires.ToUnixTimeSeconds(), seconds, awl.LastSeen.ToUnixTimeSeconds()), seconds,
-                    seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds));
+                    seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
             return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
         }
         var evaluation = GreylistPolicy.Evaluate(triplet, entry, at, options);
@@ -108,19 +108,16 @@ public abstract class GreylistStore : IGreylistStore
                 // The last batch could not be written: each attempt is written before it is answered
                 // until one succeeds, so that a failing database is answered per on_error (a sender
                 // deferred on an attempt that is never recorded would be deferred forever).
-                await _database.WriteAsync(async (session, ct) =>
-                {
-                    await WriteDeferralAsync(session, attempt, ct).ConfigureAwait(false);
-                    return 0;
-                }, cancellationToken, mayRelax: true).ConfigureAwait(false);
+                await WriteDeferralsAsync([attempt], cancellationToken).ConfigureAwait(false);
                 _writesFailing = false;
-                Tally(EventsOf(entry, evaluation.Result, at));
-                return evaluation.Result;
             }
-            // A first attempt or an early retry: answered now, written with others a moment later.
-            // Lost only if this process dies first, which costs the sender one more delay.
-            _unwritten[triplet] = attempt;
-            _attempts.Add(attempt);
+            else
+            {
+                // A first attempt or an early retry: answered now, written with others a moment later.
+                // Lost only if this process dies first, which costs the sender one more delay.
+                _unwritten[triplet] = attempt;
+                _attempts.Add(attempt);
+            }
             Tally(EventsOf(entry, evaluation.Result, at));
             if (_attempts.Queued > _options.MaxQueuedAttempts)
                 await _attempts.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
@@ -129,9 +126,9 @@ public abstract class GreylistStore : IGreylistStore
         if (!evaluation.Result.FirstPass)
         {
             // Passed before: a cache entry as a hit would leave it, the new lifetime written later.
-            _passed.Set(triplet, Extend(_tripletTouches, triplet,
+            Extend(_passed, _tripletTouches, triplet,
                 new CachedPass(entry!.Expires.ToUnixTimeSeconds(), seconds, entry.LastSeen.ToUnixTimeSeconds()), seconds,
-                evaluation.Entry.Expires.ToUnixTimeSeconds()));
+                evaluation.Entry.Expires.ToUnixTimeSeconds());
             return evaluation.Result;
         }
 
@@ -178,14 +175,14 @@ public abstract class GreylistStore : IGreylistStore
             entry = unwritten ?? read.Entry;
         }
         if (awl is not null && _awlTouches.TryGetValue((triplet.Client, triplet.SenderDomain), out var awlTouch))
-            awl = awl with { LastSeen = Time(Math.Max(awl.LastSeen.ToUnixTimeSeconds(), awlTouch.LastSeen)), Expires = Time(Math.Max(awl.Expires.ToUnixTimeSeconds(), awlTouch.Expires)) };
+            awl = awl with { LastSeen = Later(awl.LastSeen, awlTouch.LastSeen), Expires = Later(awl.Expires, awlTouch.Expires) };
         if (entry is { State: TripletState.Passed } && _tripletTouches.TryGetValue(triplet, out var touch))
-            entry = entry with { LastSeen = Time(Math.Max(entry.LastSeen.ToUnixTimeSeconds(), touch.LastSeen)), Expires = Time(Math.Max(entry.Expires.ToUnixTimeSeconds(), touch.Expires)) };
+            entry = entry with { LastSeen = Later(entry.LastSeen, touch.LastSeen), Expires = Later(entry.Expires, touch.Expires) };
         return (awl, entry);
     }
 
     /// <summary>
-    /// Writes queued attempts in one relaxed transaction (see <see cref="WriteDeferralAsync"/>). A
+    /// Writes queued attempts in one relaxed transaction (see <see cref="WriteDeferralsAsync"/>). A
     /// failure is logged and the attempts dropped (their senders were answered and will be deferred
     /// once more), and later attempts are written before they are answered until the database
     /// takes writes again.
@@ -201,12 +198,7 @@ public abstract class GreylistStore : IGreylistStore
                 StoreLog.AttemptsDropped(_logger, attempts.Count);
                 return;
             }
-            await _database.WriteAsync(async (session, ct) =>
-            {
-                foreach (var attempt in attempts)
-                    await WriteDeferralAsync(session, attempt, ct).ConfigureAwait(false);
-                return attempts.Count;
-            }, CancellationToken.None, mayRelax: true).ConfigureAwait(false);
+            await WriteDeferralsAsync(attempts, CancellationToken.None).ConfigureAwait(false);
             _writesFailing = false;
         }
         catch (StoreUnavailableException ex)
@@ -221,46 +213,39 @@ public abstract class GreylistStore : IGreylistStore
         }
     }
 
-    /// <summary>
-    /// Writes one answered deferral against the row as it is now, which may differ from the row the
-    /// answer was read from: another MX host may have recorded the triplet meanwhile (even a later
-    /// attempt of it, written first), or a sweep removed it. The row ends as if the attempts had come
-    /// in order: the earliest attempt is the first seen, each counts as a deferral. An attempt that
-    /// would pass now is not written (its sender was deferred and will retry).
-    /// </summary>
-    private async Task WriteDeferralAsync(StoreSession session, Attempt attempt, CancellationToken cancellationToken)
-    {
-        var (triplet, now, options, answered) = attempt;
-        // Answered as new: most likely still without a row, so insert first and read only if one is there.
-        if (answered.Deferrals == 1 && answered.FirstSeen == now
-            && await WriteTripletAsync(session, StoreSql.InsertTriplet, answered, cancellationToken).ConfigureAwait(false) > 0)
-            return;
-        var select = _database.Dialect.SelectTripletForUpdate;
-        var entry = await ReadTripletAsync(session, select, triplet, cancellationToken).ConfigureAwait(false);
-        for (var tries = 0; tries < 3; tries++)
+    /// <summary>Answered deferrals, written in one relaxed transaction (see <see cref="DeferralRow"/>).</summary>
+    private Task<int> WriteDeferralsAsync(IReadOnlyList<Attempt> attempts, CancellationToken cancellationToken) =>
+        _database.WriteAsync(async (session, ct) =>
         {
-            TripletEntry row;
-            if (entry is { State: TripletState.Pending } pending && now < pending.Expires && now < pending.FirstSeen)
+            foreach (var attempt in attempts)
             {
-                // A later attempt was written first: this one becomes the first seen.
-                row = pending with { FirstSeen = now, Expires = now + options.RetryWindow, Deferrals = pending.Deferrals + 1 };
+                // Answered as new: most likely still without a row, so insert first and read only if one is there.
+                var answered = attempt.Entry;
+                if (answered.Deferrals == 1 && answered.FirstSeen == attempt.At
+                    && await WriteTripletAsync(session, StoreSql.InsertTriplet, answered, ct).ConfigureAwait(false) > 0)
+                    continue;
+                await WriteDecidedAsync(session, attempt.Triplet, row => DeferralRow(attempt, row), ct).ConfigureAwait(false);
             }
-            else
-            {
-                var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
-                if (evaluation.Result.Action != GreylistAction.Defer)
-                    return;
-                row = entry is not null && entry.LastSeen > now ? evaluation.Entry with { LastSeen = entry.LastSeen } : evaluation.Entry;
-            }
-            if (entry is not null)
-            {
-                await WriteTripletAsync(session, StoreSql.UpdateTriplet, row, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, row, cancellationToken).ConfigureAwait(false) > 0)
-                return;
-            entry = await ReadTripletAsync(session, select, triplet, cancellationToken).ConfigureAwait(false);
-        }
+            return attempts.Count;
+        }, cancellationToken, mayRelax: true);
+
+    /// <summary>
+    /// The row an answered deferral leaves, given the row as it is now, which may differ from the row
+    /// the answer was read from: another MX host may have recorded the triplet meanwhile (even a later
+    /// attempt of it, written first), or a sweep removed it. The row ends as if the attempts had come
+    /// in order: the earliest attempt is the first seen, each counts as a deferral. Null for an attempt
+    /// that would pass now: nothing is written (its sender was deferred and will retry).
+    /// </summary>
+    private static TripletEntry? DeferralRow(Attempt attempt, TripletEntry? entry)
+    {
+        var (triplet, now, options, _) = attempt;
+        // A later attempt was written first: this one becomes the first seen.
+        if (entry is { State: TripletState.Pending } pending && now < pending.Expires && now < pending.FirstSeen)
+            return pending with { FirstSeen = now, Expires = now + options.RetryWindow, Deferrals = pending.Deferrals + 1 };
+        var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
+        if (evaluation.Result.Action != GreylistAction.Defer)
+            return null;
+        return entry is not null && entry.LastSeen > now ? evaluation.Entry with { LastSeen = entry.LastSeen } : evaluation.Entry;
     }
 
     private bool TryCachedPass(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
@@ -273,7 +258,7 @@ public abstract class GreylistStore : IGreylistStore
             if (_whitelisted.TryGet(key, out var hit) && now < hit.Expires && now - hit.VerifiedAt < revalidate)
             {
                 if (record)
-                    _whitelisted.Set(key, Extend(_awlTouches, key, hit, now, now + (long)options.AutoWhitelist.Lifetime.TotalSeconds));
+                    Extend(_whitelisted, _awlTouches, key, hit, now, now + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
                 result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
                 return true;
             }
@@ -281,15 +266,16 @@ public abstract class GreylistStore : IGreylistStore
         if (_passed.TryGet(triplet, out var pass) && now < pass.Expires && now - pass.VerifiedAt < revalidate)
         {
             if (record)
-                _passed.Set(triplet, Extend(_tripletTouches, triplet, pass, now, now + (long)options.PassLifetime.TotalSeconds));
+                Extend(_passed, _tripletTouches, triplet, pass, now, now + (long)options.PassLifetime.TotalSeconds);
             result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Passed, TimeSpan.Zero);
             return true;
         }
         return false;
     }
 
-    // The new lifetime counts in memory at once; the database hears of it at most every TouchAfter.
-    private CachedPass Extend<TKey>(ConcurrentDictionary<TKey, Touch> touches, TKey key, CachedPass hit, long now, long expires) where TKey : notnull
+    // The new lifetime counts in memory at once (the cache entry); the database hears of it at most every TouchAfter.
+    private void Extend<TKey>(BoundedCache<TKey, CachedPass> cache, ConcurrentDictionary<TKey, Touch> touches, TKey key, CachedPass hit, long now,
+        long expires) where TKey : notnull
     {
         var persisted = hit.PersistedAt;
         if (now - persisted >= (long)_options.TouchAfter.TotalSeconds && PendingTouches < _options.MaxPendingTouches)
@@ -300,7 +286,7 @@ public abstract class GreylistStore : IGreylistStore
                 touches[key] = new Touch(now, expires);
             persisted = now;
         }
-        return hit with { Expires = Math.Max(hit.Expires, expires), PersistedAt = persisted };
+        cache.Set(key, hit with { Expires = Math.Max(hit.Expires, expires), PersistedAt = persisted });
     }
 
     private async Task<CheckOutcome> CheckInTransactionAsync(StoreSession session, Triplet triplet, DateTimeOffset now, GreylistOptions options,
@@ -320,7 +306,9 @@ public abstract class GreylistStore : IGreylistStore
             }
         }
 
-        var (evaluation, before) = await WriteTripletAttemptAsync(session, triplet, now, options, cancellationToken).ConfigureAwait(false);
+        GreylistEvaluation evaluation = null!;
+        var before = await WriteDecidedAsync(session, triplet, row => (evaluation = GreylistPolicy.Evaluate(triplet, row, now, options)).Entry,
+            cancellationToken).ConfigureAwait(false);
 
         // Only a new pass must survive a power cut; losing a first attempt or a retry costs a sender one more delay.
         if (evaluation.Result.FirstPass)
@@ -333,24 +321,28 @@ public abstract class GreylistStore : IGreylistStore
         return new CheckOutcome(evaluation.Result, evaluation.Entry.Expires.ToUnixTimeSeconds(), EventsOf(before, evaluation.Result, now));
     }
 
-    /// <summary>Decides one attempt of <paramref name="triplet"/> against its row, read for update, and writes the result.</summary>
-    private async Task<(GreylistEvaluation Evaluation, TripletEntry? Before)> WriteTripletAttemptAsync(StoreSession session, Triplet triplet,
-        DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the triplet's row for update, asks <paramref name="decide"/> for the row to leave (null:
+    /// leave it as it is) and writes it. A row absent at the read may be inserted by another MX host
+    /// before our insert: then it is read (now locked) and decided again; a sweep could delete it in
+    /// between, hence the loop. Returns the row as it was before.
+    /// </summary>
+    private async Task<TripletEntry?> WriteDecidedAsync(StoreSession session, Triplet triplet, Func<TripletEntry?, TripletEntry?> decide,
+        CancellationToken cancellationToken)
     {
         var selectForUpdate = _database.Dialect.SelectTripletForUpdate;
         var entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
-        // A row absent at the read may be inserted by another MX host before our insert: then read it
-        // (now locked) and decide again. A sweep could delete it in between, hence the loop.
         for (var attempt = 0; ; attempt++)
         {
-            var evaluation = GreylistPolicy.Evaluate(triplet, entry, now, options);
+            if (decide(entry) is not { } row)
+                return entry;
             if (entry is not null)
             {
-                await WriteTripletAsync(session, StoreSql.UpdateTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false);
-                return (evaluation, entry);
+                await WriteTripletAsync(session, StoreSql.UpdateTriplet, row, cancellationToken).ConfigureAwait(false);
+                return entry;
             }
-            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, evaluation.Entry, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
-                return (evaluation, entry);
+            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, row, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
+                return entry;
             entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -827,6 +819,8 @@ public abstract class GreylistStore : IGreylistStore
         Time(reader.GetInt64(first + 5)));
 
     private static DateTimeOffset Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(unixSeconds);
+
+    private static DateTimeOffset Later(DateTimeOffset stored, long unixSeconds) => Time(Math.Max(stored.ToUnixTimeSeconds(), unixSeconds));
 
     private static Task<int> WriteTripletAsync(StoreSession session, string sql, TripletEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(session, sql, cancellationToken,

@@ -26,6 +26,8 @@ public sealed class MilterSession
 
     private readonly IDuplexPipe _transport;
     private readonly IMilterHandler _handler;
+    // Read once: negotiation and every HEADER packet consult them.
+    private readonly HandlerRequirements _needs;
     private readonly SessionOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -52,6 +54,7 @@ public sealed class MilterSession
         _negotiations = negotiations;
         _transport = transport;
         _handler = handler;
+        _needs = handler.Requirements;
         _options = options;
         _time = time;
         _logger = logger;
@@ -228,7 +231,7 @@ public sealed class MilterSession
                 _headerBytes += payload.Length;
                 if (_headerBytes > _options.MaxHeaderBytes)
                     throw new MilterProtocolException(ProtocolViolation.HeadersTooLarge, $"more than {_options.MaxHeaderBytes} bytes of headers in one message");
-                if (!WithSpan(payload, _handler.Requirements, static (s, needs) => needs.WantsHeader(s)))
+                if (!WithSpan(payload, _needs, static (s, needs) => needs.WantsHeader(s)))
                 {
                     // A header no one reads: a malformed one is not noticed, which costs nothing.
                     await ReplyAsync(ProtocolFlags.NoReplyHeader, Verdict.Continue, ct).ConfigureAwait(false);
@@ -305,7 +308,7 @@ public sealed class MilterSession
         if (_phase != Phase.Start)
             throw new MilterProtocolException(ProtocolViolation.DuplicateNegotiation, "OPTNEG a second time");
         var offer = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseOptionNegotiation(s));
-        var needs = _handler.Requirements;
+        var needs = _needs;
         var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs);
         _agreed = answer.Protocol;
         _context.Version = answer.Version;

@@ -9,7 +9,8 @@ namespace EndToEnd.Tests.ProtocolInterop;
 
 /// <summary>
 /// A real sendmail whose filter never answers end-of-message. sendmail is told to give up on the
-/// milter after 2 s without a packet from it (<c>T=R:2s</c>) and to tempfail when it does (<c>F=T</c>);
+/// milter after 3 s without a packet from it (<c>T=R:3s</c>: a PROGRESS a second leaves 2 s for a
+/// tick delayed on a loaded machine) and to tempfail when it does (<c>F=T</c>);
 /// the filter's own deadline is 7 s and its <c>on_error</c> is accept. (sendmail 8.17's <c>E:</c> is
 /// a cap on the whole end-of-message exchange that PROGRESS does not restart: with <c>E:3s</c> it
 /// answers <c>EOM ACK/NAK timeout</c> after 3 s whatever the filter sends; here it is 30 s.)
@@ -36,7 +37,7 @@ public sealed class HangingFilterFixture : LibraryFilterFixture
     };
 
     protected override SendmailOptions SendmailOptionsFor(string milterSocket) =>
-        new() { MilterSocket = milterSocket, MilterFlags = "F=T, T=C:10s;S:10s;R:2s;E:30s" };
+        new() { MilterSocket = milterSocket, MilterFlags = "F=T, T=C:10s;S:10s;R:3s;E:30s" };
 
     /// <summary>Continues every stage but end-of-message, where it waits until it is cancelled.</summary>
     private sealed class HangingAtEndOfMessage : IMilterHandler
@@ -61,7 +62,7 @@ public sealed class HangingFilterTests(HangingFilterFixture fixture) : IClassFix
     [Fact]
     public async Task PROGRESS_keeps_sendmail_waiting_until_the_filters_deadline_and_then_on_error_decides()
     {
-        // With PROGRESS every second, sendmail's 2 s read timeout never fires: the answer is the filter's
+        // With PROGRESS every second, sendmail's 3 s read timeout never fires: the answer is the filter's
         // own on_error (accept) after its 7 s deadline, and the message is queued.
         fixture.ProgressInterval = TimeSpan.FromSeconds(1);
         var clock = Stopwatch.StartNew();
@@ -72,7 +73,7 @@ public sealed class HangingFilterTests(HangingFilterFixture fixture) : IClassFix
         Assert.InRange(keptFor, HangingFilterFixture.StageTimeout - TimeSpan.FromSeconds(0.5), HangingFilterFixture.StageTimeout + TimeSpan.FromSeconds(8));
         Assert.Single(fixture.Sendmail.ReadQueuedMessage(kept.QueueId!).Recipients);
 
-        // The same filter without PROGRESS before its deadline: sendmail's 2 s read timeout fires
+        // The same filter without PROGRESS before its deadline: sendmail's 3 s read timeout fires
         // first and F=T makes it tempfail the message itself.
         fixture.ProgressInterval = TimeSpan.FromMinutes(1);
         clock.Restart();
