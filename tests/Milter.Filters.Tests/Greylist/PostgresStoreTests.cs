@@ -20,6 +20,9 @@ public sealed class PostgresStoreTests(PrivatePostgres server) : StoreContract
 
     protected override Task<long> ScalarAsync(string sql) => _database.ScalarAsync(sql);
 
+    protected override string CountTripletIndexesSql =>
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'greylist_triplet'";
+
     // The server crashes (pg_ctl -m immediate) and comes back when the handle is disposed.
     protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _database.CrashAsync();
 }

@@ -20,6 +20,8 @@ public sealed class SqliteStoreTests : StoreContract
 
     protected override Task<long> ScalarAsync(string sql) => _file.ScalarAsync(sql);
 
+    protected override string CountTripletIndexesSql => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'greylist_triplet'";
+
     // Another process holding the write lock: writers wait out their busy timeout, readers go on.
     protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _file.LockAsync();
 

@@ -452,8 +452,8 @@ public abstract class StoreContract : StoreTestBase
         await (await OpenAsync()).DisposeAsync();
         await (await OpenAsync()).DisposeAsync();
 
-        Assert.Equal(3, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
-        Assert.Equal(3, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(4, await ScalarAsync("SELECT COUNT(*) FROM schema_version"));
+        Assert.Equal(4, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
         Assert.Equal(3, await ScalarAsync("SELECT COUNT(*) FROM store_generation WHERE generation = 0"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM dynamic_ban"));
@@ -462,6 +462,31 @@ public abstract class StoreContract : StoreTestBase
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM decision_tally"));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_tally"));
     }
+
+    [Fact]
+    public async Task A_version_3_store_loses_the_sender_and_recipient_indexes_of_triplets_and_keeps_its_rows()
+    {
+        var stores = await OpenAsync();
+        await CheckAsync(stores.Greylist, Mail("a@example.org", "bob@example.com"));
+        await stores.DisposeAsync();
+        // The store as version 3 left it.
+        await ScalarAsync("CREATE INDEX ix_greylist_triplet_sender ON greylist_triplet (sender_domain, sender)");
+        await ScalarAsync("CREATE INDEX ix_greylist_triplet_recipient ON greylist_triplet (recipient)");
+        await ScalarAsync("DELETE FROM schema_version WHERE version = 4");
+        Assert.Equal(5, await ScalarAsync(CountTripletIndexesSql));
+
+        var store = (await OpenAsync()).Greylist;
+        var listed = await store.ListTripletsAsync(new GreylistQuery { Recipient = "bob@example.com" }, Clock.GetUtcNow(), default);
+
+        // The primary key, expires (the sweep's) and (state, expires) (stats') stay.
+        Assert.Equal(3, await ScalarAsync(CountTripletIndexesSql));
+        Assert.Equal(4, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
+        Assert.Equal("bob@example.com", Assert.Single(listed).Triplet.Recipient);
+    }
+
+    /// <summary>SQL counting the indexes of greylist_triplet, its primary key's included.</summary>
+    protected abstract string CountTripletIndexesSql { get; }
 
     [Fact]
     public async Task Schema_newer_than_this_build_is_refused()

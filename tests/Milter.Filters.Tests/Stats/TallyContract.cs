@@ -47,7 +47,7 @@ public abstract class TallyContract : StoreTestBase
         reopened.Tally.OnAccepted(Session(Friend, "f@partner.example"));
         await reopened.Tally.FlushAsync(default);
 
-        Assert.Equal(3, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
+        Assert.Equal(4, await ScalarAsync("SELECT MAX(version) FROM schema_version"));
         Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
         Assert.Equal(1, await ScalarAsync("SELECT SUM(n) FROM decision_tally"));
     }
