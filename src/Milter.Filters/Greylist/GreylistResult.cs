@@ -12,7 +12,7 @@ public sealed record GreylistResult(Triplet Triplet, GreylistAction Action, stri
     /// <summary>Whole seconds until a retry passes, rounded up, at least 1 for a deferral.</summary>
     public long RetrySeconds => Action == GreylistAction.Pass ? 0 : Math.Max(1, (long)Math.Ceiling(RetryAfter.TotalSeconds));
 
-    /// <summary><c>451 4.7.1 Greylisted, please retry in N seconds</c>.</summary>
+    /// <summary><c>451 4.7.1 Greylisted, please retry in N seconds</c> (<c>1 second</c>).</summary>
     public static SmtpReply DeferReply(long seconds) =>
-        new(451, "4.7.1", $"Greylisted, please retry in {Math.Max(1, seconds)} seconds");
+        new(451, "4.7.1", seconds <= 1 ? "Greylisted, please retry in 1 second" : $"Greylisted, please retry in {seconds} seconds");
 }

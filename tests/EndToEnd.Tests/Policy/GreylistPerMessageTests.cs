@@ -43,7 +43,7 @@ public sealed class GreylistPerMessageTests(GreylistPerMessageFixture mx) : ICla
         var retry = await mx.SendAsync("127.0.12.5", "news@sender.example", ["alice@example.com"]);
 
         // The clock is not reset: what is left of the 2 s, in whole seconds.
-        Assert.Contains(retry.ReplyTo("DATA")!.Text, new[] { "451 4.7.1 Greylisted, please retry in 1 seconds", Deferred });
+        Assert.Contains(retry.ReplyTo("DATA")!.Text, new[] { "451 4.7.1 Greylisted, please retry in 1 second", Deferred });
         await mx.DecisionAsync(l => l.Contains("stage=data client=[127.0.12.5] from=<news@sender.example> filter=greylist rule=greylist:early ", StringComparison.Ordinal));
     }
 

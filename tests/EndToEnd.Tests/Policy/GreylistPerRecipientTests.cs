@@ -40,7 +40,7 @@ public sealed class GreylistPerRecipientTests(GreylistPerRecipientFixture mx) : 
 
         var retry = await mx.SendAsync("127.0.22.5", "news@sender.example", ["alice@example.com"]);
 
-        Assert.Contains(retry.ReplyTo("RCPT")!.Text, new[] { "451 4.7.1 Greylisted, please retry in 1 seconds", Deferred });
+        Assert.Contains(retry.ReplyTo("RCPT")!.Text, new[] { "451 4.7.1 Greylisted, please retry in 1 second", Deferred });
         await mx.DecisionAsync(l => l.Contains("stage=rcpt client=[127.0.22.5] from=<news@sender.example> to=<alice@example.com> filter=greylist rule=greylist:early ",
             StringComparison.Ordinal));
     }

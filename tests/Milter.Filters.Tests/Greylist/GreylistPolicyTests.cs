@@ -22,6 +22,13 @@ public class GreylistPolicyTests
         Assert.Equal(new TripletEntry(Key, TripletState.Pending, Start, Start, Start.AddHours(5), 1), first.Entry);
     }
 
+    [Theory]
+    [InlineData(0, "451 4.7.1 Greylisted, please retry in 1 second")]
+    [InlineData(1, "451 4.7.1 Greylisted, please retry in 1 second")]
+    [InlineData(2, "451 4.7.1 Greylisted, please retry in 2 seconds")]
+    public void A_deferral_says_second_for_one(long seconds, string reply) =>
+        Assert.Equal(reply, GreylistResult.DeferReply(seconds).ToString());
+
     [Fact]
     public void Early_retry_is_deferred_again_without_resetting_the_clock()
     {
