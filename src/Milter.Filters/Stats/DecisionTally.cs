@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using System.Threading.Channels;
+using System.Runtime.InteropServices;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Context;
@@ -12,9 +12,12 @@ namespace Milter.Filters.Stats;
 /// <summary>
 /// The per-minute tally of decisions (minute, filter, verdict, rule, client /24 or /64, sender
 /// domain) and of greylist events, behind <c>milterhost stats</c>, <c>/metrics</c> and the status
-/// page. The session path only enqueues into a bounded channel (a full channel drops and counts);
-/// <see cref="FlushAsync"/> adds up what waits and writes it in one transaction, run every few
-/// seconds by <see cref="RunAsync"/>. Rows older than <see cref="Retention"/> go with the sweeper.
+/// page. The session path only adds one to a count in memory; <see cref="FlushAsync"/> writes what
+/// was counted in one transaction, run every few seconds by <see cref="RunAsync"/>. At most
+/// <see cref="StoreOptions.TallyCapacity"/> rows wait: past that (a flood from many networks and
+/// sender domains) a decision is counted in its minute, filter, verdict and rule without its
+/// network and sender domain (<see cref="Folded"/>), so the totals stay exact. Rows older than
+/// <see cref="Retention"/> go with the sweeper.
 /// </summary>
 public sealed class DecisionTally : IDecisionSink, IExpiringStore
 {
@@ -28,13 +31,16 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly int _capacity;
-    private readonly Channel<Item> _queue;
+    private readonly Lock _lock = new();
     private readonly SemaphoreSlim _flushing = new(1, 1);
-    // Rows of a failed write, kept for the next flush (touched only under _flushing).
+    // What was counted since the last flush, and the rows of a failed write put back (under _lock).
     private Dictionary<DecisionKey, long> _decisions = [];
     private Dictionary<GreylistKey, long> _greylist = [];
+    private long _pending;
     private long _dropped;
     private long _droppedReported;
+    private long _folded;
+    private long _foldedReported;
 
     internal DecisionTally(StoreDatabase database, TimeProvider time, ILogger logger, int capacity)
     {
@@ -43,38 +49,53 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
         _time = time;
         _logger = logger;
         _capacity = capacity;
-        _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
     }
 
-    /// <summary>Decisions and events not counted because the channel was full or the database kept failing.</summary>
+    /// <summary>
+    /// The network and sender domain of decisions counted past <see cref="StoreOptions.TallyCapacity"/>
+    /// distinct rows (a flood); <c>stats</c> leaves such rows out of its top lists.
+    /// </summary>
+    public const string Folded = "*";
+
+    /// <summary>Decisions and events not counted: the database kept failing, or too many distinct greylist rows waited.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Entries waiting in the channel.</summary>
-    public int Pending => _queue.Reader.Count;
+    /// <summary>Decisions counted without their network and sender domain because too many distinct rows waited.</summary>
+    public long FoldedDecisions => Interlocked.Read(ref _folded);
+
+    /// <summary>Decisions and events counted and not yet written.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
 
     /// <summary>A final decision of the chain: one more in its minute's row.</summary>
     public void OnDecision(SessionContext session, Decision decision)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(decision);
-        Enqueue(new Item(Key(session, decision.Filter ?? NoFilter, VerdictName(decision.Verdict.Kind), decision.Rule ?? NoFilter), default, false));
+        Count(Key(session, decision.Filter ?? NoFilter, VerdictName(decision.Verdict.Kind), decision.Rule ?? NoFilter));
     }
 
     /// <summary>A message that every filter let through (end of message, no decision): counted as <c>accept</c> by filter <c>-</c>.</summary>
     public void OnAccepted(SessionContext session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        Enqueue(new Item(Key(session, NoFilter, VerdictName(VerdictKind.Accept), NoFilter), default, false));
+        Count(Key(session, NoFilter, VerdictName(VerdictKind.Accept), NoFilter));
     }
 
     /// <summary>A greylist event at <paramref name="at"/>; <paramref name="delay"/> is the wait of a pass.</summary>
-    internal void OnGreylist(GreylistEvent greylistEvent, DateTimeOffset at, TimeSpan delay) =>
-        Enqueue(new Item(default, new GreylistKey(MinuteOf(at), greylistEvent, Math.Max(0, (long)delay.TotalSeconds)), true));
+    internal void OnGreylist(GreylistEvent greylistEvent, DateTimeOffset at, TimeSpan delay)
+    {
+        var key = new GreylistKey(MinuteOf(at), greylistEvent, Math.Max(0, (long)delay.TotalSeconds));
+        lock (_lock)
+        {
+            if (_greylist.Count + _decisions.Count >= _capacity && !_greylist.ContainsKey(key))
+            {
+                _dropped++;
+                return;
+            }
+            Add(_greylist, key, 1);
+            _pending++;
+        }
+    }
 
     /// <summary>The lowercase verdict name the tally and the log line use (<c>reject</c>, <c>tempfail</c>, ...).</summary>
     public static string VerdictName(VerdictKind kind) => kind switch
@@ -99,24 +120,23 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     /// <summary>Unix seconds of the start of <paramref name="at"/>'s minute.</summary>
     public static long MinuteOf(DateTimeOffset at) => at.ToUnixTimeSeconds() / 60 * 60;
 
-    /// <summary>Writes everything waiting in one transaction; a failure keeps it for the next call (bounded by the capacity).</summary>
+    /// <summary>Writes everything counted in one transaction; a failure puts it back for the next call (bounded by the capacity).</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         await _flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            while (_queue.Reader.TryRead(out var item))
+            Dictionary<DecisionKey, long> decisions;
+            Dictionary<GreylistKey, long> greylist;
+            long pending;
+            lock (_lock)
             {
-                if (item.IsGreylist)
-                    Add(_greylist, item.Greylist);
-                else
-                    Add(_decisions, item.Decision);
+                (decisions, greylist, pending) = (_decisions, _greylist, _pending);
+                (_decisions, _greylist, _pending) = ([], [], 0);
             }
             ReportDrops();
-            if (_decisions.Count == 0 && _greylist.Count == 0)
+            if (decisions.Count == 0 && greylist.Count == 0)
                 return;
-            var decisions = _decisions;
-            var greylist = _greylist;
             try
             {
                 await _database.WriteAsync(async (session, ct) =>
@@ -129,23 +149,34 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
                     await WriteGreylistAsync(session, greylist, ct).ConfigureAwait(false);
                     return 0;
                 }, cancellationToken).ConfigureAwait(false);
-                _decisions = [];
-                _greylist = [];
             }
             catch (StoreUnavailableException ex)
             {
                 StatsLog.FlushFailed(_logger, decisions.Count + greylist.Count, ex);
-                if (decisions.Count + greylist.Count > _capacity)
-                {
-                    Interlocked.Add(ref _dropped, decisions.Values.Sum() + greylist.Values.Sum());
-                    _decisions = [];
-                    _greylist = [];
-                }
+                PutBack(decisions, greylist, pending);
             }
         }
         finally
         {
             _flushing.Release();
+        }
+    }
+
+    // The rows of a failed write go back in with what was counted meanwhile, unless that would pass the capacity.
+    private void PutBack(Dictionary<DecisionKey, long> decisions, Dictionary<GreylistKey, long> greylist, long pending)
+    {
+        lock (_lock)
+        {
+            if (decisions.Count + greylist.Count + _decisions.Count + _greylist.Count > _capacity)
+            {
+                _dropped += pending;
+                return;
+            }
+            foreach (var (key, n) in decisions)
+                Add(_decisions, key, n);
+            foreach (var (key, n) in greylist)
+                Add(_greylist, key, n);
+            _pending += pending;
         }
     }
 
@@ -255,23 +286,36 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
         return new DecisionKey(MinuteOf(_time.GetUtcNow()), filter, verdict, rule, NetworkOf(session.ClientAddress), domain);
     }
 
-    private void Enqueue(Item item)
+    private void Count(DecisionKey key)
     {
-        if (!_queue.Writer.TryWrite(item))
-            Interlocked.Increment(ref _dropped);
+        lock (_lock)
+        {
+            if (_decisions.Count + _greylist.Count >= _capacity && !_decisions.ContainsKey(key))
+            {
+                key = key with { Network = Folded, SenderDomain = Folded };
+                _folded++;
+            }
+            Add(_decisions, key, 1);
+            _pending++;
+        }
     }
 
     private void ReportDrops()
     {
         var dropped = Dropped;
-        if (dropped == _droppedReported)
-            return;
-        _droppedReported = dropped;
-        StatsLog.Dropped(_logger, _capacity, dropped);
+        if (dropped != _droppedReported)
+        {
+            _droppedReported = dropped;
+            StatsLog.Dropped(_logger, dropped);
+        }
+        var folded = FoldedDecisions;
+        if (folded != _foldedReported)
+        {
+            _foldedReported = folded;
+            StatsLog.Folded(_logger, _capacity, folded);
+        }
     }
 
-    private static void Add<TKey>(Dictionary<TKey, long> rows, TKey key) where TKey : notnull =>
-        rows[key] = rows.GetValueOrDefault(key) + 1;
-
-    private readonly record struct Item(DecisionKey Decision, GreylistKey Greylist, bool IsGreylist);
+    private static void Add<TKey>(Dictionary<TKey, long> rows, TKey key, long n) where TKey : notnull =>
+        CollectionsMarshal.GetValueRefOrAddDefault(rows, key, out _) += n;
 }

@@ -35,6 +35,9 @@ public sealed record StoreOptions
     /// </summary>
     public int MaxQueuedAttempts { get; init; } = 10_000;
 
-    /// <summary>Decisions and greylist events waiting for the tally's next write, at most; more are dropped and counted.</summary>
-    public int TallyCapacity { get; init; } = 50_000;
+    /// <summary>
+    /// Distinct tally rows waiting for the next write (every 5 s), at most; past it a decision is
+    /// counted without its network and sender domain, and a greylist event is dropped and counted.
+    /// </summary>
+    public int TallyCapacity { get; init; } = 10_000;
 }

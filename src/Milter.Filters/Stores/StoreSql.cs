@@ -231,10 +231,10 @@ internal static class StoreSql
         "SELECT filter, verdict, rule, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
         " GROUP BY filter, verdict, rule ORDER BY filter, verdict, rule";
     public const string TopRefusedNetworks =
-        "SELECT network AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND network <> ''" +
+        "SELECT network AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND network NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
         " GROUP BY network ORDER BY n DESC, network LIMIT @limit";
     public const string TopRefusedDomains =
-        "SELECT sender_domain AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND sender_domain <> ''" +
+        "SELECT sender_domain AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND sender_domain NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
         " GROUP BY sender_domain ORDER BY n DESC, sender_domain LIMIT @limit";
     public const string DecisionsByHour =
         "SELECT (minute / 3600) * 3600 AS hour, verdict, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +

@@ -30,6 +30,7 @@ internal sealed class DaemonMetrics : IStoreObserver
     private readonly Histogram.Child _storeWrites;
     private readonly Counter _storeErrors;
     private readonly Counter _tallyDropped;
+    private readonly Counter _tallyFolded;
     private readonly Gauge _connections;
     private readonly Gauge _generation;
     private readonly Gauge _triplets;
@@ -61,7 +62,9 @@ internal sealed class DaemonMetrics : IStoreObserver
         _storeWrites = _store.WithLabels("write");
         foreach (var kind in (string[])["read", "write"])
             _storeErrors.WithLabels(kind);
-        _tallyDropped = f.CreateCounter("milterhost_tally_dropped_total", "Decisions not counted in the stats tally because its queue was full or the database kept failing.");
+        _tallyDropped = f.CreateCounter("milterhost_tally_dropped_total", "Decisions and greylist events not counted in the stats tally: the database kept failing, or too many distinct rows waited.");
+        _tallyFolded = f.CreateCounter("milterhost_tally_folded_total",
+            "Decisions counted in the stats tally without their network and sender domain (as '*'): more distinct rows waited than the tally holds (a flood).");
         _connections = f.CreateGauge("milterhost_connections_open", "Milter connections open now.");
         _generation = f.CreateGauge("milterhost_config_generation", "Configuration generation in use: 1 at start, one more per successful reload (SIGHUP).");
         _triplets = f.CreateGauge("milterhost_greylist_triplets", "Live greylist triplets by state (pending: waiting for the retry; passed).", ["state"]);
@@ -84,6 +87,7 @@ internal sealed class DaemonMetrics : IStoreObserver
             _connections.Set(sources.ActiveConnections());
             _generation.Set(sources.Generation());
             _tallyDropped.IncTo(sources.Stores.Tally.Dropped);
+            _tallyFolded.IncTo(sources.Stores.Tally.FoldedDecisions);
             try
             {
                 var now = sources.Time.GetUtcNow();

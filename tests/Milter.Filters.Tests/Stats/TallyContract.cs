@@ -129,15 +129,29 @@ public abstract class TallyContract : StoreTestBase
     }
 
     [Fact]
-    public async Task Full_queue_drops_and_counts_what_it_could_not_take()
+    public async Task Past_the_capacity_decisions_are_counted_without_network_and_domain_and_left_out_of_the_tops()
     {
-        var tally = (await OpenAsync(new StoreOptions { TallyCapacity = 3 })).Tally;
-        for (var i = 0; i < 5; i++)
-            tally.OnDecision(Session(Spammer, "a@spam.example"), Refusal("relay", "relay"));
+        var tally = (await OpenAsync(new StoreOptions { TallyCapacity = 2 })).Tally;
+        // Two distinct rows fill it; a third key (a flood from elsewhere) is folded, a known key still counts as itself.
+        tally.OnDecision(Session(Spammer, "a@spam.example"), Refusal("relay", "relay"));
+        tally.OnDecision(Session(Spammer, "b@other.example"), Refusal("relay", "relay"));
+        for (var i = 1; i <= 5; i++)
+            tally.OnDecision(Session(IPAddress.Parse($"198.51.{i}.7"), $"x@flood{i}.example"), Refusal("relay", "relay"));
+        tally.OnDecision(Session(Spammer, "a@spam.example"), Refusal("relay", "relay"));
+        tally.OnGreylist(GreylistEvent.FirstAttempt, Now, TimeSpan.Zero);
+        Assert.Equal(8, tally.Pending);
+        await tally.FlushAsync(default);
+        // Written: the next flush period starts empty.
+        tally.OnDecision(Session(IPAddress.Parse("198.51.9.7"), "y@flood9.example"), Refusal("relay", "relay"));
         await tally.FlushAsync(default);
 
-        Assert.Equal(2, tally.Dropped);
-        Assert.Equal(3, Assert.Single(await tally.DecisionsAsync(Day.From, Day.To, default)).Count);
+        Assert.Equal((5, 1), (tally.FoldedDecisions, tally.Dropped));
+        Assert.Equal(9, Assert.Single(await tally.DecisionsAsync(Day.From, Day.To, default)).Count);
+        Assert.Equal([new NamedCount("203.0.113.0/24", 3), new NamedCount("198.51.9.0/24", 1)],
+            await tally.TopRefusedNetworksAsync(Day.From, Day.To, 10, default));
+        Assert.Equal([new NamedCount("spam.example", 2), new NamedCount("flood9.example", 1), new NamedCount("other.example", 1)],
+            await tally.TopRefusedSenderDomainsAsync(Day.From, Day.To, 10, default));
+        Assert.Equal(5, await ScalarAsync("SELECT SUM(n) FROM decision_tally WHERE network = '*' AND sender_domain = '*'"));
     }
 
     [Fact]
