@@ -9,7 +9,9 @@
 # known-triplet and new-triplet loads against the three filters alternately at each concurrency,
 # ROUNDS times, and prints the medians and ratios, and the peak memory after everything.
 #
-# Knobs (environment): ROUNDS=3  CONNS="1 8 64 512"  DURATION=4s  PREFILL=1000000  KNOWN_SET=5000
+# Knobs (environment): ROUNDS=3  CONNS="1 8 64 512"  DURATION=4s  WARMUP=1s  PREFILL=1000000  KNOWN_SET=5000
+#   WARMUP: each measured run is preceded by this long of the same traffic, unmeasured (the load
+#           generator's own JIT warm-up otherwise slows its first seconds against every filter)
 #   BENCH_DIR=/tmp/...  (kept afterwards; default: a fresh temporary folder)
 #   WAIT_FOR_IDLE=0     (1: wait up to 20 minutes for the 1-minute load average to drop below 1.5)
 #   SKIP_BUILD=0        (1: use the binaries already built)
@@ -25,6 +27,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"1 8 64 512"}
 DURATION=${DURATION:-4s}
+WARMUP=${WARMUP:-1s}
 PREFILL=${PREFILL:-1000000}
 KNOWN_SET=${KNOWN_SET:-5000}
 WAIT_FOR_IDLE=${WAIT_FOR_IDLE:-0}
@@ -172,7 +175,7 @@ for c in $CONNS; do
             for f in $order; do
                 log "C=$c round $round $mix: $f"
                 "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" \
-                    --duration "$DURATION" --messages 100000000 --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS"
+                    --duration "$DURATION" --warmup "$WARMUP" --messages 100000000 --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS"
             done
         done
     done
@@ -190,7 +193,7 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
     echo "- dotnet $(dotnet --version), $(gcc --version | head -1), libmilter $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null || echo '?')"
     echo "- load average before the measured runs: $LOAD_BEFORE; after: $LOAD_AFTER"
-    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}"
+    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}"
     echo
     "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF"
 } | tee "$WORK/report.md"
