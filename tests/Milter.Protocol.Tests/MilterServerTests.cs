@@ -89,6 +89,27 @@ public sealed class MilterServerTests : IAsyncLifetime
         return mta;
     }
 
+    // A Unix socket's connect fails at once (EAGAIN) while the listener's queue is full, where a TCP
+    // connect would wait; a sendmail would try again, and so does this.
+    private async Task<Socket> ConnectRawAsync()
+    {
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (true)
+        {
+            var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await raw.ConnectAsync(_endPoint);
+                return raw;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock && DateTime.UtcNow < deadline)
+            {
+                raw.Dispose();
+                await Task.Delay(10);
+            }
+        }
+    }
+
     private async Task WaitForNoConnections()
     {
         var deadline = DateTime.UtcNow + PipeSession.HangLimit;
@@ -163,10 +184,24 @@ public sealed class MilterServerTests : IAsyncLifetime
             if (i % 3 == 2)
                 await WaitForNoConnections();
         }
+        // A QUIT already waiting when the connection is accepted: the session ends before the accept loop goes on.
+        for (var i = 0; i < 20; i++)
+        {
+            using var raw = await ConnectRawAsync();
+            await raw.SendAsync(new byte[] { 0, 0, 0, 1, (byte)'Q' });
+            raw.Shutdown(SocketShutdown.Both);
+            if (i % 3 == 2)
+                await WaitForNoConnections();
+        }
         await WaitForNoConnections();
         await using var last = await Open();
         Assert.Equal(VerdictKind.Continue, (await last.MailAsync("<a@remote.example>")).Kind);
         Assert.Equal(0, _server.RefusedConnections);
+        // Every ended session left the server's list (a session's last step comes just after it frees its place).
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (_server.TrackedSessions > 1 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal(1, _server.TrackedSessions);
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public sealed class MilterServer
     /// <summary>Connections open now.</summary>
     public int ActiveConnections => Volatile.Read(ref _occupied);
 
+    /// <summary>Sessions the server waits for at shutdown (for tests: none may stay behind once ended).</summary>
+    internal int TrackedSessions => _sessions.Count;
+
     /// <summary>Connections refused at the cap since start.</summary>
     public long RefusedConnections { get; private set; }
 
@@ -82,10 +85,12 @@ public sealed class MilterServer
                 }
                 var id = Interlocked.Increment(ref _nextConnectionId);
                 Interlocked.Increment(ref _occupied);
-                // The session waits until it is registered, so its own removal can never come first.
-                var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _sessions[id] = RunSessionAsync(socket, id, options, registered.Task, hardStop.Token);
-                registered.SetResult();
+                // Registered before it starts, so its own removal can never come first; then run here
+                // until its first read waits (the OPTNEG usually came with the connection): no hand-off
+                // to the thread pool per connection.
+                var start = new Task<Task>(() => RunSessionAsync(socket, id, options, hardStop.Token));
+                _sessions[id] = start.Unwrap();
+                start.RunSynchronously(TaskScheduler.Default);
             }
         }
         finally
@@ -114,9 +119,8 @@ public sealed class MilterServer
         }
     }
 
-    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, Task registered, CancellationToken hardStop)
+    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, CancellationToken hardStop)
     {
-        await registered.ConfigureAwait(false); // and leave the accept loop at once
         var occupied = 1;
         void Vacate()
         {
