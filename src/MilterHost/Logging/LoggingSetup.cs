@@ -2,6 +2,7 @@ using Milter.Filters.Configuration;
 using NLog;
 using NLog.Config;
 using NLog.Targets;
+using NLog.Targets.Wrappers;
 
 namespace MilterHost.Logging;
 
@@ -15,7 +16,7 @@ internal static class LoggingSetup
         if (options.Syslog)
         {
             var syslog = new SyslogTarget { Name = "syslog", Layout = "${message}${onexception: ${exception:format=shortType,message}}" };
-            config.AddRule(minimum, LogLevel.Fatal, syslog);
+            config.AddRule(minimum, LogLevel.Fatal, Behind(syslog));
         }
         if (options.File is { } path)
         {
@@ -25,7 +26,7 @@ internal static class LoggingSetup
                 Layout = "${longdate} ${level:uppercase=true:padding=-5} ${message}${onexception:${newline}${exception:format=tostring}}",
                 KeepFileOpen = true,
             };
-            config.AddRule(minimum, LogLevel.Fatal, file);
+            config.AddRule(minimum, LogLevel.Fatal, Behind(file));
         }
         if (console)
         {
@@ -41,6 +42,22 @@ internal static class LoggingSetup
         }
         return config;
     }
+
+    /// <summary>
+    /// Syslog and the file are written by a thread of their own: a session logs its decision from the
+    /// socket's event thread, which a slow disk or a syslogd that stopped reading /dev/log would
+    /// otherwise hold up, and every connection of that thread with it; the file also gets its lines
+    /// in batches. Past <see cref="QueuedLines"/> waiting lines the logging session waits (nothing
+    /// is dropped); the daemon's shutdown flushes the queue (LogManager.Shutdown).
+    /// </summary>
+    private static AsyncTargetWrapper Behind(Target target) => new(target.Name + "-queue", target)
+    {
+        QueueLimit = QueuedLines,
+        OverflowAction = AsyncTargetWrapperOverflowAction.Block,
+    };
+
+    /// <summary>Log lines waiting for syslog or the file, at most, before a logging session waits.</summary>
+    public const int QueuedLines = 10_000;
 
     /// <summary>The logger of the "not starting" line, which goes to syslog and the file but not the console.</summary>
     public const string StartupLogger = "milterhost.start";
