@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Milter.Protocol.Client;
 using Milter.Protocol.Commands;
 using Milter.Protocol.Negotiation;
@@ -25,7 +26,7 @@ public sealed class MilterServerTests : IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    private void Start(MilterServerOptions options, Func<StageCall, ValueTask<Verdict>>? script = null)
+    private void Start(MilterServerOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null)
     {
         _options = options;
         _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_dir, "milter.sock"));
@@ -37,7 +38,7 @@ public sealed class MilterServerTests : IAsyncLifetime
             var h = new ScriptedHandler { Script = script };
             lock (_handlers) _handlers.Add(h);
             return h;
-        }, () => _options, TimeProvider.System, _log);
+        }, () => _options, time ?? TimeProvider.System, _log);
         _run = _server.RunAsync(_stop.Token);
     }
 
@@ -170,6 +171,43 @@ public sealed class MilterServerTests : IAsyncLifetime
         await using var fourth = await Open();
         Assert.Equal(ReplyCode.Accept, (await WholeMessage(fourth, "Q4")).Code);
     }
+
+    [Fact]
+    public async Task A_burst_of_refusals_is_summed_up_by_the_next_connection_served_and_at_stop()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
+        Start(new MilterServerOptions { MaxConnections = 1 }, Policy, time);
+        var held = await Open();
+        for (var i = 0; i < 3; i++)
+        {
+            await using var refused = await MilterClient.ConnectAsync(_endPoint);
+            Assert.True(await IsClosedByPeer(refused));
+        }
+        // The first refusal at once; the two after it wait for a summary.
+        Assert.Equal([1L], CapLines());
+
+        // The burst is over: the next connection served, ten seconds on, reports the rest.
+        time.Advance(TimeSpan.FromSeconds(11));
+        await held.QuitAsync();
+        await held.DisposeAsync();
+        await WaitForNoConnections();
+        await using (var served = await Open())
+            Assert.Equal(VerdictKind.Continue, (await served.MailAsync("<a@remote.example>")).Kind);
+        Assert.Equal([1L, 2L], CapLines());
+
+        // A refusal within ten seconds of that line is reported when the listener stops.
+        await using var again = await Open();
+        await using (var refused = await MilterClient.ConnectAsync(_endPoint))
+            Assert.True(await IsClosedByPeer(refused));
+        Assert.Equal([1L, 2L], CapLines());
+        await again.QuitAsync(); // (the shutdown grace would run on the fake clock)
+        await _stop.CancelAsync();
+        await _run.WaitAsync(PipeSession.HangLimit);
+        Assert.Equal([1L, 2L, 1L], CapLines());
+    }
+
+    private List<long> CapLines() =>
+        _log.AtLeast(LogLevel.Warning).Where(e => e.EventId.Id == 1010).Select(e => Convert.ToInt64(e.State["Refused"], System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
     [Fact]
     public async Task Connections_that_end_at_once_free_their_place_under_the_cap()

@@ -83,6 +83,8 @@ public sealed class MilterServer
                     Refuse(socket, options.MaxConnections);
                     continue;
                 }
+                if (_refusedInBurst > 0)
+                    ReportRefusals(options.MaxConnections, final: false);
                 var id = Interlocked.Increment(ref _nextConnectionId);
                 Interlocked.Increment(ref _occupied);
                 // Registered before it starts, so its own removal can never come first; then run here
@@ -99,6 +101,8 @@ public sealed class MilterServer
             // its backlog, unanswered, until the MTA's connect timeout; closed, they are refused at once
             // and the MTA applies its own fallback (sendmail's F=). Closing also unlinks a Unix socket file.
             _listener.Close();
+            if (_refusedInBurst > 0)
+                ReportRefusals(_options().MaxConnections, final: true);
             await DrainAsync(hardStop).ConfigureAwait(false);
         }
     }
@@ -164,19 +168,27 @@ public sealed class MilterServer
         }
     }
 
+    /// <summary>
+    /// One line per burst of refusals: the first one at once, then at most one summary every ten
+    /// seconds, from a refusal or, once the burst is over, from the next connection served, so the
+    /// last refusals of a burst are not left unreported until the next burst.
+    /// </summary>
+    private void ReportRefusals(int max, bool final)
+    {
+        var now = _time.GetTimestamp();
+        if (!final && _lastCapLog != long.MinValue && _time.GetElapsedTime(_lastCapLog, now) < TimeSpan.FromSeconds(10))
+            return;
+        ProtocolLog.ConnectionCapReached(_logger, _refusedInBurst, max);
+        _refusedInBurst = 0;
+        _lastCapLog = now;
+    }
+
     private void Refuse(Socket socket, int max)
     {
         RefusedConnections++;
         _refusedInBurst++;
-        // One line per burst: the first refusal, then at most one summary every ten seconds. Logged
-        // before the close, so that whoever sees the close can find the line.
-        var now = _time.GetTimestamp();
-        if (_lastCapLog == long.MinValue || _time.GetElapsedTime(_lastCapLog, now) >= TimeSpan.FromSeconds(10))
-        {
-            ProtocolLog.ConnectionCapReached(_logger, _refusedInBurst, max);
-            _refusedInBurst = 0;
-            _lastCapLog = now;
-        }
+        // Logged before the close, so that whoever sees the close can find the line.
+        ReportRefusals(max, final: false);
         try
         {
             socket.Close(0);
