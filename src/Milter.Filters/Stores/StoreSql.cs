@@ -84,8 +84,9 @@ internal static class StoreSql
                 + StoreGenerations.Allow + "', 0), ('" + StoreGenerations.Greylist + "', 0)",
         ],
         // 4: two indexes fewer on triplets. Their keys (sender, recipient) are as random as the
-        // triplet's own, so every first attempt wrote a page of each far from the others, a third of
-        // its write; only the admin commands' --sender and --recipient filters read them, and a scan
+        // triplet's own, so every first attempt wrote a page of each far from the others: two of the
+        // three random pages it dirtied (the row itself and the expires and state indexes land at
+        // their ends). Only the admin commands' --sender and --recipient filters read them, and a scan
         // serves those (list sorts the matching rows by last_seen anyway). The indexes on expires and
         // (state, expires) stay: new rows land at their ends, and the sweep and stats read them.
         [
