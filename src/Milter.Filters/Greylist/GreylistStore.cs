@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Net;
 using System.Text;
-using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Stats;
@@ -383,12 +382,11 @@ public abstract class GreylistStore : IGreylistStore
         var within = (long)options.BypassBan.Within.TotalSeconds;
         var strikes = await _database.WriteAsync(async (session, ct) =>
         {
-            var connection = session.Connection;
-            var passed = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.HasPassed, new { client = key, now = seconds }, ct)).ConfigureAwait(false);
+            var passed = await session.ScalarAsync(StoreSql.HasPassed, ct, ("@client", key), ("@now", seconds)).ConfigureAwait(false);
             if (passed == 0)
                 return 0L;
-            await connection.ExecuteAsync(StoreSession.Define(StoreSql.AddStrike, new { client = key, now = seconds, expires = seconds + within }, ct)).ConfigureAwait(false);
-            return await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.CountStrikes, new { client = key, since = seconds - within }, ct)).ConfigureAwait(false);
+            await session.ExecuteAsync(StoreSql.AddStrike, ct, ("@client", key), ("@now", seconds), ("@expires", seconds + within)).ConfigureAwait(false);
+            return await session.ScalarAsync(StoreSql.CountStrikes, ct, ("@client", key), ("@since", seconds - within)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         if (!GreylistPolicy.ShouldBan((int)Math.Min(strikes, int.MaxValue), options))
             return null;
@@ -404,8 +402,8 @@ public abstract class GreylistStore : IGreylistStore
         await _bans.AddAsync(ban, cancellationToken).ConfigureAwait(false);
         await _database.WriteAsync(async (session, ct) =>
         {
-            await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.DeleteAwlOfClient, new { client = key }, ct)).ConfigureAwait(false);
-            return await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.DeleteStrikes, new { client = key }, ct)).ConfigureAwait(false);
+            await session.ExecuteAsync(StoreSql.DeleteAwlOfClient, ct, ("@client", key)).ConfigureAwait(false);
+            return await session.ExecuteAsync(StoreSql.DeleteStrikes, ct, ("@client", key)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         _whitelisted.RemoveWhere(k => k.Client == key);
         foreach (var pending in _awlTouches.Keys.Where(k => k.Client == key))
@@ -480,14 +478,14 @@ public abstract class GreylistStore : IGreylistStore
     public async Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var parameters = new { now = now.ToUnixTimeSeconds(), batch = (long)batchSize };
+        (string Name, object? Value)[] parameters = [("@now", now.ToUnixTimeSeconds()), ("@batch", (long)batchSize)];
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
         // The expired pending triplets are counted in the greylist tally in the same transaction that deletes them.
         // Relaxed commits: a sweep lost to a power cut is simply done again, its tally with it.
         var total = await _database.WriteAsync(async (session, ct) =>
         {
-            var gone = (await session.Connection.QueryAsync<(long State, long Expires, long Deferrals)>(
-                StoreSession.Define(StoreSql.SweepTriplets, parameters, ct)).ConfigureAwait(false)).ToList();
+            var gone = await session.QueryAsync(StoreSql.SweepTriplets,
+                static r => (State: StoreSession.Int64(r, 0), Expires: StoreSession.Int64(r, 1), Deferrals: StoreSession.Int64(r, 2)), ct, parameters).ConfigureAwait(false);
             var abandoned = gone.Where(row => row.State == (long)TripletState.Pending)
                 .GroupBy(row => new GreylistKey(DecisionTally.MinuteOf(Time(row.Expires)), Abandoned(row.Deferrals), 0))
                 .ToDictionary(g => g.Key, g => (long)g.Count());
@@ -497,7 +495,7 @@ public abstract class GreylistStore : IGreylistStore
         foreach (var sql in (string[])[StoreSql.SweepAwl, StoreSql.SweepAllow, StoreSql.SweepStrikes])
         {
             total += await _database.WriteAsync((session, ct) =>
-                session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken, mayRelax: true).ConfigureAwait(false);
+                session.ExecuteAsync(sql, ct, parameters), cancellationToken, mayRelax: true).ConfigureAwait(false);
         }
         return total;
     }
@@ -538,11 +536,8 @@ public abstract class GreylistStore : IGreylistStore
 
     public Task<IReadOnlyList<GreylistAllowEntry>> ListAllowedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         _database.RunAsync(async (session, ct) =>
-        {
-            var rows = await session.Connection.QueryAsync<AllowRow>(
-                StoreSession.Define(StoreSql.ListAllow, new { now = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
-            return (IReadOnlyList<GreylistAllowEntry>)rows.Select(row => row.ToEntry()).ToList();
-        }, cancellationToken);
+            (IReadOnlyList<GreylistAllowEntry>)await session.QueryAsync(StoreSql.ListAllow, ReadAllow, ct, ("@now", now.ToUnixTimeSeconds())).ConfigureAwait(false),
+            cancellationToken);
 
     public async Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
     {
@@ -551,13 +546,12 @@ public abstract class GreylistStore : IGreylistStore
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
         return await _database.RunAsync(async (session, ct) =>
         {
-            var connection = session.Connection;
-            var states = (await connection.QueryAsync<(long State, long N)>(
-                StoreSession.Define(StoreSql.CountTriplets, new { now = seconds }, ct)).ConfigureAwait(false)).ToList();
-            var awl = await connection.QuerySingleAsync<(long Entries, long Whitelisted)>(
-                StoreSession.Define(StoreSql.CountAwl, new { now = seconds, passes = (long)Math.Max(1, options.AutoWhitelist.After) }, ct)).ConfigureAwait(false);
-            var allowed = (await connection.QueryAsync<AllowRow>(StoreSession.Define(StoreSql.ListAllow, new { now = seconds }, ct)).ConfigureAwait(false)).Count();
-            var expired = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.CountExpired, new { now = seconds }, ct)).ConfigureAwait(false);
+            var states = await session.QueryAsync(StoreSql.CountTriplets,
+                static r => (State: StoreSession.Int64(r, 0), N: StoreSession.Int64(r, 1)), ct, ("@now", seconds)).ConfigureAwait(false);
+            var awl = (await session.QueryAsync(StoreSql.CountAwl, static r => (Entries: StoreSession.Int64(r, 0), Whitelisted: StoreSession.Int64(r, 1)), ct,
+                ("@now", seconds), ("@passes", (long)Math.Max(1, options.AutoWhitelist.After))).ConfigureAwait(false)).Single();
+            var allowed = (await session.QueryAsync(StoreSql.ListAllow, ReadAllow, ct, ("@now", seconds)).ConfigureAwait(false)).Count;
+            var expired = await session.ScalarAsync(StoreSql.CountExpired, ct, ("@now", seconds)).ConfigureAwait(false);
             return new GreylistStats(
                 states.Where(s => s.State == (long)TripletState.Pending).Sum(s => s.N),
                 states.Where(s => s.State == (long)TripletState.Passed).Sum(s => s.N),
@@ -574,9 +568,9 @@ public abstract class GreylistStore : IGreylistStore
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
         return await _database.RunAsync(async (session, ct) =>
         {
-            var rows = await session.Connection.QueryAsync<(string Client, long Pending, long LastSeen)>(StoreSession.Define(StoreSql.TopPendingClients,
-                new { now = now.ToUnixTimeSeconds(), state = (long)TripletState.Pending, limit = (long)limit }, ct)).ConfigureAwait(false);
-            return (IReadOnlyList<PendingClient>)rows.Select(r => new PendingClient(r.Client, r.Pending, Time(r.LastSeen))).ToList();
+            return (IReadOnlyList<PendingClient>)await session.QueryAsync(StoreSql.TopPendingClients,
+                static r => new PendingClient(StoreSession.Text(r, 0), StoreSession.Int64(r, 1), Time(StoreSession.Int64(r, 2))), ct,
+                ("@now", now.ToUnixTimeSeconds()), ("@state", (long)TripletState.Pending), ("@limit", (long)limit)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -598,14 +592,12 @@ public abstract class GreylistStore : IGreylistStore
         ArgumentNullException.ThrowIfNull(entry);
         await _database.WriteAsync(async (session, ct) =>
         {
-            await session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.UpsertAllow, new
-            {
-                kind = (long)entry.Kind,
-                value = entry.Value,
-                reason = entry.Reason,
-                created = entry.Created.ToUnixTimeSeconds(),
-                expires = entry.Expires?.ToUnixTimeSeconds(),
-            }, ct)).ConfigureAwait(false);
+            await session.ExecuteAsync(StoreSql.UpsertAllow, ct,
+                ("@kind", (long)entry.Kind),
+                ("@value", entry.Value),
+                ("@reason", entry.Reason),
+                ("@created", entry.Created.ToUnixTimeSeconds()),
+                ("@expires", entry.Expires?.ToUnixTimeSeconds())).ConfigureAwait(false);
             return await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         await _allow.ReloadAsync(cancellationToken).ConfigureAwait(false);
@@ -616,8 +608,7 @@ public abstract class GreylistStore : IGreylistStore
         ArgumentNullException.ThrowIfNull(value);
         var removed = await _database.WriteAsync(async (session, ct) =>
         {
-            var rows = await session.Connection.ExecuteAsync(
-                StoreSession.Define(StoreSql.DeleteAllow, new { kind = (long)kind, value }, ct)).ConfigureAwait(false);
+            var rows = await session.ExecuteAsync(StoreSql.DeleteAllow, ct, ("@kind", (long)kind), ("@value", value)).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
             return rows;
@@ -773,32 +764,9 @@ public abstract class GreylistStore : IGreylistStore
         return rows.Count == 0 ? null : rows[0];
     }
 
-    private static async Task<List<T>> ReadRowsAsync<T>(StoreSession session, string sql, IReadOnlyList<(string Name, object? Value)> parameters,
-        Func<DbDataReader, T> map, Func<T, bool> keep, int limit, CancellationToken cancellationToken)
-    {
-        var command = session.Rent(sql);
-        try
-        {
-            foreach (var (name, value) in parameters)
-                StoreSession.Bind(command, name, value);
-            var rows = new List<T>();
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
-            {
-                while (rows.Count < limit && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var row = map(reader);
-                    if (keep(row))
-                        rows.Add(row);
-                }
-            }
-            return rows;
-        }
-        finally
-        {
-            session.Return(command);
-        }
-    }
+    private static Task<List<T>> ReadRowsAsync<T>(StoreSession session, string sql, IReadOnlyList<(string Name, object? Value)> parameters,
+        Func<DbDataReader, T> map, Func<T, bool> keep, int limit, CancellationToken cancellationToken) =>
+        session.QueryAsync(sql, parameters, map, keep, limit, cancellationToken);
 
     private static TripletEntry ReadTriplet(DbDataReader reader) => new(
         new Triplet(reader.GetString(0), reader.GetString(1), reader.GetString(2)),
@@ -836,8 +804,7 @@ public abstract class GreylistStore : IGreylistStore
         _database.RunAsync(async (session, ct) =>
         {
             // Entries that expire before the next reload are kept; AllowIndex compares their expiry with each check's time.
-            var rows = await session.Connection.QueryAsync<AllowRow>(StoreSession.Define(StoreSql.ListAllow, new { now = 0L }, ct)).ConfigureAwait(false);
-            return new AllowIndex(rows.Select(row => row.ToEntry()));
+            return new AllowIndex(await session.QueryAsync(StoreSql.ListAllow, ReadAllow, ct, ("@now", 0L)).ConfigureAwait(false));
         }, cancellationToken);
 
     /// <summary>A pass known in memory: valid until <c>Expires</c>; read from the database at <c>VerifiedAt</c>; lifetime written up to <c>PersistedAt</c> (Unix seconds).</summary>
@@ -857,15 +824,7 @@ public abstract class GreylistStore : IGreylistStore
 
     private sealed record CheckOutcome(GreylistResult Result, long Expires, IReadOnlyList<(GreylistEvent Event, DateTimeOffset At, TimeSpan Delay)> Events);
 
-    private sealed class AllowRow
-    {
-        public long Kind { get; set; }
-        public string Value { get; set; } = "";
-        public string Reason { get; set; } = "";
-        public long Created { get; set; }
-        public long? Expires { get; set; }
-
-        public GreylistAllowEntry ToEntry() => new((GreylistAllowKind)Kind, Value, Reason, Time(Created),
-            Expires is { } expires ? Time(expires) : null);
-    }
+    // The columns of StoreSql.ListAllow, in order: kind, value, reason, created, expires (NULL: never).
+    private static GreylistAllowEntry ReadAllow(DbDataReader r) => new((GreylistAllowKind)StoreSession.Int64(r, 0), StoreSession.Text(r, 1),
+        StoreSession.Text(r, 2), Time(StoreSession.Int64(r, 3)), StoreSession.NullableInt64(r, 4) is { } expires ? Time(expires) : null);
 }

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
@@ -200,12 +200,12 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     public async Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var parameters = new { before = MinuteOf(now - Retention), batch = (long)batchSize };
+        var before = MinuteOf(now - Retention);
         var total = 0;
         foreach (var sql in (string[])[StoreSql.SweepDecisionTally, StoreSql.SweepGreylistTally])
         {
             total += await _database.WriteAsync((session, ct) =>
-                session.Connection.ExecuteAsync(StoreSession.Define(sql, parameters, ct)), cancellationToken).ConfigureAwait(false);
+                session.ExecuteAsync(sql, ct, ("@before", before), ("@batch", (long)batchSize)), cancellationToken).ConfigureAwait(false);
         }
         return total;
     }
@@ -214,27 +214,27 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
 
     /// <summary>Decisions in [from, to) by filter, verdict and rule.</summary>
     public Task<IReadOnlyList<DecisionCount>> DecisionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        QueryAsync<(string Filter, string Verdict, string Rule, long N), DecisionCount>(StoreSql.DecisionsByFilter, Window(from, to),
-            r => new DecisionCount(r.Filter, r.Verdict, r.Rule, r.N), cancellationToken);
+        QueryAsync(StoreSql.DecisionsByFilter, Window(from, to),
+            static r => new DecisionCount(StoreSession.Text(r, 0), StoreSession.Text(r, 1), StoreSession.Text(r, 2), StoreSession.Int64(r, 3)), cancellationToken);
 
     /// <summary>The client networks refused (reject, tempfail, discard) most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedNetworksAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        QueryAsync<(string Name, long N), NamedCount>(StoreSql.TopRefusedNetworks, Window(from, to, limit), r => new NamedCount(r.Name, r.N), cancellationToken);
+        QueryAsync(StoreSql.TopRefusedNetworks, Window(from, to, limit), ReadNamedCount, cancellationToken);
 
     /// <summary>The sender domains refused most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedSenderDomainsAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        QueryAsync<(string Name, long N), NamedCount>(StoreSql.TopRefusedDomains, Window(from, to, limit), r => new NamedCount(r.Name, r.N), cancellationToken);
+        QueryAsync(StoreSql.TopRefusedDomains, Window(from, to, limit), ReadNamedCount, cancellationToken);
 
     /// <summary>Decisions per hour and verdict in [from, to); hours without any are absent.</summary>
     public Task<IReadOnlyList<HourlyCount>> HourlyAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        QueryAsync<(long Hour, string Verdict, long N), HourlyCount>(StoreSql.DecisionsByHour, Window(from, to),
-            r => new HourlyCount(DateTimeOffset.FromUnixTimeSeconds(r.Hour), r.Verdict, r.N), cancellationToken);
+        QueryAsync(StoreSql.DecisionsByHour, Window(from, to),
+            static r => new HourlyCount(DateTimeOffset.FromUnixTimeSeconds(StoreSession.Int64(r, 0)), StoreSession.Text(r, 1), StoreSession.Int64(r, 2)), cancellationToken);
 
     /// <summary>The greylist funnel of [from, to): events counted, and the median wait of the passes.</summary>
     public async Task<GreylistFunnel> GreylistFunnelAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var rows = await QueryAsync<(string Event, long Delay, long N), (string Event, long Delay, long N)>(StoreSql.GreylistEvents, Window(from, to),
-            r => r, cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(StoreSql.GreylistEvents, Window(from, to),
+            static r => (Event: StoreSession.Text(r, 0), Delay: StoreSession.Int64(r, 1), N: StoreSession.Int64(r, 2)), cancellationToken).ConfigureAwait(false);
         long Count(GreylistEvent e) => rows.Where(r => r.Event == GreylistEventNames.Of(e)).Sum(r => r.N);
         var passes = rows.Where(r => r.Event == GreylistEventNames.Of(GreylistEvent.Passed)).OrderBy(r => r.Delay).ToList();
         return new GreylistFunnel(Count(GreylistEvent.FirstAttempt), Count(GreylistEvent.Retry), Count(GreylistEvent.Passed),
@@ -270,15 +270,18 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
         }
     }
 
-    private Task<IReadOnlyList<TResult>> QueryAsync<TRow, TResult>(string sql, object parameters, Func<TRow, TResult> map, CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) =>
-        {
-            var rows = await session.Connection.QueryAsync<TRow>(StoreSession.Define(sql, parameters, ct)).ConfigureAwait(false);
-            return (IReadOnlyList<TResult>)rows.Select(map).ToList();
-        }, cancellationToken);
+    private Task<IReadOnlyList<TResult>> QueryAsync<TResult>(string sql, (string Name, object? Value)[] parameters, Func<DbDataReader, TResult> map,
+        CancellationToken cancellationToken) =>
+        _database.RunAsync(async (session, ct) => (IReadOnlyList<TResult>)await session.QueryAsync(sql, map, ct, parameters).ConfigureAwait(false), cancellationToken);
 
-    private static object Window(DateTimeOffset from, DateTimeOffset to, int limit = 0) =>
-        new { from = MinuteOf(from), to = MinuteOf(to), limit = (long)limit };
+    // The two columns of the top-N queries: name, count.
+    private static NamedCount ReadNamedCount(DbDataReader r) => new(StoreSession.Text(r, 0), StoreSession.Int64(r, 1));
+
+    private static (string Name, object? Value)[] Window(DateTimeOffset from, DateTimeOffset to) =>
+        [("@from", MinuteOf(from)), ("@to", MinuteOf(to))];
+
+    private static (string Name, object? Value)[] Window(DateTimeOffset from, DateTimeOffset to, int limit) =>
+        [("@from", MinuteOf(from)), ("@to", MinuteOf(to)), ("@limit", (long)limit)];
 
     private DecisionKey Key(SessionContext session, string filter, string verdict, string rule)
     {

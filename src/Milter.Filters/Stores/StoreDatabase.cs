@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Net.Sockets;
-using Dapper;
 
 namespace Milter.Filters.Stores;
 
@@ -119,20 +118,18 @@ internal abstract class StoreDatabase : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(session);
         await session.BeginWriteAsync(ct).ConfigureAwait(false);
-        var connection = session.Connection;
         if (Dialect.MigrationLock is { } lockSql)
-            await connection.ExecuteAsync(StoreSession.Define(lockSql, null, ct)).ConfigureAwait(false);
-        await connection.ExecuteAsync(StoreSession.Define(StoreSql.CreateVersionTable, null, ct)).ConfigureAwait(false);
-        var current = await connection.ExecuteScalarAsync<long>(StoreSession.Define(StoreSql.SelectVersion, null, ct)).ConfigureAwait(false);
+            await session.ExecuteAsync(lockSql, ct).ConfigureAwait(false);
+        await session.ExecuteAsync(StoreSql.CreateVersionTable, ct).ConfigureAwait(false);
+        var current = await session.ScalarAsync(StoreSql.SelectVersion, ct).ConfigureAwait(false);
         if (current > LatestVersion)
             throw new StoreUnavailableException(
                 $"{Description}: schema version {current} is newer than this milterhost understands ({LatestVersion}); upgrade milterhost");
         for (var version = (int)current + 1; version <= LatestVersion; version++)
         {
             foreach (var statement in StoreSql.Migrations[version - 1])
-                await connection.ExecuteAsync(StoreSession.Define(statement, null, ct)).ConfigureAwait(false);
-            await connection.ExecuteAsync(StoreSession.Define(StoreSql.InsertVersion,
-                new { version = (long)version, applied = now.ToUnixTimeSeconds() }, ct)).ConfigureAwait(false);
+                await session.ExecuteAsync(statement, ct).ConfigureAwait(false);
+            await session.ExecuteAsync(StoreSql.InsertVersion, ct, ("@version", (long)version), ("@applied", now.ToUnixTimeSeconds())).ConfigureAwait(false);
         }
         await session.CommitAsync(ct).ConfigureAwait(false);
         return LatestVersion;

@@ -1,5 +1,3 @@
-using Dapper;
-
 namespace Milter.Filters.Stores;
 
 /// <summary>
@@ -19,12 +17,12 @@ internal static class StoreGenerations
     public const string Greylist = "greylist";
 
     public static Task<int> BumpAsync(StoreSession session, string name, CancellationToken cancellationToken) =>
-        session.Connection.ExecuteAsync(StoreSession.Define(StoreSql.BumpGeneration, new { name }, cancellationToken));
+        session.ExecuteAsync(StoreSql.BumpGeneration, cancellationToken, ("@name", name));
 
     public static async Task<IReadOnlyDictionary<string, long>> ReadAsync(StoreSession session, CancellationToken cancellationToken)
     {
-        var rows = await session.Connection.QueryAsync<(string Name, long Generation)>(
-            StoreSession.Define(StoreSql.SelectGenerations, null, cancellationToken)).ConfigureAwait(false);
+        var rows = await session.QueryAsync(StoreSql.SelectGenerations,
+            static r => (Name: StoreSession.Text(r, 0), Generation: StoreSession.Int64(r, 1)), cancellationToken).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Name, r => r.Generation, StringComparer.Ordinal);
     }
 }

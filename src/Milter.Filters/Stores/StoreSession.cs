@@ -1,6 +1,5 @@
-using System.Data;
 using System.Data.Common;
-using Dapper;
+using System.Globalization;
 
 namespace Milter.Filters.Stores;
 
@@ -109,9 +108,88 @@ internal abstract class StoreSession : IAsyncDisposable
         }
     }
 
-    /// <summary>A Dapper command on this session's connection.</summary>
-    public static CommandDefinition Define(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, transaction: null, commandTimeout: null, CommandType.Text, CommandFlags.Buffered, cancellationToken);
+    /// <summary>
+    /// Runs a query through <see cref="Rent"/> and maps each row with <paramref name="map"/>: rows are
+    /// read by position, so the SQL's column order is the mapping (no reflection, nothing emitted).
+    /// </summary>
+    public Task<List<T>> QueryAsync<T>(string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken,
+        params (string Name, object? Value)[] parameters) =>
+        QueryAsync(sql, parameters, map, keep: null, int.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// <see cref="QueryAsync{T}(string, Func{DbDataReader, T}, CancellationToken, ValueTuple{string, object}[])"/>
+    /// keeping only the rows <paramref name="keep"/> accepts, and at most <paramref name="limit"/> of them (the
+    /// rest of the result is not read).
+    /// </summary>
+    public async Task<List<T>> QueryAsync<T>(string sql, IReadOnlyList<(string Name, object? Value)> parameters, Func<DbDataReader, T> map,
+        Func<T, bool>? keep, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(map);
+        var command = Rent(sql);
+        try
+        {
+            foreach (var (name, value) in parameters)
+                Bind(command, name, value);
+            var rows = new List<T>();
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (rows.Count < limit && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var row = map(reader);
+                    if (keep is null || keep(row))
+                        rows.Add(row);
+                }
+            }
+            return rows;
+        }
+        finally
+        {
+            Return(command);
+        }
+    }
+
+    /// <summary>Runs a query whose first column of its first row is a whole number (a count, a flag); 0 when it returns no row or NULL.</summary>
+    public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var command = Rent(sql);
+        try
+        {
+            foreach (var (name, value) in parameters)
+                Bind(command, name, value);
+            var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return result is null or DBNull ? 0 : Convert.ToInt64(result, CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            Return(command);
+        }
+    }
+
+    /// <summary>
+    /// A whole-number column, whatever type the backend gives it (SQLite INTEGER, PostgreSQL integer,
+    /// bigint or numeric); NULL is 0.
+    /// </summary>
+    public static long Int64(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return reader.IsDBNull(ordinal) ? 0 : Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A whole-number column that may be NULL.</summary>
+    public static long? NullableInt64(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return reader.IsDBNull(ordinal) ? null : Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A text column; NULL is the empty string.</summary>
+    public static string Text(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return reader.IsDBNull(ordinal) ? "" : reader.GetString(ordinal);
+    }
 
     public async ValueTask DisposeAsync()
     {

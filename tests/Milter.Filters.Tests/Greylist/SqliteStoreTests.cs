@@ -1,4 +1,3 @@
-using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Logging;
@@ -128,7 +127,7 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     private static Task<long> SynchronousAsync(MilterStores stores) =>
-        stores.Database.RunAsync((session, ct) => session.Connection.ExecuteScalarAsync<long>(StoreSession.Define("PRAGMA synchronous", null, ct)), CancellationToken.None);
+        stores.Database.RunAsync((session, ct) => session.ScalarAsync("PRAGMA synchronous", ct), CancellationToken.None);
 
     public override async Task DisposeAsync()
     {
