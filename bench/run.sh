@@ -18,6 +18,8 @@
 #   PER_MESSAGE=false   milterhost's greylist.per_message. false: a new triplet is answered 451 at RCPT,
 #                       as the reference answers it and as issue 7 defines the new-triplet load; true
 #                       (the example configuration's choice) answers at DATA, one round trip more
+#   MH_BIN=...          the milterhost executable to measure (default: the Release build of this tree;
+#                       e.g. a native AOT one: packaging/build.sh's, or dotnet publish -p:PublishAot=true)
 #   MH_ENV=""           extra environment for milterhost only, for experiments
 #                       (e.g. MH_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1")
 # Output: the tables on stdout, and $BENCH_DIR/results.jsonl, idle.jsonl, report.md.
@@ -36,7 +38,7 @@ WORK=${BENCH_DIR:-$(mktemp -d /tmp/milterhost-bench.XXXXXX)}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
-MH="$ROOT/src/MilterHost/bin/Release/net10.0/milterhost"
+MH=${MH_BIN:-"$ROOT/src/MilterHost/bin/Release/net10.0/milterhost"}
 LOAD="$ROOT/bench/Milter.Load/bin/Release/net10.0/milter-load"
 REF="$WORK/refmilter"
 
@@ -193,7 +195,7 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
     echo "- dotnet $(dotnet --version), $(gcc --version | head -1), libmilter $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null || echo '?')"
     echo "- load average before the measured runs: $LOAD_BEFORE; after: $LOAD_AFTER"
-    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}"
+    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}${MH_BIN:+ MH_BIN=$MH_BIN}"
     echo
     "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF"
 } | tee "$WORK/report.md"

@@ -5,7 +5,8 @@ namespace Milter.TestSupport;
 
 /// <summary>
 /// The real built <c>milterhost</c> binary as a child process, the way a postmaster runs it:
-/// <c>dotnet milterhost.dll run --config FILE</c>. Its console output is captured; with a
+/// <c>dotnet milterhost.dll run --config FILE</c>, or, with <c>MILTERHOST_EXECUTABLE</c> set to a
+/// published executable (the native AOT build the packages ship), that file itself. Its console output is captured; with a
 /// <see cref="SyslogSink"/> its syslog lines land in the sink's maillog beside sendmail's.
 /// The test project must reference src/MilterHost so milterhost.dll sits beside the tests.
 /// </summary>
@@ -41,12 +42,29 @@ public sealed class MilterHostProcess : IAsyncDisposable
     /// <summary>The dotnet host that runs the tests (DOTNET_HOST_PATH under dotnet test), else dotnet on PATH.</summary>
     public static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
+    /// <summary>
+    /// <c>MILTERHOST_EXECUTABLE</c>: a published milterhost to run instead of <c>dotnet milterhost.dll</c>
+    /// (.ci/run runs the end-to-end tests a second time against the native AOT build); null when unset.
+    /// </summary>
+    public static string? Executable
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("MILTERHOST_EXECUTABLE") is not { Length: > 0 } path)
+                return null;
+            return File.Exists(path) ? Path.GetFullPath(path) : throw new FileNotFoundException("MILTERHOST_EXECUTABLE names no file", path);
+        }
+    }
+
+    /// <summary>The program and leading arguments that run milterhost: <c>dotnet milterhost.dll</c>, or <see cref="Executable"/>.</summary>
+    public static IReadOnlyList<string> Command => Executable is { } executable ? [executable] : [DotnetHost, BinaryPath];
+
     /// <summary>Runs <c>milterhost ARGS</c> to completion (check-config, simulate, ...).</summary>
     public static async Task<(int ExitCode, string StdOut, string StdErr)> RunToEndAsync(IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
-        var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(BinaryPath);
-        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        var command = Command;
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in command.Skip(1).Concat(arguments)) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start milterhost");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -75,10 +93,11 @@ public sealed class MilterHostProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
     {
         RequireLoopbackDns(configPath);
-        string[] args = [BinaryPath, "run", "--config", configPath];
+        string[] command = [.. Command, "run", "--config", configPath];
         if (launcher is { Count: > 0 })
-            args = [.. launcher.Skip(1), DotnetHost, .. args];
-        var program = launcher is { Count: > 0 } ? launcher[0] : DotnetHost;
+            command = [.. launcher, .. command];
+        var program = command[0];
+        var args = command[1..];
         var psi = syslog is null ? new ProcessStartInfo(program, args) : syslog.CreateStartInfo(program, args);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             psi.Environment[name] = value;

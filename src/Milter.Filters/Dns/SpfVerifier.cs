@@ -13,11 +13,20 @@ namespace Milter.Filters.Dns;
 /// </summary>
 public sealed class SpfVerifier
 {
+    // Native AOT (the packaged build): ARSoft's EnumHelper<T>, which parses every SPF term, reads an
+    // enum's values with Enum.GetValues(typeof(T)); that allocates a T[], and native code can only
+    // allocate array types the compiler kept. Without these, every record with a mechanism would
+    // throw in a static constructor and count as permerror. The DNS end-to-end tests run against
+    // the AOT build in .ci/run.
+    private static readonly Array[] ArraysForNativeAot =
+        [Array.Empty<SpfMechanismType>(), Array.Empty<SpfModifierType>(), Array.Empty<RecordType>(), Array.Empty<RecordClass>()];
+
     private readonly IDnsResolver _resolver;
 
     public SpfVerifier(IDnsResolver resolver)
     {
         ArgumentNullException.ThrowIfNull(resolver);
+        GC.KeepAlive(ArraysForNativeAot);
         _resolver = resolver;
     }
 

@@ -45,7 +45,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         await daemon.InNamespaceAsync($"rm {daemon.DatabaseFolder}/filler");
         var after = await BurstAsync(daemon, 1);
 
-        AssertOutage(daemon, during, after);
+        await AssertOutageAsync(daemon, during, after);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         await sqlite.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         var after = await BurstAsync(daemon, 1);
 
-        AssertOutage(daemon, during, after);
+        await AssertOutageAsync(daemon, during, after);
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         await daemon.InNamespaceAsync($"umount {daemon.DatabaseFolder}");
         var after = await BurstAsync(daemon, 1);
 
-        AssertOutage(daemon, during, after);
+        await AssertOutageAsync(daemon, during, after);
         Assert.Equal(1, daemon.Count("was removed while in use; starting a new, empty one"));
         Assert.Equal(1, daemon.Count("re-created at schema version"));
         Assert.Equal("ok", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'PRAGMA integrity_check'")).Trim());
@@ -137,11 +137,13 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
     /// During the outage: every recipient answered per on_error, one full failure line for the whole
     /// burst. After it: new triplets are greylisted again, and the recovery is logged once.
     /// </summary>
-    private void AssertOutage(MountedDaemon daemon, IReadOnlyList<string> during, IReadOnlyList<string> after)
+    private async Task AssertOutageAsync(MountedDaemon daemon, IReadOnlyList<string> during, IReadOnlyList<string> after)
     {
         output.WriteLine($"during: {string.Join(" | ", during)}; after: {string.Join(" | ", after)}");
         Assert.All(during, reply => Assert.Equal(OnError, reply));
         Assert.Equal([Greylisted], after);
+        // The reply may reach the MTA before the recovery line reaches the daemon's stdout (the log has a queue of its own).
+        Assert.True(await daemon.Process.WaitForOutputAsync(l => l.Contains(RecoveredLine, StringComparison.Ordinal), Mta.Bound), "no recovery line");
         Assert.Equal(1, daemon.Count(FailedLine));
         Assert.Equal(0, daemon.Count(StillFailingLine));
         Assert.Equal(1, daemon.Count(RecoveredLine));
