@@ -160,4 +160,32 @@ public sealed class MilterClientTests
     {
         Assert.Equal(new OptionNegotiation(6, ActionFlags.All, (ProtocolFlags)0x1fffff), MilterClient.Sendmail817Offer);
     }
+
+    [Fact]
+    public async Task Disposing_a_client_whose_filter_closed_the_connection_does_not_throw()
+    {
+        var folder = Directory.CreateTempSubdirectory("milter-client-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "filter.sock");
+            using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            listener.Listen();
+            var client = await MilterClient.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            using (var accepted = await listener.AcceptAsync())
+                accepted.Close();
+
+            // The filter is gone: the write fails and leaves its frame buffered.
+            await Assert.ThrowsAnyAsync<IOException>(async () =>
+            {
+                await client.AbortAsync();
+                await client.QuitAsync();
+            });
+            await client.DisposeAsync();
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
 }

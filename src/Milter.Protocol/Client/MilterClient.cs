@@ -169,7 +169,15 @@ public sealed class MilterClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            // Sends what is still buffered if it can: after a failed write (the filter closed the
+            // connection) the frame is still there, and its loss is no error of the disposal.
+            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+        }
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
         if (_owned is not null)
             await _owned.DisposeAsync().ConfigureAwait(false);
