@@ -5,7 +5,8 @@ using Milter.Soak;
 using Milter.TestSupport;
 
 // Usage: Milter.Soak [MINUTES] [WORKERS]   (default 2 minutes, 4 workers)
-// Starts the real milterhost (dotnet milterhost.dll run) in a scratch folder, sends mixed traffic
+// Starts the real milterhost (dotnet milterhost.dll run, or the executable MILTERHOST_EXECUTABLE names,
+// such as the native AOT build) in a scratch folder, sends mixed traffic
 // from WORKERS loops for MINUTES, and prints the daemon's RSS and open descriptors every minute.
 // Exit 1 when any session got an answer its kind does not expect or failed outright.
 var minutes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 2;

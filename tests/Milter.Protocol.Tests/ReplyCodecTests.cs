@@ -128,12 +128,26 @@ public sealed class ReplyCodecTests
     [InlineData("hello")]
     [InlineData("250 2.0.0 ok")]
     [InlineData("+50 5.7.1 no")]
-    [InlineData("550 5..11 no")]
-    [InlineData("550 5.1234.1 no")]
     public void REPLYCODE_text_that_is_not_a_4xx_or_5xx_reply_is_malformed(string text)
     {
         // A broken filter is a protocol problem for the MTA side, not an argument error.
         Assert.Equal(ProtocolViolation.MalformedPayload,
             Assert.Throws<MilterProtocolException>(() => ReplyCodec.ParseReplyText(text)).Violation);
+    }
+
+    [Theory]
+    [InlineData("550 5..11 no", "5..11 no")]
+    [InlineData("550 5.1234.1 no", "5.1234.1 no")]
+    [InlineData("550 567.0.0", "567.0.0")]
+    [InlineData("550 4.7.1 wrong class", "4.7.1 wrong class")]
+    public void REPLYCODE_text_whose_first_word_is_no_enhanced_code_for_the_reply_is_text(string text, string line)
+    {
+        // What a filter writes for SmtpReply(550, null, line): the MTA reads no enhanced code into it
+        // (found by the fuzzer: a reply built from "567.0.0" failed to parse back).
+        var reply = ReplyCodec.ParseReplyText(text);
+        Assert.Equal(550, reply.Code);
+        Assert.Null(reply.Enhanced);
+        Assert.Equal([line], reply.Lines);
+        Assert.Equal(text, new SmtpReply(550, null, line).ToWireText());
     }
 }

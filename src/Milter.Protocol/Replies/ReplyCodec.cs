@@ -125,7 +125,10 @@ public static class ReplyCodec
             var rest = raw.Length > 4 ? raw[4..] : "";
             var space = rest.IndexOf(' ');
             var first = space < 0 ? rest : rest[..space];
-            if (first.Length >= 5 && first[0] == raw[0] && first.Count(c => c == '.') == 2 && first.All(c => c == '.' || char.IsAsciiDigit(c)))
+            // An enhanced status code only when it is one for this reply (RFC 3463: class.subject.detail,
+            // the class the reply's first digit), as SmtpReply.TryParse reads it; anything else, such as
+            // "567.0.0" or "5..11", is the start of the text, as sendmail reads it (isenhsc).
+            if (SmtpReply.IsEnhancedCode(first, code))
             {
                 enhanced = first;
                 rest = space < 0 ? "" : rest[(space + 1)..];

@@ -97,7 +97,7 @@ public sealed record SmtpReply
     public override string ToString() =>
         Enhanced is null ? $"{Code} {string.Join(" / ", Lines)}" : $"{Code} {Enhanced} {string.Join(" / ", Lines)}";
 
-    private static bool IsEnhancedCode(string s, int code)
+    internal static bool IsEnhancedCode(string s, int code)
     {
         // class.subject.detail: class is 4 or 5 and matches the reply code's first digit; 1-3 digits each.
         var parts = s.Split('.');
