@@ -82,7 +82,7 @@ public sealed class MilterServerTests : IAsyncLifetime
 
     private async Task<MilterClient> Open()
     {
-        var mta = await MilterClient.ConnectAsync(_endPoint);
+        var mta = await ConnectAsync();
         await mta.NegotiateAsync();
         await mta.SendMacrosAsync('C', ("j", "mx.example.com"), ("{client_addr}", "127.0.0.1"));
         Assert.Equal(VerdictKind.Continue, (await mta.ConnectAsync("localhost", ConnectFamily.Inet, 40000, "127.0.0.1")).Kind);
@@ -90,22 +90,37 @@ public sealed class MilterServerTests : IAsyncLifetime
         return mta;
     }
 
-    // A Unix socket's connect fails at once (EAGAIN) while the listener's queue is full, where a TCP
-    // connect would wait; a sendmail would try again, and so does this.
-    private async Task<Socket> ConnectRawAsync()
+    // A Unix socket's connect fails at once (EAGAIN) while the listener's queue is full (connections
+    // the test already closed but the server has not accepted yet count too), where a TCP connect
+    // would wait; a sendmail would try again, and so do these.
+    private Task<MilterClient> ConnectAsync() => WhileQueueFullAsync(() => MilterClient.ConnectAsync(_endPoint));
+
+    private Task<Socket> ConnectRawAsync() => WhileQueueFullAsync(async () =>
+    {
+        var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await raw.ConnectAsync(_endPoint);
+            return raw;
+        }
+        catch
+        {
+            raw.Dispose();
+            throw;
+        }
+    });
+
+    private static async Task<T> WhileQueueFullAsync<T>(Func<Task<T>> connect)
     {
         var deadline = DateTime.UtcNow + PipeSession.HangLimit;
         while (true)
         {
-            var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                await raw.ConnectAsync(_endPoint);
-                return raw;
+                return await connect();
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock && DateTime.UtcNow < deadline)
             {
-                raw.Dispose();
                 await Task.Delay(10);
             }
         }
@@ -153,7 +168,7 @@ public sealed class MilterServerTests : IAsyncLifetime
         await using var first = await Open();
         await using var second = await Open();
 
-        await using var third = await MilterClient.ConnectAsync(_endPoint);
+        await using var third = await ConnectAsync();
         Assert.True(await IsClosedByPeer(third));
 
         Assert.Equal(ReplyCode.Accept, (await WholeMessage(first, "Q1")).Code);
@@ -180,7 +195,7 @@ public sealed class MilterServerTests : IAsyncLifetime
         var held = await Open();
         for (var i = 0; i < 3; i++)
         {
-            await using var refused = await MilterClient.ConnectAsync(_endPoint);
+            await using var refused = await ConnectAsync();
             Assert.True(await IsClosedByPeer(refused));
         }
         // The first refusal at once; the two after it wait for a summary.
@@ -197,7 +212,7 @@ public sealed class MilterServerTests : IAsyncLifetime
 
         // A refusal within ten seconds of that line is reported when the listener stops.
         await using var again = await Open();
-        await using (var refused = await MilterClient.ConnectAsync(_endPoint))
+        await using (var refused = await ConnectAsync())
             Assert.True(await IsClosedByPeer(refused));
         Assert.Equal([1L, 2L], CapLines());
         await again.QuitAsync(); // (the shutdown grace would run on the fake clock)
@@ -215,7 +230,7 @@ public sealed class MilterServerTests : IAsyncLifetime
         Start(new MilterServerOptions { MaxConnections = 3 });
         for (var i = 0; i < 60; i++)
         {
-            var mta = await MilterClient.ConnectAsync(_endPoint);
+            var mta = await ConnectAsync();
             if (i % 2 == 0)
                 await mta.NegotiateAsync();
             await mta.DisposeAsync();
