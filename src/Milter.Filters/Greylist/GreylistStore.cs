@@ -521,7 +521,7 @@ public abstract class GreylistStore : IGreylistStore
         ArgumentNullException.ThrowIfNull(query);
         var (sql, parameters) = BuildTripletQuery(query, now);
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<TripletEntry>)await ReadRowsAsync(session, sql, parameters, ReadTriplet,
+        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<TripletEntry>)await session.QueryAsync(sql, parameters, ReadTriplet,
             entry => MatchesClient(query, entry.Triplet.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
@@ -530,7 +530,7 @@ public abstract class GreylistStore : IGreylistStore
         ArgumentNullException.ThrowIfNull(query);
         var (sql, parameters) = BuildAwlQuery(query, now);
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<AutoWhitelistEntry>)await ReadRowsAsync(session, sql, parameters, ReadAutoWhitelist,
+        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<AutoWhitelistEntry>)await session.QueryAsync(sql, parameters, ReadAutoWhitelist,
             entry => MatchesClient(query, entry.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
@@ -566,12 +566,10 @@ public abstract class GreylistStore : IGreylistStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await WhenAttemptsWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) =>
-        {
-            return (IReadOnlyList<PendingClient>)await session.QueryAsync(StoreSql.TopPendingClients,
-                static r => new PendingClient(StoreSession.Text(r, 0), StoreSession.Int64(r, 1), Time(StoreSession.Int64(r, 2))), ct,
-                ("@now", now.ToUnixTimeSeconds()), ("@state", (long)TripletState.Pending), ("@limit", (long)limit)).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<PendingClient>)await session.QueryAsync(StoreSql.TopPendingClients,
+            static r => new PendingClient(StoreSession.Text(r, 0), StoreSession.Int64(r, 1), Time(StoreSession.Int64(r, 2))), ct,
+            ("@now", now.ToUnixTimeSeconds()), ("@state", (long)TripletState.Pending), ("@limit", (long)limit)).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the admin allow list into memory again now (another process changed it).</summary>
@@ -742,31 +740,27 @@ public abstract class GreylistStore : IGreylistStore
 
     private static async Task<TripletEntry?> ReadTripletAsync(StoreSession session, string sql, Triplet triplet, CancellationToken cancellationToken)
     {
-        var rows = await ReadRowsAsync(session, sql, [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient)],
-            ReadTriplet, static _ => true, 1, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryAsync(sql, [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient)],
+            ReadTriplet, keep: null, 1, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
 
     private static async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadBothAsync(StoreSession session, Triplet triplet, CancellationToken cancellationToken)
     {
-        var rows = await ReadRowsAsync(session, StoreSql.SelectTripletAndAwl,
+        var rows = await session.QueryAsync(StoreSql.SelectTripletAndAwl,
             [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient), ("@sender_domain", triplet.SenderDomain)],
             static reader => (
                 reader.IsDBNull(8) ? null : ReadAutoWhitelist(reader, 8),
-                reader.IsDBNull(0) ? null : ReadTriplet(reader)), static _ => true, 1, cancellationToken).ConfigureAwait(false);
+                reader.IsDBNull(0) ? null : ReadTriplet(reader)), keep: null, 1, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? (null, null) : rows[0];
     }
 
     private static async Task<AutoWhitelistEntry?> ReadAutoWhitelistAsync(StoreSession session, string client, string domain, CancellationToken cancellationToken)
     {
-        var rows = await ReadRowsAsync(session, StoreSql.SelectAwl, [("@client", client), ("@sender_domain", domain)],
-            ReadAutoWhitelist, static _ => true, 1, cancellationToken).ConfigureAwait(false);
+        var rows = await session.QueryAsync(StoreSql.SelectAwl, [("@client", client), ("@sender_domain", domain)],
+            ReadAutoWhitelist, keep: null, 1, cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
-
-    private static Task<List<T>> ReadRowsAsync<T>(StoreSession session, string sql, IReadOnlyList<(string Name, object? Value)> parameters,
-        Func<DbDataReader, T> map, Func<T, bool> keep, int limit, CancellationToken cancellationToken) =>
-        session.QueryAsync(sql, parameters, map, keep, limit, cancellationToken);
 
     private static TripletEntry ReadTriplet(DbDataReader reader) => new(
         new Triplet(reader.GetString(0), reader.GetString(1), reader.GetString(2)),

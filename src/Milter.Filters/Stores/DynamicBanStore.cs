@@ -69,9 +69,8 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
 
     public Task<IReadOnlyList<DynamicBan>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         _database.RunAsync(async (session, ct) =>
-        {
-            return (IReadOnlyList<DynamicBan>)await session.QueryAsync(StoreSql.ListBans, ReadBan, ct, ("@now", now.ToUnixTimeSeconds())).ConfigureAwait(false);
-        }, cancellationToken);
+            (IReadOnlyList<DynamicBan>)await session.QueryAsync(StoreSql.ListBans, ReadBan, ct, ("@now", now.ToUnixTimeSeconds())).ConfigureAwait(false),
+            cancellationToken);
 
     public async ValueTask<DynamicBan?> FindAsync(IPAddress address, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -95,11 +95,9 @@ internal abstract class StoreSession : IAsyncDisposable
     /// <summary>Runs <paramref name="sql"/> through <see cref="Rent"/> (prepared where the backend keeps it); returns the rows affected.</summary>
     public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        var command = Rent(sql);
+        var command = RentBound(sql, parameters);
         try
         {
-            foreach (var (name, value) in parameters)
-                Bind(command, name, value);
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -124,13 +122,10 @@ internal abstract class StoreSession : IAsyncDisposable
     public async Task<List<T>> QueryAsync<T>(string sql, IReadOnlyList<(string Name, object? Value)> parameters, Func<DbDataReader, T> map,
         Func<T, bool>? keep, int limit, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(map);
-        var command = Rent(sql);
+        var command = RentBound(sql, parameters);
         try
         {
-            foreach (var (name, value) in parameters)
-                Bind(command, name, value);
             var rows = new List<T>();
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -153,11 +148,9 @@ internal abstract class StoreSession : IAsyncDisposable
     /// <summary>Runs a query whose first column of its first row is a whole number (a count, a flag); 0 when it returns no row or NULL.</summary>
     public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        var command = Rent(sql);
+        var command = RentBound(sql, parameters);
         try
         {
-            foreach (var (name, value) in parameters)
-                Bind(command, name, value);
             var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             return result is null or DBNull ? 0 : Convert.ToInt64(result, CultureInfo.InvariantCulture);
         }
@@ -165,6 +158,16 @@ internal abstract class StoreSession : IAsyncDisposable
         {
             Return(command);
         }
+    }
+
+    /// <summary>A command from <see cref="Rent"/> with <paramref name="parameters"/> bound; give it back with <see cref="Return"/>.</summary>
+    private DbCommand RentBound(string sql, IReadOnlyList<(string Name, object? Value)> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var command = Rent(sql);
+        foreach (var (name, value) in parameters)
+            Bind(command, name, value);
+        return command;
     }
 
     /// <summary>
