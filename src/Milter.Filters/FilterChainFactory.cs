@@ -52,7 +52,7 @@ public sealed class FilterChainFactory
         ArgumentNullException.ThrowIfNull(inputs);
         var relay = new RelayFilter(options.Relay, inputs.LocalDomains);
         var ban = options.Ban.Count > 0 || inputs.DynamicBans is not null
-            ? new BanFilter(options.Ban, inputs.DynamicBans, _time)
+            ? new BanFilter(options.Ban, inputs.DynamicBans, _time, inputs.LocalDomains)
             : null;
         RecipientFilter? recipients = null;
         if (options.Recipients.RejectUnknown)

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
+using Milter.Filters.Relay;
 using Milter.Filters.Stores;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
@@ -29,19 +31,23 @@ public sealed class BanFilter : IMilterFilter
 
     private readonly IDynamicBanStore? _dynamicBans;
     private readonly TimeProvider _time;
+    // The exact local domains: an unqualified recipient ("former") is the local user at each of them.
+    private readonly string[] _localDomains;
     // The rules of each kind in file order, indexed by the kind (arrays: enumerated on every message without allocating).
     private readonly CompiledRule[][] _rules;
 
     /// <param name="rules">The <c>ban:</c> rules in file order.</param>
     /// <param name="dynamicBans">The dynamic ban list, or null for none.</param>
     /// <param name="time">The clock the dynamic ban list is read with.</param>
+    /// <param name="localDomains">The local domains, to qualify an unqualified recipient; null: none.</param>
     /// <exception cref="FormatException">A rule has a bad pattern or reply; the message names the rule.</exception>
-    public BanFilter(IReadOnlyList<BanRule> rules, IDynamicBanStore? dynamicBans, TimeProvider time)
+    public BanFilter(IReadOnlyList<BanRule> rules, IDynamicBanStore? dynamicBans, TimeProvider time, LocalDomains? localDomains = null)
     {
         ArgumentNullException.ThrowIfNull(rules);
         ArgumentNullException.ThrowIfNull(time);
         _dynamicBans = dynamicBans;
         _time = time;
+        _localDomains = [.. (localDomains ?? LocalDomains.None).Entries.Where(d => d[0] != '.')];
         var compiled = rules.Select(Compile).ToList();
         _rules = [.. Enum.GetValues<BanKind>().Select(kind => compiled.Where(r => r.Kind == kind).ToArray())];
         Needs = ComputeNeeds();
@@ -80,7 +86,7 @@ public sealed class BanFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(session);
         if (session.SessionState.TryGetValue(DeferredDiscardKey, out var deferred))
             return ValueTask.FromResult((Verdict)deferred);
-        if (session.Sender is { } sender && First(BanKind.Sender, sender, static (r, s) => r.Address!.Matches(s)) is { } rule)
+        if (session.Sender is { } sender && First(BanKind.Sender, sender, static (r, s) => MatchesWithin(r, s, static (rule, value) => rule.Address!.Matches(value))) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
     }
@@ -88,15 +94,64 @@ public sealed class BanFilter : IMilterFilter
     public ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(recipient);
-        if (First(BanKind.Recipient, recipient.Address, static (r, a) => r.Address!.Matches(a)) is { } rule)
+        if (Has(BanKind.Recipient) && First(BanKind.Recipient, MailboxSpellings(recipient.Address), static (r, spellings) => Matches(r, spellings)) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
+    }
+
+    /// <summary>
+    /// The recipient as written and as the mailbox it reaches (parsed as the relay check parses it):
+    /// unquoted, without its <c>+detail</c>, and, when unqualified, at each local domain. A rule on
+    /// <c>former@example.com</c> then holds for <c>former+x@</c>, <c>"former"@</c> and plain
+    /// <c>former</c> too. A routed address is left as written: it is nobody's mailbox here.
+    /// </summary>
+    private List<string> MailboxSpellings(string written)
+    {
+        var spellings = new List<string>(4) { written };
+        var address = RecipientAddress.Parse(written);
+        if (address.IsRouted)
+            return spellings;
+        string[] domains = address.Domain is { } domain ? [domain] : [.. _localDomains, ""];
+        foreach (var d in domains)
+        {
+            foreach (var local in (string[])[address.LocalPart, address.BaseLocalPart])
+            {
+                var spelling = d.Length == 0 ? local : $"{local}@{d}";
+                if (!spellings.Contains(spelling, StringComparer.OrdinalIgnoreCase))
+                    spellings.Add(spelling);
+            }
+        }
+        return spellings;
+    }
+
+    private static bool Matches(CompiledRule rule, List<string> spellings)
+    {
+        foreach (var spelling in spellings)
+        {
+            if (MatchesWithin(rule, spelling, static (r, s) => r.Address!.Matches(s)))
+                return true;
+        }
+        return false;
+    }
+
+    // A backtracking regex that runs out of time fails the filter (answered per on_error) with the rule named.
+    private static bool MatchesWithin(CompiledRule rule, string value, Func<CompiledRule, string, bool> matches)
+    {
+        try
+        {
+            return matches(rule, value);
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"ban rule {rule.Id} ({KindName(rule.Kind)}: {rule.Pattern}) ran out of time ({ex.MatchTimeout.TotalMilliseconds:0} ms) on {value.Length} characters"), ex);
+        }
     }
 
     public ValueTask<Verdict> OnEndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (session.Subject is { } subject && First(BanKind.Subject, subject, static (r, s) => r.Regex!.IsMatch(s)) is { } rule)
+        if (session.Subject is { } subject && First(BanKind.Subject, subject, static (r, s) => MatchesWithin(r, s, static (rule, value) => rule.Regex!.IsMatch(value))) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
     }
@@ -162,10 +217,10 @@ public sealed class BanFilter : IMilterFilter
             var verdict = VerdictOf(rule, id);
             return rule.Kind switch
             {
-                BanKind.Client => new CompiledRule(rule.Kind, id, verdict) { Network = ParseNetwork(rule.Pattern) },
-                BanKind.ClientName or BanKind.Helo => new CompiledRule(rule.Kind, id, verdict) { Glob = new Glob(NonEmpty(rule.Pattern).TrimEnd('.')) },
-                BanKind.Sender or BanKind.Recipient => new CompiledRule(rule.Kind, id, verdict) { Address = AddressPattern.Parse(rule.Pattern) },
-                BanKind.Subject => new CompiledRule(rule.Kind, id, verdict) { Regex = SubjectRegex(NonEmpty(rule.Pattern)) },
+                BanKind.Client => new CompiledRule(rule.Kind, id, verdict, rule.Pattern.Trim()) { Network = ParseNetwork(rule.Pattern) },
+                BanKind.ClientName or BanKind.Helo => new CompiledRule(rule.Kind, id, verdict, rule.Pattern.Trim()) { Glob = new Glob(NonEmpty(rule.Pattern).TrimEnd('.')) },
+                BanKind.Sender or BanKind.Recipient => new CompiledRule(rule.Kind, id, verdict, rule.Pattern.Trim()) { Address = AddressPattern.Parse(rule.Pattern) },
+                BanKind.Subject => new CompiledRule(rule.Kind, id, verdict, rule.Pattern.Trim()) { Regex = SubjectRegex(NonEmpty(rule.Pattern)) },
                 _ => throw new FormatException($"unknown ban kind {rule.Kind}"),
             };
         }
@@ -224,7 +279,7 @@ public sealed class BanFilter : IMilterFilter
         _ => kind.ToString().ToLowerInvariant(),
     };
 
-    private sealed record CompiledRule(BanKind Kind, string Id, Verdict Verdict)
+    private sealed record CompiledRule(BanKind Kind, string Id, Verdict Verdict, string Pattern)
     {
         public IPNetwork? Network { get; init; }
         public Glob? Glob { get; init; }

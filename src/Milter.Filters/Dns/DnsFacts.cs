@@ -29,8 +29,11 @@ public sealed record DnsFacts
     /// <summary>The listing that decides: the first in configuration order, as for ban rules; null when listed nowhere.</summary>
     public DnsListing? DecidingListing => Listings.Count > 0 ? Listings[0] : null;
 
-    /// <summary>The SPF-validated sender domain, when the sender's SPF record passed the client.</summary>
-    public string? SpfPassedDomain => Spf is { Result: SpfResult.Pass, Domain: var domain } ? domain : null;
+    /// <summary>
+    /// The sender domain whose servers share one greylist key: its SPF record passed the client,
+    /// and only a bounded set of hosts can pass it (<see cref="SpfCheck.IsPool"/>).
+    /// </summary>
+    public string? SpfPoolDomain => Spf is { IsPool: true, Domain: var domain } ? domain : null;
 
     /// <summary>The facts of the current message once its lookups are done; null before or without them.</summary>
     public static DnsFacts? Of(SessionContext session)
@@ -41,6 +44,10 @@ public sealed record DnsFacts
             ? lookups.Facts.Result
             : null;
     }
+
+    /// <summary>The current message's lookups, done or not; null when none were started.</summary>
+    internal static Task<DnsFacts>? Pending(SessionContext session) =>
+        session.MessageState.TryGetValue(MessageLookups.StateKey, out var state) && state is MessageLookups lookups ? lookups.Facts : null;
 
     /// <summary>One line per fact, as <c>simulate</c> prints them: <c>spf: pass (pool.example)</c>.</summary>
     public IReadOnlyList<string> Describe()

@@ -3,5 +3,16 @@ namespace Milter.Filters.Dns;
 /// <summary>What the SPF record of <paramref name="Domain"/> says about the client address.</summary>
 public sealed record SpfCheck(string Domain, SpfResult Result)
 {
-    public override string ToString() => $"{Result.ToString().ToLowerInvariant()} ({Domain})";
+    /// <summary>
+    /// For a pass: the first term of the record that could pass a wide part of the Internet
+    /// (<c>+all</c>, <c>ptr</c>, <c>ip4:10.0.0.0/8</c>, ...; see <see cref="SpfPoolBounds"/>); such a
+    /// domain is no greylist pool. Null when every term that could pass names a bounded set of hosts.
+    /// </summary>
+    public string? Unbounded { get; init; }
+
+    /// <summary>True for a pass that only a bounded set of hosts can earn: the domain's servers may share one greylist key.</summary>
+    public bool IsPool => Result == SpfResult.Pass && Unbounded is null;
+
+    public override string ToString() =>
+        Unbounded is null ? $"{Result.ToString().ToLowerInvariant()} ({Domain})" : $"{Result.ToString().ToLowerInvariant()} ({Domain}; no pool: {Unbounded})";
 }

@@ -9,7 +9,8 @@ namespace Milter.Filters.Dns;
 /// RFC 7208 <c>check_host()</c> through ARSoft.Tools.Net's <see cref="SpfValidator"/> (ip4, ip6, a,
 /// mx, ptr, exists, include, redirect, macros, the 10-lookup limit), resolving through the
 /// daemon's resolver so the configured servers, timeout and cache apply. A DNS failure inside the
-/// evaluation comes back as <see cref="SpfResult.TempError"/>, never as an exception.
+/// evaluation comes back as <see cref="SpfResult.TempError"/>, never as an exception. A pass is
+/// judged for <c>spf_pools</c> by <see cref="SpfPoolBounds"/> (<see cref="SpfCheck.Unbounded"/>).
 /// </summary>
 public sealed class SpfVerifier
 {
@@ -22,12 +23,14 @@ public sealed class SpfVerifier
         [Array.Empty<SpfMechanismType>(), Array.Empty<SpfModifierType>()];
 
     private readonly IDnsResolver _resolver;
+    private readonly SpfPoolBounds _bounds;
 
     public SpfVerifier(IDnsResolver resolver)
     {
         ArgumentNullException.ThrowIfNull(resolver);
         GC.KeepAlive(ArraysForNativeAot);
         _resolver = resolver;
+        _bounds = new SpfPoolBounds(resolver);
     }
 
     /// <summary>Checks the MAIL FROM identity <paramref name="sender"/> (local@domain) sent by <paramref name="client"/>.</summary>
@@ -66,7 +69,10 @@ public sealed class SpfVerifier
         }
         // The validator turns a cancelled lookup into temperror; the caller wants to know it ran out of time.
         cancellationToken.ThrowIfCancellationRequested();
-        return new SpfCheck(name, Map(result));
+        if (result != SpfQualifier.Pass)
+            return new SpfCheck(name, Map(result));
+        // A pass says nothing of how wide the record is: judge it for spf_pools.
+        return new SpfCheck(name, SpfResult.Pass) { Unbounded = await _bounds.UnboundedTermAsync(parsed, cancellationToken).ConfigureAwait(false) };
     }
 
     /// <summary>Two or more labels of letters, digits, hyphens and underscores (RFC 1123, with RFC 2782's underscore), at most 253 characters.</summary>

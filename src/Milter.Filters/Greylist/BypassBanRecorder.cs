@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
+using Milter.Filters.Dns;
 using Milter.Filters.Stores;
 using Milter.Protocol.Replies;
 
@@ -11,17 +12,21 @@ namespace Milter.Filters.Greylist;
 /// Feeds the bypass ban: a decision sink in front of another (the decision log) that, for each
 /// refusal by the ban or recipients filter, reports the client to
 /// <see cref="IGreylistStore.RecordMisbehaviourAsync"/> in the background, so the session never
-/// waits for it. Build one per configuration generation, with that generation's greylist options.
+/// waits for it. The strike counts under the key the client passed greylisting under: the sender
+/// domain's SPF pool when the message's SPF check made it one, else the client's subnet. Trusted
+/// clients (<c>relay.allow_clients</c>) and authenticated sessions are ours and never counted.
+/// Build one per configuration generation, with that generation's options.
 /// </summary>
 public sealed class BypassBanRecorder : IDecisionSink
 {
     private readonly IDecisionSink? _next;
     private readonly IGreylistStore _store;
     private readonly GreylistOptions _options;
+    private readonly IReadOnlyList<IPNetwork> _trustedClients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, GreylistOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger)
+    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -29,7 +34,8 @@ public sealed class BypassBanRecorder : IDecisionSink
         ArgumentNullException.ThrowIfNull(logger);
         _next = next;
         _store = store;
-        _options = options;
+        _options = options.Greylist;
+        _trustedClients = options.Relay.AllowClients;
         _time = time;
         _logger = logger;
     }
@@ -38,7 +44,7 @@ public sealed class BypassBanRecorder : IDecisionSink
     {
         _next?.OnDecision(session, decision);
         if (Counts(session, decision))
-            _ = RecordInBackgroundAsync(session.ClientAddress!, _time.GetUtcNow());
+            _ = RecordInBackgroundAsync(session.ClientAddress!, DnsFacts.Pending(session), _time.GetUtcNow());
     }
 
     /// <summary>
@@ -50,24 +56,36 @@ public sealed class BypassBanRecorder : IDecisionSink
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(decision);
         return Counts(session, decision)
-            ? _store.RecordMisbehaviourAsync(session.ClientAddress!, _time.GetUtcNow(), _options, cancellationToken)
+            ? RecordCoreAsync(session.ClientAddress!, DnsFacts.Pending(session), _time.GetUtcNow(), cancellationToken)
             : Task.FromResult<DynamicBan?>(null);
     }
 
-    // Unknown recipients and ban rules count; relay refusals, greylisting and failures (on_error) do not.
+    // Unknown recipients and ban rules count; relay refusals, greylisting and failures (on_error) do
+    // not, nor does anything a trusted client or a logged-in user does (a typo is no attack).
     private bool Counts(SessionContext session, Decision decision) =>
         _options.Enabled
         && _options.BypassBan.After > 0
-        && session.ClientAddress is not null
+        && session.ClientAddress is { } client
+        && session.AuthenticatedUser is null
+        && IPNetworks.FirstContaining(_trustedClients, client) is null
         && decision.Filter is "ban" or "recipients"
         && decision.Rule != FilterChain.OnErrorRule
         && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
 
-    private async Task RecordInBackgroundAsync(IPAddress client, DateTimeOffset now)
+    // The message's DNS facts are taken when the refusal is made (the session moves on to the next
+    // message) and awaited here: they finish within dns.timeout and never fault.
+    private async Task<DynamicBan?> RecordCoreAsync(IPAddress client, Task<DnsFacts>? lookups, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var facts = lookups is null ? null : await lookups.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var key = ClientKey.For(client, facts?.SpfPoolDomain, _options);
+        return await _store.RecordMisbehaviourAsync(client, key, now, _options, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RecordInBackgroundAsync(IPAddress client, Task<DnsFacts>? lookups, DateTimeOffset now)
     {
         try
         {
-            await _store.RecordMisbehaviourAsync(client, now, _options, CancellationToken.None).ConfigureAwait(false);
+            await RecordCoreAsync(client, lookups, now, CancellationToken.None).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {

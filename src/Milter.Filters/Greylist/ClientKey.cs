@@ -24,6 +24,16 @@ public static class ClientKey
         return NetPrefix + IPNetworks.Containing(canonical, prefix);
     }
 
+    /// <summary>
+    /// The key a client is greylisted (and its bypass strikes counted) under: the sender domain's
+    /// pool when <c>spf_pools</c> is on and <paramref name="spfPoolDomain"/> is one, else its subnet.
+    /// </summary>
+    public static string For(IPAddress address, string? spfPoolDomain, GreylistOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.SpfPools && spfPoolDomain is not null ? ForSpfDomain(spfPoolDomain) : ForAddress(address, options.Subnet);
+    }
+
     /// <summary>The key of an SPF-validated sender domain (lowercased, trailing dot dropped).</summary>
     public static string ForSpfDomain(string domain)
     {

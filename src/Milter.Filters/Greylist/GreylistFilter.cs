@@ -23,7 +23,8 @@ namespace Milter.Filters.Greylist;
 /// on, changes the key or skips the delay: a client listed first by a <c>skip_greylist</c> DNS list
 /// passes; with <c>only_suspicious</c>, a client with forward-confirmed reverse DNS and a name that
 /// matches no <c>suspicious_names</c> pattern passes (<see cref="GreylistRules.TrustedFcrdns"/>); with
-/// <c>spf_pools</c>, a sender domain whose SPF record passes the client makes the triplet's client
+/// <c>spf_pools</c>, a sender domain whose SPF record passes the client, and can only pass a bounded
+/// set of hosts (<see cref="SpfPoolBounds"/>: no <c>+all</c>, <c>ptr</c>, <c>exists</c>, wide ranges), makes the triplet's client
 /// part <c>spf:DOMAIN</c>, so a retry from any server of the domain's pool passes, and its
 /// auto-whitelist entry is kept per domain. No answer in time means the plain subnet triplet.</para>
 /// Built per configuration (a reload builds a new one); the store is shared.
@@ -101,7 +102,7 @@ public sealed class GreylistFilter : IMilterFilter
         }
 
         var client = session.ClientAddress!;
-        var clientKey = ClientKey.ForAddress(client, _options.Subnet);
+        string? spfPool = null;
         if (_dns is not null)
         {
             var facts = await _dns.GetAsync(session, cancellationToken).ConfigureAwait(false);
@@ -115,9 +116,9 @@ public sealed class GreylistFilter : IMilterFilter
                 GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, $"{GreylistRules.TrustedFcrdns}: {name}");
                 return Verdict.Continue;
             }
-            if (_options.SpfPools && facts.SpfPassedDomain is { } domain)
-                clientKey = ClientKey.ForSpfDomain(domain);
+            spfPool = facts.SpfPoolDomain;
         }
+        var clientKey = ClientKey.For(client, spfPool, _options);
         var triplet = Triplet.Create(clientKey, session.Sender, recipient.Address);
         var decideAtData = _options.PerMessage || triplet.IsNullSender;
         GreylistResult result;

@@ -371,13 +371,14 @@ public abstract class GreylistStore : IGreylistStore
     /// <summary>A pending triplet that expired: answered 451 once (never retried) or more often (every retry too early).</summary>
     private static GreylistEvent Abandoned(long deferrals) => deferrals > 1 ? GreylistEvent.GaveUp : GreylistEvent.NeverRetried;
 
-    public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrEmpty(clientKey);
         ArgumentNullException.ThrowIfNull(options);
         if (options.BypassBan.After <= 0)
             return null;
-        var key = ClientKey.ForAddress(client, options.Subnet);
+        var key = clientKey;
         var seconds = now.ToUnixTimeSeconds();
         var within = (long)options.BypassBan.Within.TotalSeconds;
         var strikes = await _database.WriteAsync(async (session, ct) =>

@@ -23,12 +23,14 @@ public interface IGreylistStore : IExpiringStore
     Task<GreylistResult> PreviewAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The chain reports a rejection of this client (unknown recipient, ban rule). Counted only for a
-    /// client that passed greylisting; at <c>bypass_ban.after</c> within <c>bypass_ban.within</c> the
-    /// client's subnet loses its auto-whitelist entries and the address is put on the dynamic ban list
-    /// for <c>bypass_ban.ban_for</c>. Returns that ban, or null.
+    /// The chain reports a rejection of this client (unknown recipient, ban rule). Counted under
+    /// <paramref name="clientKey"/> (<see cref="ClientKey.For"/>: the key the client is greylisted
+    /// under, its subnet or its sender's SPF pool), and only once that key passed greylisting; at
+    /// <c>bypass_ban.after</c> within <c>bypass_ban.within</c> the key loses its auto-whitelist entries
+    /// and the client's address is put on the dynamic ban list for <c>bypass_ban.ban_for</c>.
+    /// Returns that ban, or null.
     /// </summary>
-    Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
+    Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TripletEntry>> ListTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken);
 

@@ -2,8 +2,11 @@ namespace Milter.Filters.Relay;
 
 /// <summary>
 /// The domains we take mail for (<c>local_domains</c>): exact names, and <c>.example.com</c> for
-/// every subdomain of example.com (not example.com itself). Case-insensitive; a trailing dot is
-/// ignored. An address literal such as <c>[192.0.2.1]</c> is local only when listed as written.
+/// every subdomain of example.com (not example.com itself). Case-insensitive in ASCII only; a
+/// trailing dot is ignored. An address literal such as <c>[192.0.2.1]</c> is local only when listed
+/// as written. Entries are ASCII (an internationalised domain is written as its A-label,
+/// <c>xn--...</c>); a name with any other character is never local, so that no Unicode case or
+/// compatibility folding (the Kelvin sign K, the dotless i) can make a foreign domain match ours.
 /// </summary>
 public sealed class LocalDomains
 {
@@ -95,7 +98,8 @@ public sealed class LocalDomains
         if (string.IsNullOrEmpty(domain))
             return false;
         var d = Normalize(domain);
-        if (d.Length == 0)
+        // Only ASCII compares case-insensitively without surprises: see the class summary.
+        if (d.Length == 0 || !System.Text.Ascii.IsValid(d))
             return false;
         if (_exact.Contains(d))
             return true;

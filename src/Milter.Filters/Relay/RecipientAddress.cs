@@ -25,7 +25,11 @@ public sealed record RecipientAddress
     /// <summary>The local part, unquoted and unescaped, case kept.</summary>
     public string LocalPart { get; }
 
-    /// <summary>The domain lowercased without trailing dots (<c>[192.0.2.1]</c> for a literal); null when unqualified.</summary>
+    /// <summary>
+    /// The domain without trailing dots, its ASCII letters lowercased and any other character kept
+    /// (<c>[192.0.2.1]</c> for a literal); null when unqualified. Unicode case rules would turn the
+    /// Kelvin sign into <c>k</c> and make a foreign domain look like a local one.
+    /// </summary>
     public string? Domain { get; }
 
     /// <summary>Routing syntax or an address that does not parse: never local.</summary>
@@ -79,13 +83,20 @@ public sealed record RecipientAddress
         if (at < 0)
             return new RecipientAddress(written, local, null, routed);
 
-        var domain = s[(at + 1)..].Trim().TrimEnd('.').ToLowerInvariant();
+        var domain = AsciiLower(s[(at + 1)..].Trim().TrimEnd('.'));
         if (!IsDomain(domain))
             return Routed(written, local);
         return new RecipientAddress(written, local, domain, routed);
     }
 
     public override string ToString() => Domain is null ? LocalPart : $"{LocalPart}@{Domain}";
+
+    private static string AsciiLower(string text) =>
+        string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+                span[i] = char.IsAsciiLetterUpper(source[i]) ? (char)(source[i] | 0x20) : source[i];
+        });
 
     private static RecipientAddress Routed(string written, string local) => new(written, local, null, true);
 

@@ -155,8 +155,8 @@ public static class SimulateCommand
     {
         if (!options.Greylist.Enabled)
             return;
-        var recorder = new BypassBanRecorder(null, store, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>());
-        var session = new SessionContext { ClientAddress = report.Request.Client };
+        var recorder = new BypassBanRecorder(null, store, options, time, loggers.CreateLogger<BypassBanRecorder>());
+        var session = new SessionContext { ClientAddress = report.Request.Client, AuthenticatedUser = report.Request.AuthUser };
         foreach (var decision in report.Steps.Select(s => s.Decision).OfType<Decision>())
         {
             try

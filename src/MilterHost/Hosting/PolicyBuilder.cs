@@ -39,7 +39,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
         var server = ServerOptions(options);
         // Refusals by the ban and recipients filters count against a client that passed greylisting.
         IDecisionSink sink = options.Greylist.Enabled
-            ? new BypassBanRecorder(decisions, greylistStore, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>())
+            ? new BypassBanRecorder(decisions, greylistStore, options, time, loggers.CreateLogger<BypassBanRecorder>())
             : decisions;
         return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }

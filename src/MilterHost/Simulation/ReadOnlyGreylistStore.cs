@@ -18,7 +18,7 @@ internal sealed class ReadOnlyGreylistStore(IGreylistStore inner) : IGreylistSto
     public Task<GreylistResult> PreviewAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         inner.PreviewAsync(triplet, clientAddress, now, options, cancellationToken);
 
-    public Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
+    public Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         Task.FromResult<DynamicBan?>(null);
 
     public Task<IReadOnlyList<TripletEntry>> ListTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken) =>

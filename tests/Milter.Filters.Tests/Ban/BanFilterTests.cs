@@ -119,6 +119,56 @@ public sealed class BanFilterTests
             Assert.Equal(("eoh", "ban#7 (milterhost.yaml:40)"), (result.SingleDecision.Stage, result.SingleDecision.Rule));
     }
 
+    [Theory]
+    [InlineData("former+x@example.com")]         // a +detail reaches the same mailbox
+    [InlineData("\"former\"@example.com")]       // so does the quoted local part
+    [InlineData("\"for\\mer\"@example.com")]     // and an escaped character inside the quotes
+    [InlineData("former")]                       // unqualified: the local user
+    [InlineData("former+x")]
+    [InlineData("FORMER@Example.Com.")]
+    public async Task A_recipient_rule_holds_for_every_spelling_of_the_banned_mailbox(string recipient)
+    {
+        var options = new MilterOptions { Ban = [Rule(BanKind.Recipient, "former@example.com", id: "ban#1")], Recipients = new RecipientsOptions { RejectUnknown = false } };
+        var chain = new FilterChainFactory(_time, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
+            .Create(options, new FilterChainInputs { LocalDomains = new Milter.Filters.Relay.LocalDomains(["example.com"]) });
+
+        var result = await Transaction.From("192.0.2.10").MailFrom("a@sender.example").RcptTo(recipient).RcptTo("formerly@example.com").RunAsync(chain);
+
+        Assert.Equal("550 5.7.1 Access denied", result.Rcpt(recipient));
+        Assert.Equal("continue", result.Rcpt("formerly@example.com"));
+        Assert.Equal(("ban", "ban#1", recipient), (result.SingleDecision.Filter, result.SingleDecision.Rule, result.SingleDecision.Recipient));
+    }
+
+    [Fact]
+    public async Task An_unqualified_recipient_is_not_matched_against_a_foreign_domain()
+    {
+        var options = new MilterOptions { Ban = [Rule(BanKind.Recipient, "former@elsewhere.example")], Recipients = new RecipientsOptions { RejectUnknown = false } };
+        var chain = new FilterChainFactory(_time, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
+            .Create(options, new FilterChainInputs { LocalDomains = new Milter.Filters.Relay.LocalDomains(["example.com"]) });
+
+        var result = await Transaction.From("192.0.2.10").MailFrom("a@sender.example").RcptTo("former").RunAsync(chain);
+
+        Assert.Equal("continue", result.Rcpt("former"));
+    }
+
+    [Theory]
+    [InlineData(OnError.Tempfail, "451 4.3.0 Temporary local problem, please try again later", "tempfail")]
+    [InlineData(OnError.Accept, "continue", "continue")]
+    public async Task A_subject_regex_that_runs_out_of_time_is_answered_per_on_error_and_logged_with_its_rule(OnError onError, string expected, string logged)
+    {
+        // A lookahead keeps the pattern on the backtracking engine, and nested quantifiers that
+        // fail at the end make it exponential: it cannot finish within the match timeout.
+        var log = new FakeLogger<FilterChain>();
+        var chain = new FilterChain([new BanFilter([Rule(BanKind.Subject, "^(a+)+(?!a)b$", id: "ban#3 (milterhost.yaml:12)")], null, _time)], onError, log);
+
+        var result = await Message(subject: new string('a', 64) + "!").RunAsync(chain);
+
+        Assert.Equal(expected, result.Heard("(end of headers)"));
+        var line = Assert.Single(log.Collector.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.EndsWith("answering per on_error: " + logged, line.Message, StringComparison.Ordinal);
+        Assert.Equal("ban rule ban#3 (milterhost.yaml:12) (subject: ^(a+)+(?!a)b$) ran out of time (250 ms) on 65 characters", line.Exception?.Message);
+    }
+
     [Fact]
     public async Task A_megabyte_of_hostile_subject_is_judged_correctly()
     {

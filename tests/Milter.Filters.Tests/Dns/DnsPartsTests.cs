@@ -125,7 +125,7 @@ public sealed class DnsPartsTests
             "dns list: bl.example 127.0.0.4 (reject, dns_lists#1 bl.example)",
             "dns list: wl.example not listed",
         ], facts.Describe());
-        Assert.Equal("pool.example", facts.SpfPassedDomain);
+        Assert.Equal("pool.example", facts.SpfPoolDomain);
         session.ResetMessage();
         Assert.Null(DnsFacts.Of(session));
     }

@@ -59,7 +59,8 @@ public sealed class DnsPolicyTests : IAsyncLifetime
 
     private static ILoggerFactory NullLoggerFactoryOf() => Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 
-    private static Task<TransactionResult> SendAsync(FilterChain chain, string client, string sender, params string[] recipients)
+    /// <summary>One message from <paramref name="client"/>, HELO mx.sender.example; shared with <see cref="SpfPoolTests"/>.</summary>
+    internal static Task<TransactionResult> SendAsync(FilterChain chain, string client, string sender, params string[] recipients)
     {
         var transaction = Transaction.From(client).Helo("mx.sender.example").MailFrom(sender);
         foreach (var recipient in recipients)
@@ -67,8 +68,11 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         return transaction.RunAsync(chain);
     }
 
-    private async Task<IReadOnlyList<string>> TripletClientsAsync() =>
-        [.. (await _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Select(t => t.Triplet.Client).Distinct()];
+    private Task<IReadOnlyList<string>> TripletClientsAsync() => TripletClientsAsync(_stores.Greylist, _clock.GetUtcNow());
+
+    /// <summary>The client keys of the recorded triplets, in the order the store lists them.</summary>
+    internal static async Task<IReadOnlyList<string>> TripletClientsAsync(IGreylistStore store, DateTimeOffset now) =>
+        [.. (await store.ListTripletsAsync(new GreylistQuery(), now, default)).Select(t => t.Triplet.Client).Distinct()];
 
     [Fact]
     public async Task Pool_sender_retry_from_another_network_of_its_spf_record_passes()

@@ -280,7 +280,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private BypassBanRecorder Recorder(IDecisionSink? next = null) =>
-        new(next, _stores.Greylist, Options, _clock, NullLogger<BypassBanRecorder>.Instance);
+        new(next, _stores.Greylist, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance);
 
     private static readonly Decision Unknown = new("rcpt",
         Verdict.Reject(SmtpReply.Parse("550 5.1.1 User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
@@ -307,6 +307,20 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         Assert.Null(second);
         Assert.Equal(BanSource.Bypass, third?.Source);
         Assert.NotNull(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
+    public async Task Refusals_in_an_authenticated_session_never_count_toward_the_bypass_ban()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        var session = Session("alice@example.org");
+        session.AuthenticatedUser = "alice";
+
+        for (var i = 0; i < 5; i++)
+            Assert.Null(await recorder.RecordAsync(session, Unknown, default));
+
+        Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
     }
 
     [Fact]

@@ -27,6 +27,18 @@ public sealed class LocalDomainsTests
     public void Matches_case_insensitively_with_subdomains_only_for_dot_entries(string? domain, bool local) =>
         Assert.Equal(local, Domains.Contains(domain));
 
+    [Theory]
+    [InlineData("\u212Aelvin.example")]          // KELVIN SIGN: lower-cases to "k" under Unicode rules
+    [InlineData("\u0131nfo.example")]            // dotless i: upper-cases to "I" under Unicode rules
+    [InlineData("\u0130NFO.example")]            // dotted capital I: lower-cases to "i"
+    [InlineData("a.\u212Aelvin.example")]
+    public void A_non_ascii_name_never_matches_an_ascii_local_domain(string domain)
+    {
+        var domains = new LocalDomains(["kelvin.example", "info.example", ".kelvin.example"]);
+
+        Assert.False(domains.Contains(domain));
+    }
+
     [Fact]
     public void Reads_local_host_names_files_with_comments_and_blank_lines()
     {

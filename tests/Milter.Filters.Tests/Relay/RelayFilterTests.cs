@@ -43,6 +43,28 @@ public sealed class RelayFilterTests
     }
 
     [Theory]
+    [InlineData("bob@\u212Aelvin.example")]      // KELVIN SIGN, which Unicode lower-cases to "k"
+    [InlineData("bob@\u0131nfo.example")]        // dotless i, which Unicode upper-cases to "I"
+    [InlineData("bob@\u0130nfo.example")]        // dotted capital I, which Unicode lower-cases to "i"
+    public async Task A_non_ascii_domain_that_folds_onto_a_local_one_is_foreign(string recipient)
+    {
+        var chain = new FilterChain([new RelayFilter(new RelayOptions(), new LocalDomains(["kelvin.example", "info.example"]))],
+            OnError.Tempfail, new FakeLogger<FilterChain>());
+
+        var result = await Transaction.From("203.0.113.9").MailFrom("a@outside.example").RcptTo(recipient).RcptTo("bob@KELVIN.example").RunAsync(chain);
+
+        Assert.Equal("550 5.7.1 Relaying denied", result.Rcpt(recipient));
+        Assert.Equal("continue", result.Rcpt("bob@KELVIN.example"));
+    }
+
+    [Fact]
+    public void A_non_ascii_domain_keeps_its_characters()
+    {
+        Assert.Equal("\u212Aelvin.example", RecipientAddress.Parse("bob@\u212Aelvin.example").Domain);
+        Assert.Equal("\u0130nfo.example", RecipientAddress.Parse("bob@\u0130NFO.Example").Domain);
+    }
+
+    [Theory]
     [InlineData("bob@example.com")]
     [InlineData("BOB@Example.Com.")]
     [InlineData("alice@mail.hosted.example")]
