@@ -62,6 +62,29 @@ public sealed class SpfVerifierTests
         Assert.Equal(SpfResult.Fail, (await CheckAsync(dns, "other.example", IPAddress.Parse("192.0.2.200"))).Result);
     }
 
+    [Theory]
+    [InlineData("v=spf1 ip4:192.0.2.0/24 -all", null)]
+    [InlineData("v=spf1 ip4:192.0.0.0/16 -all", null)]                        // a /16 is still a pool
+    [InlineData("v=spf1 ip4:192.0.2.5 ~ptr ?exists:x.example -all", null)]     // qualifiers that cannot pass
+    [InlineData("v=spf1 ip4:192.0.2.5 -all +all", null)]                      // never reached after -all
+    [InlineData("v=spf1 ip4:192.0.2.5 +all", "+all")]
+    [InlineData("v=spf1 ip4:192.0.0.0/15 -all", "+ip4:192.0.0.0/15 (wider than /16)")]
+    [InlineData("v=spf1 ip4:192.0.2.5 ip6:2001:db8::/31 -all", "+ip6:2001:db8::/31 (wider than /32)")]
+    [InlineData("v=spf1 ip4:192.0.2.5 a:%{i}.x.example -all", "+a:%{i}.x.example")]
+    [InlineData("v=spf1 ip4:192.0.2.5 mx:out.example/8 -all", "+mx:out.example/8 (wider than /16)")]
+    [InlineData("v=spf1 ip4:192.0.2.5 include:%{l}.x.example -all", "include:%{l}.x.example")]
+    [InlineData("v=spf1 ip4:192.0.2.5 include:inc.example -all", "include:inc.example: +ptr")]
+    public async Task A_pass_names_the_first_term_that_could_pass_a_wide_part_of_the_internet(string record, string? unbounded)
+    {
+        var dns = new FakeDns().Txt("pool.example", record).Txt("inc.example", "v=spf1 ptr -all");
+
+        var check = await CheckAsync(dns);
+
+        Assert.Equal(SpfResult.Pass, check.Result);
+        Assert.Equal(unbounded, check.Unbounded);
+        Assert.Equal(unbounded is null, check.IsPool);
+    }
+
     [Fact]
     public async Task A_domain_without_spf_gets_none()
     {

@@ -324,6 +324,19 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refusals_of_a_trusted_client_never_count_toward_the_bypass_ban()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var trusted = new MilterOptions { Greylist = Options, Relay = new RelayOptions { AllowClients = [IPNetwork.Parse("203.0.113.0/28")] } };
+        var recorder = new BypassBanRecorder(null, _stores.Greylist, trusted, _clock, NullLogger<BypassBanRecorder>.Instance);
+
+        for (var i = 0; i < 5; i++)
+            Assert.Null(await recorder.RecordAsync(Session("alice@example.org"), Unknown, default));
+
+        Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
     public async Task Recorder_passes_every_decision_on_and_bans_in_the_background()
     {
         await PassAsync(Filter(), "alice@example.org", "bob@example.com");
