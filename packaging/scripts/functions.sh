@@ -2,8 +2,12 @@
 # build.sh pastes this file where a script says #FUNCTIONS#. POSIX sh only.
 
 mh_unit=milterhost.service
+# Shipped disabled; the admin enables each (systemctl enable --now ...).
+mh_timers="milterhost-logscan.timer milterhost-backup.timer"
 
-# The system account the daemon runs as: no login, no home of its own.
+# The system account the daemon runs as: no login, no home of its own. Its
+# group also owns the milter socket: sendmail connects as root, and an MTA
+# running as another user (Postfix, sendmail's RunAsUser) joins this group.
 mh_create_user() {
 	if ! getent group milterhost >/dev/null; then
 		groupadd --system milterhost
@@ -12,16 +16,6 @@ mh_create_user() {
 		useradd --system --gid milterhost --home-dir /var/lib/milterhost \
 			--no-create-home --shell /usr/sbin/nologin \
 			--comment "milterhost mail filter" milterhost
-	fi
-	mh_join_smmsp
-}
-
-# The socket belongs to group smmsp so that sendmail can connect; the daemon
-# must be a member to give it that group. sendmail may be installed later:
-# reinstalling milterhost (or running this usermod) adds the membership then.
-mh_join_smmsp() {
-	if getent group smmsp >/dev/null && ! id -nG milterhost | tr ' ' '\n' | grep -qx smmsp; then
-		usermod --append --groups smmsp milterhost
 	fi
 }
 
@@ -58,7 +52,35 @@ mh_restart_if_running() {
 
 mh_stop() {
 	if mh_systemd_running; then
-		systemctl stop "$mh_unit" || true
+		systemctl stop "$mh_unit" $mh_timers || true
+	fi
+}
+
+# SELinux (the rpm): the policy module labels the daemon, its socket folder,
+# state, configuration and logs, and lets sendmail connect. Without the SELinux
+# tools these do nothing; a module that does not load is reported, not fatal.
+mh_selinux_module=/usr/share/selinux/packages/milterhost.pp
+mh_selinux_paths="/usr/lib/milterhost /etc/milterhost /var/lib/milterhost /var/log/milterhost /run/milterhost"
+
+mh_selinux_install() {
+	if command -v semodule >/dev/null 2>&1; then
+		semodule -X 200 -i "$mh_selinux_module" \
+			|| echo "milterhost: could not load the SELinux policy module $mh_selinux_module" >&2
+	fi
+	mh_selinux_relabel
+}
+
+mh_selinux_remove() {
+	if command -v semodule >/dev/null 2>&1; then
+		semodule -X 200 -r milterhost >/dev/null 2>&1 || true
+	fi
+	mh_selinux_relabel
+}
+
+# The files take the labels of the policy now loaded (or back to the defaults).
+mh_selinux_relabel() {
+	if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled && command -v restorecon >/dev/null 2>&1; then
+		restorecon -R -i $mh_selinux_paths || true
 	fi
 }
 
