@@ -1,4 +1,5 @@
 using EndToEnd.Tests.Support;
+using Milter.TestSupport;
 
 namespace EndToEnd.Tests.Packaging;
 
@@ -13,7 +14,17 @@ public sealed class PackageBuildFixture : IAsyncLifetime
     /// <summary>The build's output; a test that needs the packages fails with it when the build did.</summary>
     internal ToolResult Build { get; private set; } = new("packaging/test.sh build", -1, "", "not run");
 
-    public async Task InitializeAsync() => Build = await PackagingScript.RunAsync("build", BuildTimeout);
+    /// <summary>
+    /// What packaging/build.sh and test.sh need beyond the SDK: rpm (rpmbuild, rpm -qp), gcc and
+    /// zlib1g-dev (the native AOT link), and the private sendmail of the daemon check.
+    /// </summary>
+    public static readonly IReadOnlyList<string> RequiredPackages = ["rpm", "gcc", "zlib1g-dev", .. PrivateSendmail.RequiredPackages];
+
+    public async Task InitializeAsync()
+    {
+        AptPackages.EnsureInstalled([.. RequiredPackages]);
+        Build = await PackagingScript.RunAsync("build", BuildTimeout);
+    }
 
     public Task DisposeAsync() => Task.CompletedTask;
 }
