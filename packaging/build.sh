@@ -129,7 +129,6 @@ build_rpm() {
 	rm -rf "$top" && mkdir -p "$top/SPECS" "$top/BUILD" "$top/BUILDROOT" "$top/tmp"
 	local root="$top/root"
 	cp -a "$stage" "$root"
-	rhel_config "$root/etc/milterhost/milterhost.yaml"
 	install -d "$root/usr/share/selinux/packages"
 	install -m 0644 "$(build_selinux)" "$root/usr/share/selinux/packages/milterhost.pp"
 	local spec="$top/SPECS/milterhost.spec"
@@ -147,14 +146,6 @@ build_rpm() {
 	[ -f "$file" ] || { cat "$top/rpmbuild.log" >&2; die "rpmbuild wrote no $file"; }
 	rm -rf "$top"
 	echo "$file"
-}
-
-# RHEL-family paths where they differ from Debian's: sendmail's alias file is
-# /etc/aliases (Debian also links it as /etc/mail/aliases). A path that does
-# not exist would stop the daemon at start.
-rhel_config() {
-	grep -q '"aliases:/etc/mail/aliases"' "$1" || die "$1 names no aliases:/etc/mail/aliases to adapt for RHEL"
-	sed -i -e 's|"aliases:/etc/mail/aliases"|"aliases:/etc/aliases"|' "$1"
 }
 
 # The SELinux policy module (packaging/selinux) compiled with the distribution's

@@ -25,7 +25,8 @@ dnl #
 dnl #   U: the login (I: an authorization id, rarely needed)
 dnl #   P: the password as it is; P:= followed by base64 for odd characters
 dnl #   M: the SASL mechanisms to try, in order: PLAIN or LOGIN for most
-dnl #      providers (they need libsasl2-modules installed), CRAM-MD5 if offered
+dnl #      providers (they need the SASL modules: libsasl2-modules on Debian,
+dnl #      cyrus-sasl-plain on RHEL), CRAM-MD5 if offered
 dnl #   R: the realm, if the provider wants one
 dnl #
 dnl # The key is the relay's name as written above; when SMARTHOST_RELAY is an
@@ -63,7 +64,7 @@ dnl # with `p' among them PLAIN and LOGIN are only used inside TLS.
 ifdef(`confAUTH_OPTIONS', `', `define(`confAUTH_OPTIONS', `A')')
 
 dnl # STARTTLS: sendmail's client uses STARTTLS whenever the relay offers it
-dnl # (Debian: sendmail-bin is built with it).  The password then travels
+dnl # (Debian's sendmail-bin and RHEL's sendmail are built with it).  The password then travels
 dnl # encrypted.  To check the relay's certificate, point sendmail at the CA
 dnl # bundle, and to insist on encryption add to /etc/mail/access:
 dnl #     TLS_Srv:relay.example.net   ENCR:128
@@ -73,7 +74,20 @@ dnl # port (587, or 2525) to 465: the relay mailer starts in clear text and
 dnl # upgrades with STARTTLS, it does not open with TLS.
 dnl # Debian keeps its TLS settings in /etc/mail/tls/starttls.m4 (written by
 dnl # sendmailconfig); the lines below are what it needs for the client side.
-ifdef(`confCACERT_PATH', `', `define(`confCACERT_PATH', `/etc/ssl/certs')')
-ifdef(`confCACERT', `', `define(`confCACERT', `/etc/ssl/certs/ca-certificates.crt')')
+dnl # The CA bundle is the distribution's, whichever of SMARTHOST_CA_BUNDLES
+dnl # exists when sendmail.cf is built: Debian's
+dnl # /etc/ssl/certs/ca-certificates.crt or RHEL's
+dnl # /etc/pki/tls/certs/ca-bundle.crt (confCACERT_PATH: its folder).  Define
+dnl # confCACERT (and confCACERT_PATH) before the include to name another.
+ifdef(`SMARTHOST_CA_BUNDLES', `',
+	`define(`SMARTHOST_CA_BUNDLES', `/etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt')')
+ifdef(`confCACERT', `',
+	`define(`_SMARTHOST_CA', esyscmd(`for f in 'SMARTHOST_CA_BUNDLES`; do if test -f "$f"; then printf %s "$f"; break; fi; done'))dnl
+ifelse(_SMARTHOST_CA, `',
+	`errprint(`*** WARNING: smarthost.m4: none of 'SMARTHOST_CA_BUNDLES` exists; define confCACERT to check the relay certificate
+')',
+	`define(`confCACERT', _SMARTHOST_CA)')')
+ifdef(`confCACERT_PATH', `',
+	`ifdef(`confCACERT', `define(`confCACERT_PATH', esyscmd(`dirname "'confCACERT`" | tr -d "\n"'))')')
 
 POPDIVERT`'dnl

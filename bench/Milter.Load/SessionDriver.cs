@@ -8,7 +8,7 @@ using Milter.Protocol.Replies;
 namespace Milter.Load;
 
 /// <summary>
-/// Plays one SMTP session to a filter the way sendmail 8.17 does (see the shared captures): a new
+/// Plays one SMTP session to a filter the way sendmail 8.17 does (see tests/testdata/captures): a new
 /// milter connection, OPTNEG with sendmail's offer, MACRO C and CONNECT, MACRO H and HELO, then per
 /// message MACRO M and MAIL, MACRO R and RCPT per recipient, DATA, ten headers, EOH, a 4 KiB body,
 /// MACRO E and EOM. Macros go out for every stage whether or not the filter asked for the stage

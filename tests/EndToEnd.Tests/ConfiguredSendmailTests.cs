@@ -51,16 +51,18 @@ public sealed class ConfiguredSendmailTests(ConfiguredSendmailFixture fixture) :
     [Fact]
     public async Task Configured_domains_and_aliases_decide_the_local_recipients()
     {
+        // A name no local account has: sendmail would otherwise deliver to that account.
+        var stranger = TestAccounts.UnusedName("nouser");
         var result = await Swaks.RunAsync(new SwaksRequest
         {
             Port = _sendmail.Port,
-            To = ["dave@example.org", "alice@example.com"],
+            To = ["dave@example.org", $"{stranger}@example.com"],
             LocalInterface = "127.0.0.5",
             QuitAfter = "RCPT",
         });
 
         Assert.Equal(
-            ["250 2.1.5 <dave@example.org>... Recipient ok", "550 5.1.1 <alice@example.com>... User unknown"],
+            ["250 2.1.5 <dave@example.org>... Recipient ok", $"550 5.1.1 <{stranger}@example.com>... User unknown"],
             result.RepliesTo("RCPT").Select(r => r.Text));
     }
 

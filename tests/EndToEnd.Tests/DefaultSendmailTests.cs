@@ -69,16 +69,17 @@ public sealed class DefaultSendmailTests(DefaultSendmailFixture fixture)
     [Fact]
     public async Task Unknown_local_user_is_refused_while_alias_is_accepted()
     {
+        var stranger = TestAccounts.UnusedName("nouser");
         var result = await Swaks.RunAsync(new SwaksRequest
         {
             Port = _sendmail.Port,
-            To = ["nosuchuser@example.com", "bob@example.com"],
+            To = [$"{stranger}@example.com", "bob@example.com"],
             LocalInterface = "127.0.0.5",
             QuitAfter = "RCPT",
         });
 
         Assert.Equal(
-            ["550 5.1.1 <nosuchuser@example.com>... User unknown", "250 2.1.5 <bob@example.com>... Recipient ok"],
+            [$"550 5.1.1 <{stranger}@example.com>... User unknown", "250 2.1.5 <bob@example.com>... Recipient ok"],
             result.RepliesTo("RCPT").Select(r => r.Text));
     }
 

@@ -4,7 +4,7 @@ using Milter.Protocol.Tests.Support;
 namespace Milter.Protocol.Tests;
 
 /// <summary>
-/// The real sendmail/Postfix conversations in shared/testdata/captures, fed to a session whose
+/// The real sendmail/Postfix conversations in tests/testdata/captures, fed to a session whose
 /// handler has the reference filter's policy: the session must answer with the captured bytes,
 /// however the MTA's bytes are cut into reads.
 /// </summary>

@@ -274,7 +274,7 @@ public sealed class ConfigErrorTests : IDisposable
 
     [Theory]
     [InlineData("local_domains: [\"exa mple.com\"]", "1:17: local_domains#1: 'exa mple.com' is not a domain name, .subdomain wildcard, [address] or file:PATH")]
-    [InlineData("recipients:\n  sources: [ldap]", "2:13: recipients.sources#1: 'ldap' is not a recipient source; write passwd, aliases:PATH or virtusertable:PATH")]
+    [InlineData("recipients:\n  sources: [ldap]", "2:13: recipients.sources#1: 'ldap' is not a recipient source; write passwd, aliases, aliases:PATH or virtusertable:PATH")]
     [InlineData("recipients:\n  addresses: [postmaster]", "2:15: recipients.addresses#1: 'postmaster' is not a mail address (user@domain)")]
     [InlineData("dns:\n  servers: [\"localhost:53\"]", "2:13: dns.servers#1: 'localhost:53' is not a DNS server address (IP or IP:PORT, e.g. 127.0.0.53 or [::1]:53)")]
     [InlineData("dns_lists:\n  - { action: reject }", "2:5: dns_lists#1: 'zone' is required")]
@@ -350,6 +350,37 @@ public sealed class ConfigErrorTests : IDisposable
     {
         var errors = _dir.Errors("on_error: accept\n---\non_error: tempfail\n", out var path);
         Assert.Equal([$"{path}:2:1: only one YAML document is allowed in the configuration"], errors);
+    }
+
+    [Fact]
+    public void Aliases_source_names_the_sendmail_cf_entry_whose_file_is_missing()
+    {
+        var cf = _dir.Write("sendmail.cf", $"O QueueDirectory=/var/spool/mqueue\nO AliasFile=hash:{_dir.Path}/aliases\n");
+
+        var errors = _dir.Errors($"recipients:\n  sources: [passwd, aliases]\n  sendmail_cf: {cf}\n", out _);
+
+        Assert.Equal(
+            [$"{cf}:2:13: AliasFile entry 'hash:{_dir.Path}/aliases' names {_dir.Path}/aliases, which does not exist (create it, or fix the AliasFile option in sendmail.mc) (read for recipients.sources: aliases)"],
+            errors);
+    }
+
+    [Fact]
+    public void Aliases_source_reads_what_sendmail_cf_names()
+    {
+        _dir.Write("aliases", "staff: root\n");
+        var cf = _dir.Write("sendmail.cf", $"O AliasFile={_dir.Path}/aliases\n");
+
+        var result = _dir.Load($"recipients:\n  sources: [aliases]\n  sendmail_cf: sendmail.cf\n", out _);
+
+        Assert.True(result.Success, string.Join('\n', result.Errors));
+        Assert.Equal(cf, result.Config.Options.Recipients.SendmailCf);
+    }
+
+    [Fact]
+    public void Sendmail_cf_must_exist_when_written()
+    {
+        var errors = _dir.Errors("recipients:\n  sendmail_cf: /nonexistent/sendmail.cf\n", out var path);
+        Assert.Equal([$"{path}:2:16: recipients.sendmail_cf: file not found: /nonexistent/sendmail.cf"], errors);
     }
 
     [Fact]

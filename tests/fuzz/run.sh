@@ -8,15 +8,9 @@ seconds=${1:?usage: run.sh SECONDS}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=${FUZZ_WORK:-$here/.work}
-# The captures: MILTER_CAPTURES, else the first shared/testdata/captures above the repository
-# (CI lays shared/ beside the clone; a worktree has it further up), as the protocol tests find them.
-captures=${MILTER_CAPTURES:-}
-dir=$repo
-while [ -z "$captures" ] && [ "$dir" != / ]; do
-  dir=$(dirname "$dir")
-  [ -d "$dir/shared/testdata/captures" ] && captures=$dir/shared/testdata/captures
-done
-[ -n "$captures" ] || { echo "no shared/testdata/captures above $repo; set MILTER_CAPTURES" >&2; exit 1; }
+# The captures: MILTER_CAPTURES, else the repository's tests/testdata/captures (as the protocol tests find them).
+captures=${MILTER_CAPTURES:-$repo/tests/testdata/captures}
+[ -f "$captures/README.md" ] || { echo "no captures in $captures (set MILTER_CAPTURES)" >&2; exit 1; }
 mkdir -p "$work"
 
 # Native side: clang and libFuzzer from Debian (libFuzzer.a alone: compiler-rt's sanitizer runtimes are not needed).

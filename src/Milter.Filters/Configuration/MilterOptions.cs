@@ -79,8 +79,13 @@ public sealed record RecipientsOptions
 {
     public bool RejectUnknown { get; init; } = true;
     public RecipientAction Action { get; init; } = RecipientAction.Reject;
-    /// <summary><c>passwd</c>, <c>aliases:PATH</c>, <c>virtusertable:PATH</c>.</summary>
-    public IReadOnlyList<string> Sources { get; init; } = ["passwd", "aliases:/etc/mail/aliases"];
+    /// <summary>
+    /// <c>passwd</c>, <c>aliases</c> (the files sendmail.cf's AliasFile names, see
+    /// <see cref="Recipients.SendmailAliasFiles"/>), <c>aliases:PATH</c>, <c>virtusertable:PATH</c>.
+    /// </summary>
+    public IReadOnlyList<string> Sources { get; init; } = ["passwd", "aliases"];
+    /// <summary>The sendmail.cf whose AliasFile option the <c>aliases</c> source reads.</summary>
+    public string SendmailCf { get; init; } = Recipients.SendmailAliasFiles.DefaultSendmailCf;
     public IReadOnlyList<string> Addresses { get; init; } = [];
 }
 

@@ -30,6 +30,9 @@ internal static partial class FilterLog
     [LoggerMessage(EventId = 3301, Level = LogLevel.Warning, Message = "Recipient source {Source} could not be re-read from {Path}; keeping the previous {Entries} entries")]
     public static partial void RecipientSourceReloadFailed(this ILogger logger, string source, string path, int entries, Exception exception);
 
+    [LoggerMessage(EventId = 3303, Level = LogLevel.Warning, Message = "recipients.sources aliases: {Note}")]
+    public static partial void AliasFileSkipped(this ILogger logger, string note);
+
     [LoggerMessage(EventId = 3302, Level = LogLevel.Warning, Message = "{Path}:{Line}: {Problem}; line ignored")]
     public static partial void RecipientSourceBadLine(this ILogger logger, string path, int line, string problem);
 }

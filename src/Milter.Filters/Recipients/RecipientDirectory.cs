@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Relay;
 
@@ -35,10 +36,19 @@ public sealed class RecipientDirectory
         _accounts = accounts;
     }
 
-    /// <summary>Reads the configured sources (paths relative to <paramref name="baseDirectory"/>).</summary>
-    /// <exception cref="FormatException">An unknown source kind, or a malformed address.</exception>
+    /// <summary>
+    /// Reads the configured sources (paths relative to <paramref name="baseDirectory"/>). The bare
+    /// <c>aliases</c> source reads the files sendmail's AliasFile names
+    /// (<see cref="SendmailAliasFiles"/>, from <paramref name="knownAliasPaths"/> without a
+    /// sendmail.cf); what it skips is logged here, once per load.
+    /// </summary>
+    /// <exception cref="FormatException">
+    /// An unknown source kind, a malformed address, or an AliasFile entry naming a missing file
+    /// (the message gives its sendmail.cf file:line:column).
+    /// </exception>
     /// <exception cref="IOException">A source file cannot be read.</exception>
-    public static RecipientDirectory Load(RecipientsOptions options, string baseDirectory, TimeProvider time, ILogger logger, TimeSpan? checkInterval = null)
+    public static RecipientDirectory Load(RecipientsOptions options, string baseDirectory, TimeProvider time, ILogger logger,
+        TimeSpan? checkInterval = null, IReadOnlyList<string>? knownAliasPaths = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(baseDirectory);
@@ -52,11 +62,22 @@ public sealed class RecipientDirectory
             var source = raw.Trim();
             if (source.Equals("passwd", StringComparison.OrdinalIgnoreCase))
                 continue;
+            if (source.Equals(AliasesFile.SourceName, StringComparison.OrdinalIgnoreCase))
+            {
+                var search = SendmailAliasFiles.Find(options.SendmailCf, knownAliasPaths ?? SendmailAliasFiles.KnownPaths);
+                if (search.Errors.Count > 0)
+                    throw new FormatException(string.Join("; ", search.Errors));
+                foreach (var note in search.Notes)
+                    logger.AliasFileSkipped(note);
+                foreach (var file in search.Files)
+                    directory._aliases.Add(new(AliasesFile.SourceName, file, (lines, bad) => Counted(AliasesFile.Parse(lines, bad)), time, interval, logger));
+                continue;
+            }
             var colon = source.IndexOf(':', StringComparison.Ordinal);
             var kind = colon < 0 ? source : source[..colon].ToLowerInvariant();
             var path = colon < 0 ? "" : source[(colon + 1)..].Trim();
             if (colon < 0 || path.Length == 0 || kind is not (AliasesFile.SourceName or VirtusertableFile.SourceName))
-                throw new FormatException($"recipients.sources: '{raw}' is not passwd, aliases:PATH or virtusertable:PATH");
+                throw new FormatException($"recipients.sources: '{raw}' is not passwd, aliases, aliases:PATH or virtusertable:PATH");
             var full = Path.GetFullPath(path, baseDirectory);
             if (kind == AliasesFile.SourceName)
                 directory._aliases.Add(new(kind, full, (lines, bad) => Counted(AliasesFile.Parse(lines, bad)), time, interval, logger));

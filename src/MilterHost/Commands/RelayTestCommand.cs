@@ -29,7 +29,8 @@ public static class RelayTestCommand
         };
         var source = new Option<IPAddress?>("--source")
         {
-            Description = "Connect from this local address (on one machine, 127.0.0.5 plays an outside client).",
+            Description = "Connect from this local address. Run relay-test from another machine: the server trusts loopback "
+                + "and its own addresses, and relay-test warns when it speaks from one of them.",
             HelpName = "ADDR",
             CustomParser = r =>
             {
@@ -64,7 +65,8 @@ public static class RelayTestCommand
         var json = CommandOptions.Json();
 
         var command = new Command(Name,
-            "Try the classic open-relay tricks against a mail server over plain SMTP (MAIL, RCPT and RSET only; never DATA). "
+            "Try the classic open-relay tricks against a mail server over plain SMTP (MAIL, RCPT and RSET only; never DATA), "
+            + "from another machine (the server trusts loopback and its own addresses; the single milterhost binary can be copied there). "
             + "Exit status 0 when every foreign recipient is refused, 1 when any is accepted (an open relay), 2 when the server cannot be reached.")
         {
             target, source, helo, from, to, localDomain, timeout, verbose, json,
@@ -88,6 +90,9 @@ public static class RelayTestCommand
                 Transcript = !verboseOn ? null : asJson ? transcript.Add : output.WriteLine,
             };
             var report = await RelayProbe.RunAsync(options, cancellationToken);
+            if (report.Source is { } probeSource && report.Server is { } probed
+                && TrustedSource.Warning(probeSource.Address, probed.Address, TrustedSource.OwnAddresses()) is { } warning)
+                await error.WriteLineAsync("relay-test: " + warning);
             if (asJson)
                 await output.WriteLineAsync(RelayReportWriter.WriteJson(report, verboseOn ? transcript : null));
             else if (report.Failure is null)

@@ -24,6 +24,9 @@ internal sealed class Binder(string file, string baseDirectory)
 
     public void Error(YNode node, string message) => Error(node.Line, node.Column, message);
 
+    /// <summary>An error in another file the configuration makes milterhost read (sendmail.cf).</summary>
+    public void ErrorIn(string file, int line, int column, string message) => _errors.Add(new ConfigError(file, line, column, message));
+
     /// <summary>Reports at the key, the value or the first offending character, whichever is known most precisely.</summary>
     public void Error(YScalar node, int? offset, string message) =>
         Error(node.Line, offset is { } o && node.ColumnOf(o) is { } column ? column : node.Column, message);

@@ -47,6 +47,10 @@ internal static class Codecs
         return false;
     }, v => v);
 
+    /// <summary>A file that must exist; relative paths are taken relative to the config file's directory.</summary>
+    public static readonly Codec<string> ExistingFile = new ScalarCodec<string>("a file path", (Binder b, YScalar s, string path, out string value) =>
+        b.TryExistingFile(s, path, s.Value.Trim(), out value), v => v);
+
     public static readonly Codec<IPNetwork> Network = new ScalarCodec<IPNetwork>("an IP address or CIDR network",
         (Binder b, YScalar s, string path, out IPNetwork value) =>
         {

@@ -1,5 +1,6 @@
 using MilterHost.Configuration;
 using Milter.Filters.Configuration;
+using Milter.Filters.Recipients;
 
 namespace MilterHost.Configuration;
 
@@ -11,7 +12,8 @@ namespace MilterHost.Configuration;
 internal static class ConfigSchema
 {
     private const string FilePrefix = "file:";
-    private const string AliasesPrefix = "aliases:";
+    private const string AliasesSource = "aliases";
+    private const string AliasesPrefix = AliasesSource + ":";
     private const string VirtusertablePrefix = "virtusertable:";
 
     /// <summary>
@@ -36,11 +38,14 @@ internal static class ConfigSchema
         return false;
     }, v => v);
 
-    /// <summary><c>recipients.sources</c>: <c>passwd</c>, <c>aliases:PATH</c>, <c>virtusertable:PATH</c> (files must exist).</summary>
-    private static readonly Codec<string> RecipientSource = new ScalarCodec<string>("passwd, aliases:PATH or virtusertable:PATH", (Binder b, YScalar s, string path, out string value) =>
+    /// <summary>
+    /// <c>recipients.sources</c>: <c>passwd</c>, <c>aliases</c> (sendmail's own AliasFile, checked
+    /// with the whole section), <c>aliases:PATH</c>, <c>virtusertable:PATH</c> (files must exist).
+    /// </summary>
+    private static readonly Codec<string> RecipientSource = new ScalarCodec<string>("passwd, aliases, aliases:PATH or virtusertable:PATH", (Binder b, YScalar s, string path, out string value) =>
     {
         value = s.Value.Trim();
-        if (value == "passwd")
+        if (value is "passwd" or AliasesSource)
             return true;
         foreach (var prefix in (string[])[AliasesPrefix, VirtusertablePrefix])
         {
@@ -51,7 +56,7 @@ internal static class ConfigSchema
                 return ok;
             }
         }
-        b.Error(s, $"{path}: '{s.Value}' is not a recipient source; write passwd, aliases:PATH or virtusertable:PATH");
+        b.Error(s, $"{path}: '{s.Value}' is not a recipient source; write passwd, aliases, aliases:PATH or virtusertable:PATH");
         return false;
     }, v => v);
 
@@ -102,6 +107,7 @@ internal static class ConfigSchema
         .Field("reject_unknown", Codecs.Bool, o => o.RejectUnknown, (o, v) => o with { RejectUnknown = v })
         .Field("action", Codecs.Enum<RecipientAction>(), o => o.Action, (o, v) => o with { Action = v })
         .Field("sources", new ListCodec<string>(RecipientSource, flow: false), o => o.Sources, (o, v) => o with { Sources = v })
+        .Field("sendmail_cf", Codecs.ExistingFile, o => o.SendmailCf, (o, v) => o with { SendmailCf = v })
         .Field("addresses", new ListCodec<string>(Codecs.Address, flow: true), o => o.Addresses, (o, v) => o with { Addresses = v });
 
     private static readonly Section<SubnetOptions> Subnet = new Section<SubnetOptions>(() => new(), flow: true)
@@ -177,6 +183,16 @@ internal static class ConfigSchema
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
         .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v })
+        .Check((b, mapping, _, o) =>
+        {
+            // The aliases source (also by default) reads what sendmail.cf's AliasFile names: a
+            // configured file that is missing is an error at its place in sendmail.cf.
+            if (o.Recipients.RejectUnknown && o.Recipients.Sources.Contains(AliasesSource))
+            {
+                foreach (var error in SendmailAliasFiles.Find(o.Recipients.SendmailCf, SendmailAliasFiles.KnownPaths).Errors)
+                    b.ErrorIn(error.File, error.Line, error.Column, $"{error.Message} (read for recipients.sources: aliases)");
+            }
+        })
         .Check((b, mapping, _, o) =>
         {
             // A recipient waits up to dns.timeout for its lookups inside one stage; the stage must outlast it.

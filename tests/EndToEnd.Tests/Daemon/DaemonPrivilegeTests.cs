@@ -8,25 +8,25 @@ namespace EndToEnd.Tests.Daemon;
 /// <summary>Started as root: bind first, then become <c>user:</c>; never run filters as root by accident.</summary>
 public sealed class DaemonPrivilegeTests
 {
-    private const string TestUser = "milterhost-test";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     [Fact]
     public async Task Drops_to_the_configured_user_after_binding()
     {
-        var (uid, gid) = await EnsureTestUserAsync();
+        await using var account = await TestAccounts.CreateAsync("mhpriv");
+        var (user, uid, gid) = (account.Name, account.Uid, account.Gid);
         using var sandbox = new DaemonSandbox("privdrop");
         // Folders that do not exist yet: the daemon creates them for the user it becomes, so that
         // it can write its database and remove its socket after the drop.
         var socket = Path.Combine(sandbox.Directory, "run", "milter.sock");
         var database = Path.Combine(sandbox.Directory, "data", "milterhost.db");
-        await using var daemon = await sandbox.StartAsync(new DaemonConfig { Listen = "unix:" + socket, User = TestUser, Database = "sqlite:" + database });
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig { Listen = "unix:" + socket, User = user, Database = "sqlite:" + database });
 
         var status = await File.ReadAllLinesAsync($"/proc/{daemon.Pid}/status");
         Assert.Equal($"Uid:\t{uid}\t{uid}\t{uid}\t{uid}", status.Single(l => l.StartsWith("Uid:", StringComparison.Ordinal)));
         Assert.Equal($"Gid:\t{gid}\t{gid}\t{gid}\t{gid}", status.Single(l => l.StartsWith("Gid:", StringComparison.Ordinal)));
-        Assert.Contains(daemon.Output, l => l.Contains($"dropped privileges to {TestUser} (uid {uid}, gid {gid})", StringComparison.Ordinal));
-        Assert.Equal($"{TestUser} {TestUser}", await RunAsync("stat", "-c", "%U %G", database));
+        Assert.Contains(daemon.Output, l => l.Contains($"dropped privileges to {user} (uid {uid}, gid {gid})", StringComparison.Ordinal));
+        Assert.Equal($"{user} {user}", await RunAsync("stat", "-c", "%U %G", database));
 
         var answers = await Mta.SendMessageAsync(new UnixDomainSocketEndPoint(socket));
         Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
@@ -49,19 +49,6 @@ public sealed class DaemonPrivilegeTests
         // Said once: the console log does not repeat the plain line.
         Assert.Single(stderr.Split('\n'), line => line.Contains("not starting", StringComparison.Ordinal));
         Assert.False(File.Exists(sandbox.SocketPath), "the refused start left its socket file");
-    }
-
-    /// <summary>A system account for these tests; created once and left (it owns nothing outside the sandboxes).</summary>
-    private static async Task<(string Uid, string Gid)> EnsureTestUserAsync()
-    {
-        var (code, _) = await TryRunAsync("id", "-u", TestUser);
-        if (code != 0)
-        {
-            var (added, output) = await TryRunAsync("useradd", "-r", "-M", "-s", "/usr/sbin/nologin", TestUser);
-            // Another test run may have created it meanwhile (exit 9: the name is taken).
-            Assert.True(added is 0 or 9, $"useradd {TestUser} failed ({added}): {output}");
-        }
-        return (await RunAsync("id", "-u", TestUser), await RunAsync("id", "-g", TestUser));
     }
 
     private static async Task<string> RunAsync(string program, params string[] arguments)

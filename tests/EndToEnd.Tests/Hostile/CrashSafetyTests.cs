@@ -85,6 +85,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
 
     internal static async Task<string> Sqlite(string database, string sql)
     {
+        AptPackages.EnsureInstalled("sqlite3");
         var (code, stdout, stderr) = await RunAsync("sqlite3", database, sql);
         return code == 0 ? stdout : throw new InvalidOperationException($"sqlite3 {sql}: {stderr}");
     }

@@ -28,6 +28,8 @@ internal sealed class MountedDaemon : IAsyncDisposable
 
     public static async Task<MountedDaemon> StartAsync(string name, DaemonConfig config)
     {
+        // The tests hold locks and check the file with the sqlite3 shell inside the namespace.
+        AptPackages.EnsureInstalled("sqlite3");
         var sandbox = new DaemonSandbox(name);
         var folder = Path.Combine(sandbox.Directory, "db");
         Directory.CreateDirectory(folder);

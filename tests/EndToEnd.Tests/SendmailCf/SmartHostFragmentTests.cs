@@ -25,6 +25,34 @@ public sealed class SmartHostFragmentTests
     }
 
     [Fact]
+    public async Task The_CA_bundle_is_the_first_of_the_distributions_bundles_that_exists()
+    {
+        // As on RHEL: no Debian bundle, the bundle under pki/tls/certs.
+        using var sandbox = CfSandbox.Create();
+        var rhel = Path.Combine(sandbox.Directory, "pki", "tls", "certs");
+        Directory.CreateDirectory(rhel);
+        File.WriteAllText(Path.Combine(rhel, "ca-bundle.crt"), "");
+        var bundles = $"{sandbox.Directory}/ssl/certs/ca-certificates.crt {rhel}/ca-bundle.crt";
+
+        var cf = await CfSandbox.BuildCfAsync(CfSandbox.MinimalMc([CfSandbox.Define("SMARTHOST_CA_BUNDLES", bundles), CfSandbox.Include("smarthost.m4")]));
+
+        var lines = cf.Split('\n');
+        Assert.Contains($"O CACertFile={rhel}/ca-bundle.crt", lines);
+        Assert.Contains($"O CACertPath={rhel}", lines);
+    }
+
+    [Fact]
+    public async Task Without_any_CA_bundle_it_warns_and_leaves_the_options_unset()
+    {
+        var missing = "/nonexistent/ca-bundle.crt";
+
+        var result = await CfSandbox.M4Async(CfSandbox.MinimalMc([CfSandbox.Define("SMARTHOST_CA_BUNDLES", missing), CfSandbox.Include("smarthost.m4")]));
+
+        Assert.Contains($"*** WARNING: smarthost.m4: none of {missing} exists; define confCACERT to check the relay certificate", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("#O CACertFile", result.Stdout.Split('\n'));
+    }
+
+    [Fact]
     public async Task Relay_port_applies_to_the_relay_and_esmtp_mailers_only()
     {
         var cf = await CfSandbox.BuildCfAsync(CfSandbox.MinimalMc(

@@ -167,6 +167,6 @@ public sealed class RecipientDirectoryTests : IDisposable
     public void An_unknown_source_is_a_clear_error(string source)
     {
         var ex = Assert.Throws<FormatException>(() => Load(source));
-        Assert.Contains("passwd, aliases:PATH or virtusertable:PATH", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("passwd, aliases, aliases:PATH or virtusertable:PATH", ex.Message, StringComparison.Ordinal);
     }
 }

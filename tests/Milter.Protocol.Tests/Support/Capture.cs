@@ -20,7 +20,7 @@ public sealed record CapturedFrame(Direction Direction, byte[] Bytes, int Line)
 }
 
 /// <summary>
-/// A recorded milter conversation from shared/testdata/captures: one frame per line,
+/// A recorded milter conversation from tests/testdata/captures: one frame per line,
 /// <c>mta&gt; HEX</c> or <c>&lt;flt HEX</c>, <c>#</c> comments.
 /// </summary>
 public sealed record Capture(string Name, IReadOnlyList<CapturedFrame> Frames)
@@ -72,8 +72,8 @@ public sealed record Capture(string Name, IReadOnlyList<CapturedFrame> Frames)
     }
 
     /// <summary>
-    /// MILTER_CAPTURES when set; otherwise the first <c>shared/testdata/captures</c> found walking up
-    /// from the test assembly (CI lays shared/ beside the clone; a worktree has it further up).
+    /// MILTER_CAPTURES when set (tests/testdata/record-captures.sh points it at a fresh recording);
+    /// otherwise the repository's tests/testdata/captures, copied beside the test assembly by the build.
     /// </summary>
     private static string FindDirectory()
     {
@@ -84,14 +84,10 @@ public sealed record Capture(string Name, IReadOnlyList<CapturedFrame> Frames)
                 throw new DirectoryNotFoundException($"MILTER_CAPTURES is set to '{fromEnv}', which is not a directory");
             return fromEnv;
         }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "testdata", "captures");
-            if (File.Exists(Path.Combine(candidate, "README.md")))
-                return candidate;
-        }
-        throw new DirectoryNotFoundException(
-            $"no shared/testdata/captures found above {AppContext.BaseDirectory}; set MILTER_CAPTURES to the captures directory");
+        var beside = Path.Combine(AppContext.BaseDirectory, "captures");
+        if (!File.Exists(Path.Combine(beside, "README.md")))
+            throw new DirectoryNotFoundException($"no captures in {beside}: the build copies tests/testdata/captures there");
+        return beside;
     }
 
     private static string Shorten(string s) => s.Length > 40 ? s[..40] + "..." : s;

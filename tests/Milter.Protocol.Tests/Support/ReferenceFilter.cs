@@ -4,7 +4,7 @@ using Milter.Protocol.Replies;
 namespace Milter.Protocol.Tests.Support;
 
 /// <summary>
-/// The policy of the pymilter filter that answered in shared/testdata/captures, so replaying a capture
+/// The policy of the pymilter filter that answered in tests/testdata/captures, so replaying a capture
 /// through a session must give the captured replies byte for byte.
 /// </summary>
 public static class ReferenceFilter

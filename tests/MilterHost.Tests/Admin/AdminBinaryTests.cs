@@ -56,16 +56,17 @@ public sealed class AdminBinaryTests : IDisposable
         File.SetUnixFileMode(Path.GetDirectoryName(folder)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(folder);
-        await RunProgramAsync("chown", "nobody:nogroup", folder);
-        var config = _run.Combine("nobody.yaml");
-        File.WriteAllText(config, $"database: sqlite:{folder}/milterhost.db\nuser: nobody\n");
+        await using var account = await TestAccounts.CreateAsync("mhadmin");
+        await RunProgramAsync("chown", $"{account.Name}:{account.Name}", folder);
+        var config = _run.Combine("daemon-user.yaml");
+        File.WriteAllText(config, $"database: sqlite:{folder}/milterhost.db\nuser: {account.Name}\n");
 
         var (exit, stdout, stderr) = await MilterHostProcess.RunToEndAsync(["ban", "add", "192.0.2.1", "--config", config]);
 
         Assert.Equal("", stderr);
         Assert.Equal(0, exit);
         Assert.StartsWith("Banned 192.0.2.1/32 until ", stdout, StringComparison.Ordinal);
-        Assert.Equal("nobody", (await RunProgramAsync("stat", "-c", "%U", $"{folder}/milterhost.db")).Trim());
+        Assert.Equal(account.Name, (await RunProgramAsync("stat", "-c", "%U", $"{folder}/milterhost.db")).Trim());
     }
 
     private static async Task<string> RunProgramAsync(string program, params string[] args)

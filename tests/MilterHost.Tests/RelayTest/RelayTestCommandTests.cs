@@ -22,7 +22,7 @@ public sealed class RelayTestCommandTests
 
         var (exit, output, error) = await RunAsync(server.Target, "--helo", "probe.example.net");
 
-        Assert.Equal("", error);
+        Assert.Equal(LoopbackWarning("127.0.0.1"), error);
         Assert.Equal(0, exit);
         var lines = output.TrimEnd('\n').Split('\n');
         Assert.Equal($"Probed {server.Target} (mx.example.com) from 127.0.0.1:", lines[0][..(lines[0].LastIndexOf(':') + 1)]);
@@ -158,6 +158,25 @@ public sealed class RelayTestCommandTests
         Assert.Contains("\n>>> RCPT TO:<x@victim.example>\n<<< 550 5.7.1 Relaying denied\n>>> RSET\n<<< 250 2.0.0 Reset state\n", output, StringComparison.Ordinal);
         Assert.Contains("\n>>> QUIT\n<<< 221 2.0.0 closing connection\n", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Probe_from_a_loopback_source_warns_even_when_the_server_looks_open()
+    {
+        await using var server = new FakeSmtpServer(command =>
+            command.StartsWith("RCPT", StringComparison.Ordinal) ? "250 2.1.5 Recipient ok" : FakeSmtpServer.Refusing(command));
+
+        var (exit, output, error) = await RunAsync(server.Target, "--source", "127.0.0.5", "--json");
+
+        Assert.Equal(1, exit);
+        Assert.Equal(LoopbackWarning("127.0.0.5"), error);
+        using var json = JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("openRelay").GetBoolean());
+    }
+
+    private static string LoopbackWarning(string source) =>
+        $"relay-test: warning: the probe came from {source} is a loopback address, which the server trusts (milterhost's default "
+        + "relay.allow_clients and sendmail let loopback relay), so \"open relay\" below proves nothing; "
+        + "run relay-test from another machine (copy the milterhost binary there)\n";
 
     [Fact]
     public async Task Verbose_json_carries_the_transcript_inside_the_document()
