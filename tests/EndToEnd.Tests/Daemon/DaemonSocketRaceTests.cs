@@ -37,11 +37,14 @@ public sealed class DaemonSocketRaceTests
         File.Move(sandbox.SocketPath, moved);
         File.CreateSymbolicLink(sandbox.SocketPath, victim);
 
+        // Done with its set-up either way: refused, or started on whatever the path now is.
+        await daemon.WaitForOutputAsync(l => l.Contains(" started: ", StringComparison.Ordinal), Bound);
+
+        Assert.Equal(("600 root", "root:secret\n"), (await StatAsync(victim), await File.ReadAllTextAsync(victim)));
+        Assert.Equal("660 mail", await StatAsync(moved));
         Assert.Equal(1, await daemon.WaitForExitAsync(Bound));
         Assert.Contains($"milterhost: not starting: {sandbox.SocketPath} was replaced while the socket was being set up (it is now a symbolic link to {victim})",
             daemon.Output);
-        Assert.Equal(("600 root", "root:secret\n"), (await StatAsync(victim), await File.ReadAllTextAsync(victim)));
-        Assert.Equal("660 mail", await StatAsync(moved));
     }
 
     private static async Task<string> StatAsync(string path)
