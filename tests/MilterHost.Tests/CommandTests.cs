@@ -29,6 +29,35 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_config_warns_about_a_milter_port_and_a_status_port_other_hosts_reach_without_a_password()
+    {
+        var path = _dir.Write("milterhost.yaml", "listen: inet6:8891@[::]\nstatus: { listen: \"192.0.2.1:8025\" }\n");
+        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(0, exit);
+        Assert.Equal(
+            $"{path}:1:1: warning: listen: inet6:8891@[::] accepts milter connections from every interface; the milter protocol has no authentication, "
+            + "so anyone who reaches the port can pre-pass greylist triplets or trigger bypass bans. Firewall the port to the MTA's address, or listen on a Unix socket or loopback\n"
+            + $"{path}:2:11: warning: status.listen 192.0.2.1:8025 is not a loopback address and status.token is not set: anyone who reaches the port reads "
+            + "the status page, the metrics and the summary (client networks, sender domains). Set status.token, or listen on 127.0.0.1\n",
+            stderr);
+        Assert.Contains("\nlisten: inet6:8891@[::]\n", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("listen: inet:8891\n", "inet:8891@127.0.0.1")]
+    [InlineData("listen: inet:8891@localhost\nstatus: { listen: \"localhost:8025\" }\n", "inet:8891@localhost")]
+    [InlineData("listen: inet6:8891@[::1]\nstatus: { listen: \"0.0.0.0:8025\", token: s3cret }\n", "inet6:8891@[::1]")]
+    public async Task Check_config_is_quiet_about_loopback_and_a_status_port_with_a_token(string yaml, string listen)
+    {
+        var path = _dir.Write("milterhost.yaml", yaml);
+        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Contains($"\nlisten: {listen}\n", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_config_prints_every_error_to_stderr_and_exits_1()
     {
         var path = _dir.Write("milterhost.yaml", "greylist:\n  delay: soon\n  enabld: true\n");

@@ -58,7 +58,10 @@ public sealed class SyntaxTests
     [InlineData("unix:m.sock", "unix:/etc/milterhost/m.sock")]
     [InlineData("inet:8891@127.0.0.1", "inet:8891@127.0.0.1")]
     [InlineData("inet:8891@localhost", "inet:8891@localhost")]
-    [InlineData("inet:8891", "inet:8891")]
+    [InlineData("inet:8891", "inet:8891@127.0.0.1")]
+    [InlineData("inet6:8891", "inet6:8891@[::1]")]
+    [InlineData("inet:8891@0.0.0.0", "inet:8891@0.0.0.0")]
+    [InlineData("inet6:8891@[::]", "inet6:8891@[::]")]
     [InlineData("inet6:8891@[::1]", "inet6:8891@[::1]")]
     [InlineData("inet6:8891@::1", "inet6:8891@[::1]")]
     [InlineData("inet6:8891@[2001:DB8::1]", "inet6:8891@[2001:db8::1]")]
@@ -74,8 +77,10 @@ public sealed class SyntaxTests
     {
         Assert.Equal(new UnixDomainSocketEndPoint("/run/m.sock"), ListenAddress.Parse("unix:/run/m.sock").ToEndPoint());
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8891), ListenAddress.Parse("inet:8891@127.0.0.1").ToEndPoint());
-        Assert.Equal(new IPEndPoint(IPAddress.Any, 8891), ListenAddress.Parse("inet:8891").ToEndPoint());
-        Assert.Equal(new IPEndPoint(IPAddress.IPv6Any, 8891), ListenAddress.Parse("inet6:8891").ToEndPoint());
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8891), ListenAddress.Parse("inet:8891").ToEndPoint());
+        Assert.Equal(new IPEndPoint(IPAddress.IPv6Loopback, 8891), ListenAddress.Parse("inet6:8891").ToEndPoint());
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 8891), ListenAddress.Parse("inet:8891@0.0.0.0").ToEndPoint());
+        Assert.Equal(new IPEndPoint(IPAddress.IPv6Any, 8891), ListenAddress.Parse("inet6:8891@[::]").ToEndPoint());
         Assert.Equal(new DnsEndPoint("localhost", 8891, AddressFamily.InterNetwork), ListenAddress.Parse("inet:8891@localhost").ToEndPoint());
     }
 

@@ -11,7 +11,9 @@ public static class CheckConfigCommand
         var config = ConfigOption.Create();
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute. "
-            + "Exit status 0 when it is valid; otherwise 1, with one 'file:line:column: message' line per error on stderr.")
+            + "Exit status 0 when it is valid; otherwise 1, with one 'file:line:column: message' line per error on stderr. "
+            + "A valid setting that lets other hosts in without a password (listen: on a non-loopback address, status.listen without status.token) "
+            + "is a 'file:line:column: warning: message' line on stderr.")
         {
             config,
         };
@@ -26,6 +28,8 @@ public static class CheckConfigCommand
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
+            foreach (var warning in ConfigWarnings.Of(result.Config))
+                error.WriteLine(warning);
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");
             output.WriteLine("# (defaults filled in, paths absolute, passwords and tokens shown as ********)");
             output.Write(EffectiveConfig.ToYaml(result.Config.Options));

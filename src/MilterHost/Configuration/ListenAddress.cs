@@ -8,7 +8,9 @@ namespace MilterHost.Configuration;
 /// <summary>
 /// Where the milter listens, in the forms sendmail's <c>S=</c> equate and libmilter take:
 /// <c>unix:PATH</c> (also <c>local:PATH</c>), <c>inet:PORT@HOST</c>, <c>inet6:PORT@HOST</c>;
-/// HOST may be omitted (all interfaces) and an IPv6 host may be written in brackets.
+/// HOST may be omitted, which means loopback (127.0.0.1, ::1): the milter protocol has no
+/// authentication, so every interface (<c>inet:PORT@0.0.0.0</c>, <c>inet6:PORT@[::]</c>) must be
+/// asked for by name. An IPv6 host may be written in brackets.
 /// </summary>
 public sealed record ListenAddress
 {
@@ -28,8 +30,17 @@ public sealed record ListenAddress
     /// <summary>The absolute socket path, for <see cref="ListenFamily.Unix"/>.</summary>
     public string? Path { get; }
 
-    /// <summary>An address literal or host name for inet/inet6; null means all interfaces.</summary>
+    /// <summary>An address literal or host name for inet/inet6 (loopback when none was written); null for unix.</summary>
     public string? Host { get; }
+
+    /// <summary>
+    /// True when the address is known to be reachable from this host alone: a Unix socket, a loopback
+    /// literal or <c>localhost</c>. Another host name counts as not local: what it resolves to is only known at bind.
+    /// </summary>
+    public bool IsLocal => Family == ListenFamily.Unix || Host == "localhost" || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>True for <c>inet:PORT@0.0.0.0</c> and <c>inet6:PORT@[::]</c>: every interface.</summary>
+    public bool IsWildcard => Family != ListenFamily.Unix && IPAddress.TryParse(Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
 
     /// <summary>The TCP port for inet/inet6; 0 for unix.</summary>
     public int Port { get; }
@@ -85,9 +96,7 @@ public sealed record ListenAddress
         if (Family == ListenFamily.Unix)
             return new UnixDomainSocketEndPoint(Path!);
         var family = Family == ListenFamily.Inet ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
-        if (Host is null)
-            return new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, Port);
-        return IPAddress.TryParse(Host, out var ip) ? new IPEndPoint(ip, Port) : new DnsEndPoint(Host, Port, family);
+        return IPAddress.TryParse(Host, out var ip) ? new IPEndPoint(ip, Port) : new DnsEndPoint(Host!, Port, family);
     }
 
     /// <summary>The canonical spelling: <c>unix:/abs/path</c>, <c>inet:8891@127.0.0.1</c>, <c>inet6:8891@[::1]</c>.</summary>
@@ -95,7 +104,7 @@ public sealed record ListenAddress
     {
         ListenFamily.Unix => "unix:" + Path,
         _ => (Family == ListenFamily.Inet ? "inet:" : "inet6:") + Port.ToString(CultureInfo.InvariantCulture)
-            + (Host is null ? "" : "@" + (Family == ListenFamily.Inet6 && Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host)),
+            + "@" + (Family == ListenFamily.Inet6 && Host!.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host),
     };
 
     private static bool TryParseInet(string text, ListenFamily family, string rest, out ListenAddress? address, out string? error)
@@ -108,7 +117,8 @@ public sealed record ListenAddress
             error = $"'{text}' has no valid port; write {(family == ListenFamily.Inet ? "inet:PORT@HOST, e.g. inet:8891@127.0.0.1" : "inet6:PORT@HOST, e.g. inet6:8891@[::1]")} (port 1-65535)";
             return false;
         }
-        string? host = null;
+        // No host: loopback, never every interface (see the type's summary).
+        var host = family == ListenFamily.Inet ? IPAddress.Loopback.ToString() : IPAddress.IPv6Loopback.ToString();
         if (at >= 0)
         {
             host = rest[(at + 1)..];

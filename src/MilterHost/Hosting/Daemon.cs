@@ -33,12 +33,14 @@ internal static class Daemon
         var logger = loggers.CreateLogger("milterhost");
         try
         {
+            foreach (var warning in ConfigWarnings.Of(config))
+                HostLog.ConfigWarning(logger, warning);
             var listen = config.Listen;
             if (listen.Family == ListenFamily.Unix)
                 PrepareDirectory(listen.Path!, options.User);
             using var listener = listen.Family == ListenFamily.Unix
                 ? ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group)
-                : ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host ?? (listen.Family == ListenFamily.Inet ? "0.0.0.0" : "::"),
+                : ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host!,
                     listen.Family == ListenFamily.Inet ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6), listen.Port);
             var unixPath = listen.Family == ListenFamily.Unix ? listen.Path : null;
             string privileges;

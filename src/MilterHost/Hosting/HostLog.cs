@@ -25,4 +25,8 @@ internal static partial class HostLog
 
     [LoggerMessage(5007, LogLevel.Warning, "could not remove the socket file {Path}: {Reason}; the next start replaces it")]
     public static partial void SocketNotRemoved(ILogger logger, string path, string reason);
+
+    /// <summary>A line of <see cref="Configuration.ConfigWarnings"/>, as check-config prints it.</summary>
+    [LoggerMessage(5008, LogLevel.Warning, "{Warning}")]
+    public static partial void ConfigWarning(ILogger logger, string warning);
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Net;
 using System.Net.Sockets;
 using MilterHost.Native;
@@ -18,48 +17,37 @@ internal static class ListenerBinder
     private const int Backlog = 1024;
 
     /// <summary>
-    /// Binds a Unix socket at <paramref name="path"/>. An existing file is removed only when a connect
-    /// to it fails (a stale socket from a crash); when something answers, another instance is running
-    /// and we refuse to start.
+    /// Binds a Unix socket at <paramref name="path"/> with permission bits <paramref name="mode"/>
+    /// and group <paramref name="group"/>. Whatever is at the path is removed only when
+    /// <c>lstat</c> shows a socket that nothing answers on (a stale one from a crash); a live socket
+    /// means another instance runs, and anything else (a file, a folder, a symbolic link) is left
+    /// alone: both refuse the start.
     /// </summary>
+    /// <remarks>
+    /// The folder may belong to the unprivileged user milterhost runs as, who could swap the new
+    /// socket for a symbolic link between bind and a chmod or chown by path. So nothing is changed by
+    /// path after bind: the mode comes from the umask at bind, the group from the file-system group id
+    /// of the binding thread (as root); the result is checked through an <c>O_PATH</c> descriptor of the
+    /// entry itself, and only as a non-root member of the group (which cannot set that id) is the
+    /// group handed over through that descriptor.
+    /// </remarks>
     public static Socket BindUnix(string path, string mode, string? group)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        if (File.Exists(full) || IsSocketFile(full))
-        {
-            if (IsAlive(full))
-                throw new ListenerException($"another milter is already listening on {full}; stop it first (or choose another listen: path)");
-            File.Delete(full);
-        }
+        var permissions = ParseMode(mode);
+        uint? gid = group is null ? null : Posix.FindGroup(group) ?? throw new ListenerException($"socket.group: no group named '{group}'");
+        RemoveStaleSocket(full);
 
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var socket = UnixSocketCreation.Bind(full, permissions, gid, Backlog);
         try
         {
-            socket.Bind(new UnixDomainSocketEndPoint(full));
-            socket.Listen(Backlog);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new ListenerException($"cannot listen on unix:{full}: {e.Message}", e);
-        }
-
-        try
-        {
-            File.SetUnixFileMode(full, ParseMode(mode));
-            if (group is not null)
-            {
-                var gid = Posix.FindGroup(group) ?? throw new ListenerException($"socket.group: no group named '{group}'");
-                if (Posix.Chown(full, uint.MaxValue, gid) != 0)
-                    throw new ListenerException($"cannot give {full} to group {group}: errno {Marshal.GetLastPInvokeError()}");
-            }
+            UnixSocketCreation.Check(full, permissions, gid, group);
         }
         catch
         {
             socket.Dispose();
-            File.Delete(full);
             throw;
         }
         return socket;
@@ -97,16 +85,17 @@ internal static class ListenerBinder
         return found ?? throw new ListenerException($"cannot resolve listen host '{host}'");
     }
 
-    private static bool IsSocketFile(string path)
+    /// <summary>Unlinks a stale socket at <paramref name="full"/>; refuses a live one and anything that is not a socket.</summary>
+    private static void RemoveStaleSocket(string full)
     {
-        try
-        {
-            return (File.GetAttributes(path) & FileAttributes.Normal) == 0 && Path.Exists(path);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        var entry = FileEntry.OfPath(full);
+        if (entry.Kind == FileKind.Missing)
+            return;
+        if (entry.Kind != FileKind.Socket)
+            throw new ListenerException($"{full} is {entry.Describe(full)}, not a socket; milterhost replaces only a stale socket there. Check listen: (a typo?) or move it away");
+        if (IsAlive(full))
+            throw new ListenerException($"another milter is already listening on {full}; stop it first (or choose another listen: path)");
+        File.Delete(full);
     }
 
     private static bool IsAlive(string path)

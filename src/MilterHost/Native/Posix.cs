@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace MilterHost.Native;
 
-/// <summary>The few libc calls Tmds.LibC does not bind: user and group lookup through NSS, chown, initgroups.</summary>
+/// <summary>The few libc calls Tmds.LibC does not bind: user and group lookup through NSS, chown, initgroups, setfsgid.</summary>
 internal static partial class Posix
 {
     [StructLayout(LayoutKind.Sequential)]
@@ -37,6 +37,13 @@ internal static partial class Posix
 
     [LibraryImport("libc", EntryPoint = "initgroups", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int InitGroups(string user, uint group);
+
+    /// <summary>
+    /// Sets the group id the calling thread creates files with (Linux: per thread, unlike setgid) and
+    /// returns the previous one; the kernel refuses silently, so read it back to know.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "setfsgid")]
+    public static partial int SetFsGid(uint group);
 
     /// <summary>A user as NSS knows it.</summary>
     public sealed record User(string Name, uint Uid, uint Gid, string Home);

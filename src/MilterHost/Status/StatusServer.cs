@@ -1,15 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Milter.Filters.Stats;
-using Milter.Filters.Stores;
 using MilterHost.Configuration;
 using MilterHost.Listening;
 
@@ -20,19 +16,38 @@ namespace MilterHost.Status;
 /// <c>/</c> the status page, <c>/metrics</c> the Prometheus text format, <c>/api/summary</c> the JSON
 /// of <c>milterhost stats --json</c>. With <c>status.token</c> every request needs
 /// <c>Authorization: Bearer TOKEN</c> (401 otherwise). It never touches the process's signals:
-/// the daemon stops it.
+/// the daemon stops it. What it reads from the database is kept for <see cref="SummaryLifetime"/>,
+/// and at most <see cref="MaxConcurrentRequests"/> requests are served at once, so a busy scraper or
+/// a crowd of browsers never holds the database or the thread pool the milter sessions need.
 /// </summary>
 internal sealed class StatusServer : IAsyncDisposable
 {
     /// <summary>The window of <c>/api/summary</c> and of the page's summary, as <c>stats</c> defaults to.</summary>
     public static readonly TimeSpan SummaryWindow = TimeSpan.FromHours(24);
 
-    private readonly WebApplication _app;
+    /// <summary>
+    /// How long the summary (a write of the waiting tally and the 24 h queries) and the page's hourly
+    /// counts are served from memory: a page reloaded or scraped every second reads the database
+    /// once per this period.
+    /// </summary>
+    public static readonly TimeSpan SummaryLifetime = TimeSpan.FromSeconds(5);
 
-    private StatusServer(WebApplication app)
+    /// <summary>Requests served at once; one more gets 503 at once. A scraper and an admin or two need no more.</summary>
+    public const int MaxConcurrentRequests = 4;
+
+    private readonly WebApplication _app;
+    private readonly StatusRequests _handler;
+    private readonly CancellationTokenSource _stopping;
+
+    private StatusServer(WebApplication app, StatusRequests handler, CancellationTokenSource stopping)
     {
         _app = app;
+        _handler = handler;
+        _stopping = stopping;
     }
+
+    /// <summary>Requests being served now (the 503s left out).</summary>
+    public int RequestsInFlight => _handler.InFlight;
 
     /// <summary>Binds <paramref name="endpoint"/> and starts serving; a bind failure is an <see cref="IOException"/> naming the address.</summary>
     public static async Task<StatusServer> StartAsync(IPEndPoint endpoint, string? token, StatusSources sources, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -54,8 +69,9 @@ internal sealed class StatusServer : IAsyncDisposable
         // The daemon owns SIGTERM/SIGINT (drain first); the web host must not stop itself on them.
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var app = builder.Build();
-        var expected = token is null ? null : Encoding.UTF8.GetBytes("Bearer " + token);
-        app.Run(context => HandleAsync(context, expected, sources));
+        var stopping = new CancellationTokenSource();
+        var handler = new StatusRequests(token is null ? null : Encoding.UTF8.GetBytes("Bearer " + token), sources, stopping.Token);
+        app.Run(handler.HandleAsync);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -63,9 +79,10 @@ internal sealed class StatusServer : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            stopping.Dispose();
             throw new IOException($"status.listen {endpoint}: {e.Message}", e);
         }
-        return new StatusServer(app);
+        return new StatusServer(app, handler, stopping);
     }
 
     /// <summary><c>status.listen</c> (<c>HOST:PORT</c>, checked by the config loader) as an endpoint; a name resolves to its IPv4 address.</summary>
@@ -82,85 +99,14 @@ internal sealed class StatusServer : IAsyncDisposable
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
+            await _stopping.CancelAsync().ConfigureAwait(false);
             await _app.StopAsync(stop.Token).ConfigureAwait(false);
         }
         finally
         {
             await _app.DisposeAsync().ConfigureAwait(false);
+            _stopping.Dispose();
         }
-    }
-
-    private static async Task HandleAsync(HttpContext context, byte[]? expected, StatusSources sources)
-    {
-        var response = context.Response;
-        response.Headers.CacheControl = "no-store";
-        if (expected is not null && !Authorized(context.Request, expected))
-        {
-            response.StatusCode = StatusCodes.Status401Unauthorized;
-            response.Headers.WWWAuthenticate = "Bearer realm=\"milterhost\"";
-            await response.WriteAsync("401 Unauthorized: send Authorization: Bearer <status.token>\n", context.RequestAborted).ConfigureAwait(false);
-            return;
-        }
-        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
-        {
-            response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-            response.Headers.Allow = "GET, HEAD";
-            return;
-        }
-        var cancellationToken = context.RequestAborted;
-        try
-        {
-            switch (context.Request.Path.Value)
-            {
-                case "/metrics":
-                    response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-                    await sources.Metrics.WriteAsync(response.Body, cancellationToken).ConfigureAwait(false);
-                    break;
-                case "/api/summary":
-                    response.ContentType = "application/json; charset=utf-8";
-                    await response.WriteAsync(StatsJson.Write(await SummaryAsync(sources, cancellationToken).ConfigureAwait(false)) + "\n", cancellationToken).ConfigureAwait(false);
-                    break;
-                case "/" or "/index.html":
-                    response.ContentType = "text/html; charset=utf-8";
-                    await response.WriteAsync(StatusPage.Render(await PageAsync(sources, cancellationToken).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
-                    break;
-                default:
-                    response.StatusCode = StatusCodes.Status404NotFound;
-                    response.ContentType = "text/plain; charset=utf-8";
-                    await response.WriteAsync("404 Not Found: try /, /metrics or /api/summary\n", cancellationToken).ConfigureAwait(false);
-                    break;
-            }
-        }
-        catch (StoreUnavailableException e) when (!response.HasStarted)
-        {
-            response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            response.ContentType = "text/plain; charset=utf-8";
-            await response.WriteAsync($"503 Service Unavailable: the database cannot be read: {e.Message}\n", cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The stats of the last 24 hours, with the decisions still waiting in the tally written first.</summary>
-    private static async Task<StatsReport> SummaryAsync(StatusSources sources, CancellationToken cancellationToken)
-    {
-        await sources.Stores.Tally.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return await StatsReporter.CreateAsync(sources.Stores, sources.Options().Greylist, sources.Time.GetUtcNow(), SummaryWindow, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task<StatusPageModel> PageAsync(StatusSources sources, CancellationToken cancellationToken)
-    {
-        var summary = await SummaryAsync(sources, cancellationToken).ConfigureAwait(false);
-        var now = sources.Time.GetUtcNow();
-        var hourEnd = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() / 3600 * 3600 + 3600);
-        var hoursFrom = hourEnd.AddHours(-StatusPage.Hours);
-        var hourly = await sources.Stores.Tally.HourlyAsync(hoursFrom, hourEnd, cancellationToken).ConfigureAwait(false);
-        return new StatusPageModel(Environment.MachineName, sources.Version, now, sources.Generation(), sources.ActiveConnections(), summary,
-            hoursFrom, hourly, sources.Recent.Snapshot());
-    }
-
-    private static bool Authorized(HttpRequest request, byte[] expected)
-    {
-        var given = Encoding.UTF8.GetBytes(request.Headers.Authorization.ToString());
-        return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 
     /// <summary>Hands the web host's loggers out of the daemon's own factory.</summary>

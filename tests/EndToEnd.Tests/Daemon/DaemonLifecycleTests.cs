@@ -90,6 +90,24 @@ public sealed class DaemonLifecycleTests
         Assert.True(File.Exists(sandbox.SocketPath), "the refused instance removed the running one's socket");
     }
 
+    [Fact]
+    public async Task A_regular_file_at_the_socket_path_refuses_the_start_and_stays_intact()
+    {
+        using var sandbox = new DaemonSandbox("sockfile");
+        // listen: pointing at the database by mistake.
+        var database = Path.Combine(sandbox.Directory, "milterhost.db");
+        var content = "SQLite format 3\0" + new string('x', 4000);
+        await File.WriteAllTextAsync(database, content);
+        var config = sandbox.Write(new DaemonConfig { Listen = "unix:" + database, Database = "sqlite:" + Path.Combine(sandbox.Directory, "other.db") });
+
+        var (exitCode, _, stderr) = await MilterHostProcess.RunToEndAsync(["run", "--config", config], Bound);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"milterhost: not starting: {database} is a regular file (4016 bytes), not a socket; milterhost replaces only a stale socket there.", stderr,
+            StringComparison.Ordinal);
+        Assert.Equal(content, await File.ReadAllTextAsync(database));
+    }
+
     private static async Task<string> StatAsync(string path, string format)
     {
         using var stat = Process.Start(new ProcessStartInfo("stat", ["-c", format, path]) { RedirectStandardOutput = true, UseShellExecute = false })!;

@@ -36,6 +36,27 @@ public sealed class DaemonPrivilegeTests
         Assert.False(File.Exists(socket), string.Join('\n', daemon.Output));
     }
 
+    /// <summary>
+    /// As the systemd unit starts it: the unprivileged user, with the socket's group as a supplementary
+    /// group only. Such a process cannot create files with that group id; the socket is handed over
+    /// through a descriptor of the socket file itself.
+    /// </summary>
+    [Fact]
+    public async Task Started_unprivileged_the_socket_goes_to_a_supplementary_group()
+    {
+        var (uid, gid) = await EnsureTestUserAsync();
+        using var sandbox = new DaemonSandbox("suppgroup");
+        await RunAsync("chown", $"{TestUser}:{TestUser}", sandbox.Directory);
+        string[] launcher = ["setpriv", $"--reuid={uid}", $"--regid={gid}", "--groups=mail", "--inh-caps=-all"];
+
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig { User = TestUser, Socket = "{ mode: \"0660\", group: mail }" }, launcher: launcher);
+
+        Assert.Contains(daemon.Output, l => l.Contains($"running as {TestUser} (uid {uid})", StringComparison.Ordinal));
+        Assert.Equal($"660 {TestUser} mail", await RunAsync("stat", "-c", "%a %U %G", sandbox.SocketPath));
+        var answers = await Mta.SendMessageAsync(sandbox.Endpoint);
+        Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
+    }
+
     [Fact]
     public async Task Refuses_to_run_as_root_without_a_user_setting()
     {

@@ -1,7 +1,9 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Milter.Filters;
@@ -59,7 +61,8 @@ public sealed class StatusServerTests : IAsyncLifetime
             """, out _);
         Assert.True(loaded.Success, string.Join("\n", loaded.Errors));
         _config = loaded.Config;
-        _stores = await StoreFactory.OpenAsync(_config.Options.Database, _clock);
+        // A long busy timeout: a test holds the write lock for as long as it needs requests to wait.
+        _stores = await StoreFactory.OpenAsync(_config.Options.Database, _clock, options: new StoreOptions { BusyTimeout = TimeSpan.FromSeconds(60) });
         var metrics = new DaemonMetrics("9.9.9");
         _stores.Observer = metrics;
         var recent = new RecentDecisions(_clock);
@@ -182,6 +185,68 @@ public sealed class StatusServerTests : IAsyncLifetime
         Assert.Contains("<tr data-verdict=\"reject\" data-filter=\"relay\" data-rule=\"relay\">", page, StringComparison.Ordinal);
         Assert.DoesNotContain("http://", page.Replace("http-equiv", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.DoesNotContain("<script", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Summary_reads_the_database_once_per_lifetime_however_often_it_is_asked()
+    {
+        var before = await GetAsync("/api/summary");
+        await SendTrafficAsync();
+
+        // Within the lifetime: the same answer, and the decisions counted meanwhile are still waiting
+        // in the tally, unwritten: the request neither wrote the tally nor ran the queries.
+        var again = await GetAsync("/api/summary");
+        var page = await GetAsync("/");
+        Assert.Equal(before, again);
+        Assert.Contains("<div class=\"value\" id=\"total-reject\">0</div>", page, StringComparison.Ordinal);
+        Assert.Equal(4, _stores.Tally.Pending);
+
+        _clock.Advance(StatusServer.SummaryLifetime);
+        var after = JsonNode.Parse(await GetAsync("/api/summary"))!;
+        Assert.Equal((1L, 3L), ((long)after["totals"]!["accept"]!, (long)after["totals"]!["reject"]!));
+        Assert.Equal(0, _stores.Tally.Pending);
+    }
+
+    [Fact]
+    public async Task Requests_past_the_bound_get_503_at_once_while_the_others_wait_for_the_database()
+    {
+        await SendTrafficAsync();
+        List<Task<HttpResponseMessage>> waiting;
+        // Another program holds the write lock: the summary's write of the waiting tally waits for it.
+        await using (var other = new SqliteConnection($"Data Source={_dir.Path}/mh.db;Pooling=False"))
+        {
+            await other.OpenAsync();
+            await using (var begin = other.CreateCommand())
+            {
+                begin.CommandText = "BEGIN EXCLUSIVE";
+                await begin.ExecuteNonQueryAsync();
+            }
+            waiting = [.. Enumerable.Range(0, StatusServer.MaxConcurrentRequests).Select(_ => SendAsync("/api/summary", "Bearer " + Token))];
+            var watch = Stopwatch.StartNew();
+            while (_server.RequestsInFlight < StatusServer.MaxConcurrentRequests)
+            {
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"{_server.RequestsInFlight} requests in flight");
+                await Task.Delay(10);
+            }
+
+            watch.Restart();
+            using var refused = await SendAsync("/metrics", "Bearer " + Token);
+            var elapsed = watch.Elapsed;
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.True(elapsed < TimeSpan.FromSeconds(2), $"the refusal took {elapsed}");
+            Assert.Equal("5", refused.Headers.GetValues("Retry-After").Single());
+            Assert.Equal($"503 Service Unavailable: {StatusServer.MaxConcurrentRequests} status requests are being served; try again in a few seconds\n",
+                await refused.Content.ReadAsStringAsync());
+            Assert.DoesNotContain(waiting, t => t.IsCompleted);
+        }
+
+        foreach (var response in await Task.WhenAll(waiting))
+        {
+            using (response)
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.Contains("milterhost_sessions_total 4", await GetAsync("/metrics"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,37 @@
+using System.Net;
+
+namespace MilterHost.Configuration;
+
+/// <summary>
+/// Settings that are valid but open the daemon to other hosts without a password: check-config
+/// prints them on stderr (and still exits 0), the daemon logs them at start. Each line reads
+/// <c>file:line:column: warning: message</c>.
+/// </summary>
+public static class ConfigWarnings
+{
+    public static IReadOnlyList<string> Of(LoadedConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var warnings = new List<string>();
+        var listen = config.Listen;
+        if (!listen.IsLocal)
+        {
+            warnings.Add($"{config.Describe("listen")}: warning: listen: {listen} accepts milter connections from "
+                + (listen.IsWildcard ? "every interface" : "other hosts")
+                + "; the milter protocol has no authentication, so anyone who reaches the port can pre-pass greylist triplets or trigger bypass bans."
+                + " Firewall the port to the MTA's address, or listen on a Unix socket or loopback");
+        }
+        if (config.Options.Status is { Token: null } status && !IsLoopback(status.Listen))
+        {
+            warnings.Add($"{config.Describe("status.listen")}: warning: status.listen {status.Listen} is not a loopback address and status.token is not set:"
+                + " anyone who reaches the port reads the status page, the metrics and the summary (client networks, sender domains)."
+                + " Set status.token, or listen on 127.0.0.1");
+        }
+        return warnings;
+    }
+
+    // Without a lookup: a loopback literal or localhost; another name may resolve anywhere.
+    private static bool IsLoopback(string hostPort) =>
+        NetworkSyntax.TryParseHostPort(hostPort.Trim(), portOptional: false, allowNames: true, out var host, out _)
+        && (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip)));
+}
