@@ -1,6 +1,10 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.NetworkInformation;
 using Milter.Filters.Stores;
 using MilterHost.Configuration;
+using MilterHost.Privileges;
+using MilterHost.Tools.Admin;
 using MilterHost.Tools.LogScan;
 
 namespace MilterHost.Commands;
@@ -78,6 +82,7 @@ public static class LogScanCommand
                 Threshold = parse.GetValue(threshold),
                 Ignore = parse.GetValue(ignore) ?? [],
                 AllowClients = env.AllowClients,
+                OwnAddresses = env.OwnAddresses,
                 Zone = timeProvider.LocalTimeZone,
             };
             var report = await new OffenderScan(timeProvider).RunAsync(options, cancellationToken);
@@ -97,6 +102,11 @@ public static class LogScanCommand
                 catch (StoreUnavailableException e)
                 {
                     await error.WriteLineAsync($"logscan: cannot open the ban store: {e.Message}");
+                    return 1;
+                }
+                catch (PrivilegeException e)
+                {
+                    await error.WriteLineAsync($"logscan: {e.Message}");
                     return 1;
                 }
             }
@@ -134,8 +144,36 @@ public static class LogScanCommand
         var options = loaded.Config.Options;
         return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(options.Relay.AllowClients, async (use, token) =>
         {
+            // The logs were read as whoever runs this (root may read what the daemon's user cannot); the
+            // store is opened as the daemon's user, so a database created now is the daemon's.
+            AdminStore.BecomeDaemonUser(loaded.Config);
             await using var stores = await StoreFactory.OpenAsync(options.Database, TimeProvider.System, cancellationToken: token);
             await use(stores.Bans);
-        }));
+        })
+        {
+            OwnAddresses = HostAddresses(),
+        });
+    }
+
+    /// <summary>Every address of every interface of this host, scope ids dropped as the scan drops them.</summary>
+    private static HashSet<IPAddress> HostAddresses()
+    {
+        var addresses = new HashSet<IPAddress>();
+        try
+        {
+            foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                foreach (var unicast in network.GetIPProperties().UnicastAddresses)
+                {
+                    if (ClientAddress.ParseAddress(unicast.Address.ToString()) is { } address)
+                        addresses.Add(address);
+                }
+            }
+        }
+        catch (NetworkInformationException)
+        {
+            // No interface list (a sandbox without /proc/net): loopback is exempt anyway.
+        }
+        return addresses;
     }
 }

@@ -20,6 +20,8 @@ internal sealed class LogScanRun : IDisposable
 
     public IReadOnlyList<IPNetwork> AllowClients { get; set; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
 
+    public IReadOnlySet<IPAddress> OwnAddresses { get; set; } = new HashSet<IPAddress>();
+
     public string? ConfigPathSeen { get; private set; }
 
     public string Write(string name, params string[] lines)
@@ -46,7 +48,7 @@ internal sealed class LogScanRun : IDisposable
         var command = LogScanCommand.Create(Time, (config, _, _) =>
         {
             ConfigPathSeen = config;
-            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store)));
+            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store)) { OwnAddresses = OwnAddresses });
         });
         var root = new RootCommand("test") { command };
         var output = new StringWriter();

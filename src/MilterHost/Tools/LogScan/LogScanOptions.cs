@@ -20,6 +20,9 @@ public sealed record LogScanOptions
     /// <summary>The config's <c>relay.allow_clients</c>: our own clients are never banned.</summary>
     public IReadOnlyList<IPNetwork> AllowClients { get; init; } = [];
 
+    /// <summary>This host's own addresses (every interface's): never banned, whatever a log line says.</summary>
+    public IReadOnlySet<IPAddress> OwnAddresses { get; init; } = new HashSet<IPAddress>();
+
     /// <summary>The zone classic syslog timestamps were written in (the logging host's).</summary>
     public TimeZoneInfo Zone { get; init; } = TimeZoneInfo.Local;
 

@@ -7,7 +7,9 @@ namespace MilterHost.Tools.LogScan;
 /// whose line names no client (sendmail's milter refusals, local-delivery <c>User unknown</c>) wait on
 /// their queue id until the <c>from=..., relay=</c> line of the same queue id shows up (before or
 /// after), or take the client of the pid's <c>connect from</c> line. Both waiting maps are bounded
-/// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed.
+/// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed. Events of an
+/// authenticated session (a milterhost line with <c>auth=</c>, or sendmail's <c>AUTH=server</c> line for
+/// the pid) are counted apart and never blamed on the client: a user who mistypes is not an attacker.
 /// </summary>
 internal sealed class MaillogScanner
 {
@@ -17,7 +19,8 @@ internal sealed class MaillogScanner
     private readonly Dictionary<IPAddress, ClientActivity> _clients = [];
     private readonly BoundedMap<(string Host, string QueueId), QueueEntry> _queues;
     private readonly BoundedMap<(string Host, int Pid), ClientAddress> _pids;
-    private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates;
+    private readonly BoundedMap<(string Host, int Pid), bool> _authenticatedPids;
+    private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates, _ambiguous, _authenticated;
 
     public MaillogScanner(SyslogLineParser parser, DateTimeOffset? since, ScanLimits limits)
     {
@@ -26,6 +29,7 @@ internal sealed class MaillogScanner
         _limits = limits;
         _queues = new(limits.QueueIds, entry => _unattributed += entry.PendingTotal);
         _pids = new(limits.Pids);
+        _authenticatedPids = new(limits.Pids);
     }
 
     /// <summary>A line too long to read whole: counted, never parsed.</summary>
@@ -43,12 +47,33 @@ internal sealed class MaillogScanner
             _unrecognised++;
             return;
         }
+        Feed(syslog);
+    }
+
+    /// <summary>A line whose syslog fields are known already (a journal entry).</summary>
+    public void Feed(SyslogLine syslog, bool counted = false)
+    {
+        if (counted)
+            _lines++;
         var message = MaillogMessageParser.Parse(syslog.Program, syslog.Message);
         switch (message.Role)
         {
             case LineRole.Connect:
                 if (syslog.Pid is { } pid)
+                {
+                    // A new session of this pid: whatever the last one authenticated as no longer holds.
                     _pids.Set((syslog.Host, pid), message.Client!.Value);
+                    _authenticatedPids.Remove((syslog.Host, pid));
+                }
+                break;
+            case LineRole.AuthSession:
+                if (syslog.Pid is { } authPid)
+                    _authenticatedPids.Set((syslog.Host, authPid), true);
+                if (message.QueueId is { } authQueue)
+                    Queue(syslog.Host, authQueue).Authenticated = true;
+                break;
+            case LineRole.Ambiguous:
+                _ambiguous++;
                 break;
             case LineRole.Envelope:
                 OnEnvelope(syslog, message);
@@ -73,6 +98,8 @@ internal sealed class MaillogScanner
             OutsideWindow = _outside,
             Unattributed = _unattributed + waiting,
             Duplicates = _duplicates,
+            Ambiguous = _ambiguous,
+            Authenticated = _authenticated,
         };
     }
 
@@ -114,11 +141,19 @@ internal sealed class MaillogScanner
             }
             if (message.Client is { } named && entry.Client is null && !entry.Local)
                 entry.Client = named;
+            if (message.Authenticated)
+                entry.Authenticated = true;
         }
 
         if (_since is { } since && syslog.Timestamp < since)
         {
             _outside++;
+            return;
+        }
+        if (message.Authenticated || entry is { Authenticated: true }
+            || (syslog.Pid is { } sessionPid && message.Source == EventSource.Sendmail && _authenticatedPids.TryGet((syslog.Host, sessionPid), out _)))
+        {
+            _authenticated++;
             return;
         }
         _events++;
@@ -168,6 +203,9 @@ internal sealed class MaillogScanner
         public ClientAddress? Client { get; set; }
 
         public bool Local { get; set; }
+
+        /// <summary>The session of this queue id authenticated: its refusals are not abuse.</summary>
+        public bool Authenticated { get; set; }
 
         public int PendingTotal { get; private set; }
 

@@ -60,6 +60,13 @@ public sealed class OffenderScan(TimeProvider timeProvider)
             if (network.Contains(address))
                 return $"relay.allow_clients {network}";
         }
+        if (IPAddress.IsLoopback(address))
+            return "loopback";
+        if (options.OwnAddresses.Contains(address))
+            return "an address of this host";
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast)
+            || address.IsIPv6Multicast || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] >= 224))
+            return "not a unicast address";
         return null;
     }
 
