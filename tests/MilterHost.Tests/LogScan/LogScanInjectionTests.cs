@@ -26,25 +26,13 @@ public sealed class LogScanInjectionTests : IDisposable
     private static string CraftedReject(int client) =>
         $"Nov 28 06:0{client}:00 mx1 sm-mta[50{client}]: sAS060{client}a00050{client}: ruleset=check_rcpt, arg1={Crafted}, relay=[198.51.100.{client}], reject=550 5.7.1 {Crafted}... Relaying denied. Proper authentication required.";
 
-    private async Task<JsonElement> ScanAsync(string log, params string[] args)
-    {
-        var (exit, output, error) = await _run.RunAsync(["--log", log, "--json", .. args]);
-        Assert.Equal("", error);
-        Assert.Equal(0, exit);
-        return JsonDocument.Parse(output).RootElement;
-    }
-
-    private static Dictionary<string, int> Counts(JsonElement root) =>
-        root.GetProperty("offenders").EnumerateArray()
-            .ToDictionary(o => o.GetProperty("ip").GetString()!, o => o.GetProperty("count").GetInt32());
-
     [Fact]
     public async Task Crafted_recipients_from_six_clients_blame_the_six_clients_not_the_address_inside()
     {
         var log = _run.Write("maillog", Enumerable.Range(1, 6).Select(CraftedReject).ToArray());
 
-        var root = await ScanAsync(log, "--threshold", "1");
-        var counts = Counts(root);
+        var root = await _run.JsonAsync("--log", log, "--threshold", "1");
+        var counts = LogScanRun.Counts(root);
 
         Assert.DoesNotContain("192.0.2.99", counts.Keys);
         // Each line is a genuine relay refusal of the client that sent it: it counts, once, for that client.
@@ -61,9 +49,9 @@ public sealed class LogScanInjectionTests : IDisposable
         var log = _run.Write("maillog", Enumerable.Range(1, 6).Select(i =>
             $"Nov 28 06:0{i}:00 mx1 sm-mta[60{i}]: sAS060{i}a00060{i}: ruleset=check_rcpt, arg1={address}, relay=[198.51.100.{i}], reject=550 5.7.1 {address}... Relaying denied").ToArray());
 
-        var root = await ScanAsync(log, "--threshold", "1");
+        var root = await _run.JsonAsync("--log", log, "--threshold", "1");
 
-        Assert.Empty(Counts(root));
+        Assert.Empty(LogScanRun.Counts(root));
         Assert.Equal(6, root.GetProperty("ambiguous").GetInt32());
     }
 

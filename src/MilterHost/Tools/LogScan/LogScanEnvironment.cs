@@ -15,4 +15,13 @@ public sealed record LogScanEnvironment(
 {
     /// <summary>This host's addresses, never banned; the command fills it from the network interfaces.</summary>
     public IReadOnlySet<IPAddress> OwnAddresses { get; init; } = new HashSet<IPAddress>();
+
+    /// <summary>Without <c>--log</c>, the first of these that exists is read; when none does, the journal.</summary>
+    public IReadOnlyList<string> DefaultLogs { get; init; } = ["/var/log/maillog", "/var/log/mail.log"];
+
+    /// <summary>Where <c>--apply</c> keeps its place between runs: <c>logscan.state</c> beside a SQLite database, else in the state folder.</summary>
+    public string? StatePath { get; init; }
+
+    /// <summary>The journalctl <c>--journal</c> runs.</summary>
+    public string Journalctl { get; init; } = "journalctl";
 }

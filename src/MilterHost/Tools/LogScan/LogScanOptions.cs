@@ -8,6 +8,12 @@ public sealed record LogScanOptions
     /// <summary>Files in the order given; rotated (<c>.1</c>) and gzip (<c>.gz</c>) files read as they are.</summary>
     public IReadOnlyList<string> Logs { get; init; } = ["/var/log/maillog"];
 
+    /// <summary>Read sendmail's and milterhost's entries from the systemd journal too.</summary>
+    public bool Journal { get; init; }
+
+    /// <summary>The journalctl to run (a path, or a name looked up on PATH).</summary>
+    public string Journalctl { get; init; } = "journalctl";
+
     /// <summary>Only events this recent count; null: the whole log.</summary>
     public TimeSpan? Since { get; init; } = TimeSpan.FromHours(24);
 

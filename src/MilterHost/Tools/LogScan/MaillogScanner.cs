@@ -32,8 +32,8 @@ internal sealed class MaillogScanner
         _authenticatedPids = new(limits.Pids);
     }
 
-    /// <summary>A line too long to read whole: counted, never parsed.</summary>
-    public void SkipOverlong()
+    /// <summary>A line too long to read whole, or a journal entry not written by the MTA or the daemon: counted, never parsed.</summary>
+    public void Skip()
     {
         _lines++;
         _unrecognised++;
