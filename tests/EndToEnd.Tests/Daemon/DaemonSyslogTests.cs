@@ -41,7 +41,7 @@ public sealed class DaemonSyslogTests(DaemonSendmailFixture fixture) : IClassFix
         var ruleLine = Array.FindIndex(File.ReadAllLines(sandbox.ConfigPath), l => l.Contains("recipient: bob@example.com", StringComparison.Ordinal)) + 1;
         var match = Regex.Match(mine,
             $@"^\w{{3}} [ \d]\d \d\d:\d\d:\d\d \S+ milterhost\[{daemon.Pid}\]: (?<qid>\w{{14}}): decision=reject stage=rcpt client=localhost \[127\.0\.0\.1\] "
-            + $@"from=<someone@remote\.example> to=<bob@example\.com> filter=ban rule=ban#1 \(line {ruleLine}\) reply=""550 5\.7\.1 Bob takes no mail here""$");
+            + $@"from=<someone@remote\.example> to=<bob@example\.com> filter=ban rule=""ban#1 \(line {ruleLine}\)"" reply=""550 5\.7\.1 Bob takes no mail here""$");
         Assert.True(match.Success, mine);
         var queueId = match.Groups["qid"].Value;
         await sendmail.Log.WaitForLineAsync(l => l.Contains($" sendmail[", StringComparison.Ordinal)

@@ -100,4 +100,25 @@ public sealed class LogScanExemptionTests : IDisposable
         Assert.Equal(6, root.GetProperty("authenticated").GetInt32());
         Assert.Equal(1, root.GetProperty("duplicates").GetInt32());
     }
+
+    [Fact]
+    public async Task Sendmails_copy_logged_before_milterhosts_auth_line_is_taken_back()
+    {
+        // As a real sendmail 8.17 at the default LogLevel writes it: no AUTH=server line, the milter's
+        // refusal sometimes before milterhost's own line, the client known from the pid's connect line.
+        var lines = new List<string> { "Nov 28 06:00:00 mx1 sm-mta[820]: NOQUEUE: connect from home.example [192.0.2.82]" };
+        for (var i = 0; i < 3; i++)
+        {
+            lines.Add($"Nov 28 06:00:0{i + 1} mx1 sm-mta[820]: sAS0600a000820: Milter: to=<typo{i}@example.com>, reject=550 5.1.1 User unknown");
+            lines.Add($"Nov 28 06:00:0{i + 1} mx1 milterhost[77]: sAS0600a000820: decision=reject stage=rcpt client=home.example [192.0.2.82] from=<erin@example.com> to=<typo{i}@example.com> auth=erin filter=recipients rule=unknown reply=\"550 5.1.1 User unknown\"");
+        }
+        lines.Add("Nov 28 06:00:05 mx1 sm-mta[820]: sAS0600a000820: from=<erin@example.com>, size=0, class=0, nrcpts=0, proto=ESMTPA, daemon=MTA, relay=home.example [192.0.2.82]");
+
+        var root = await ApplyAsync([.. lines]);
+
+        Assert.Empty(root.GetProperty("offenders").EnumerateArray());
+        Assert.Equal(0, root.GetProperty("events").GetInt32());
+        Assert.Equal(3, root.GetProperty("authenticated").GetInt32());
+        Assert.Equal(3, root.GetProperty("duplicates").GetInt32());
+    }
 }

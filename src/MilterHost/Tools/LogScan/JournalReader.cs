@@ -61,6 +61,18 @@ internal static class JournalReader
         }
         using (process)
         {
+            // Stopped early (Ctrl-C, a timer's timeout): journalctl goes too.
+            await using var stop = cancellationToken.Register(() =>
+            {
+                try
+                {
+                    process.Kill();
+                }
+                catch (InvalidOperationException)
+                {
+                    // It had already ended.
+                }
+            });
             var errors = process.StandardError.ReadToEndAsync(cancellationToken);
             var last = cursor;
             // JSON escapes a control character as six characters; a message of maxLineLength fits.

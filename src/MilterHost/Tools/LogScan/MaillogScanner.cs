@@ -131,12 +131,19 @@ internal sealed class MaillogScanner
     private void OnEvent(SyslogLine syslog, MaillogMessage message)
     {
         QueueEntry? entry = null;
+        var fingerprint = message.QueueId is null ? null : message.Fingerprint;
         if (message.QueueId is { } queueId)
         {
             entry = Queue(syslog.Host, queueId);
-            if (message.Fingerprint is { } fingerprint && entry.IsDuplicate(message.Source, fingerprint, _limits.FingerprintsPerQueueId))
+            if (fingerprint is not null && entry.TakeOtherCopy(message.Source, fingerprint, out var earlier))
             {
                 _duplicates++;
+                // sendmail may log its copy before milterhost's line: the auth= it lacked is known only now.
+                if (message.Authenticated)
+                {
+                    entry.Authenticated = true;
+                    Uncount(entry, earlier);
+                }
                 return;
             }
             if (message.Client is { } named && entry.Client is null && !entry.Local)
@@ -144,17 +151,24 @@ internal sealed class MaillogScanner
             if (message.Authenticated)
                 entry.Authenticated = true;
         }
+        var counted = Count(syslog, message, entry);
+        if (fingerprint is not null)
+            entry!.Remember(message.Source, fingerprint, counted, _limits.FingerprintsPerQueueId);
+    }
 
+    /// <summary>Counts one event (or leaves it waiting on its queue id); says where it went.</summary>
+    private CountedAs Count(SyslogLine syslog, MaillogMessage message, QueueEntry? entry)
+    {
         if (_since is { } since && syslog.Timestamp < since)
         {
             _outside++;
-            return;
+            return default;
         }
         if (message.Authenticated || entry is { Authenticated: true }
             || (syslog.Pid is { } sessionPid && message.Source == EventSource.Sendmail && _authenticatedPids.TryGet((syslog.Host, sessionPid), out _)))
         {
             _authenticated++;
-            return;
+            return default;
         }
         _events++;
 
@@ -165,11 +179,30 @@ internal sealed class MaillogScanner
             _pids.Set((syslog.Host, ownPid), own);
 
         if (client is { } found)
+        {
             Activity(found).Add(message.Kind, 1, syslog.Timestamp, syslog.Timestamp);
-        else if (entry is { Local: false })
+            return new CountedAs(true, message.Kind, found.Address);
+        }
+        if (entry is { Local: false })
+        {
             entry.AddPending(message.Kind, syslog.Timestamp);
-        else
-            _unattributed++;
+            return new CountedAs(true, message.Kind, null);
+        }
+        _unattributed++;
+        return default;
+    }
+
+    /// <summary>Takes back an event counted before its session turned out to be authenticated.</summary>
+    private void Uncount(QueueEntry entry, CountedAs earlier)
+    {
+        if (!earlier.Counted)
+            return;
+        _events--;
+        _authenticated++;
+        if (earlier.Client is { } address)
+            _clients[address].Remove(earlier.Kind);
+        else if (!entry.RemovePending(earlier.Kind) && entry.Client is { } attributed && _clients.TryGetValue(attributed.Address, out var activity))
+            activity.Remove(earlier.Kind);
     }
 
     private QueueEntry Queue(string host, string queueId)
@@ -198,7 +231,7 @@ internal sealed class MaillogScanner
     {
         private int[]? _pending;
         private DateTimeOffset _first, _last;
-        private HashSet<string>? _fingerprints;
+        private Dictionary<string, CountedAs>? _fingerprints;
 
         public ClientAddress? Client { get; set; }
 
@@ -228,16 +261,32 @@ internal sealed class MaillogScanner
             return taken;
         }
 
-        /// <summary>True when the other writer already logged this refusal; remembers this one either way.</summary>
-        public bool IsDuplicate(EventSource source, string fingerprint, int limit)
+        public bool RemovePending(EventKind kind)
+        {
+            if (_pending is null || _pending[(int)kind] == 0)
+                return false;
+            _pending[(int)kind]--;
+            PendingTotal--;
+            return true;
+        }
+
+        /// <summary>True when the other writer already logged this refusal; hands back how that copy was counted.</summary>
+        public bool TakeOtherCopy(EventSource source, string fingerprint, out CountedAs earlier)
+        {
+            earlier = default;
+            return _fingerprints is not null && _fingerprints.Remove(Key(source == EventSource.Sendmail ? EventSource.MilterHost : EventSource.Sendmail, fingerprint), out earlier);
+        }
+
+        public void Remember(EventSource source, string fingerprint, CountedAs counted, int limit)
         {
             _fingerprints ??= [];
-            var other = source == EventSource.Sendmail ? "m:" : "s:";
-            if (_fingerprints.Remove(other + fingerprint))
-                return true;
             if (_fingerprints.Count < limit)
-                _fingerprints.Add((source == EventSource.Sendmail ? "s:" : "m:") + fingerprint);
-            return false;
+                _fingerprints[Key(source, fingerprint)] = counted;
         }
+
+        private static string Key(EventSource source, string fingerprint) => (source == EventSource.Sendmail ? "s:" : "m:") + fingerprint;
     }
 }
+
+/// <summary>Where an event went: counted for <see cref="Client"/>, or waiting on its queue id (null); default: not counted.</summary>
+internal readonly record struct CountedAs(bool Counted, EventKind Kind, IPAddress? Client);
