@@ -48,5 +48,17 @@ public sealed class DaemonSyslogTests(DaemonSendmailFixture fixture) : IClassFix
             && l.EndsWith($": {queueId}: Milter: to=<bob@example.com>, reject=550 5.7.1 Bob takes no mail here", StringComparison.Ordinal), Bound);
         // The accepted recipient is no decision worth a line at level info; the refusal is exactly one.
         Assert.Single(sendmail.Log.Lines, l => l.Contains(" decision=", StringComparison.Ordinal));
+
+        // logscan reads this maillog back: the refusal, logged by both, is one event of the client.
+        var maillog = Path.Combine(sandbox.Directory, "maillog");
+        await File.WriteAllLinesAsync(maillog, sendmail.Log.Lines.ToArray());
+        var (exit, stdout, stderr) = await MilterHostProcess.RunToEndAsync(
+            ["logscan", "--log", maillog, "--since", "1h", "--threshold", "1", "--json", "--config", sandbox.ConfigPath]);
+        Assert.Equal((0, ""), (exit, stderr));
+        using var report = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal(1, report.RootElement.GetProperty("duplicates").GetInt32());
+        Assert.Equal(0, report.RootElement.GetProperty("ambiguous").GetInt32());
+        var client = Assert.Single(report.RootElement.GetProperty("exempt").EnumerateArray());
+        Assert.Equal(("127.0.0.1", 1), (client.GetProperty("ip").GetString(), client.GetProperty("count").GetInt32()));
     }
 }
