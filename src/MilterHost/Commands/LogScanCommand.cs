@@ -1,6 +1,10 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.NetworkInformation;
 using Milter.Filters.Stores;
 using MilterHost.Configuration;
+using MilterHost.Privileges;
+using MilterHost.Tools.Admin;
 using MilterHost.Tools.LogScan;
 
 namespace MilterHost.Commands;
@@ -21,11 +25,21 @@ public static class LogScanCommand
         var config = ConfigOption.Create();
         var logs = new Option<string[]>("--log")
         {
-            Description = "Maillog to read; repeat for several. Rotated (.1) and gzip (.gz) files are read as they are.",
+            Description = "Maillog to read; repeat for several. Rotated (.1) and gzip (.gz) files are read as they are. " +
+                "Default: /var/log/maillog or /var/log/mail.log, and the systemd journal when neither exists.",
             HelpName = "PATH",
             Arity = ArgumentArity.ZeroOrMore,
             AllowMultipleArgumentsPerToken = false,
-            DefaultValueFactory = _ => ["/var/log/maillog"],
+        };
+        var journal = new Option<bool>("--journal")
+        {
+            Description = "Read sendmail.service's and milterhost.service's entries from the systemd journal (journalctl -o json).",
+        };
+        var state = new Option<string?>("--state")
+        {
+            Description = "Remember where this run stopped and start the next one there (journal cursor, file inode and offset). " +
+                "Default with --apply: logscan.state beside the SQLite database; 'none' reads everything in the window again.",
+            HelpName = "PATH|none",
         };
         var since = CommandOptions.Duration("--since", TimeSpan.FromHours(24), "Only events this recent count.");
         var threshold = new Option<int>("--threshold")
@@ -61,7 +75,7 @@ public static class LogScanCommand
 
         var command = new Command("logscan", "Find IPs with repeated refused or unauthorized attempts in the maillog and ban them.")
         {
-            config, logs, since, threshold, ignore, apply, banFor, firewall, json,
+            config, logs, journal, since, threshold, ignore, apply, banFor, firewall, json, state,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,18 +85,40 @@ public static class LogScanCommand
             if (env is null)
                 return 1;
 
+            var fromJournal = parse.GetValue(journal);
+            var files = parse.GetValue(logs) is { Length: > 0 } given ? given : fromJournal ? [] : FirstExisting(env.DefaultLogs);
+            var statePath = parse.GetValue(state) is { } named ? (named == "none" ? null : named) : parse.GetValue(apply) ? env.StatePath : null;
+            LogScanState? saved = null;
+            if (statePath is not null)
+            {
+                try
+                {
+                    saved = LogScanState.Load(statePath);
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    // The window still bounds what is counted twice; the broken file is replaced at the end.
+                    await error.WriteLineAsync($"logscan: ignoring the state file: {e.Message}");
+                    saved = new LogScanState();
+                }
+            }
             var options = new LogScanOptions
             {
-                Logs = parse.GetValue(logs) is { Length: > 0 } given ? given : ["/var/log/maillog"],
+                Logs = files,
+                Journal = fromJournal || files.Length == 0,
+                Journalctl = env.Journalctl,
                 Since = parse.GetValue(since).Value,
                 Threshold = parse.GetValue(threshold),
                 Ignore = parse.GetValue(ignore) ?? [],
                 AllowClients = env.AllowClients,
+                OwnAddresses = env.OwnAddresses,
                 Zone = timeProvider.LocalTimeZone,
             };
-            var report = await new OffenderScan(timeProvider).RunAsync(options, cancellationToken);
+            var report = await new OffenderScan(timeProvider).RunAsync(options, saved, cancellationToken);
             foreach (var failure in report.FileErrors)
                 await error.WriteLineAsync($"logscan: cannot read {failure}");
+            foreach (var warning in report.Warnings)
+                await error.WriteLineAsync($"logscan: {warning}");
 
             var duration = parse.GetValue(banFor).Value;
             BanOutcome? applied = null;
@@ -97,6 +133,24 @@ public static class LogScanCommand
                 catch (StoreUnavailableException e)
                 {
                     await error.WriteLineAsync($"logscan: cannot open the ban store: {e.Message}");
+                    return 1;
+                }
+                catch (PrivilegeException e)
+                {
+                    await error.WriteLineAsync($"logscan: {e.Message}");
+                    return 1;
+                }
+            }
+            if (statePath is not null && report.State is not null)
+            {
+                // After --apply, as the daemon's user: the file is theirs, beside their database.
+                try
+                {
+                    report.State.Save(statePath);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    await error.WriteLineAsync($"logscan: cannot save the state to {statePath}: {e.Message}");
                     return 1;
                 }
             }
@@ -123,6 +177,9 @@ public static class LogScanCommand
         return command;
     }
 
+    private static string[] FirstExisting(IReadOnlyList<string> candidates) =>
+        candidates.FirstOrDefault(File.Exists) is { } found ? [found] : [];
+
     private static Task<LogScanEnvironment?> FromConfigAsync(string path, TextWriter error, CancellationToken cancellationToken)
     {
         var loaded = ConfigLoader.Load(path);
@@ -134,8 +191,47 @@ public static class LogScanCommand
         var options = loaded.Config.Options;
         return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(options.Relay.AllowClients, async (use, token) =>
         {
+            // The logs were read as whoever runs this (root may read what the daemon's user cannot); the
+            // store is opened as the daemon's user, so a database created now is the daemon's.
+            AdminStore.BecomeDaemonUser(loaded.Config);
             await using var stores = await StoreFactory.OpenAsync(options.Database, TimeProvider.System, cancellationToken: token);
             await use(stores.Bans);
-        }));
+        })
+        {
+            OwnAddresses = HostAddresses(),
+            StatePath = StatePathFor(loaded.Config),
+        });
+    }
+
+    /// <summary><c>logscan.state</c> beside a SQLite database; for PostgreSQL in systemd's <c>$STATE_DIRECTORY</c> or /var/lib/milterhost.</summary>
+    private static string StatePathFor(LoadedConfig config)
+    {
+        const string name = "logscan.state";
+        if (config.Database.Kind == DatabaseKind.Sqlite)
+            return Path.Combine(Path.GetDirectoryName(Path.GetFullPath(config.Database.Target))!, name);
+        var folder = Environment.GetEnvironmentVariable("STATE_DIRECTORY")?.Split(':')[0];
+        return Path.Combine(string.IsNullOrEmpty(folder) ? "/var/lib/milterhost" : folder, name);
+    }
+
+    /// <summary>Every address of every interface of this host, scope ids dropped as the scan drops them.</summary>
+    private static HashSet<IPAddress> HostAddresses()
+    {
+        var addresses = new HashSet<IPAddress>();
+        try
+        {
+            foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                foreach (var unicast in network.GetIPProperties().UnicastAddresses)
+                {
+                    if (ClientAddress.ParseAddress(unicast.Address.ToString()) is { } address)
+                        addresses.Add(address);
+                }
+            }
+        }
+        catch (NetworkInformationException)
+        {
+            // No interface list (a sandbox without /proc/net): loopback is exempt anyway.
+        }
+        return addresses;
     }
 }

@@ -7,9 +7,11 @@ namespace MilterHost.Logging;
 
 /// <summary>
 /// Writes every final decision as one line a postmaster can grep, in sendmail's own style:
-/// <c>6ASKqX0x009129: decision=reject stage=rcpt client=mail.example.net [203.0.113.9] from=&lt;a@b&gt; to=&lt;c@d&gt; filter=relay rule=relay reply="550 5.7.1 Relaying denied"</c>.
+/// <c>6ASKqX0x009129: decision=reject stage=rcpt client=mail.example.net [203.0.113.9] from=&lt;a@b&gt; to=&lt;c@d&gt; filter=relay rule=relay reply="550 5.7.1 Relaying denied"</c>,
+/// with <c>auth=USER</c> after the recipient when the session authenticated.
 /// A decision before the queue id is known is written <c>NOQUEUE:</c>, as sendmail does.
-/// <c>milterhost logscan</c> reads these lines back.
+/// Every value is written through <see cref="DecisionFields"/>: the client's name, the addresses and the
+/// user are the peer's text, and <c>milterhost logscan</c> reads these lines back.
 /// </summary>
 internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
 {
@@ -20,17 +22,28 @@ internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
         if (!logger.IsEnabled(level))
             return;
         Write(logger, level,
-            session.QueueId ?? "NOQUEUE",
+            session.QueueId is { } queueId ? DecisionFields.Value(queueId) : "NOQUEUE",
             verdict.Kind.ToString().ToLowerInvariant(),
-            decision.Stage,
-            session.ClientDisplay,
-            session.Sender is null ? "" : $" from=<{session.Sender}>",
-            decision.Recipient is null ? "" : $" to=<{decision.Recipient}>",
-            decision.Filter ?? "-",
-            decision.Rule ?? "-",
-            verdict.Reply is null ? "" : $" reply=\"{verdict.Reply}\"");
+            DecisionFields.Value(decision.Stage),
+            Client(session),
+            session.Sender is null ? "" : " from=" + DecisionFields.Value($"<{session.Sender}>"),
+            decision.Recipient is null ? "" : " to=" + DecisionFields.Value($"<{decision.Recipient}>"),
+            session.AuthenticatedUser is null ? "" : " auth=" + DecisionFields.Value(session.AuthenticatedUser),
+            DecisionFields.Value(decision.Filter ?? "-"),
+            DecisionFields.Value(decision.Rule ?? "-"),
+            verdict.Reply is null ? "" : " reply=" + DecisionFields.Quoted(verdict.Reply.ToString()));
     }
 
-    [LoggerMessage(EventId = 5100, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To} filter={Filter} rule={Rule}{Reply}")]
-    private static partial void Write(ILogger logger, LogLevel level, string queueId, string verdict, string stage, string client, string from, string to, string filter, string rule, string reply);
+    /// <summary><c>name [address]</c>, <c>[address]</c>, <c>local</c> or <c>unknown</c>; the name quoted when it needs to be.</summary>
+    private static string Client(SessionContext session)
+    {
+        if (session.ClientAddress is not { } address)
+            return session.IsLocalSubmission ? "local" : "unknown";
+        return string.IsNullOrEmpty(session.ClientName)
+            ? $"[{address}]"
+            : $"{DecisionFields.Value(session.ClientName, bracketsNeedQuotes: true)} [{address}]";
+    }
+
+    [LoggerMessage(EventId = 5100, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To}{Auth} filter={Filter} rule={Rule}{Reply}")]
+    private static partial void Write(ILogger logger, LogLevel level, string queueId, string verdict, string stage, string client, string from, string to, string auth, string filter, string rule, string reply);
 }

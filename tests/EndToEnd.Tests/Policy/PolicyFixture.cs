@@ -69,13 +69,13 @@ public abstract class PolicyFixture : IAsyncLifetime
             QuitAfter = quitAfter,
         });
 
-    /// <summary>How the decision line names ban rule <paramref name="index"/>: <c>ban#3 (line 17)</c>, the line found by <paramref name="written"/>.</summary>
+    /// <summary>How the decision line names ban rule <paramref name="index"/>: <c>"ban#3 (line 17)"</c> (quoted: it holds spaces), the line found by <paramref name="written"/>.</summary>
     public string BanRule(int index, string written)
     {
         var lines = File.ReadAllLines(Path.Combine(Directory, "milterhost.yaml"));
         var line = Array.FindIndex(lines, l => l.Contains(written, StringComparison.Ordinal)) + 1;
         Assert.True(line > 0, $"no line of milterhost.yaml holds '{written}'");
-        return $"ban#{index} (line {line})";
+        return $"\"ban#{index} (line {line})\"";
     }
 
     /// <summary>Waits for the maillog line of milterhost's decision that <paramref name="matches"/>.</summary>

@@ -75,6 +75,8 @@ public sealed class RecipientsAndRelayTests(RecipientsAndRelayFixture mx) : ICla
         var result = await mx.SendAsync("127.0.0.5", "someone@outside.example", [recipient], quitAfter: "RCPT");
 
         Assert.Equal($"550 5.7.1 <{recipient}>... Relaying denied", result.ReplyTo("RCPT")!.Text);
-        await mx.DecisionAsync(l => l.Contains($"to=<{recipient}> filter=relay rule=relay ", StringComparison.Ordinal));
+        // A value with a quote is written in quotes, its own quotes escaped.
+        var written = recipient.Contains('"') ? $"\"<{recipient.Replace("\"", "\\\"")}>\"" : $"<{recipient}>";
+        await mx.DecisionAsync(l => l.Contains($"to={written} filter=relay rule=relay ", StringComparison.Ordinal));
     }
 }

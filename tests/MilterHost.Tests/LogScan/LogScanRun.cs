@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.IO.Compression;
 using System.Net;
+using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using MilterHost.Commands;
 using MilterHost.Tools.LogScan;
@@ -19,6 +20,16 @@ internal sealed class LogScanRun : IDisposable
     public InMemoryBanStore Store { get; } = new();
 
     public IReadOnlyList<IPNetwork> AllowClients { get; set; } = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
+
+    public IReadOnlySet<IPAddress> OwnAddresses { get; set; } = new HashSet<IPAddress>();
+
+    /// <summary>What the command reads without --log; none of them exists unless a test writes it.</summary>
+    public IReadOnlyList<string> DefaultLogs { get; set; } = [];
+
+    public string StatePath => _directory.Combine("logscan.state");
+
+    /// <summary>The journalctl the command runs; unset: one that does not exist.</summary>
+    public string Journalctl { get; set; } = "/nonexistent/journalctl";
 
     public string? ConfigPathSeen { get; private set; }
 
@@ -46,7 +57,13 @@ internal sealed class LogScanRun : IDisposable
         var command = LogScanCommand.Create(Time, (config, _, _) =>
         {
             ConfigPathSeen = config;
-            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store)));
+            return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store))
+            {
+                OwnAddresses = OwnAddresses,
+                DefaultLogs = DefaultLogs,
+                StatePath = StatePath,
+                Journalctl = Journalctl,
+            });
         });
         var root = new RootCommand("test") { command };
         var output = new StringWriter();
@@ -54,6 +71,20 @@ internal sealed class LogScanRun : IDisposable
         var exit = await root.Parse(["logscan", .. args]).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
+
+    /// <summary>Runs with <c>--json</c>, expecting success and nothing on stderr.</summary>
+    public async Task<JsonElement> JsonAsync(params string[] args)
+    {
+        var (exit, output, error) = await RunAsync([.. args, "--json"]);
+        Assert.Equal("", error);
+        Assert.Equal(0, exit);
+        return JsonDocument.Parse(output).RootElement;
+    }
+
+    /// <summary>The offenders of a <c>--json</c> report: IP and event count.</summary>
+    public static Dictionary<string, int> Counts(JsonElement root) =>
+        root.GetProperty("offenders").EnumerateArray()
+            .ToDictionary(o => o.GetProperty("ip").GetString()!, o => o.GetProperty("count").GetInt32());
 
     public void Dispose() => _directory.Dispose();
 }

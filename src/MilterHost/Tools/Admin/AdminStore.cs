@@ -42,8 +42,7 @@ internal sealed class AdminStore : IAsyncDisposable
         var config = loaded.Config;
         try
         {
-            if (config.Database.Kind == DatabaseKind.Sqlite && PrivilegeDropper.IsRoot && config.Options.User is { } user && user != "root")
-                PrivilegeDropper.Apply(user);
+            BecomeDaemonUser(config);
             var stores = await StoreFactory.OpenAsync(config.Options.Database, time, cancellationToken: cancellationToken).ConfigureAwait(false);
             return new AdminStore(config, stores);
         }
@@ -56,6 +55,16 @@ internal sealed class AdminStore : IAsyncDisposable
             await error.WriteLineAsync($"{command}: cannot open the store: {e.Message}").ConfigureAwait(false);
         }
         return null;
+    }
+
+    /// <summary>
+    /// Run as root with a SQLite store: becomes the config's <c>user:</c> for the rest of the process, so
+    /// that the files SQLite creates (the database, its WAL) are the daemon's. Throws <see cref="PrivilegeException"/>.
+    /// </summary>
+    public static void BecomeDaemonUser(LoadedConfig config)
+    {
+        if (config.Database.Kind == DatabaseKind.Sqlite && PrivilegeDropper.IsRoot && config.Options.User is { } user && user != "root")
+            PrivilegeDropper.Apply(user);
     }
 
     public ValueTask DisposeAsync() => Stores.DisposeAsync();

@@ -34,6 +34,12 @@ internal sealed class BoundedMap<TKey, TValue> where TKey : notnull
         return true;
     }
 
+    public void Remove(TKey key)
+    {
+        _young.Remove(key);
+        _old.Remove(key);
+    }
+
     public void Set(TKey key, TValue value)
     {
         _old.Remove(key);

@@ -43,6 +43,15 @@ public sealed class ClientActivity
             LastSeen = last;
     }
 
+    /// <summary>Takes back one event of <paramref name="kind"/> (its session turned out to be authenticated).</summary>
+    internal void Remove(EventKind kind)
+    {
+        if (_kinds[(int)kind] == 0)
+            return;
+        _kinds[(int)kind]--;
+        Count--;
+    }
+
     internal void Name(string? name, bool mayBeForged)
     {
         // A verified name wins over a forged one; otherwise the latest is kept.

@@ -6,8 +6,22 @@ namespace MilterHost.Tools.LogScan;
 /// <summary>
 /// What <c>logscan</c> takes from the config named by <c>--config</c>: the relay's trusted clients
 /// (never banned), and a way to work with the dynamic ban store: <see cref="WithBanStore"/> opens it,
-/// hands it to the callback and closes it again (called only with <c>--apply</c>).
+/// hands it to the callback and closes it again (called only with <c>--apply</c>); run as root on
+/// SQLite it first becomes the config's <c>user:</c>, for good.
 /// </summary>
 public sealed record LogScanEnvironment(
     IReadOnlyList<IPNetwork> AllowClients,
-    Func<Func<IDynamicBanStore, Task>, CancellationToken, Task> WithBanStore);
+    Func<Func<IDynamicBanStore, Task>, CancellationToken, Task> WithBanStore)
+{
+    /// <summary>This host's addresses, never banned; the command fills it from the network interfaces.</summary>
+    public IReadOnlySet<IPAddress> OwnAddresses { get; init; } = new HashSet<IPAddress>();
+
+    /// <summary>Without <c>--log</c>, the first of these that exists is read; when none does, the journal.</summary>
+    public IReadOnlyList<string> DefaultLogs { get; init; } = ["/var/log/maillog", "/var/log/mail.log"];
+
+    /// <summary>Where <c>--apply</c> keeps its place between runs: <c>logscan.state</c> beside a SQLite database, else in the state folder.</summary>
+    public string? StatePath { get; init; }
+
+    /// <summary>The journalctl <c>--journal</c> runs.</summary>
+    public string Journalctl { get; init; } = "journalctl";
+}

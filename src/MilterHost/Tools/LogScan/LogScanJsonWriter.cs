@@ -7,7 +7,7 @@ namespace MilterHost.Tools.LogScan;
 /// <summary>
 /// The <c>--json</c> output of <c>logscan</c>, one object:
 /// <c>{"now","since","threshold","files":[..],"fileErrors":[..],"lines","events","outsideWindow",
-/// "unattributed","duplicates","unrecognised","offenders":[{"ip","count","kinds":{"relay-denied":3,..},
+/// "unattributed","duplicates","ambiguous","authenticated","unrecognised","offenders":[{"ip","count","kinds":{"relay-denied":3,..},
 /// "firstSeen","lastSeen","reverseName","nameMayBeForged","reason"}],"exempt":[{"ip","count","why"}],
 /// "applied":{"new":[ips],"alreadyBanned":[ips],"banFor"} (with --apply),"firewall":[lines] (with --firewall)}</c>.
 /// Times are ISO 8601 with their offset.
@@ -34,6 +34,8 @@ internal static class LogScanJsonWriter
             json.WriteNumber("outsideWindow", scan.OutsideWindow);
             json.WriteNumber("unattributed", scan.Unattributed);
             json.WriteNumber("duplicates", scan.Duplicates);
+            json.WriteNumber("ambiguous", scan.Ambiguous);
+            json.WriteNumber("authenticated", scan.Authenticated);
             json.WriteNumber("unrecognised", scan.Unrecognised);
 
             json.WriteStartArray("offenders");

@@ -32,4 +32,10 @@ public sealed record LogScanReport
 
     /// <summary>Files that could not be read, with the reason; the others were scanned.</summary>
     public required IReadOnlyList<string> FileErrors { get; init; }
+
+    /// <summary>What a source said while it was read fine (journalctl's hints).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Where this run stopped, to be saved once its bans are applied; null when no state is kept.</summary>
+    public LogScanState? State { get; init; }
 }

@@ -22,4 +22,10 @@ public sealed record LogScanResult
 
     /// <summary>Refusals logged by both sendmail (<c>Milter: to=...</c>) and milterhost, counted once.</summary>
     public long Duplicates { get; init; }
+
+    /// <summary>Refusal lines that could be read as naming more than one client, or none for sure: counted for nobody.</summary>
+    public long Ambiguous { get; init; }
+
+    /// <summary>Refusals in authenticated sessions (a user's typo, not abuse): counted for nobody.</summary>
+    public long Authenticated { get; init; }
 }

@@ -27,6 +27,7 @@ internal static class LogScanTextWriter
         output.WriteLine(
             $"Read {scan.Lines} lines from {report.Files.Count - report.FileErrors.Count} file(s): {scan.Events} events in the window, " +
             $"{scan.OutsideWindow} before it, {scan.Unattributed} without a client, {scan.Duplicates} logged twice, " +
+            $"{scan.Authenticated} in authenticated sessions, {scan.Ambiguous} ambiguous refusals counted for nobody, " +
             $"{scan.Unrecognised} unrecognised lines skipped.");
     }
 

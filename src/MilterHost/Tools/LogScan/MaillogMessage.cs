@@ -11,12 +11,19 @@ internal enum LineRole
     Connect,
     /// <summary><c>QID: from=&lt;s&gt;, ..., relay=name [ip]</c>: the client of this queue id.</summary>
     Envelope,
+    /// <summary><c>AUTH=server, relay=name [ip], authid=...</c>: this pid's session authenticated.</summary>
+    AuthSession,
+    /// <summary>A refusal line that does not split one way alone (client text that reads as sendmail's fields): names nobody.</summary>
+    Ambiguous,
 }
 
 /// <summary>Who wrote an event line; the same refusal logged by both is counted once.</summary>
 internal enum EventSource { Sendmail, MilterHost }
 
-/// <summary>The meaning of one maillog message (the part after <c>PROGRAM[PID]: </c>).</summary>
+/// <summary>
+/// The meaning of one maillog message (the part after <c>PROGRAM[PID]: </c>). <see cref="Authenticated"/>:
+/// milterhost's line says the session authenticated (<c>auth=</c>), so the refusal is a user's mistake.
+/// </summary>
 internal readonly record struct MaillogMessage(
     LineRole Role,
     string? QueueId = null,
@@ -24,7 +31,8 @@ internal readonly record struct MaillogMessage(
     ClientAddress? Client = null,
     bool LocalSubmission = false,
     EventSource Source = EventSource.Sendmail,
-    string? Fingerprint = null)
+    string? Fingerprint = null,
+    bool Authenticated = false)
 {
     public static MaillogMessage Other { get; } = new(LineRole.Other);
 }

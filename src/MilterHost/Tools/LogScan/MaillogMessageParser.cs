@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using MilterHost.Logging;
 
 namespace MilterHost.Tools.LogScan;
 
@@ -10,10 +11,18 @@ namespace MilterHost.Tools.LogScan;
 /// <c>[1.2.3.4]</c> or <c>name [IPv6:2001:db8::1] (may be forged)</c>.
 /// </summary>
 /// <remarks>
-/// milterhost's decision line (one per refusal, written by the filter chain):
-/// <c>milterhost[PID]: QID: decision=reject client=NAME [IP] from=&lt;S&gt; to=&lt;R&gt; filter=F rule=R reply="550 5.7.1 ..."</c>.
+/// <para>Much of a line is the client's own text (addresses, its reverse name, the AUTH user), so every
+/// pattern is anchored at both ends with the client where sendmail writes it, and a line that could be
+/// read two ways names nobody. A <c>ruleset=</c> line is split at each <c>, relay=</c> and kept only
+/// when exactly one split is consistent: the <c>arg1=</c> value repeated after the reply code (as
+/// sendmail prefixes it, shortened like sendmail's <c>shortenstring</c> when long), or for
+/// <c>check_relay</c> an <c>arg2=</c> equal to the relay's address and a reply free of field names.</para>
+/// <para>milterhost's decision line (one per refusal, written by the filter chain with
+/// <see cref="DecisionFields"/>' escaping):
+/// <c>milterhost[PID]: QID: decision=reject client=NAME [IP] from=&lt;S&gt; to=&lt;R&gt; [auth=U] filter=F rule=R reply="550 5.7.1 ..."</c>.
 /// Keys may come in any order; <c>client=</c> may also be <c>[IP]</c> or a bare IP; the queue id may be
-/// missing or <c>NOQUEUE</c> before MAIL. reject and discard count; tempfail (greylisting) and accept do not.
+/// missing or <c>NOQUEUE</c> before MAIL. reject and discard count; tempfail (greylisting) and accept do
+/// not; a line with <c>auth=</c> is an authenticated session's, never abuse.</para>
 /// </remarks>
 internal static partial class MaillogMessageParser
 {
@@ -51,11 +60,13 @@ internal static partial class MaillogMessageParser
         }
         if (body.StartsWith("AUTH failure (", StringComparison.Ordinal))
         {
-            // The user name before relay= is the peer's own text: only the last relay= is sendmail's.
-            Match? last = null;
-            foreach (Match m in RelayClient().Matches(body))
-                last = m;
-            return Event(queueId, EventKind.AuthFailure, ClientOf(last));
+            // The user name before relay= is the peer's own text: sendmail's relay= ends the line.
+            return Event(queueId, EventKind.AuthFailure, ClientOf(AuthFailureRelay().Match(body)));
+        }
+        if (body.StartsWith("AUTH=server, ", StringComparison.Ordinal))
+        {
+            var client = ClientOf(AuthServer().Match(body));
+            return client is null ? MaillogMessage.Other : new MaillogMessage(LineRole.AuthSession, queueId, Client: client);
         }
 
         if (Try(NoMailCommand(), EventKind.NoMailCommand, out var found)
@@ -65,8 +76,9 @@ internal static partial class MaillogMessageParser
             return found;
         if (body.Contains("SYNFLOOD", StringComparison.OrdinalIgnoreCase))
         {
-            // Written when the peer vanished before sendmail could ask its address: often no client at all.
-            return Event(queueId, EventKind.SynFlood, ClientOf(AnyClient().Match(body)));
+            // Written when the peer vanished before sendmail could ask its address: often no client at all,
+            // and then no guessing from whatever else the line holds.
+            return Event(queueId, EventKind.SynFlood, ClientOf(SynFlood().Match(body)));
         }
         if (StandaloneUserUnknown().IsMatch(body))
             return Event(queueId, EventKind.UserUnknown, null);
@@ -82,12 +94,67 @@ internal static partial class MaillogMessageParser
 
     private static MaillogMessage ParseRuleset(string? queueId, string body)
     {
-        var match = RulesetReject().Match(body);
-        if (!match.Success)
+        var head = RulesetHead().Match(body);
+        if (!head.Success)
             return MaillogMessage.Other;
-        var kind = Classify(match.Groups["text"].Value, match.Groups["code"].ValueSpan[0] == '5'
+        var relayCheck = head.Groups["set"].ValueSpan.SequenceEqual("check_relay");
+        Match? found = null;
+        int candidates = 0, consistent = 0;
+        for (var at = body.IndexOf(RelayField, head.Length, StringComparison.Ordinal); at >= 0;
+             at = body.IndexOf(RelayField, at + 1, StringComparison.Ordinal))
+        {
+            var tail = RulesetTail().Match(body, at);
+            if (!tail.Success)
+                continue;
+            candidates++;
+            var args = body.AsSpan(head.Length, at - head.Length);
+            if (relayCheck ? IsRelayCheckSplit(args, tail) : RepeatsArgument(args, tail.Groups["text"].ValueSpan))
+            {
+                consistent++;
+                found = tail;
+            }
+        }
+        if (candidates == 0)
+            return MaillogMessage.Other;
+        if (consistent != 1)
+            return new MaillogMessage(LineRole.Ambiguous, queueId);
+        var kind = Classify(found!.Groups["text"].Value, found.Groups["code"].ValueSpan[0] == '5'
             ? EventKind.Reject5xx : EventKind.Reject4xx);
-        return Event(queueId, kind, ClientOf(match));
+        return Event(queueId, kind, ClientOf(found));
+    }
+
+    private const string RelayField = ", relay=";
+
+    // sendmail's shortenstring() with MAXSHORTSTR: strings of 203 characters or more keep 100 at each end.
+    private const int ShortenAt = 203, ShortenKeep = (ShortenAt - 3) / 2;
+
+    /// <summary>The reply after the code starts with the argument, as sendmail prefixes it: <c> 5.7.1 &lt;a@b&gt;... </c>.</summary>
+    private static bool RepeatsArgument(ReadOnlySpan<char> argument, ReadOnlySpan<char> text)
+    {
+        var dsn = ReplyDsn().Match(text.ToString());
+        if (!dsn.Success || argument.IsEmpty)
+            return false;
+        text = text[dsn.Length..];
+        if (argument.Length < ShortenAt)
+            return text.StartsWith(argument, StringComparison.Ordinal) && text[argument.Length..].StartsWith("... ", StringComparison.Ordinal);
+        var kept = ShortenKeep * 2 + 3;
+        return text.Length >= kept + 4
+            && text[..ShortenKeep].SequenceEqual(argument[..ShortenKeep])
+            && text.Slice(ShortenKeep, 3).SequenceEqual("...")
+            && text.Slice(ShortenKeep + 3, ShortenKeep).SequenceEqual(argument[^ShortenKeep..])
+            && text[kept..].StartsWith("... ", StringComparison.Ordinal);
+    }
+
+    /// <summary>check_relay: <c>arg1=NAME, arg2=ADDRESS</c> with the relay's address, and a reply that is only sendmail's text.</summary>
+    private static bool IsRelayCheckSplit(ReadOnlySpan<char> args, Match tail)
+    {
+        var parts = RelayCheckArguments().Match(args.ToString());
+        if (!parts.Success || ClientAddress.ParseAddress(parts.Groups["addr"].ValueSpan) is not { } address
+            || ClientAddress.FromMatch(tail) is not { } client || !address.Equals(client.Address))
+            return false;
+        var text = tail.Groups["text"].ValueSpan;
+        return !text.Contains(RelayField, StringComparison.Ordinal) && !text.Contains(", arg2=", StringComparison.Ordinal)
+            && !text.Contains(", reject=", StringComparison.Ordinal);
     }
 
     private static MaillogMessage ParseMilter(string? queueId, string body)
@@ -125,34 +192,31 @@ internal static partial class MaillogMessageParser
 
     private static MaillogMessage ParseDecision(string? queueId, string body)
     {
-        var decision = DecisionKey().Match(body);
-        if (!decision.Success)
+        if (!DecisionFields.TryRead(body, out var fields) || !fields.TryGetValue("decision", out var verdict)
+            || !fields.TryGetValue("client", out var clientText))
             return MaillogMessage.Other;
-        var verdict = decision.Groups["value"].Value;
         if (!verdict.Equals("reject", StringComparison.OrdinalIgnoreCase) && !verdict.Equals("discard", StringComparison.OrdinalIgnoreCase))
             return MaillogMessage.Other;
-        var filter = FilterKey().Match(body);
-        var kind = filter.Success ? filter.Groups["value"].Value.ToLowerInvariant() switch
+        var kind = fields.TryGetValue("filter", out var filter) ? filter.ToLowerInvariant() switch
         {
             "relay" => EventKind.RelayDenied,
             "recipients" or "recipient" => EventKind.UserUnknown,
             _ => EventKind.MilterReject,
         } : EventKind.MilterReject;
-        if (kind == EventKind.MilterReject)
+        if (kind == EventKind.MilterReject && fields.TryGetValue("reply", out var reply))
+            kind = Classify(reply, kind);
+        // The recipient names a RCPT-stage refusal; the sender one at MAIL.
+        var fingerprint = fields.TryGetValue("to", out var to) ? Fingerprint("to", to)
+            : fields.TryGetValue("from", out var from) ? Fingerprint("from", from) : null;
+        ClientAddress? client = null;
+        var addressText = clientText.StartsWith('[') && clientText.EndsWith(']') ? clientText.AsSpan(1, clientText.Length - 2) : clientText;
+        if (ClientAddress.ParseAddress(addressText) is { } address)
         {
-            var reply = ReplyKey().Match(body);
-            if (reply.Success)
-                kind = Classify(reply.Groups["value"].Value, kind);
+            var name = fields.GetValueOrDefault("client_name");
+            client = new ClientAddress(address, string.IsNullOrEmpty(name) ? null : name, false);
         }
-        string? fingerprint = null;
-        foreach (Match key in AddressKey().Matches(body))
-        {
-            // The recipient names a RCPT-stage refusal; the sender one at MAIL.
-            if (key.Groups["field"].Value == "to" || fingerprint is null)
-                fingerprint = Fingerprint(key.Groups["field"].Value, key.Groups["value"].Value);
-        }
-        return new MaillogMessage(LineRole.Event, queueId, kind, ClientOf(DecisionClient().Match(body)),
-            Source: EventSource.MilterHost, Fingerprint: fingerprint);
+        return new MaillogMessage(LineRole.Event, queueId, kind, client,
+            Source: EventSource.MilterHost, Fingerprint: fingerprint, Authenticated: fields.ContainsKey("auth"));
     }
 
     private static EventKind Classify(string text, EventKind otherwise) =>
@@ -161,7 +225,7 @@ internal static partial class MaillogMessageParser
         : otherwise;
 
     private static string Fingerprint(string field, string address) =>
-        field + ":" + address.Trim('<', '>').ToLowerInvariant();
+        field + ":" + (address.StartsWith('<') && address.EndsWith('>') && address.Length >= 2 ? address[1..^1] : address).ToLowerInvariant();
 
     private static MaillogMessage Event(string? queueId, EventKind kind, ClientAddress? client) =>
         new(LineRole.Event, queueId, kind, client);
@@ -173,55 +237,53 @@ internal static partial class MaillogMessageParser
     [GeneratedRegex(@"^(?<qid>[0-9A-Za-z]{10,20}|NOQUEUE): ")]
     private static partial Regex QueueIdPrefix();
 
-    [GeneratedRegex(@"^ruleset=check_(?:mail|rcpt|relay|etrn|expn|vrfy), arg1=.*?, relay=" + Client + @", reject=(?<code>[45]\d\d)\b(?<text>.*)$")]
-    private static partial Regex RulesetReject();
+    [GeneratedRegex(@"^ruleset=(?<set>check_(?:mail|rcpt|relay|etrn|expn|vrfy)), arg1=")]
+    private static partial Regex RulesetHead();
+
+    // One candidate split, at one ", relay=": the client, then the reply to the end of the line.
+    [GeneratedRegex(@"\G, relay=" + Client + @", reject=(?<code>[45]\d\d)(?<text>(?: .*)?)$")]
+    private static partial Regex RulesetTail();
+
+    [GeneratedRegex(@"^ (?:[245]\.\d{1,3}\.\d{1,3} )?")]
+    private static partial Regex ReplyDsn();
+
+    [GeneratedRegex(@"^[^\s,]+, arg2=(?<addr>[^\s,]+)$")]
+    private static partial Regex RelayCheckArguments();
 
     [GeneratedRegex(@"^(?:Milter: (?:(?<field>to|from)=(?<value><[^>]*>|[^,\s]*)|helo=[^,]*|data|cmd=\w+)|milter=[^,]*(?:, action=[^,]*)?), reject=(?<code>\d{3})(?<text>.*)$")]
     private static partial Regex MilterReject();
 
-    [GeneratedRegex(@"^Milter: connect: host=(?<name>[^,]*), addr=(?<addr>[^,\s]+), rejecting commands")]
+    [GeneratedRegex(@"^Milter: connect: host=(?<name>[^,\s]*), addr=(?<addr>[^,\s]+), rejecting commands$")]
     private static partial Regex MilterConnectReject();
 
     [GeneratedRegex(@"\Grelay=" + Client + @"(?:,|\s*$)")]
     private static partial Regex EnvelopeRelay();
 
-    [GeneratedRegex(@"relay=" + Client)]
-    private static partial Regex RelayClient();
+    [GeneratedRegex(@", relay=" + Client + @"$")]
+    private static partial Regex AuthFailureRelay();
 
-    [GeneratedRegex(@"^connect from " + Client)]
+    [GeneratedRegex(@"^AUTH=server, relay=" + Client + @", authid=")]
+    private static partial Regex AuthServer();
+
+    [GeneratedRegex(@"^connect from " + Client + @"$")]
     private static partial Regex ConnectFrom();
 
-    [GeneratedRegex(@"^" + Client + @" did not issue MAIL/EXPN/VRFY/ETRN during connection to ")]
+    [GeneratedRegex(@"^" + Client + @" did not issue MAIL/EXPN/VRFY/ETRN during connection to \S+$")]
     private static partial Regex NoMailCommand();
 
-    [GeneratedRegex(@"^lost input channel from " + Client + @" to \S+ after ")]
+    [GeneratedRegex(@"^lost input channel from " + Client + @" to \S+ after \S+$")]
     private static partial Regex LostInput();
 
     // The name is empty when the client has no reverse name: "from  [192.0.2.1] due to".
-    [GeneratedRegex(@"^rejecting commands from (?<name>[^\s\[\]]*) \[(?<addr>[^\]\s]+)\] due to pre-greeting traffic")]
+    [GeneratedRegex(@"^rejecting commands from (?<name>[^\s\[\]]*) \[(?<addr>[^\]\s]+)\] due to pre-greeting traffic after \d+ seconds$")]
     private static partial Regex PreGreeting();
 
-    [GeneratedRegex(@"^" + Client + @": possible SMTP attack: command=")]
+    [GeneratedRegex(@"^" + Client + @": possible SMTP attack: command=\w+, count=\d+$")]
     private static partial Regex SmtpAttack();
 
-    [GeneratedRegex(@"\[(?<addr>[^\]\s]+)\]")]
-    private static partial Regex AnyClient();
+    [GeneratedRegex(@"^Possible SYNFLOOD attack from " + Client + @"$")]
+    private static partial Regex SynFlood();
 
     [GeneratedRegex(@"^<[^>]*>\.\.\. User unknown")]
     private static partial Regex StandaloneUserUnknown();
-
-    [GeneratedRegex(@"(?:^|\s)decision=(?<value>\w+)")]
-    private static partial Regex DecisionKey();
-
-    [GeneratedRegex(@"(?:^|\s)filter=(?<value>[^\s""]+)")]
-    private static partial Regex FilterKey();
-
-    [GeneratedRegex(@"(?:^|\s)reply=""(?<value>(?:[^""\\]|\\.)*)""")]
-    private static partial Regex ReplyKey();
-
-    [GeneratedRegex(@"(?:^|\s)(?<field>to|from)=(?<value><[^>]*>|[^\s<>""]+)")]
-    private static partial Regex AddressKey();
-
-    [GeneratedRegex(@"(?:^|\s)client=(?:(?<name>[^\s\[\]=""]+) \[(?<addr>[^\]\s]+)\]|\[(?<addr>[^\]\s]+)\]|(?<addr>[0-9A-Fa-f:.]+)(?=\s|$))")]
-    private static partial Regex DecisionClient();
 }

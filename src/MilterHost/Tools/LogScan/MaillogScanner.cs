@@ -7,7 +7,9 @@ namespace MilterHost.Tools.LogScan;
 /// whose line names no client (sendmail's milter refusals, local-delivery <c>User unknown</c>) wait on
 /// their queue id until the <c>from=..., relay=</c> line of the same queue id shows up (before or
 /// after), or take the client of the pid's <c>connect from</c> line. Both waiting maps are bounded
-/// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed.
+/// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed. Events of an
+/// authenticated session (a milterhost line with <c>auth=</c>, or sendmail's <c>AUTH=server</c> line for
+/// the pid) are counted apart and never blamed on the client: a user who mistypes is not an attacker.
 /// </summary>
 internal sealed class MaillogScanner
 {
@@ -17,7 +19,8 @@ internal sealed class MaillogScanner
     private readonly Dictionary<IPAddress, ClientActivity> _clients = [];
     private readonly BoundedMap<(string Host, string QueueId), QueueEntry> _queues;
     private readonly BoundedMap<(string Host, int Pid), ClientAddress> _pids;
-    private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates;
+    private readonly BoundedMap<(string Host, int Pid), bool> _authenticatedPids;
+    private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates, _ambiguous, _authenticated;
 
     public MaillogScanner(SyslogLineParser parser, DateTimeOffset? since, ScanLimits limits)
     {
@@ -26,10 +29,11 @@ internal sealed class MaillogScanner
         _limits = limits;
         _queues = new(limits.QueueIds, entry => _unattributed += entry.PendingTotal);
         _pids = new(limits.Pids);
+        _authenticatedPids = new(limits.Pids);
     }
 
-    /// <summary>A line too long to read whole: counted, never parsed.</summary>
-    public void SkipOverlong()
+    /// <summary>A line too long to read whole, or a journal entry not written by the MTA or the daemon: counted, never parsed.</summary>
+    public void Skip()
     {
         _lines++;
         _unrecognised++;
@@ -43,12 +47,33 @@ internal sealed class MaillogScanner
             _unrecognised++;
             return;
         }
+        Feed(syslog);
+    }
+
+    /// <summary>A line whose syslog fields are known already (a journal entry).</summary>
+    public void Feed(SyslogLine syslog, bool counted = false)
+    {
+        if (counted)
+            _lines++;
         var message = MaillogMessageParser.Parse(syslog.Program, syslog.Message);
         switch (message.Role)
         {
             case LineRole.Connect:
                 if (syslog.Pid is { } pid)
+                {
+                    // A new session of this pid: whatever the last one authenticated as no longer holds.
                     _pids.Set((syslog.Host, pid), message.Client!.Value);
+                    _authenticatedPids.Remove((syslog.Host, pid));
+                }
+                break;
+            case LineRole.AuthSession:
+                if (syslog.Pid is { } authPid)
+                    _authenticatedPids.Set((syslog.Host, authPid), true);
+                if (message.QueueId is { } authQueue)
+                    Queue(syslog.Host, authQueue).Authenticated = true;
+                break;
+            case LineRole.Ambiguous:
+                _ambiguous++;
                 break;
             case LineRole.Envelope:
                 OnEnvelope(syslog, message);
@@ -73,6 +98,8 @@ internal sealed class MaillogScanner
             OutsideWindow = _outside,
             Unattributed = _unattributed + waiting,
             Duplicates = _duplicates,
+            Ambiguous = _ambiguous,
+            Authenticated = _authenticated,
         };
     }
 
@@ -104,22 +131,44 @@ internal sealed class MaillogScanner
     private void OnEvent(SyslogLine syslog, MaillogMessage message)
     {
         QueueEntry? entry = null;
+        var fingerprint = message.QueueId is null ? null : message.Fingerprint;
         if (message.QueueId is { } queueId)
         {
             entry = Queue(syslog.Host, queueId);
-            if (message.Fingerprint is { } fingerprint && entry.IsDuplicate(message.Source, fingerprint, _limits.FingerprintsPerQueueId))
+            if (fingerprint is not null && entry.TakeOtherCopy(message.Source, fingerprint, out var earlier))
             {
                 _duplicates++;
+                // sendmail may log its copy before milterhost's line: the auth= it lacked is known only now.
+                if (message.Authenticated)
+                {
+                    entry.Authenticated = true;
+                    Uncount(entry, earlier);
+                }
                 return;
             }
             if (message.Client is { } named && entry.Client is null && !entry.Local)
                 entry.Client = named;
+            if (message.Authenticated)
+                entry.Authenticated = true;
         }
+        var counted = Count(syslog, message, entry);
+        if (fingerprint is not null)
+            entry!.Remember(message.Source, fingerprint, counted, _limits.FingerprintsPerQueueId);
+    }
 
+    /// <summary>Counts one event (or leaves it waiting on its queue id); says where it went.</summary>
+    private CountedAs Count(SyslogLine syslog, MaillogMessage message, QueueEntry? entry)
+    {
         if (_since is { } since && syslog.Timestamp < since)
         {
             _outside++;
-            return;
+            return default;
+        }
+        if (message.Authenticated || entry is { Authenticated: true }
+            || (syslog.Pid is { } sessionPid && message.Source == EventSource.Sendmail && _authenticatedPids.TryGet((syslog.Host, sessionPid), out _)))
+        {
+            _authenticated++;
+            return default;
         }
         _events++;
 
@@ -130,11 +179,30 @@ internal sealed class MaillogScanner
             _pids.Set((syslog.Host, ownPid), own);
 
         if (client is { } found)
+        {
             Activity(found).Add(message.Kind, 1, syslog.Timestamp, syslog.Timestamp);
-        else if (entry is { Local: false })
+            return new CountedAs(true, message.Kind, found.Address);
+        }
+        if (entry is { Local: false })
+        {
             entry.AddPending(message.Kind, syslog.Timestamp);
-        else
-            _unattributed++;
+            return new CountedAs(true, message.Kind, null);
+        }
+        _unattributed++;
+        return default;
+    }
+
+    /// <summary>Takes back an event counted before its session turned out to be authenticated.</summary>
+    private void Uncount(QueueEntry entry, CountedAs earlier)
+    {
+        if (!earlier.Counted)
+            return;
+        _events--;
+        _authenticated++;
+        if (earlier.Client is { } address)
+            _clients[address].Remove(earlier.Kind);
+        else if (!entry.RemovePending(earlier.Kind) && entry.Client is { } attributed && _clients.TryGetValue(attributed.Address, out var activity))
+            activity.Remove(earlier.Kind);
     }
 
     private QueueEntry Queue(string host, string queueId)
@@ -163,11 +231,14 @@ internal sealed class MaillogScanner
     {
         private int[]? _pending;
         private DateTimeOffset _first, _last;
-        private HashSet<string>? _fingerprints;
+        private Dictionary<string, CountedAs>? _fingerprints;
 
         public ClientAddress? Client { get; set; }
 
         public bool Local { get; set; }
+
+        /// <summary>The session of this queue id authenticated: its refusals are not abuse.</summary>
+        public bool Authenticated { get; set; }
 
         public int PendingTotal { get; private set; }
 
@@ -190,16 +261,32 @@ internal sealed class MaillogScanner
             return taken;
         }
 
-        /// <summary>True when the other writer already logged this refusal; remembers this one either way.</summary>
-        public bool IsDuplicate(EventSource source, string fingerprint, int limit)
+        public bool RemovePending(EventKind kind)
+        {
+            if (_pending is null || _pending[(int)kind] == 0)
+                return false;
+            _pending[(int)kind]--;
+            PendingTotal--;
+            return true;
+        }
+
+        /// <summary>True when the other writer already logged this refusal; hands back how that copy was counted.</summary>
+        public bool TakeOtherCopy(EventSource source, string fingerprint, out CountedAs earlier)
+        {
+            earlier = default;
+            return _fingerprints is not null && _fingerprints.Remove(Key(source == EventSource.Sendmail ? EventSource.MilterHost : EventSource.Sendmail, fingerprint), out earlier);
+        }
+
+        public void Remember(EventSource source, string fingerprint, CountedAs counted, int limit)
         {
             _fingerprints ??= [];
-            var other = source == EventSource.Sendmail ? "m:" : "s:";
-            if (_fingerprints.Remove(other + fingerprint))
-                return true;
             if (_fingerprints.Count < limit)
-                _fingerprints.Add((source == EventSource.Sendmail ? "s:" : "m:") + fingerprint);
-            return false;
+                _fingerprints[Key(source, fingerprint)] = counted;
         }
+
+        private static string Key(EventSource source, string fingerprint) => (source == EventSource.Sendmail ? "s:" : "m:") + fingerprint;
     }
 }
+
+/// <summary>Where an event went: counted for <see cref="Client"/>, or waiting on its queue id (null); default: not counted.</summary>
+internal readonly record struct CountedAs(bool Counted, EventKind Kind, IPAddress? Client);

@@ -5,17 +5,41 @@ namespace MilterHost.Tools.LogScan;
 /// <summary>Reads the maillogs and picks the offenders: the heart of <c>milterhost logscan</c>.</summary>
 public sealed class OffenderScan(TimeProvider timeProvider)
 {
-    public async Task<LogScanReport> RunAsync(LogScanOptions options, CancellationToken cancellationToken)
+    /// <summary>How the journal is named among the files read.</summary>
+    public const string JournalSource = "journal";
+
+    /// <param name="state">Where the last run stopped; null: read every source whole (within <see cref="LogScanOptions.Since"/>).</param>
+    public async Task<LogScanReport> RunAsync(LogScanOptions options, LogScanState? state, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();
         DateTimeOffset? since = options.Since is { } window ? now - window : null;
         var scanner = new MaillogScanner(new SyslogLineParser(now, options.Zone), since, options.Limits);
         var errors = new List<string>();
+        var warnings = new List<string>();
+        var positions = new Dictionary<string, FilePosition>(state?.Files ?? [], StringComparer.Ordinal);
+        var cursor = state?.JournalCursor;
+        var files = new List<string>(options.Logs);
+        if (options.Journal)
+        {
+            files.Insert(0, JournalSource);
+            try
+            {
+                (cursor, var warning) = await JournalReader.ReadAsync(options.Journalctl, cursor, since, scanner, options.Limits.MaxLineLength, cancellationToken);
+                if (warning.Length > 0)
+                    warnings.Add($"journalctl: {warning}");
+            }
+            catch (IOException e)
+            {
+                errors.Add($"{JournalSource}: {e.Message}");
+            }
+        }
         foreach (var path in options.Logs)
         {
             try
             {
-                await LogFileReader.ReadAsync(path, scanner, options.Limits.MaxLineLength, cancellationToken);
+                var from = state?.Files.GetValueOrDefault(path);
+                if (await LogFileReader.ReadAsync(path, from, state is not null, scanner, options.Limits.MaxLineLength, cancellationToken) is { } reached)
+                    positions[path] = reached;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -43,8 +67,10 @@ public sealed class OffenderScan(TimeProvider timeProvider)
             Threshold = options.Threshold,
             Offenders = offenders,
             Exempt = exempt,
-            Files = options.Logs,
+            Files = files,
             FileErrors = errors,
+            Warnings = warnings,
+            State = state is null ? null : new LogScanState { Files = positions, JournalCursor = cursor },
         };
     }
 
@@ -60,6 +86,13 @@ public sealed class OffenderScan(TimeProvider timeProvider)
             if (network.Contains(address))
                 return $"relay.allow_clients {network}";
         }
+        if (IPAddress.IsLoopback(address))
+            return "loopback";
+        if (options.OwnAddresses.Contains(address))
+            return "an address of this host";
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast)
+            || address.IsIPv6Multicast || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] >= 224))
+            return "not a unicast address";
         return null;
     }
 
