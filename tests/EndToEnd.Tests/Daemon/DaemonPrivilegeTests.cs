@@ -44,15 +44,16 @@ public sealed class DaemonPrivilegeTests
     [Fact]
     public async Task Started_unprivileged_the_socket_goes_to_a_supplementary_group()
     {
-        var (uid, gid) = await EnsureTestUserAsync();
+        await using var account = await TestAccounts.CreateAsync("mhsupp");
+        var (testUser, uid, gid) = (account.Name, account.Uid, account.Gid);
         using var sandbox = new DaemonSandbox("suppgroup");
-        await RunAsync("chown", $"{TestUser}:{TestUser}", sandbox.Directory);
+        await RunAsync("chown", $"{testUser}:{testUser}", sandbox.Directory);
         string[] launcher = ["setpriv", $"--reuid={uid}", $"--regid={gid}", "--groups=mail", "--inh-caps=-all"];
 
-        await using var daemon = await sandbox.StartAsync(new DaemonConfig { User = TestUser, Socket = "{ mode: \"0660\", group: mail }" }, launcher: launcher);
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig { User = testUser, Socket = "{ mode: \"0660\", group: mail }" }, launcher: launcher);
 
-        Assert.Contains(daemon.Output, l => l.Contains($"running as {TestUser} (uid {uid})", StringComparison.Ordinal));
-        Assert.Equal($"660 {TestUser} mail", await RunAsync("stat", "-c", "%a %U %G", sandbox.SocketPath));
+        Assert.Contains(daemon.Output, l => l.Contains($"running as {testUser} (uid {uid})", StringComparison.Ordinal));
+        Assert.Equal($"660 {testUser} mail", await RunAsync("stat", "-c", "%a %U %G", sandbox.SocketPath));
         var answers = await Mta.SendMessageAsync(sandbox.Endpoint);
         Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
     }
