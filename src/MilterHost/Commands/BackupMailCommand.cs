@@ -93,8 +93,8 @@ public static class BackupMailCommand
         if (pruning && !report.Complete)
         {
             var skipped = report.Mailboxes.Count(m => m.Entry is null);
-            output.WriteLine(skipped > 0
-                ? $"Not pruning: this run is incomplete ({skipped} mailbox(es) skipped)."
+            output.WriteLine(report.Mailboxes.Count == 0 ? "Not pruning: no mailbox found in the spool."
+                : skipped > 0 ? $"Not pruning: this run is incomplete ({skipped} mailbox(es) skipped)."
                 : "Not pruning: this run is incomplete (verify found problems).");
         }
     }

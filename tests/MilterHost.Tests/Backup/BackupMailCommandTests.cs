@@ -212,6 +212,25 @@ public sealed class BackupMailCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Keep_never_prunes_after_a_run_that_found_no_mailbox()
+    {
+        var time = new ShiftedClock(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        var alice = run.Mailbox("alice", MboxText.Messages(1, 2));
+        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);
+        var complete = run.Today;
+        time.Advance(TimeSpan.FromDays(1));
+        File.Delete(alice); // as if the spool's file system were not mounted
+
+        var (exit, output, _) = await run.RunAsync("--keep", "1");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Not pruning: no mailbox found in the spool.", output);
+        Assert.Equal(MboxText.Messages(1, 2), MboxText.Gunzip(run.BackupOf("alice", complete)));
+        Assert.False(ManifestSaysComplete(run, run.Today));
+    }
+
+    [Fact]
     public async Task Keep_verifies_the_run_before_marking_it_complete()
     {
         _run.Mailbox("alice", MboxText.Messages(1, 5));

@@ -40,7 +40,9 @@ public sealed class MailBackup(TimeProvider timeProvider)
         // --keep deletes backups, so it acts only on a run whose every copy was read back and matched.
         var verify = options.Verify || options.Keep is not null;
         var problems = verify ? await BackupVerifier.VerifyAsync(folder, null, cancellationToken) : null;
-        var complete = results.All(r => r.Entry is not null) && problems is { Count: 0 };
+        // A spool with no mailbox at all is more likely an unmounted file system than a server without
+        // mail: such a run is never complete, so it never prunes the backups that hold the mail.
+        var complete = results.Count > 0 && results.All(r => r.Entry is not null) && problems is { Count: 0 };
         if (complete)
             (manifest with { Complete = true }).Write(folder);
         var pruned = complete && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];

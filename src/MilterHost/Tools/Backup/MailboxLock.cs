@@ -124,7 +124,9 @@ internal sealed class MailboxLock : IDisposable
         {
             if (errno == ENOENT && access == MailboxAccess.Append && createAs is { } owner)
                 return Create(mailbox, owner, out created, out failure);
-            failure = $"cannot open {mailbox}: {Posix.Message(errno)}";
+            failure = errno == ENOENT && access == MailboxAccess.Append
+                ? $"{mailbox} does not exist, and the backup does not record the owner and mode to create it with"
+                : $"cannot open {mailbox}: {Posix.Message(errno)}";
             return -1;
         }
         if (!seen.Regular)
