@@ -42,6 +42,7 @@ public static class Program
             SimulateCommand.Create(),
             LogScanCommand.Create(),
             BackupMailCommand.Create(),
+            RestoreMailCommand.Create(),
             StatsCommand.Create(),
             RelayTestCommand.Create(),
             GreylistCommand.Create(),

@@ -16,7 +16,11 @@ public static class BackupMailCommand
     {
         var spool = new Option<string>("--spool") { Description = "The mbox spool, one file per user.", HelpName = "DIR", DefaultValueFactory = _ => "/var/mail" };
         var dest = new Option<string>("--dest") { Description = "Where dated backup folders go.", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
-        var keep = new Option<int?>("--keep") { Description = "Keep only the newest N dated folders.", HelpName = "N" };
+        var keep = new Option<int?>("--keep")
+        {
+            Description = "Keep the newest N complete dated folders (and any newer); prune only after a run that copied and verified every mailbox (implies --verify).",
+            HelpName = "N",
+        };
         keep.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is < 1)
@@ -53,7 +57,9 @@ public static class BackupMailCommand
                 await error.WriteLineAsync($"backup-mail: {report.Fatal}");
                 return report.ExitCode;
             }
-            Write(output, report);
+            Write(output, report, options.Keep is not null);
+            foreach (var ignored in report.Ignored)
+                await error.WriteLineAsync($"backup-mail: ignored {ignored}");
             foreach (var skipped in report.Mailboxes.Where(m => m.Skipped is not null))
                 await error.WriteLineAsync($"backup-mail: skipped {skipped.User}: {skipped.Skipped}");
             return report.ExitCode;
@@ -61,7 +67,7 @@ public static class BackupMailCommand
         return command;
     }
 
-    private static void Write(TextWriter output, BackupReport report)
+    private static void Write(TextWriter output, BackupReport report, bool pruning)
     {
         if (report.Mailboxes.Count > 0)
         {
@@ -80,10 +86,17 @@ public static class BackupMailCommand
         }
         var done = report.Mailboxes.Count(m => m.Entry is not null);
         output.WriteLine($"Backed up {done} of {report.Mailboxes.Count} mailbox(es) to {report.Folder}.");
-        if (report.Pruned.Count > 0)
-            output.WriteLine($"Removed old backups: {string.Join(", ", report.Pruned)}.");
         if (report.VerifyProblems is { } problems)
             WriteVerification(output, done, problems);
+        if (report.Pruned.Count > 0)
+            output.WriteLine($"Removed old backups: {string.Join(", ", report.Pruned)}.");
+        if (pruning && !report.Complete)
+        {
+            var skipped = report.Mailboxes.Count(m => m.Entry is null);
+            output.WriteLine(report.Mailboxes.Count == 0 ? "Not pruning: no mailbox found in the spool."
+                : skipped > 0 ? $"Not pruning: this run is incomplete ({skipped} mailbox(es) skipped)."
+                : "Not pruning: this run is incomplete (verify found problems).");
+        }
     }
 
     private static void WriteVerification(TextWriter output, int mailboxes, IReadOnlyList<string> problems)

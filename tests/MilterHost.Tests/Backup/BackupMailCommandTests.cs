@@ -27,7 +27,7 @@ public sealed class BackupMailCommandTests : IDisposable
         var (exit, output, error) = await _run.RunAsync();
 
         Assert.Equal(0, exit);
-        Assert.Equal("", error);
+        Assert.Equal($"backup-mail: ignored {Path.Combine(_run.Spool, "link")}: a symbolic link, not a mailbox\n", error);
         Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(_run.BackupOf("alice")));
         Assert.Equal("", MboxText.Gunzip(_run.BackupOf("bob")));
         Assert.False(File.Exists(_run.BackupOf("link")));
@@ -157,6 +157,144 @@ public sealed class BackupMailCommandTests : IDisposable
         Assert.DoesNotContain("Removed", outputs[1]);
         Assert.Contains("Removed old backups: 2026-11-20.", outputs[2]);
         Assert.Contains("Removed old backups: 2026-11-21.", outputs[3]);
+    }
+
+    [Fact]
+    public async Task Keep_never_prunes_after_a_run_that_skipped_a_mailbox()
+    {
+        var time = new ShiftedClock(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = run.Mailbox("bob", MboxText.Messages(1, 3));
+        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);
+        var complete = run.Today;
+        time.Advance(TimeSpan.FromDays(1));
+        File.WriteAllText(bob + ".lock", "4242\n");
+
+        var (exit, output, _) = await run.RunAsync("--keep", "1", "--lock-timeout", "1s");
+
+        Assert.Equal(1, exit);
+        Assert.DoesNotContain("Removed", output);
+        Assert.Contains("Not pruning: this run is incomplete (1 mailbox(es) skipped).", output);
+        Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(run.BackupOf("bob", complete)));
+        Assert.True(ManifestSaysComplete(run, complete));
+        Assert.False(ManifestSaysComplete(run, run.Today));
+    }
+
+    [Fact]
+    public async Task Keep_counts_only_complete_folders_and_removes_older_incomplete_ones()
+    {
+        var time = new ShiftedClock(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = run.Mailbox("bob", MboxText.Messages(1, 3));
+        Assert.Equal(0, (await run.RunAsync("--verify")).Exit);                        // 11-20 complete
+        time.Advance(TimeSpan.FromDays(1));
+        File.WriteAllText(bob + ".lock", "4242\n");
+        Assert.Equal(1, (await run.RunAsync("--lock-timeout", "1s")).Exit);           // 11-21 incomplete
+        time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(1, (await run.RunAsync("--lock-timeout", "1s")).Exit);           // 11-22 incomplete
+        File.Delete(bob + ".lock");
+        time.Advance(TimeSpan.FromDays(1));
+
+        // Two complete folders (11-20, 11-23): the incomplete ones between them are not counted.
+        var (exit, output, _) = await run.RunAsync("--keep", "2");
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("Removed", output);
+        Assert.Equal(["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"],
+            Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).Order().ToArray());
+
+        // Keeping one: everything older than the newest complete folder goes, incomplete or not.
+        (exit, output, _) = await run.RunAsync("--keep", "1");
+        Assert.Equal(0, exit);
+        Assert.Contains("Removed old backups: 2026-11-20, 2026-11-21, 2026-11-22.", output);
+        Assert.Equal(["2026-11-23"], Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).ToArray());
+    }
+
+    [Fact]
+    public async Task Keep_never_prunes_after_a_run_that_found_no_mailbox()
+    {
+        var time = new ShiftedClock(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        var alice = run.Mailbox("alice", MboxText.Messages(1, 2));
+        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);
+        var complete = run.Today;
+        time.Advance(TimeSpan.FromDays(1));
+        File.Delete(alice); // as if the spool's file system were not mounted
+
+        var (exit, output, _) = await run.RunAsync("--keep", "1");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Not pruning: no mailbox found in the spool.", output);
+        Assert.Equal(MboxText.Messages(1, 2), MboxText.Gunzip(run.BackupOf("alice", complete)));
+        Assert.False(ManifestSaysComplete(run, run.Today));
+    }
+
+    [Fact]
+    public async Task Keep_verifies_the_run_before_marking_it_complete()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 5));
+
+        var (exit, output, _) = await _run.RunAsync("--keep", "3");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Verified 1 mailbox(es): all match the manifest.", output);
+        Assert.True(ManifestSaysComplete(_run, _run.Today));
+    }
+
+    [Fact]
+    public async Task A_second_run_the_same_day_marks_the_folder_incomplete_before_replacing_its_files()
+    {
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 2));
+        _run.Mailbox("alice", MboxText.Messages(1, 1));
+        Assert.Equal(0, (await _run.RunAsync("--verify")).Exit);
+        Assert.True(ManifestSaysComplete(_run, _run.Today));
+        File.WriteAllText(bob + ".lock", "4242\n");
+
+        Assert.Equal(1, (await _run.RunAsync("--lock-timeout", "1s")).Exit);
+
+        Assert.False(ManifestSaysComplete(_run, _run.Today));
+    }
+
+    private static bool ManifestSaysComplete(BackupRun run, string day)
+    {
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Destination, day, "manifest.json")));
+        return manifest.RootElement.TryGetProperty("complete", out var complete) && complete.GetBoolean();
+    }
+
+    [Fact]
+    public async Task A_fifo_a_symlink_and_a_folder_in_the_spool_are_skipped_without_opening_them()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var fifo = Path.Combine(_run.Spool, "fifo");
+        using (var mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        File.CreateSymbolicLink(Path.Combine(_run.Spool, "link"), "/etc/passwd");
+        Directory.CreateDirectory(Path.Combine(_run.Spool, "folder"));
+
+        // Run on a thread of its own: opening a FIFO for reading blocks in the kernel until a writer comes.
+        var backup = Task.Run(() => _run.RunAsync("--verify"));
+        if (await Task.WhenAny(backup, Task.Delay(TimeSpan.FromSeconds(20))) != backup)
+        {
+            // Let the stuck open return, so the test process is not left with a blocked thread.
+            await using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
+            Assert.Fail("backup-mail hung on the FIFO in the spool");
+        }
+        var (exit, output, error) = await backup;
+
+        Assert.Equal(0, exit);
+        Assert.Equal(MboxText.Messages(1, 2), MboxText.Gunzip(_run.BackupOf("alice")));
+        Assert.False(File.Exists(_run.BackupOf("fifo")));
+        Assert.False(File.Exists(_run.BackupOf("link")));
+        Assert.False(File.Exists(fifo + ".lock"));
+        Assert.Contains($"backup-mail: ignored {fifo}: a FIFO, not a mailbox", error);
+        Assert.Contains($"backup-mail: ignored {Path.Combine(_run.Spool, "link")}: a symbolic link, not a mailbox", error);
+        Assert.Contains($"backup-mail: ignored {Path.Combine(_run.Spool, "folder")}: a directory, not a mailbox", error);
+        Assert.Contains("Backed up 1 of 1 mailbox(es)", output);
+        Assert.True(ManifestSaysComplete(_run, _run.Today));
     }
 
     [Fact]

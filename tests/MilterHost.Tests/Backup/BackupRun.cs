@@ -33,13 +33,20 @@ internal sealed class BackupRun : IDisposable
 
     public string BackupOf(string user, string? day = null) => Path.Combine(Destination, day ?? Today, user + ".mbox.gz");
 
-    public async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    /// <summary><c>backup-mail --spool SPOOL --dest DESTINATION ARGS</c>.</summary>
+    public Task<(int Exit, string Output, string Error)> RunAsync(params string[] args) =>
+        InvokeAsync(["backup-mail", "--spool", Spool, "--dest", Destination, .. args]);
+
+    /// <summary><c>restore-mail --spool SPOOL --from DESTINATION/DAY ARGS</c>, from today's backup unless told.</summary>
+    public Task<(int Exit, string Output, string Error)> RestoreAsync(params string[] args) =>
+        InvokeAsync(["restore-mail", "--spool", Spool, "--from", Path.Combine(Destination, Today), .. args]);
+
+    private async Task<(int Exit, string Output, string Error)> InvokeAsync(string[] args)
     {
-        var root = new RootCommand("test") { BackupMailCommand.Create(Time) };
+        var root = new RootCommand("test") { BackupMailCommand.Create(Time), RestoreMailCommand.Create(Time) };
         var output = new StringWriter();
         var error = new StringWriter();
-        var exit = await root.Parse(["backup-mail", "--spool", Spool, "--dest", Destination, .. args])
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
 

@@ -3,15 +3,26 @@ using System.Text.Json;
 namespace MilterHost.Tools.Backup;
 
 /// <summary>One backed-up mailbox: the counts and hash of the uncompressed copy.</summary>
-public sealed record ManifestEntry(string User, string File, long Messages, long Bytes, string Sha256, DateTimeOffset Copied);
+public sealed record ManifestEntry(string User, string File, long Messages, long Bytes, string Sha256, DateTimeOffset Copied)
+{
+    /// <summary>The spool file's owner, group and permission bits when copied (null in manifests written before they were recorded).</summary>
+    public FileOwnership? Ownership { get; init; }
+}
+
+/// <summary>uid, gid and permission bits (07777) of a spool file: what restore gives a mailbox it has to create.</summary>
+public sealed record FileOwnership(uint Owner, uint Group, ushort Permissions);
 
 /// <summary>
 /// <c>manifest.json</c> of a dated backup folder:
-/// <c>{"version":1,"created":"...","spool":"/var/mail","mailboxes":[{"user","file","messages","bytes","sha256","copied"}]}</c>,
-/// sha256 in lower-case hex of the uncompressed mbox.
+/// <c>{"version":1,"created":"...","spool":"/var/mail","complete":true,"mailboxes":[{"user","file","messages","bytes","sha256","copied","uid","gid","mode"}]}</c>,
+/// sha256 in lower-case hex of the uncompressed mbox, mode in octal. <c>complete</c> is written true only as
+/// the last step of a run that copied and verified every mailbox of the spool; a folder without it is
+/// never counted by <c>--keep</c>.
 /// </summary>
 public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadOnlyList<ManifestEntry> Mailboxes)
 {
+    public bool Complete { get; init; }
+
     public const string FileName = "manifest.json";
 
     public static BackupManifest Read(string folder)
@@ -24,8 +35,30 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
             m.GetProperty("messages").GetInt64(),
             m.GetProperty("bytes").GetInt64(),
             m.GetProperty("sha256").GetString()!,
-            m.GetProperty("copied").GetDateTimeOffset())).ToArray();
-        return new BackupManifest(root.GetProperty("created").GetDateTimeOffset(), root.GetProperty("spool").GetString()!, entries);
+            m.GetProperty("copied").GetDateTimeOffset())
+        {
+            Ownership = m.TryGetProperty("uid", out var uid) && m.TryGetProperty("gid", out var gid) && m.TryGetProperty("mode", out var mode)
+                ? new FileOwnership(uid.GetUInt32(), gid.GetUInt32(), Convert.ToUInt16(mode.GetString(), 8))
+                : null,
+        }).ToArray();
+        return new BackupManifest(root.GetProperty("created").GetDateTimeOffset(), root.GetProperty("spool").GetString()!, entries)
+        {
+            Complete = root.TryGetProperty("complete", out var complete) && complete.ValueKind == JsonValueKind.True,
+        };
+    }
+
+    /// <summary>True when the folder's manifest exists, can be read and says the run was complete.</summary>
+    public static bool IsComplete(string folder)
+    {
+        try
+        {
+            return Read(folder).Complete;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException
+            or InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Written beside the backups, atomically (temporary file, then rename).</summary>
@@ -40,6 +73,7 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
             json.WriteNumber("version", 1);
             json.WriteString("created", Created);
             json.WriteString("spool", Spool);
+            json.WriteBoolean("complete", Complete);
             json.WriteStartArray("mailboxes");
             foreach (var entry in Mailboxes)
             {
@@ -50,10 +84,18 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
                 json.WriteNumber("bytes", entry.Bytes);
                 json.WriteString("sha256", entry.Sha256);
                 json.WriteString("copied", entry.Copied);
+                if (entry.Ownership is { } ownership)
+                {
+                    json.WriteNumber("uid", ownership.Owner);
+                    json.WriteNumber("gid", ownership.Group);
+                    json.WriteString("mode", Convert.ToString(ownership.Permissions, 8).PadLeft(4, '0'));
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();
             json.WriteEndObject();
+            json.Flush();
+            file.Flush(flushToDisk: true);
         }
         File.Move(temporary, path, overwrite: true);
     }

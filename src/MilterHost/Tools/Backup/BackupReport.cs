@@ -11,6 +11,12 @@ public sealed record BackupReport
 
     public IReadOnlyList<MailboxResult> Mailboxes { get; init; } = [];
 
+    /// <summary>Spool entries that are not regular files (FIFO, device, symlink, folder), each with what it is; never opened.</summary>
+    public IReadOnlyList<string> Ignored { get; init; } = [];
+
+    /// <summary>Every mailbox copied and verified: the manifest says complete, and <c>--keep</c> may prune.</summary>
+    public bool Complete { get; init; }
+
     /// <summary>Dated folders removed by <c>--keep</c>.</summary>
     public IReadOnlyList<string> Pruned { get; init; } = [];
 

@@ -29,30 +29,78 @@ public sealed class MailBackup(TimeProvider timeProvider)
             return new BackupReport { Fatal = $"cannot create {folder}: {e.Message}" };
         }
 
+        MarkIncomplete(folder);
+
+        var (mailboxes, ignored) = Scan(options.Spool);
         var results = new List<MailboxResult>();
-        foreach (var (user, path) in Mailboxes(options.Spool))
+        foreach (var (user, path) in mailboxes)
             results.Add(await BackUpAsync(user, path, folder, options.Locking, cancellationToken));
 
-        WriteManifest(folder, options.Spool, results, started);
-        var backedUp = results.Where(r => r.Entry is not null).Select(r => r.User).ToArray();
-        var problems = options.Verify ? await BackupVerifier.VerifyAsync(folder, backedUp, cancellationToken) : null;
-        var pruned = options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];
-        return new BackupReport { Folder = folder, Mailboxes = results, Pruned = pruned, VerifyProblems = problems };
+        var manifest = WriteManifest(folder, options.Spool, results, started);
+        // --keep deletes backups, so it acts only on a run whose every copy was read back and matched.
+        var verify = options.Verify || options.Keep is not null;
+        var problems = verify ? await BackupVerifier.VerifyAsync(folder, null, cancellationToken) : null;
+        // A spool with no mailbox at all is more likely an unmounted file system than a server without
+        // mail: such a run is never complete, so it never prunes the backups that hold the mail.
+        var complete = results.Count > 0 && results.All(r => r.Entry is not null) && problems is { Count: 0 };
+        if (complete)
+            (manifest with { Complete = true }).Write(folder);
+        var pruned = complete && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];
+        return new BackupReport
+        {
+            Folder = folder, Mailboxes = results, Ignored = ignored, Complete = complete, Pruned = pruned, VerifyProblems = problems,
+        };
     }
 
-    /// <summary>Regular files of the spool, by name; lock files, hidden files and symlinks are not mailboxes.</summary>
-    private static IEnumerable<(string User, string Path)> Mailboxes(string spool) =>
-        new DirectoryInfo(spool).EnumerateFiles()
-            .Where(f => (f.Attributes & FileAttributes.ReparsePoint) == 0
-                && !f.Name.StartsWith('.')
-                && !f.Name.EndsWith(".lock", StringComparison.Ordinal)
-                && !f.Name.Contains(".lock.", StringComparison.Ordinal))
-            .OrderBy(f => f.Name, StringComparer.Ordinal)
-            .Select(f => (f.Name, f.FullName));
+    /// <summary>
+    /// A second run the same day replaces files of a folder that may have been complete: its manifest
+    /// stops saying so before the first file is touched, and says so again only if this run is complete.
+    /// </summary>
+    private static void MarkIncomplete(string folder)
+    {
+        if (!File.Exists(Path.Combine(folder, BackupManifest.FileName)))
+            return;
+        try
+        {
+            var earlier = BackupManifest.Read(folder);
+            if (earlier.Complete)
+                (earlier with { Complete = false }).Write(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException
+            or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // An unreadable manifest does not say complete; this run replaces it.
+        }
+    }
+
+    /// <summary>
+    /// The spool's mailboxes by name: regular files only, as lstat sees them (never opened to find out).
+    /// Lock files and hidden files are passed over silently; FIFOs, devices, symlinks and folders are
+    /// listed as ignored, since a mailbox should not be one.
+    /// </summary>
+    private static (List<(string User, string Path)> Mailboxes, List<string> Ignored) Scan(string spool)
+    {
+        var mailboxes = new List<(string, string)>();
+        var ignored = new List<string>();
+        foreach (var entry in new DirectoryInfo(spool).EnumerateFileSystemInfos().OrderBy(f => f.Name, StringComparer.Ordinal))
+        {
+            if (entry.Name.StartsWith('.')
+                || entry.Name.EndsWith(".lock", StringComparison.Ordinal)
+                || entry.Name.Contains(".lock.", StringComparison.Ordinal))
+                continue;
+            if (!Posix.TryStatusOfPath(entry.FullName, out var status))
+                continue; // gone since the listing
+            if (status.Regular)
+                mailboxes.Add((entry.Name, entry.FullName));
+            else
+                ignored.Add($"{entry.FullName}: {Posix.Describe(status.Kind)}, not a mailbox");
+        }
+        return (mailboxes, ignored);
+    }
 
     private async Task<MailboxResult> BackUpAsync(string user, string path, string folder, MailboxLockOptions locking, CancellationToken cancellationToken)
     {
-        var attempt = await MailboxLock.AcquireAsync(path, locking, timeProvider, cancellationToken);
+        var attempt = await MailboxLock.AcquireAsync(path, MailboxAccess.Read, locking, timeProvider, cancellationToken);
         if (attempt.Lock is null)
             return new MailboxResult(user, null, attempt.Failure, attempt.RemovedStaleDotLock);
 
@@ -62,11 +110,12 @@ public sealed class MailBackup(TimeProvider timeProvider)
         {
             (long Messages, long Bytes, string Sha256) copied;
             var copiedAt = timeProvider.GetUtcNow();
+            var ownership = attempt.Lock.Ownership;
             using (var held = attempt.Lock)
                 copied = Copy(held, partial);
             await CompressAsync(partial, Path.Combine(folder, file), cancellationToken);
-            return new MailboxResult(user, new ManifestEntry(user, file, copied.Messages, copied.Bytes, copied.Sha256, copiedAt), null,
-                attempt.RemovedStaleDotLock);
+            var entry = new ManifestEntry(user, file, copied.Messages, copied.Bytes, copied.Sha256, copiedAt) { Ownership = ownership };
+            return new MailboxResult(user, entry, null, attempt.RemovedStaleDotLock);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -116,7 +165,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
     /// A second run the same day replaces the entries it backed up and keeps the earlier run's entries
     /// for mailboxes it skipped, so the manifest always describes the files in the folder.
     /// </summary>
-    private static void WriteManifest(string folder, string spool, List<MailboxResult> results, DateTimeOffset created)
+    private static BackupManifest WriteManifest(string folder, string spool, List<MailboxResult> results, DateTimeOffset created)
     {
         var entries = results.Where(r => r.Entry is not null).ToDictionary(r => r.User, r => r.Entry!, StringComparer.Ordinal);
         if (File.Exists(Path.Combine(folder, BackupManifest.FileName)))
@@ -134,6 +183,8 @@ public sealed class MailBackup(TimeProvider timeProvider)
                 // An unreadable earlier manifest is replaced by this run's.
             }
         }
-        new BackupManifest(created, spool, entries.Values.OrderBy(e => e.User, StringComparer.Ordinal).ToArray()).Write(folder);
+        var manifest = new BackupManifest(created, spool, entries.Values.OrderBy(e => e.User, StringComparer.Ordinal).ToArray());
+        manifest.Write(folder);
+        return manifest;
     }
 }

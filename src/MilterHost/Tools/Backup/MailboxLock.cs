@@ -3,27 +3,48 @@ using static Tmds.Linux.LibC;
 
 namespace MilterHost.Tools.Backup;
 
+/// <summary>Why a mailbox is locked: to copy it (backup) or to append to it (restore).</summary>
+internal enum MailboxAccess
+{
+    /// <summary>Opened read-only under a shared fcntl read lock: delivery waits, other readers may share it.</summary>
+    Read,
+
+    /// <summary>Opened read-write with O_APPEND under an exclusive fcntl write lock, as a delivery agent appends.</summary>
+    Append,
+}
+
+/// <summary>Who a mailbox that does not exist is created for, under its dot-lock (restore of a deleted mailbox).</summary>
+internal readonly record struct MailboxOwner(uint Owner, uint Group, ushort Permissions);
+
 /// <summary>
-/// A mailbox held still for copying: its dot-lock taken, then a shared fcntl read lock on the whole
-/// file. Delivery agents append under an exclusive fcntl write lock, which a read lock excludes (and
-/// the other way round); other readers, which only read, may share it. Dispose releases both.
+/// A mailbox held still: its dot-lock taken, then an fcntl lock on the whole file. Delivery agents
+/// append under an exclusive fcntl write lock, which a read lock excludes (and the other way round);
+/// other readers, which only read, may share a read lock. Dispose releases both.
 /// </summary>
 internal sealed class MailboxLock : IDisposable
 {
     private readonly DotLock _dotLock;
 
-    private MailboxLock(DotLock dotLock, int fd, long size)
+    private MailboxLock(DotLock dotLock, int fd, Posix.Status status, bool created)
     {
         _dotLock = dotLock;
         Descriptor = fd;
-        Size = size;
+        Size = status.Size;
+        Ownership = new FileOwnership(status.Owner, status.Group, status.Permissions);
+        Created = created;
     }
 
-    /// <summary>Open read-only; the read lock lives as long as it does.</summary>
+    /// <summary>Open as <see cref="MailboxAccess"/> asked; the fcntl lock lives as long as it does.</summary>
     public int Descriptor { get; private set; }
 
     /// <summary>The mailbox's size once locked: what a consistent copy holds.</summary>
     public long Size { get; }
+
+    /// <summary>The mailbox's owner, group and permissions once locked.</summary>
+    public FileOwnership Ownership { get; }
+
+    /// <summary>The mailbox did not exist and was created under the dot-lock.</summary>
+    public bool Created { get; }
 
     /// <summary>The outcome of waiting for a mailbox: the lock, or why it was not had.</summary>
     public sealed record Attempt(MailboxLock? Lock, string? Failure, bool RemovedStaleDotLock);
@@ -31,9 +52,13 @@ internal sealed class MailboxLock : IDisposable
     /// <summary>
     /// Takes both locks, retrying until <see cref="MailboxLockOptions.Timeout"/>. While the fcntl lock is
     /// taken by someone else the dot-lock is let go between tries, so a process that takes the two in
-    /// the other order is never dead-locked against us.
+    /// the other order is never dead-locked against us. Only a regular file is opened: the entry is
+    /// checked with lstat first, and the descriptor with fstat after, so a FIFO, device or symlink
+    /// swapped in meanwhile is refused rather than read (a FIFO would block the open for ever).
     /// </summary>
-    public static async Task<Attempt> AcquireAsync(string mailbox, MailboxLockOptions options, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="createAs">With <see cref="MailboxAccess.Append"/>: create a missing mailbox with this owner and mode.</param>
+    public static async Task<Attempt> AcquireAsync(string mailbox, MailboxAccess access, MailboxLockOptions options, TimeProvider time,
+        CancellationToken cancellationToken, MailboxOwner? createAs = null)
     {
         var started = time.GetTimestamp();
         var dotLockPath = mailbox + ".lock";
@@ -55,7 +80,7 @@ internal sealed class MailboxLock : IDisposable
                     busy = $"dot-lock {dotLockPath} held by another process";
                     break;
                 default:
-                    var taken = TryLockFile(mailbox, dotLock!, out busy, out var failure);
+                    var taken = TryLockFile(mailbox, access, createAs, dotLock!, out busy, out var failure);
                     if (taken is not null)
                         return new Attempt(taken, null, removedStale);
                     dotLock!.Release();
@@ -69,28 +94,19 @@ internal sealed class MailboxLock : IDisposable
         }
     }
 
-    private static MailboxLock? TryLockFile(string mailbox, DotLock dotLock, out string? busy, out string? failure)
+    private static MailboxLock? TryLockFile(string mailbox, MailboxAccess access, MailboxOwner? createAs, DotLock dotLock,
+        out string? busy, out string? failure)
     {
         busy = null;
-        failure = null;
-        var fd = Posix.Open(mailbox, O_RDONLY, 0, out var errno);
+        var fd = OpenRegular(mailbox, access, createAs, out var created, out failure);
         if (fd < 0)
-        {
-            failure = $"cannot open {mailbox}: {Posix.Message(errno)}";
             return null;
-        }
-        if (!Posix.TryStatus(fd, out var status) || !status.Regular)
-        {
-            Posix.Close(fd);
-            failure = $"{mailbox} is not a regular file";
-            return null;
-        }
-        errno = Posix.TryLock(fd, (short)F_RDLCK);
+        var errno = Posix.TryLock(fd, access == MailboxAccess.Read ? (short)F_RDLCK : (short)F_WRLCK);
         if (errno == 0)
         {
             // Re-read the size: a writer may have appended between open and lock.
-            Posix.TryStatus(fd, out status);
-            return new MailboxLock(dotLock, fd, status.Size);
+            Posix.TryStatus(fd, out var status);
+            return new MailboxLock(dotLock, fd, status, created);
         }
         Posix.Close(fd);
         if (errno == EAGAIN || errno == EACCES)
@@ -98,6 +114,62 @@ internal sealed class MailboxLock : IDisposable
         else
             failure = $"cannot lock {mailbox}: {Posix.Message(errno)}";
         return null;
+    }
+
+    /// <summary>lstat, open (O_NOFOLLOW|O_NONBLOCK), fstat: the descriptor of the regular file lstat saw, or -1 and why.</summary>
+    private static int OpenRegular(string mailbox, MailboxAccess access, MailboxOwner? createAs, out bool created, out string? failure)
+    {
+        created = false;
+        if (!Posix.TryStatusOfPath(mailbox, out var seen, out var errno))
+        {
+            if (errno == ENOENT && access == MailboxAccess.Append && createAs is { } owner)
+                return Create(mailbox, owner, out created, out failure);
+            failure = errno == ENOENT && access == MailboxAccess.Append
+                ? $"{mailbox} does not exist, and the backup does not record the owner and mode to create it with"
+                : $"cannot open {mailbox}: {Posix.Message(errno)}";
+            return -1;
+        }
+        if (!seen.Regular)
+        {
+            failure = $"{mailbox} is {Posix.Describe(seen.Kind)}, not a regular file";
+            return -1;
+        }
+        var fd = Posix.Open(mailbox, access == MailboxAccess.Read ? O_RDONLY : O_RDWR | O_APPEND, 0, out errno);
+        if (fd < 0)
+        {
+            failure = $"cannot open {mailbox}: {Posix.Message(errno)}";
+            return -1;
+        }
+        if (!Posix.TryStatus(fd, out var opened) || !opened.Regular || opened.Id != seen.Id)
+        {
+            Posix.Close(fd);
+            failure = $"{mailbox} was replaced while being opened";
+            return -1;
+        }
+        failure = null;
+        return fd;
+    }
+
+    private static int Create(string mailbox, MailboxOwner owner, out bool created, out string? failure)
+    {
+        created = false;
+        var fd = Posix.Open(mailbox, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0b110_000_000, out var errno);
+        if (fd < 0)
+        {
+            failure = $"cannot create {mailbox}: {Posix.Message(errno)}";
+            return -1;
+        }
+        errno = Posix.SetOwnerAndMode(fd, owner.Owner, owner.Group, owner.Permissions);
+        if (errno != 0)
+        {
+            // Left in place, empty and 0600: a mailbox the wrong user could read is worse than none.
+            Posix.Close(fd);
+            failure = $"created {mailbox} but cannot give it owner {owner.Owner}:{owner.Group} mode {Convert.ToString(owner.Permissions, 8)}: {Posix.Message(errno)}";
+            return -1;
+        }
+        created = true;
+        failure = null;
+        return fd;
     }
 
     public void Dispose()

@@ -15,11 +15,33 @@ internal static unsafe class Posix
 
     public readonly record struct FileId(ulong Device, ulong Inode);
 
-    public readonly record struct Status(FileId Id, long Size, bool Regular, DateTimeOffset Modified);
+    /// <summary>The file type bits of st_mode, named for messages.</summary>
+    public enum FileKind { Regular, Directory, SymbolicLink, Fifo, Socket, CharacterDevice, BlockDevice }
+
+    /// <param name="Permissions">The permission bits of st_mode (07777).</param>
+    public readonly record struct Status(FileId Id, long Size, FileKind Kind, DateTimeOffset Modified, uint Owner, uint Group, ushort Permissions)
+    {
+        public bool Regular => Kind == FileKind.Regular;
+    }
+
+    public static string Describe(FileKind kind) => kind switch
+    {
+        FileKind.Regular => "a regular file",
+        FileKind.Directory => "a directory",
+        FileKind.SymbolicLink => "a symbolic link",
+        FileKind.Fifo => "a FIFO",
+        FileKind.Socket => "a socket",
+        FileKind.CharacterDevice => "a character device",
+        _ => "a block device",
+    };
 
     public static string Message(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
-    /// <summary>Opens with O_NOFOLLOW: a spool entry that is a symlink is refused, not followed.</summary>
+    /// <summary>
+    /// Opens with O_NOFOLLOW and O_NONBLOCK: a spool entry that is a symlink is refused, not followed, and
+    /// one that became a FIFO or device since it was looked at does not block the open (the caller checks
+    /// with fstat what it got). O_NONBLOCK changes nothing for a regular file.
+    /// </summary>
     public static int Open(string path, int flags, ushort mode, out int errno)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
@@ -28,7 +50,7 @@ internal static unsafe class Posix
         {
             do
             {
-                fd = open(p, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+                fd = open(p, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
                 errno = fd < 0 ? LibC.errno : 0;
             }
             while (fd < 0 && errno == EINTR);
@@ -51,7 +73,10 @@ internal static unsafe class Posix
     }
 
     /// <summary>lstat: the entry itself, not what a symlink points to.</summary>
-    public static bool TryStatusOfPath(string path, out Status status)
+    public static bool TryStatusOfPath(string path, out Status status) => TryStatusOfPath(path, out status, out _);
+
+    /// <summary>lstat, with the errno when it fails (ENOENT: nothing there).</summary>
+    public static bool TryStatusOfPath(string path, out Status status, out int errno)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         stat buffer;
@@ -59,12 +84,22 @@ internal static unsafe class Posix
         {
             if (lstat(p, &buffer) != 0)
             {
+                errno = LibC.errno;
                 status = default;
                 return false;
             }
         }
+        errno = 0;
         status = ToStatus(buffer);
         return true;
+    }
+
+    /// <summary>Gives a file we created the owner, group and permissions it is to have; 0 or the errno.</summary>
+    public static int SetOwnerAndMode(int fd, uint owner, uint group, ushort permissions)
+    {
+        if (fchown(fd, owner, group) != 0)
+            return LibC.errno;
+        return fchmod(fd, permissions) == 0 ? 0 : LibC.errno;
     }
 
     public static int Unlink(string path)
@@ -74,15 +109,36 @@ internal static unsafe class Posix
             return unlink(p) == 0 ? 0 : LibC.errno;
     }
 
+    /// <summary>Writes all of <paramref name="data"/>, across short writes and EINTR; 0 or the errno.</summary>
     public static int Write(int fd, ReadOnlySpan<byte> data)
     {
-        fixed (byte* p = data)
-            return write(fd, p, (size_t)data.Length) < 0 ? LibC.errno : 0;
+        fixed (byte* start = data)
+        {
+            var p = start;
+            var left = data.Length;
+            while (left > 0)
+            {
+                var written = (long)write(fd, p, (size_t)left);
+                if (written < 0)
+                {
+                    var errno = LibC.errno;
+                    if (errno == EINTR)
+                        continue;
+                    return errno;
+                }
+                p += written;
+                left -= (int)written;
+            }
+        }
+        return 0;
     }
 
+    /// <summary>fsync; 0 or the errno.</summary>
+    public static int Sync(int fd) => fsync(fd) == 0 ? 0 : LibC.errno;
+
     /// <summary>
-    /// A whole-file read lock without waiting. Returns 0, or EAGAIN/EACCES while a writer holds a
-    /// conflicting lock, or another errno.
+    /// A whole-file lock (F_RDLCK or F_WRLCK) without waiting. Returns 0, or EAGAIN/EACCES while another
+    /// process holds a conflicting lock, or another errno.
     /// </summary>
     public static int TryLock(int fd, short type)
     {
@@ -100,6 +156,20 @@ internal static unsafe class Posix
     private static Status ToStatus(in stat buffer) => new(
         new FileId((ulong)buffer.st_dev, (ulong)buffer.st_ino),
         buffer.st_size,
-        ((ushort)buffer.st_mode & (ushort)S_IFMT) == (ushort)S_IFREG,
-        DateTimeOffset.FromUnixTimeSeconds(buffer.st_mtim.tv_sec).AddTicks(buffer.st_mtim.tv_nsec / 100));
+        KindOf((uint)buffer.st_mode),
+        DateTimeOffset.FromUnixTimeSeconds(buffer.st_mtim.tv_sec).AddTicks(buffer.st_mtim.tv_nsec / 100),
+        (uint)buffer.st_uid,
+        (uint)buffer.st_gid,
+        (ushort)((uint)buffer.st_mode & 0xFFF));
+
+    private static FileKind KindOf(uint mode) => (mode & 0xF000) switch
+    {
+        0x8000 => FileKind.Regular,         // S_IFREG
+        0x4000 => FileKind.Directory,       // S_IFDIR
+        0xA000 => FileKind.SymbolicLink,    // S_IFLNK
+        0x1000 => FileKind.Fifo,            // S_IFIFO
+        0xC000 => FileKind.Socket,          // S_IFSOCK
+        0x2000 => FileKind.CharacterDevice, // S_IFCHR
+        _ => FileKind.BlockDevice,          // S_IFBLK
+    };
 }

@@ -1,0 +1,158 @@
+using System.IO.Compression;
+using Microsoft.Win32.SafeHandles;
+
+namespace MilterHost.Tools.Backup;
+
+/// <summary>
+/// Puts backed-up messages back into the live spool: for each mailbox, under the same dot-lock and
+/// fcntl lock a delivery agent takes (an exclusive write lock here, as we append), the messages of the
+/// backup that the live mbox does not hold (by <see cref="MessageIdentity"/>) are appended as stored.
+/// The live mbox is only ever appended to, never truncated or rewritten, so mail that arrived since the
+/// backup stays as it is, and a second run appends nothing. A backup that does not match its manifest
+/// is not used.
+/// </summary>
+public sealed class MailRestore(TimeProvider timeProvider)
+{
+    public async Task<RestoreReport> RunAsync(RestoreOptions options, CancellationToken cancellationToken)
+    {
+        BackupManifest manifest;
+        try
+        {
+            manifest = BackupManifest.Read(options.From);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException
+            or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return new RestoreReport { Fatal = $"cannot read {Path.Combine(options.From, BackupManifest.FileName)}: {e.Message}" };
+        }
+        if (!Directory.Exists(options.Spool))
+            return new RestoreReport { Fatal = $"spool {options.Spool} does not exist" };
+        var unknown = options.Users.Where(u => manifest.Mailboxes.All(m => m.User != u)).ToArray();
+        if (unknown.Length > 0)
+            return new RestoreReport { Fatal = $"not in the backup {options.From}: {string.Join(", ", unknown)}" };
+
+        var results = new List<RestoreResult>();
+        foreach (var entry in manifest.Mailboxes.Where(m => options.Users.Count == 0 || options.Users.Contains(m.User)))
+            results.Add(await RestoreAsync(entry, options, cancellationToken));
+        return new RestoreReport { Mailboxes = results };
+    }
+
+    private async Task<RestoreResult> RestoreAsync(ManifestEntry entry, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        RestoreResult Failed(string why) => new(entry.User, entry.Messages, 0, 0, 0, false, why);
+
+        // A user name is a spool file name: nothing that leaves the spool.
+        if (entry.User.Length == 0 || entry.User.StartsWith('.') || entry.User.Contains('/') || entry.User.Contains('\0'))
+            return Failed($"'{entry.User}' is not a mailbox name");
+        var backup = Path.Combine(options.From, entry.File);
+        var problems = await BackupVerifier.VerifyAsync(options.From, [entry.User], cancellationToken);
+        if (problems.Count > 0)
+            return Failed($"backup does not match its manifest, not used: {string.Join("; ", problems)}");
+
+        var mailbox = Path.Combine(options.Spool, entry.User);
+        if (options.DryRun && !Posix.TryStatusOfPath(mailbox, out _, out var errno) && errno == Tmds.Linux.LibC.ENOENT)
+        {
+            var (backupMessages, missing, bytes) = await AppendMissingAsync(backup, new HashSet<string>(StringComparer.Ordinal), null, cancellationToken);
+            return new RestoreResult(entry.User, backupMessages, 0, missing, bytes, true, null);
+        }
+
+        var access = options.DryRun ? MailboxAccess.Read : MailboxAccess.Append;
+        var createAs = entry.Ownership is { } o ? new MailboxOwner(o.Owner, o.Group, o.Permissions) : (MailboxOwner?)null;
+        var attempt = await MailboxLock.AcquireAsync(mailbox, access, options.Locking, timeProvider, cancellationToken, createAs);
+        if (attempt.Lock is null)
+            return Failed(attempt.Failure!);
+        using var held = attempt.Lock;
+        try
+        {
+            var (live, liveMessages, tail) = await ReadLiveAsync(held, cancellationToken);
+            var target = options.DryRun ? null : new Appender(held.Descriptor, tail);
+            var (inBackup, appended, appendedBytes) = await AppendMissingAsync(backup, live, target, cancellationToken);
+            if (target is not null && appended > 0)
+                target.Sync();
+            return new RestoreResult(entry.User, inBackup, liveMessages, appended, appendedBytes, held.Created, null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return Failed(e.Message);
+        }
+    }
+
+    /// <summary>The identities of the live mbox's messages, their number, and its last two bytes (to know how it ends).</summary>
+    private static async Task<(HashSet<string> Identities, long Messages, byte[] Tail)> ReadLiveAsync(MailboxLock held, CancellationToken cancellationToken)
+    {
+        using var handle = new SafeFileHandle(held.Descriptor, ownsHandle: false);
+        await using var stream = new LockedRange(handle, held.Size);
+        var reader = new MboxReader(stream);
+        var identities = new HashSet<string>(StringComparer.Ordinal);
+        long messages = 0;
+        while (await reader.ReadAsync(cancellationToken) is { } message)
+        {
+            identities.Add(MessageIdentity.Of(message));
+            messages++;
+        }
+        var tail = new byte[(int)Math.Min(2, held.Size)];
+        RandomAccess.Read(handle, tail, held.Size - tail.Length);
+        return (identities, messages, tail);
+    }
+
+    /// <summary>Streams the backup; each message whose identity is not in <paramref name="present"/> is appended (when a target is given) and added to it.</summary>
+    private static async Task<(long Messages, long Appended, long Bytes)> AppendMissingAsync(string backup, HashSet<string> present, Appender? target,
+        CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(backup);
+        await using Stream content = backup.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        var reader = new MboxReader(content);
+        long messages = 0, appended = 0, bytes = 0;
+        while (await reader.ReadAsync(cancellationToken) is { } message)
+        {
+            messages++;
+            if (messages == 1 && !message.AsSpan().StartsWith("From "u8))
+                throw new InvalidDataException($"{backup} is not an mbox: it does not start with a From_ line");
+            if (!present.Add(MessageIdentity.Of(message)))
+                continue;
+            appended++;
+            bytes += target?.Append(message) ?? message.Length;
+        }
+        return (messages, appended, bytes);
+    }
+
+    /// <summary>
+    /// Appends whole messages to the locked mbox (O_APPEND), each separated from the one before by an
+    /// empty line as mbox requires: a mailbox or message that does not end in one gets the newlines it lacks.
+    /// </summary>
+    private sealed class Appender(int fd, byte[] tail)
+    {
+        // What the file ends with: "" (empty), "\n\n" (a blank line), "x\n" or "xx" (not).
+        private bool _endsWithBlankLine = tail.Length == 0 || tail.AsSpan().SequenceEqual("\n\n"u8);
+        private bool _endsWithNewline = tail.Length == 0 || tail[^1] == (byte)'\n';
+
+        /// <summary>The bytes written.</summary>
+        public long Append(byte[] message)
+        {
+            var separator = _endsWithBlankLine ? ""u8 : _endsWithNewline ? "\n"u8 : "\n\n"u8;
+            var written = Write(separator) + Write(message);
+            _endsWithNewline = message.AsSpan().EndsWith("\n"u8);
+            _endsWithBlankLine = message.AsSpan().EndsWith("\n\n"u8);
+            return written;
+        }
+
+        /// <summary>The last message gets its closing blank line too, so the next delivery starts a message of its own.</summary>
+        public void Sync()
+        {
+            if (!_endsWithBlankLine)
+                Write(_endsWithNewline ? "\n"u8 : "\n\n"u8);
+            _endsWithBlankLine = true;
+            var errno = Posix.Sync(fd);
+            if (errno != 0)
+                throw new IOException($"fsync: {Posix.Message(errno)}");
+        }
+
+        private int Write(ReadOnlySpan<byte> data)
+        {
+            var errno = Posix.Write(fd, data);
+            if (errno != 0)
+                throw new IOException($"append failed, the mailbox may end in part of a restored message: {Posix.Message(errno)}");
+            return data.Length;
+        }
+    }
+}
