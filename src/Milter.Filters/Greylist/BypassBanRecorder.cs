@@ -59,7 +59,7 @@ public sealed class BypassBanRecorder : IDecisionSink
         _options.Enabled
         && _options.BypassBan.After > 0
         && session.ClientAddress is not null
-        && decision.Filter is "ban" or "recipients"
+        && decision.Filter is FilterNames.Ban or FilterNames.Recipients
         && decision.Rule != FilterChain.OnErrorRule
         && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
 

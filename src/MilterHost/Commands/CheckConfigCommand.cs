@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 
 namespace MilterHost.Commands;
@@ -6,8 +7,10 @@ namespace MilterHost.Commands;
 /// <summary><c>milterhost check-config [--config PATH]</c>: validate and print the effective configuration.</summary>
 public static class CheckConfigCommand
 {
-    public static Command Create()
+    /// <param name="setup">The executable's own filters; null: the built-in ones.</param>
+    public static Command Create(MilterHostSetup? setup = null)
     {
+        setup ??= MilterHostSetup.BuiltIn;
         var config = ConfigOption.Create();
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute. "
@@ -20,12 +23,14 @@ public static class CheckConfigCommand
             var path = parseResult.GetValue(config) ?? ConfigLoader.DefaultPath;
             var output = parseResult.InvocationConfiguration.Output;
             var error = parseResult.InvocationConfiguration.Error;
-            var result = ConfigLoader.Load(path);
+            var result = ConfigLoader.Load(path, setup.Catalog);
             if (!result.Success)
             {
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
+            foreach (var warning in result.Config.Warnings)
+                error.WriteLine(warning.ToString());
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");
             output.WriteLine("# (defaults filled in, paths absolute, passwords and tokens shown as ********)");
             output.Write(EffectiveConfig.ToYaml(result.Config.Options));

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Stores;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 using MilterHost.Listening;
 using MilterHost.Logging;
@@ -25,7 +26,7 @@ namespace MilterHost.Hosting;
 /// </summary>
 internal static class Daemon
 {
-    public static async Task<int> RunAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(LoadedConfig config, MilterHostSetup setup, ParseResult parseResult, CancellationToken cancellationToken)
     {
         UseInlineSocketCompletions();
         var stderr = parseResult.InvocationConfiguration.Error;
@@ -33,7 +34,7 @@ internal static class Daemon
         var interactive = !Console.IsErrorRedirected || (!options.Log.Syslog && options.Log.File is null);
         try
         {
-            using var host = Build(config, interactive);
+            using var host = Build(config, setup, interactive);
             try
             {
                 await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -57,7 +58,7 @@ internal static class Daemon
     }
 
     /// <summary>The host: no configuration files, no environment binding; the YAML file is the configuration.</summary>
-    private static IHost Build(LoadedConfig config, bool console)
+    private static IHost Build(LoadedConfig config, MilterHostSetup setup, bool console)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders()
@@ -73,6 +74,8 @@ internal static class Daemon
         services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
         services.AddSingleton<IHostLifetime, DaemonLifetime>();
         services.AddSingleton(config);
+        services.AddSingleton(setup);
+        setup.Configure(services);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new DaemonMetrics(Version));
         services.AddSingleton<RecentDecisions>();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 using MilterHost.Logging;
 using MilterHost.Status;
@@ -14,7 +15,7 @@ namespace MilterHost.Hosting;
 /// CONNECT.
 /// </summary>
 internal sealed class PolicyGenerations(
-    LoadedConfig initial, StoreService stores, DaemonMetrics metrics, RecentDecisions recent,
+    LoadedConfig initial, StoreService stores, DaemonMetrics metrics, RecentDecisions recent, MilterHostSetup setup, IServiceProvider services,
     ISystemdNotifier notifier, TimeProvider time, ILoggerFactory loggers) : IHostedService, IDisposable
 {
     private readonly SemaphoreSlim _reloading = new(1, 1);
@@ -32,7 +33,7 @@ internal sealed class PolicyGenerations(
     {
         _feed = new StatusFeed(stores.Stores.Tally, metrics, recent);
         var decisions = new CompositeDecisionSink(new DecisionLog(loggers.CreateLogger("milterhost.decision")), _feed);
-        _builder = new PolicyBuilder(stores.Stores, decisions, time, loggers);
+        _builder = new PolicyBuilder(stores.Stores, decisions, time, loggers, setup.Catalog, services);
         Volatile.Write(ref _current, Measured(_builder.Build(initial, 1)));
         return Task.CompletedTask;
     }
@@ -50,7 +51,7 @@ internal sealed class PolicyGenerations(
                 return; // not started yet: the start reads the file as it is now anyway
             try
             {
-                var result = ConfigLoader.Load(current.Path);
+                var result = ConfigLoader.Load(current.Path, setup.Catalog);
                 if (!result.Success)
                     throw new InvalidOperationException(string.Join("; ", result.Errors.Select(e => e.ToString())));
                 var next = Measured(_builder.Build(result.Config!, current.Generation + 1));

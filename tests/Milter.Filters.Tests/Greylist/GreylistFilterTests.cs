@@ -33,7 +33,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private GreylistFilter Filter(GreylistOptions? greylist = null) =>
-        new(_stores.Greylist, new MilterOptions { Greylist = greylist ?? Options }, _clock, NullLogger<GreylistFilter>.Instance);
+        new(_stores.Greylist, greylist ?? Options, new RelayOptions().AllowClients, _clock, NullLogger<GreylistFilter>.Instance);
 
     private static SessionContext Session(string sender, IPAddress? client = null) => new()
     {
