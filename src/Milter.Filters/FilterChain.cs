@@ -4,6 +4,7 @@ using Milter.Filters.Context;
 using Milter.Filters.Logging;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
+using Milter.Protocol.Session;
 
 namespace Milter.Filters;
 
@@ -88,6 +89,14 @@ public sealed class FilterChain
     public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, CancellationToken cancellationToken) =>
         RunAsync(MilterStages.EndOfMessage, DecisionStage.EndOfMessage, session, null, 0,
             static (f, s, _, ct) => f.OnEndOfMessageAsync(s, ct), cancellationToken);
+
+    /// <summary>End of message, where filters may change the message through <paramref name="modifier"/>.</summary>
+    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(modifier);
+        return RunAsync(MilterStages.EndOfMessage, DecisionStage.EndOfMessage, session, null, modifier,
+            static (f, s, m, ct) => f.OnEndOfMessageAsync(s, m, ct), cancellationToken);
+    }
 
     /// <summary>Tells every filter the message was abandoned; failures are logged, nobody is answered.</summary>
     public ValueTask AbortAsync(SessionContext session, CancellationToken cancellationToken) =>

@@ -14,7 +14,8 @@ public static class CheckConfigCommand
         var config = ConfigOption.Create();
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute. "
-            + "Exit status 0 when it is valid; otherwise 1, with one 'file:line:column: message' line per error on stderr.")
+            + "Exit status 0 when it is valid (a setting that is valid but risky, such as relay control switched off, is printed as a "
+            + "'file:line:column: warning: ...' line on stderr); otherwise 1, with one 'file:line:column: message' line per error on stderr.")
         {
             config,
         };

@@ -61,11 +61,14 @@ internal static class Daemon
     private static IHost Build(LoadedConfig config, MilterHostSetup setup, bool console)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var nlog = LoggingSetup.Build(config.Options.Log, console);
+        // The host's own lines (starting, a failed start with its stack) repeat what ours say; NLog
+        // decides what is written (its provider sets the logger factory's filters aside).
+        nlog.LoggingRules.Insert(0, new NLog.Config.LoggingRule("Microsoft.Extensions.Hosting.*", NLog.LogLevel.Trace, NLog.LogLevel.Error,
+            new NLog.Targets.NullTarget("hosting")) { Final = true });
         builder.Logging.ClearProviders()
             .SetMinimumLevel(LogLevel.Trace)
-            .AddNLog(LoggingSetup.Build(config.Options.Log, console))
-            // The host's own lines (starting, a failed start with its stack) repeat what ours say.
-            .AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
+            .AddNLog(nlog);
         var services = builder.Services;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Options.Limits.ShutdownGrace);
         services.AddSystemd();
