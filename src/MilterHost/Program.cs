@@ -47,11 +47,11 @@ public static class Program
             RunCommand.Create(setup: setup),
             CheckConfigCommand.Create(setup),
             SimulateCommand.Create(setup: setup),
-            LogScanCommand.Create(),
+            LogScanCommand.Create(setup ?? MilterHostSetup.BuiltIn),
             BackupMailCommand.Create(),
-            StatsCommand.Create(),
+            StatsCommand.Create(TimeProvider.System, setup),
             RelayTestCommand.Create(),
-            GreylistCommand.Create(),
-            BanCommand.Create(),
+            GreylistCommand.Create(TimeProvider.System, setup),
+            BanCommand.Create(TimeProvider.System, setup),
         };
 }

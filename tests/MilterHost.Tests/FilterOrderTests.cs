@@ -1,5 +1,7 @@
+using System.CommandLine;
 using Milter.Filters;
 using MilterHost.Chain;
+using MilterHost.Commands;
 using MilterHost.Configuration;
 
 namespace MilterHost.Tests;
@@ -81,9 +83,7 @@ public sealed class FilterOrderTests : IDisposable
     [Fact]
     public void A_plug_in_filter_reads_its_own_section_with_positions_in_errors()
     {
-        var setup = new MilterHostSetup(services => services.AddMilterFilter("max_recipients",
-            new FilterSection<Limit>(() => new Limit()).Integer("max", 1, 1000, o => o.Max, (o, v) => o with { Max = v }),
-            (_, _) => null));
+        var setup = WithMaxRecipients();
         var good = ConfigLoader.Parse("recipients: { reject_unknown: false }\nmax_recipients: { max: 5 }\nfilters: [relay, max_recipients]\n",
             "m.yaml", _dir.Path, catalog: setup.Catalog);
         var bad = ConfigLoader.Parse("max_recipients:\n  max: 5000\n  mux: 3\n", "m.yaml", _dir.Path, catalog: setup.Catalog);
@@ -95,6 +95,24 @@ public sealed class FilterOrderTests : IDisposable
             bad.Errors.Select(e => e.ToString()));
         Assert.Equal(["m.yaml:1:1: unknown key 'max_recipients'"], stock.Errors.Select(e => e.ToString()));
     }
+
+    [Fact]
+    public async Task The_admin_commands_of_an_executable_with_a_plug_in_accept_its_section()
+    {
+        var path = _dir.Write("milterhost.yaml", "database: sqlite:milterhost.db\nrecipients: { reject_unknown: false }\nmax_recipients: { max: 5 }\n");
+
+        var (exit, stdout, stderr) = await CommandTests.Run(new RootCommand { BanCommand.Create(TimeProvider.System, WithMaxRecipients()) }, "ban", "list", "--config", path);
+        var (stockExit, _, stockError) = await CommandTests.Run(new RootCommand { BanCommand.Create() }, "ban", "list", "--config", path);
+
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Contains("no active bans", stdout, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(1, stockExit);
+        Assert.StartsWith($"{path}:3:1: unknown key 'max_recipients'", stockError, StringComparison.Ordinal);
+    }
+
+    private static MilterHostSetup WithMaxRecipients() => new(services => services.AddMilterFilter("max_recipients",
+        new FilterSection<Limit>(() => new Limit()).Integer("max", 1, 1000, o => o.Max, (o, v) => o with { Max = v }),
+        (_, _) => null));
 
     private sealed record Limit
     {
