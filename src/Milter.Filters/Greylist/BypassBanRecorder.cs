@@ -20,8 +20,11 @@ public sealed class BypassBanRecorder : IDecisionSink
     private readonly GreylistOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly PendingWrites? _pending;
 
-    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, GreylistOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger)
+    /// <param name="pending">Where the background reports are followed, so that a clean stop waits for them; null: not followed.</param>
+    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, GreylistOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger,
+        PendingWrites? pending = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -32,13 +35,17 @@ public sealed class BypassBanRecorder : IDecisionSink
         _options = options;
         _time = time;
         _logger = logger;
+        _pending = pending;
     }
 
     public void OnDecision(SessionContext session, Decision decision)
     {
         _next?.OnDecision(session, decision);
         if (Counts(session, decision))
-            _ = RecordInBackgroundAsync(session.ClientAddress!, _time.GetUtcNow());
+        {
+            var write = RecordInBackgroundAsync(session.ClientAddress!, _time.GetUtcNow());
+            _pending?.Track(write);
+        }
     }
 
     /// <summary>

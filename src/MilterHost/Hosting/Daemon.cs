@@ -19,8 +19,8 @@ namespace MilterHost.Hosting;
 
 /// <summary>
 /// <c>milterhost run</c> once the configuration is known to be good: a Generic Host whose hosted
-/// services start in this order — bind the socket and drop privileges, open the stores, build the
-/// policy, the background jobs, the status page, and last the milter listener — and stop in the
+/// services start in this order — bind the socket and drop privileges, open the stores, the bypass-ban
+/// writes, build the policy, the background jobs, the status page, and last the milter listener — and stop in the
 /// reverse order, so the listener drains before the stores close. Constructors open nothing; every
 /// file is opened in a StartAsync, after the drop.
 /// </summary>
@@ -85,6 +85,7 @@ internal static class Daemon
         // Start order is registration order.
         AddStarted<ListeningSocket>(services);
         AddStarted<StoreService>(services);
+        AddStarted<BypassBanWrites>(services);
         AddStarted<PolicyGenerations>(services);
         services.AddHostedService<GreylistSweepService>();
         services.AddHostedService<TallyFlushService>();

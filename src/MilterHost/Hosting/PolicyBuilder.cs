@@ -23,7 +23,7 @@ namespace MilterHost.Hosting;
 /// across reloads while <c>dns:</c> stays the same.
 /// </summary>
 internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers,
-    FilterCatalog? catalog = null, IServiceProvider? services = null)
+    FilterCatalog? catalog = null, IServiceProvider? services = null, PendingWrites? pending = null)
 {
     private readonly Lock _resolverLock = new();
     private readonly FilterCatalog _catalog = catalog ?? FilterCatalog.BuiltIn;
@@ -32,8 +32,9 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
     /// <summary>The resolver the last chain was built with (for tests).</summary>
     internal DnsResolver? Resolver => _resolver?.Resolver;
 
-    public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers, FilterCatalog? catalog = null, IServiceProvider? services = null)
-        : this(stores.Greylist, stores.Bans, decisions, time, loggers, catalog, services) { }
+    public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers, FilterCatalog? catalog = null,
+        IServiceProvider? services = null, PendingWrites? pending = null)
+        : this(stores.Greylist, stores.Bans, decisions, time, loggers, catalog, services, pending) { }
 
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
@@ -42,7 +43,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
         var server = ServerOptions(options);
         // Refusals by the ban and recipients filters count against a client that passed greylisting.
         IDecisionSink sink = options.Greylist.Enabled && options.Filters.Contains(FilterNames.Greylist)
-            ? new BypassBanRecorder(decisions, greylistStore, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>())
+            ? new BypassBanRecorder(decisions, greylistStore, options.Greylist, time, loggers.CreateLogger<BypassBanRecorder>(), pending)
             : decisions;
         return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }

@@ -15,7 +15,7 @@ namespace MilterHost.Hosting;
 /// CONNECT.
 /// </summary>
 internal sealed class PolicyGenerations(
-    LoadedConfig initial, StoreService stores, DaemonMetrics metrics, RecentDecisions recent, MilterHostSetup setup, IServiceProvider services,
+    LoadedConfig initial, StoreService stores, DaemonMetrics metrics, RecentDecisions recent, MilterHostSetup setup, IServiceProvider services, BypassBanWrites bypassBans,
     ISystemdNotifier notifier, TimeProvider time, ILoggerFactory loggers) : IHostedService, IDisposable
 {
     private readonly SemaphoreSlim _reloading = new(1, 1);
@@ -33,7 +33,7 @@ internal sealed class PolicyGenerations(
     {
         _feed = new StatusFeed(stores.Stores.Tally, metrics, recent);
         var decisions = new CompositeDecisionSink(new DecisionLog(loggers.CreateLogger("milterhost.decision")), _feed);
-        _builder = new PolicyBuilder(stores.Stores, decisions, time, loggers, setup.Catalog, services);
+        _builder = new PolicyBuilder(stores.Stores, decisions, time, loggers, setup.Catalog, services, bypassBans.Pending);
         Volatile.Write(ref _current, Measured(_builder.Build(initial, 1)));
         return Task.CompletedTask;
     }
