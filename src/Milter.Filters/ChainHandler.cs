@@ -110,7 +110,7 @@ public sealed class ChainHandler : IMilterHandler
     {
         Bind(context);
         CatchQueueId(context);
-        return Report(await _chain.EndOfMessageAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.EndOfMessageAsync(Session, modifier, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask OnAbortAsync(MilterConnectionContext context, CancellationToken cancellationToken)

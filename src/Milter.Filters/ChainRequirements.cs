@@ -28,6 +28,7 @@ internal static class ChainRequirements
     {
         var stages = MilterStages.None;
         var replies = MilterStages.None;
+        var actions = ActionFlags.None;
         var macros = new SortedDictionary<MacroStage, SortedSet<string>>();
         Merge(macros, ChainMacros);
         // The chain reads the Subject itself (SessionContext.Subject) for whoever asks for headers.
@@ -37,6 +38,7 @@ internal static class ChainRequirements
             var needs = filter.Needs;
             stages |= needs.Stages;
             replies |= needs.Replies & needs.Stages;
+            actions |= needs.Actions;
             Merge(macros, needs.Macros);
             if ((needs.Stages & MilterStages.Header) != 0)
             {
@@ -51,7 +53,7 @@ internal static class ChainRequirements
         {
             Stages = stages,
             Replies = replies & stages,
-            Actions = ActionFlags.None,
+            Actions = actions,
             Macros = macros.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)[.. kv.Value]),
             HeaderNames = headers is null ? null : [.. headers],
         };

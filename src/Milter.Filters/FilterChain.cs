@@ -4,6 +4,7 @@ using Milter.Filters.Context;
 using Milter.Filters.Logging;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
+using Milter.Protocol.Session;
 
 namespace Milter.Filters;
 
@@ -55,39 +56,47 @@ public sealed class FilterChain
     public HandlerRequirements Requirements { get; }
 
     public ValueTask<Decision?> ConnectAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Connect, DecisionStage.Connect, session, null, 0,
+        RunAsync(MilterStages.Connect, session, null, 0,
             static (f, s, _, ct) => f.OnConnectAsync(s, ct), cancellationToken);
 
     public ValueTask<Decision?> HeloAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Helo, DecisionStage.Helo, session, null, 0,
+        RunAsync(MilterStages.Helo, session, null, 0,
             static (f, s, _, ct) => f.OnHeloAsync(s, ct), cancellationToken);
 
     public ValueTask<Decision?> MailAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Mail, DecisionStage.Mail, session, null, 0,
+        RunAsync(MilterStages.Mail, session, null, 0,
             static (f, s, _, ct) => f.OnMailAsync(s, ct), cancellationToken);
 
     public ValueTask<Decision?> RcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(recipient);
-        return RunAsync(MilterStages.Rcpt, DecisionStage.Rcpt, session, recipient.Address, recipient,
+        return RunAsync(MilterStages.Rcpt, session, recipient.Address, recipient,
             static (f, s, r, ct) => f.OnRcptAsync(s, r, ct), cancellationToken);
     }
 
     public ValueTask<Decision?> DataAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Data, DecisionStage.Data, session, null, 0,
+        RunAsync(MilterStages.Data, session, null, 0,
             static (f, s, _, ct) => f.OnDataAsync(s, ct), cancellationToken);
 
     public ValueTask<Decision?> HeaderAsync(SessionContext session, string name, string value, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Header, DecisionStage.Header, session, null, (name, value),
+        RunAsync(MilterStages.Header, session, null, (name, value),
             static (f, s, h, ct) => f.OnHeaderAsync(s, h.name, h.value, ct), cancellationToken);
 
     public ValueTask<Decision?> EndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.EndOfHeaders, DecisionStage.EndOfHeaders, session, null, 0,
+        RunAsync(MilterStages.EndOfHeaders, session, null, 0,
             static (f, s, _, ct) => f.OnEndOfHeadersAsync(s, ct), cancellationToken);
 
     public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.EndOfMessage, DecisionStage.EndOfMessage, session, null, 0,
+        RunAsync(MilterStages.EndOfMessage, session, null, 0,
             static (f, s, _, ct) => f.OnEndOfMessageAsync(s, ct), cancellationToken);
+
+    /// <summary>End of message, where filters may change the message through <paramref name="modifier"/>.</summary>
+    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(modifier);
+        return RunAsync(MilterStages.EndOfMessage, session, null, modifier,
+            static (f, s, m, ct) => f.OnEndOfMessageAsync(s, m, ct), cancellationToken);
+    }
 
     /// <summary>Tells every filter the message was abandoned; failures are logged, nobody is answered.</summary>
     public ValueTask AbortAsync(SessionContext session, CancellationToken cancellationToken) =>
@@ -98,11 +107,12 @@ public sealed class FilterChain
         NotifyAsync(DecisionStage.Close, session, static (f, s, ct) => f.OnCloseAsync(s, ct), cancellationToken);
 
     private async ValueTask<Decision?> RunAsync<TArg>(
-        MilterStages stage, string stageName, SessionContext session, string? recipient, TArg arg,
+        MilterStages stage, SessionContext session, string? recipient, TArg arg,
         Func<IMilterFilter, SessionContext, TArg, CancellationToken, ValueTask<Verdict>> call,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
+        var stageName = DecisionStage.Of(stage)!;
         for (var i = 0; i < _filters.Length; i++)
         {
             var filter = _filters[i];

@@ -7,8 +7,9 @@ using Milter.Filters.Relay;
 namespace Milter.Filters;
 
 /// <summary>
-/// Builds the chain in the order of design.md ("Order of checks"). The list is
-/// <c>relay, ban, recipients, greylist...</c>; since each filter acts only at its own stages,
+/// Builds the built-in chain without a host, in the order of <c>filters:</c>
+/// (<see cref="FilterNames.Default"/> unless written). The default list is
+/// <c>relay, ban, recipients, dns_lists, greylist</c>; since each filter acts only at its own stages,
 /// that gives, stage by stage:
 /// <list type="table">
 /// <item><term>connect</term><description>ban (dynamic ban list, client, client_name)</description></item>
@@ -61,18 +62,20 @@ public sealed class FilterChainFactory
                 ?? throw new ArgumentException("recipients.reject_unknown is on: pass the recipient directory", nameof(inputs));
             recipients = new RecipientFilter(options.Recipients, inputs.LocalDomains, directory);
         }
-        return InOrder(relay, ban, recipients, inputs.Greylist);
+        return InOrder(options.Filters, options.Relay.Enabled ? relay : null, ban, recipients, inputs.Greylist);
     }
 
-    /// <summary>The one place the order is written: relay, ban, recipients, then the greylist slot.</summary>
-    public static IReadOnlyList<IMilterFilter> InOrder(RelayFilter? relay, BanFilter? ban, RecipientFilter? recipients, IReadOnlyList<IMilterFilter> greylist)
+    /// <summary>
+    /// <paramref name="relay"/>, <paramref name="ban"/>, <paramref name="recipients"/> and the
+    /// greylist slot's filters in the order <paramref name="order"/> (<c>filters:</c>) names them;
+    /// a filter it leaves out is off.
+    /// </summary>
+    public static IReadOnlyList<IMilterFilter> InOrder(IReadOnlyList<string> order, RelayFilter? relay, BanFilter? ban, RecipientFilter? recipients, IReadOnlyList<IMilterFilter> greylist)
     {
+        ArgumentNullException.ThrowIfNull(order);
         ArgumentNullException.ThrowIfNull(greylist);
-        var list = new List<IMilterFilter>(3 + greylist.Count);
-        if (relay is not null) list.Add(relay);
-        if (ban is not null) list.Add(ban);
-        if (recipients is not null) list.Add(recipients);
-        list.AddRange(greylist);
-        return list;
+        IEnumerable<IMilterFilter?> all = [relay, ban, recipients, .. greylist];
+        var byName = all.OfType<IMilterFilter>().ToDictionary(f => f.Name, StringComparer.Ordinal);
+        return [.. order.Select(name => byName.GetValueOrDefault(name)).OfType<IMilterFilter>()];
     }
 }

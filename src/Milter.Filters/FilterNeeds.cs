@@ -23,5 +23,12 @@ public sealed record FilterNeeds(MilterStages Stages, IReadOnlyDictionary<MacroS
     /// </summary>
     public IReadOnlyList<string>? HeaderNames { get; init; }
 
+    /// <summary>
+    /// The end-of-message changes this filter may make through the <c>IMessageModifier</c> it is
+    /// handed at end of message (<see cref="ActionFlags.AddHeaders"/> to add or insert a header, ...);
+    /// the chain asks the MTA for them only when a configured filter declares them.
+    /// </summary>
+    public ActionFlags Actions { get; init; } = ActionFlags.None;
+
     public static FilterNeeds None { get; } = new(MilterStages.None, new Dictionary<MacroStage, IReadOnlyList<string>>());
 }

@@ -1,5 +1,6 @@
 using Milter.Filters.Context;
 using Milter.Protocol.Replies;
+using Milter.Protocol.Session;
 
 namespace Milter.Filters;
 
@@ -25,6 +26,14 @@ public interface IMilterFilter
     ValueTask<Verdict> OnHeaderAsync(SessionContext session, string name, string value, CancellationToken cancellationToken) => default;
     ValueTask<Verdict> OnEndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken) => default;
     ValueTask<Verdict> OnEndOfMessageAsync(SessionContext session, CancellationToken cancellationToken) => default;
+
+    /// <summary>
+    /// End of message, with the changes the filter may make (add or insert a header, ...): only those
+    /// its <see cref="FilterNeeds.Actions"/> declares and the MTA granted; any other call throws.
+    /// Changes are sent before the verdict. Defaults to the overload without the modifier.
+    /// </summary>
+    ValueTask<Verdict> OnEndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken) =>
+        OnEndOfMessageAsync(session, cancellationToken);
 
     /// <summary>The message was abandoned (RSET, or refused); per-message state is about to be cleared.</summary>
     ValueTask OnAbortAsync(SessionContext session, CancellationToken cancellationToken) => default;

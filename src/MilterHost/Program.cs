@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MilterHost.Chain;
 using MilterHost.Commands;
 
 namespace MilterHost;
@@ -6,9 +7,15 @@ namespace MilterHost;
 /// <summary>The <c>milterhost</c> executable: one binary, one subcommand per job.</summary>
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => RunAsync(args, MilterHostSetup.BuiltIn);
+
+    /// <summary>
+    /// Runs the command line of a milterhost executable: the stock one, or one built with filters of
+    /// its own (docs/writing-a-filter.md), which passes them in <paramref name="setup"/>.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, MilterHostSetup setup)
     {
-        var parse = CreateRootCommand().Parse(args, CreateParserConfiguration());
+        var parse = CreateRootCommand(setup).Parse(args, CreateParserConfiguration());
         // The daemon: on the main thread, which lives as long as the process, so that from here on it can take the signals.
         if (parse.CommandResult.Command.Name == "run")
         {
@@ -33,19 +40,19 @@ public static class Program
     public static ParserConfiguration CreateParserConfiguration() => new() { ResponseFileTokenReplacer = null };
 
     /// <summary>The command tree; a new subcommand is one line here.</summary>
-    public static RootCommand CreateRootCommand() =>
+    public static RootCommand CreateRootCommand(MilterHostSetup? setup = null) =>
         new("milterhost: a sendmail/Postfix mail filter (milter) that refuses open relaying, banned senders, "
             + "unknown recipients and unproven first delivery attempts (greylisting). Configured by one YAML file.")
         {
-            RunCommand.Create(),
-            CheckConfigCommand.Create(),
-            SimulateCommand.Create(),
-            LogScanCommand.Create(),
+            RunCommand.Create(setup: setup),
+            CheckConfigCommand.Create(setup),
+            SimulateCommand.Create(setup: setup),
+            LogScanCommand.Create(setup ?? MilterHostSetup.BuiltIn),
             BackupMailCommand.Create(),
             RestoreMailCommand.Create(),
-            StatsCommand.Create(),
+            StatsCommand.Create(TimeProvider.System, setup),
             RelayTestCommand.Create(),
-            GreylistCommand.Create(),
-            BanCommand.Create(),
+            GreylistCommand.Create(TimeProvider.System, setup),
+            BanCommand.Create(TimeProvider.System, setup),
         };
 }

@@ -77,4 +77,17 @@ public sealed class ChainRequirementsTests
         var r = Chain(new ScriptedFilter("a", MilterStages.Mail | MilterStages.Data)).Requirements;
         Assert.Equal(MilterStages.Mail | MilterStages.Data, r.Replies);
     }
+
+    [Fact]
+    public void End_of_message_changes_are_asked_for_only_when_a_filter_declares_them()
+    {
+        var plain = new ScriptedFilter("a", MilterStages.Rcpt);
+        var adds = new ScriptedFilter("b", MilterStages.None)
+        {
+            Needs = new FilterNeeds(MilterStages.EndOfMessage, new Dictionary<MacroStage, IReadOnlyList<string>>()) { Actions = Protocol.Negotiation.ActionFlags.AddHeaders },
+        };
+
+        Assert.Equal(Protocol.Negotiation.ActionFlags.None, Chain(plain).Requirements.Actions);
+        Assert.Equal(Protocol.Negotiation.ActionFlags.AddHeaders, Chain(plain, adds).Requirements.Actions);
+    }
 }

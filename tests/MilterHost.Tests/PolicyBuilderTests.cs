@@ -31,15 +31,15 @@ public sealed class PolicyBuilderTests : IAsyncLifetime, IDisposable
             dns: { servers: ["127.0.0.1:9"] }
             dns_lists:
               - { zone: bl.example }
-            """).Options, _dir.Path);
+            """));
 
-        Assert.Equal(["relay", "ban", "dnslist", "greylist"], chain.Filters.Select(f => f.Name));
+        Assert.Equal(["relay", "ban", "dns_lists", "greylist"], chain.Filters.Select(f => f.Name));
     }
 
     [Fact]
     public void Without_dns_lists_or_greylisting_the_slot_is_empty()
     {
-        var chain = Builder().BuildChain(Config("greylist: { enabled: false }\n").Options, _dir.Path);
+        var chain = Builder().BuildChain(Config("greylist: { enabled: false }\n"));
 
         Assert.Equal(["relay", "ban"], chain.Filters.Select(f => f.Name));
     }
@@ -52,11 +52,11 @@ public sealed class PolicyBuilderTests : IAsyncLifetime, IDisposable
         var same = Config("dns: { servers: [\"127.0.0.1:9\"], timeout: 1s }\ngreylist: { delay: 5m }\n");
         var changed = Config("dns: { servers: [\"127.0.0.1:9\", \"[::1]:9\"], timeout: 1s }\n");
 
-        builder.BuildChain(first.Options, _dir.Path);
+        builder.BuildChain(first);
         var resolver = builder.Resolver;
-        builder.BuildChain(same.Options, _dir.Path);
+        builder.BuildChain(same);
         var kept = builder.Resolver;
-        builder.BuildChain(changed.Options, _dir.Path);
+        builder.BuildChain(changed);
 
         Assert.Same(resolver, kept);
         Assert.NotSame(resolver, builder.Resolver);

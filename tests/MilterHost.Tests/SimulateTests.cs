@@ -204,6 +204,45 @@ public sealed class SimulateTests : IDisposable
         Assert.Equal("eom", root.GetProperty("outcome").GetProperty("stage").GetString());
     }
 
+    [Theory]
+    [InlineData("[relay, ban, recipients, greylist]", "ban", "550 5.7.1 No mail to ghost")]
+    [InlineData("[relay, recipients, ban, greylist]", "recipients", "550 5.1.1 User unknown")]
+    public async Task The_filters_key_sets_which_filter_decides_a_recipient_that_is_both_banned_and_unknown(string filters, string filter, string reply)
+    {
+        var config = _dir.Write("milterhost.yaml", $"""
+            database: sqlite:milterhost.db
+            local_domains: [example.com]
+            recipients: {"{"} reject_unknown: true, sources: ["aliases:aliases"] {"}"}
+            ban:
+              - recipient: ghost@example.com
+                reply: "550 5.7.1 No mail to ghost"
+            greylist: {"{"} enabled: false {"}"}
+            filters: {filters}
+            """);
+
+        var rcpt = Stage(await SimulateJson(config, "--client", "203.0.113.9", "--from", "someone@outside.example", "--to", "ghost@example.com"), "rcpt");
+
+        Assert.Equal(("reject", filter, reply),
+            (rcpt.GetProperty("verdict").GetString(), rcpt.GetProperty("filter").GetString(), rcpt.GetProperty("reply").GetString()));
+    }
+
+    [Fact]
+    public async Task A_filter_left_out_of_the_filters_key_is_off()
+    {
+        var config = _dir.Write("milterhost.yaml", """
+            database: sqlite:milterhost.db
+            local_domains: [example.com]
+            recipients: { reject_unknown: true, sources: ["aliases:aliases"] }
+            greylist: { enabled: false }
+            filters: [relay, ban]
+            """);
+
+        var root = await SimulateJson(config, "--client", "203.0.113.9", "--from", "someone@outside.example", "--to", "ghost@example.com");
+
+        Assert.Equal("continue", Stage(root, "rcpt").GetProperty("verdict").GetString());
+        Assert.Equal("accept", root.GetProperty("outcome").GetProperty("verdict").GetString());
+    }
+
     [Fact]
     public async Task A_bad_client_address_is_a_usage_error()
     {

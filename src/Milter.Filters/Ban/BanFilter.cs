@@ -26,7 +26,7 @@ public sealed class BanFilter : IMilterFilter
     public static SmtpReply DefaultRejectReply { get; } = new(550, "5.7.1", "Access denied");
     public static SmtpReply DefaultTempfailReply { get; } = new(451, "4.7.1", "Try again later");
 
-    private const string StateKey = "ban";
+    private const string StateKey = FilterNames.Ban;
     private const string DeferredDiscardKey = "ban.discard";
 
     private readonly IDynamicBanStore? _dynamicBans;

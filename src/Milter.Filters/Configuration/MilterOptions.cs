@@ -29,6 +29,8 @@ public sealed record MilterOptions
     public DnsOptions Dns { get; init; } = new();
     public IReadOnlyList<DnsListOptions> DnsLists { get; init; } = [];
     public StatusOptions? Status { get; init; }
+    /// <summary>The filter chain, by name, in the order the filters run; a filter left out is off.</summary>
+    public IReadOnlyList<string> Filters { get; init; } = Milter.Filters.FilterNames.Default;
 }
 
 public enum OnError { Tempfail, Accept }
@@ -68,6 +70,8 @@ public sealed record LimitsOptions
 
 public sealed record RelayOptions
 {
+    /// <summary>Relay control; off only when written so (check-config warns), also when left out of <c>filters:</c>.</summary>
+    public bool Enabled { get; init; } = true;
     public IReadOnlyList<IPNetwork> AllowClients { get; init; } =
         [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
     public bool AllowAuthenticated { get; init; } = true;

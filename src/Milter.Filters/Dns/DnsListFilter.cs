@@ -28,7 +28,7 @@ public sealed class DnsListFilter : IMilterFilter
             : FilterNeeds.None;
     }
 
-    public string Name => "dnslist";
+    public string Name => FilterNames.DnsLists;
 
     public FilterNeeds Needs { get; }
 

@@ -25,8 +25,11 @@ public sealed class BypassBanRecorder : IDecisionSink
     private readonly IReadOnlyList<IPNetwork> _trustedClients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly PendingWrites? _pending;
 
-    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger)
+    /// <param name="pending">Where the background reports are followed, so that a clean stop waits for them; null: not followed.</param>
+    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger,
+        PendingWrites? pending = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -38,13 +41,17 @@ public sealed class BypassBanRecorder : IDecisionSink
         _trustedClients = options.Relay.AllowClients;
         _time = time;
         _logger = logger;
+        _pending = pending;
     }
 
     public void OnDecision(SessionContext session, Decision decision)
     {
         _next?.OnDecision(session, decision);
         if (Counts(session, decision))
-            _ = RecordInBackgroundAsync(session.ClientAddress!, DnsFacts.Pending(session), _time.GetUtcNow());
+        {
+            var write = RecordInBackgroundAsync(session.ClientAddress!, DnsFacts.Pending(session), _time.GetUtcNow());
+            _pending?.Track(write);
+        }
     }
 
     /// <summary>
@@ -68,7 +75,7 @@ public sealed class BypassBanRecorder : IDecisionSink
         && session.ClientAddress is { } client
         && session.AuthenticatedUser is null
         && IPNetworks.FirstContaining(_trustedClients, client) is null
-        && decision.Filter is "ban" or "recipients"
+        && decision.Filter is FilterNames.Ban or FilterNames.Recipients
         && decision.Rule != FilterChain.OnErrorRule
         && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;
 

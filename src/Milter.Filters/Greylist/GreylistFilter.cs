@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Ban;
@@ -43,24 +44,26 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly DnsChecks? _dns;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
-    public GreylistFilter(IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<GreylistFilter> logger)
-        : this(store, options, null, time, logger)
+    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
+        : this(store, options, trustedClients, null, time, logger)
     {
     }
 
     /// <param name="dns">The message's DNS lookups (SPF pools, reverse DNS, DNS lists); null: plain triplets only.</param>
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
-    public GreylistFilter(IGreylistStore store, MilterOptions options, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
+    /// <param name="trustedClients">Clients never greylisted besides <c>greylist.skip.clients</c>: the relay clients (<c>relay.allow_clients</c>).</param>
+    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(trustedClients);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(logger);
         _store = store;
-        _options = options.Greylist;
-        _trustedClients = [.. options.Relay.AllowClients, .. options.Greylist.Skip.Clients];
-        _skipSenders = [.. options.Greylist.Skip.Senders.Select(AddressPattern.Parse)];
-        _skipRecipients = [.. options.Greylist.Skip.Recipients.Select(AddressPattern.Parse)];
+        _options = options;
+        _trustedClients = [.. trustedClients, .. options.Skip.Clients];
+        _skipSenders = [.. options.Skip.Senders.Select(AddressPattern.Parse)];
+        _skipRecipients = [.. options.Skip.Recipients.Select(AddressPattern.Parse)];
         _time = time;
         _logger = logger;
         _dns = dns is { IsNeeded: true } ? dns : null;
@@ -76,7 +79,7 @@ public sealed class GreylistFilter : IMilterFilter
             : FilterNeeds.None;
     }
 
-    public string Name => "greylist";
+    public string Name => FilterNames.Greylist;
 
     /// <summary>RCPT and DATA, and MAIL to start the DNS lookups early.</summary>
     public FilterNeeds Needs { get; }

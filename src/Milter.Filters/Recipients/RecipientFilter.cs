@@ -40,7 +40,7 @@ public sealed class RecipientFilter : IMilterFilter
             : new FilterNeeds(MilterStages.Rcpt, new Dictionary<MacroStage, IReadOnlyList<string>>());
     }
 
-    public string Name => "recipients";
+    public string Name => FilterNames.Recipients;
 
     public FilterNeeds Needs { get; }
 

@@ -27,7 +27,7 @@ public sealed class RelayFilter : IMilterFilter
         _localDomains = localDomains;
     }
 
-    public string Name => "relay";
+    public string Name => FilterNames.Relay;
 
     public FilterNeeds Needs { get; } = new(MilterStages.Rcpt, new Dictionary<MacroStage, IReadOnlyList<string>>
     {

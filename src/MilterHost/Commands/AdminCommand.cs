@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Milter.Filters.Stores;
+using MilterHost.Chain;
 using MilterHost.Tools.Admin;
 
 namespace MilterHost.Commands;
@@ -12,13 +13,13 @@ internal static class AdminCommand
     /// opened, or fails meanwhile, with the reason on stderr).
     /// </summary>
     /// <param name="name">The command as typed (<c>greylist list</c>), to prefix messages with.</param>
-    public static void SetAction(Command command, Option<string> config, string name, TimeProvider time,
+    public static void SetAction(Command command, Option<string> config, string name, TimeProvider time, FilterCatalog catalog,
         Func<AdminStore, ParseResult, TextWriter, CancellationToken, Task<int>> body)
     {
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            await using var store = await AdminStore.OpenAsync(parse.GetValue(config)!, name, error, time, cancellationToken);
+            await using var store = await AdminStore.OpenAsync(parse.GetValue(config)!, name, error, time, catalog, cancellationToken);
             if (store is null)
                 return 1;
             try

@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.CommandLine;
 using System.Net;
 using Milter.Filters.Stores;
@@ -16,13 +17,14 @@ public static class BanCommand
     public static Command Create() => Create(TimeProvider.System);
 
     /// <param name="time">"Now" for new bans and expiry, and the zone tables show times in.</param>
-    public static Command Create(TimeProvider time) =>
+    /// <param name="setup">The executable's own filters, whose sections the configuration may hold; null: the built-in ones.</param>
+    public static Command Create(TimeProvider time, MilterHostSetup? setup = null) =>
         new("ban", "Inspect and change the dynamic ban list: client networks refused at connect until their ban expires.")
         {
-            List(time), Add(time), Remove(time),
+            List(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Add(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Remove(time, (setup ?? MilterHostSetup.BuiltIn).Catalog),
         };
 
-    private static Command List(TimeProvider time)
+    private static Command List(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var json = CommandOptions.Json();
@@ -30,7 +32,7 @@ public static class BanCommand
         {
             config, json,
         };
-        AdminCommand.SetAction(command, config, "ban list", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "ban list", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var bans = await store.Stores.Bans.ListAsync(time.GetUtcNow(), cancellationToken);
             if (parse.GetValue(json))
@@ -42,7 +44,7 @@ public static class BanCommand
         return command;
     }
 
-    private static Command Add(TimeProvider time)
+    private static Command Add(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var network = CommandOptions.NetworkArgument("CIDR", "The client address or network to refuse (203.0.113.7, 203.0.113.0/24, 2001:db8::/48).");
@@ -54,7 +56,7 @@ public static class BanCommand
         {
             config, network, duration, reason,
         };
-        AdminCommand.SetAction(command, config, "ban add", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "ban add", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var now = time.GetUtcNow();
             var target = parse.GetValue(network);
@@ -78,7 +80,7 @@ public static class BanCommand
         return command;
     }
 
-    private static Command Remove(TimeProvider time)
+    private static Command Remove(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var network = CommandOptions.NetworkArgument("CIDR", "The banned network, exactly as 'ban list' shows it.");
@@ -86,7 +88,7 @@ public static class BanCommand
         {
             config, network,
         };
-        AdminCommand.SetAction(command, config, "ban remove", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "ban remove", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var target = parse.GetValue(network);
             if (await store.Stores.Bans.RemoveAsync(target, cancellationToken))

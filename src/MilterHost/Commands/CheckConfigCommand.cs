@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 
 namespace MilterHost.Commands;
@@ -6,14 +7,16 @@ namespace MilterHost.Commands;
 /// <summary><c>milterhost check-config [--config PATH]</c>: validate and print the effective configuration.</summary>
 public static class CheckConfigCommand
 {
-    public static Command Create()
+    /// <param name="setup">The executable's own filters; null: the built-in ones.</param>
+    public static Command Create(MilterHostSetup? setup = null)
     {
+        setup ??= MilterHostSetup.BuiltIn;
         var config = ConfigOption.Create();
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute. "
-            + "Exit status 0 when it is valid; otherwise 1, with one 'file:line:column: message' line per error on stderr. "
-            + "A valid setting that lets other hosts in without a password (listen: on a non-loopback address, status.listen without status.token) "
-            + "is a 'file:line:column: warning: message' line on stderr.")
+            + "Exit status 0 when it is valid; a setting that is valid but risky (relay control switched off, listen: on a non-loopback "
+            + "address, status.listen without status.token) is printed as a 'file:line:column: warning: ...' line on stderr. "
+            + "Otherwise 1, with one 'file:line:column: message' line per error on stderr.")
         {
             config,
         };
@@ -22,12 +25,14 @@ public static class CheckConfigCommand
             var path = parseResult.GetValue(config) ?? ConfigLoader.DefaultPath;
             var output = parseResult.InvocationConfiguration.Output;
             var error = parseResult.InvocationConfiguration.Error;
-            var result = ConfigLoader.Load(path);
+            var result = ConfigLoader.Load(path, setup.Catalog);
             if (!result.Success)
             {
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
+            foreach (var warning in result.Config.Warnings)
+                error.WriteLine(warning.ToString());
             foreach (var warning in ConfigWarnings.Of(result.Config))
                 error.WriteLine(warning);
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");

@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net;
@@ -17,13 +18,14 @@ public static class GreylistCommand
     public static Command Create() => Create(TimeProvider.System);
 
     /// <param name="time">"Now" for expiry and new entries, and the zone tables show times in.</param>
-    public static Command Create(TimeProvider time) =>
+    /// <param name="setup">The executable's own filters, whose sections the configuration may hold; null: the built-in ones.</param>
+    public static Command Create(TimeProvider time, MilterHostSetup? setup = null) =>
         new("greylist", "Inspect and change the greylist: triplets, the auto-whitelist and the admin allow list.")
         {
-            List(time), Stats(time), Allow(time), Remove(time), Purge(time),
+            List(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Stats(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Allow(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Remove(time, (setup ?? MilterHostSetup.BuiltIn).Catalog), Purge(time, (setup ?? MilterHostSetup.BuiltIn).Catalog),
         };
 
-    private static Command List(TimeProvider time)
+    private static Command List(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var filters = new SelectionOptions(forRemoval: false);
@@ -46,7 +48,7 @@ public static class GreylistCommand
             config, limit, json,
         };
         filters.AddTo(command);
-        AdminCommand.SetAction(command, config, "greylist list", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "greylist list", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var selection = filters.Read(parse) with { Limit = parse.GetValue(limit) };
             var listing = await GreylistListing.ReadAsync(store.Stores.Greylist, selection, store.Options.Greylist.AutoWhitelist.After,
@@ -60,7 +62,7 @@ public static class GreylistCommand
         return command;
     }
 
-    private static Command Stats(TimeProvider time)
+    private static Command Stats(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var top = new Option<int>("--top")
@@ -81,7 +83,7 @@ public static class GreylistCommand
         {
             config, top, json,
         };
-        AdminCommand.SetAction(command, config, "greylist stats", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "greylist stats", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var now = time.GetUtcNow();
             var options = store.Options.Greylist;
@@ -96,7 +98,7 @@ public static class GreylistCommand
         return command;
     }
 
-    private static Command Allow(TimeProvider time)
+    private static Command Allow(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var target = new Argument<string>("CIDR|DOMAIN")
@@ -115,7 +117,7 @@ public static class GreylistCommand
         {
             config, target, duration, reason,
         };
-        AdminCommand.SetAction(command, config, "greylist allow", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "greylist allow", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var now = time.GetUtcNow();
             var lasts = parse.GetValue(duration);
@@ -131,7 +133,7 @@ public static class GreylistCommand
         return command;
     }
 
-    private static Command Remove(TimeProvider time)
+    private static Command Remove(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var target = new Argument<string?>("CIDR|DOMAIN")
@@ -157,7 +159,7 @@ public static class GreylistCommand
             else if (given is not null && !AllowTarget.TryParse(given, "", DateTimeOffset.UnixEpoch, null, out _, out var error))
                 r.AddError(error!);
         });
-        AdminCommand.SetAction(command, config, "greylist remove", time, async (store, parse, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "greylist remove", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var greylist = store.Stores.Greylist;
             if (parse.GetValue(target) is { } text)
@@ -184,7 +186,7 @@ public static class GreylistCommand
         return command;
     }
 
-    private static Command Purge(TimeProvider time)
+    private static Command Purge(TimeProvider time, FilterCatalog catalog)
     {
         var config = ConfigOption.Create();
         var command = new Command("purge",
@@ -193,7 +195,7 @@ public static class GreylistCommand
         {
             config,
         };
-        AdminCommand.SetAction(command, config, "greylist purge", time, async (store, _, output, cancellationToken) =>
+        AdminCommand.SetAction(command, config, "greylist purge", time, catalog, async (store, _, output, cancellationToken) =>
         {
             var rows = await store.Stores.Greylist.PurgeAsync(time.GetUtcNow(), cancellationToken);
             await output.WriteLineAsync($"Purged {rows} expired row(s).");

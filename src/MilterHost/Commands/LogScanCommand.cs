@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.CommandLine;
 using System.Net;
 using System.Net.NetworkInformation;
@@ -13,7 +14,14 @@ namespace MilterHost.Commands;
 public static class LogScanCommand
 {
     /// <summary>The command as the binary runs it: the real clock, config file and ban store.</summary>
-    public static Command Create() => Create(TimeProvider.System, FromConfigAsync);
+    public static Command Create() => Create(MilterHostSetup.BuiltIn);
+
+    /// <summary>The command as an executable with filters of its own runs it: their sections may be in the config.</summary>
+    public static Command Create(MilterHostSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        return Create(TimeProvider.System, (path, error, cancellationToken) => FromConfigAsync(path, setup.Catalog, error, cancellationToken));
+    }
 
     /// <param name="timeProvider">The clock "now" and <c>--since</c> are read from; its local zone is the one classic syslog timestamps are read in.</param>
     /// <param name="environment">
@@ -180,9 +188,9 @@ public static class LogScanCommand
     private static string[] FirstExisting(IReadOnlyList<string> candidates) =>
         candidates.FirstOrDefault(File.Exists) is { } found ? [found] : [];
 
-    private static Task<LogScanEnvironment?> FromConfigAsync(string path, TextWriter error, CancellationToken cancellationToken)
+    private static Task<LogScanEnvironment?> FromConfigAsync(string path, FilterCatalog catalog, TextWriter error, CancellationToken cancellationToken)
     {
-        var loaded = ConfigLoader.Load(path);
+        var loaded = ConfigLoader.Load(path, catalog);
         if (!loaded.Success)
         {
             ConfigErrors.Print(error, loaded.Errors, path);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 
 namespace MilterHost.Commands;
@@ -9,9 +10,11 @@ public delegate Task<int> DaemonEntry(LoadedConfig config, ParseResult parseResu
 /// <summary><c>milterhost run [--config PATH]</c>: the milter daemon in the foreground.</summary>
 public static class RunCommand
 {
-    /// <param name="daemon">What runs once the configuration is good; null: <see cref="RunDaemonAsync"/>.</param>
-    public static Command Create(DaemonEntry? daemon = null)
+    /// <param name="daemon">What runs once the configuration is good; null: the daemon.</param>
+    /// <param name="setup">The executable's own filters; null: the built-in ones.</param>
+    public static Command Create(DaemonEntry? daemon = null, MilterHostSetup? setup = null)
     {
+        setup ??= MilterHostSetup.BuiltIn;
         var config = ConfigOption.Create();
         var command = new Command("run",
             "Run the milter daemon in the foreground (for systemd Type=notify, or by hand). "
@@ -23,7 +26,7 @@ public static class RunCommand
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             var path = parseResult.GetValue(config) ?? ConfigLoader.DefaultPath;
-            var result = ConfigLoader.Load(path);
+            var result = ConfigLoader.Load(path, setup.Catalog);
             if (!result.Success)
             {
                 var error = parseResult.InvocationConfiguration.Error;
@@ -31,11 +34,9 @@ public static class RunCommand
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
-            return await (daemon ?? RunDaemonAsync)(result.Config, parseResult, cancellationToken).ConfigureAwait(false);
+            return await (daemon ?? ((c, p, ct) => Hosting.Daemon.RunAsync(c, setup, p, ct)))(result.Config, parseResult, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static Task<int> RunDaemonAsync(LoadedConfig config, ParseResult parseResult, CancellationToken cancellationToken) =>
-        Hosting.Daemon.RunAsync(config, parseResult, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net;
@@ -20,8 +21,10 @@ namespace MilterHost.Commands;
 public static class SimulateCommand
 {
     /// <param name="time">The clock the chain and the store read; null: the system clock.</param>
-    public static Command Create(TimeProvider? time = null)
+    /// <param name="setup">The executable's own filters; null: the built-in ones.</param>
+    public static Command Create(TimeProvider? time = null, MilterHostSetup? setup = null)
     {
+        setup ??= MilterHostSetup.BuiltIn;
         var config = ConfigOption.Create();
         var client = new Option<IPAddress>("--client")
         {
@@ -71,16 +74,16 @@ public static class SimulateCommand
                 AuthUser = parse.GetValue(auth),
             };
             var path = parse.GetValue(config) ?? ConfigLoader.DefaultPath;
-            return await RunAsync(path, request, parse.GetValue(record), parse.GetValue(json), time ?? TimeProvider.System,
+            return await RunAsync(path, setup, request, parse.GetValue(record), parse.GetValue(json), time ?? TimeProvider.System,
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string path, SimulationRequest request, bool record, bool json, TimeProvider time,
+    private static async Task<int> RunAsync(string path, MilterHostSetup setup, SimulationRequest request, bool record, bool json, TimeProvider time,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var loaded = ConfigLoader.Load(path);
+        var loaded = ConfigLoader.Load(path, setup.Catalog);
         if (!loaded.Success)
         {
             ConfigErrors.Print(error, loaded.Errors, path);
@@ -121,7 +124,7 @@ public static class SimulateCommand
                 FilterChain chain;
                 try
                 {
-                    chain = new PolicyBuilder(greylist, bans, NoDecisions.Instance, time, loggers).BuildChain(options, Path.GetDirectoryName(config.Path) ?? "/");
+                    chain = new PolicyBuilder(greylist, bans, NoDecisions.Instance, time, loggers, setup.Catalog, setup.BuildServices()).BuildChain(config);
                 }
                 catch (Exception e) when (e is FormatException or ArgumentException or IOException or UnauthorizedAccessException)
                 {

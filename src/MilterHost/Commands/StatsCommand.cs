@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.CommandLine;
 using Milter.Filters.Stats;
 using Milter.Filters.Stores;
@@ -16,8 +17,10 @@ public static class StatsCommand
     public static Command Create() => Create(TimeProvider.System);
 
     /// <param name="timeProvider">The clock the window ends at.</param>
-    public static Command Create(TimeProvider timeProvider)
+    /// <param name="setup">The executable's own filters, whose sections the configuration may hold; null: the built-in ones.</param>
+    public static Command Create(TimeProvider timeProvider, MilterHostSetup? setup = null)
     {
+        var catalog = (setup ?? MilterHostSetup.BuiltIn).Catalog;
         ArgumentNullException.ThrowIfNull(timeProvider);
         var config = ConfigOption.Create();
         var since = CommandOptions.Duration("--since", StatusServer.SummaryWindow,
@@ -35,7 +38,7 @@ public static class StatsCommand
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             var path = parse.GetValue(config) ?? ConfigLoader.DefaultPath;
-            var loaded = ConfigLoader.Load(path);
+            var loaded = ConfigLoader.Load(path, catalog);
             if (!loaded.Success)
             {
                 ConfigErrors.Print(error, loaded.Errors, path);

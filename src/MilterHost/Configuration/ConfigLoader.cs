@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using System.Text;
 
 namespace MilterHost.Configuration;
@@ -18,7 +19,8 @@ public static class ConfigLoader
     private const long MaxFileBytes = 4 * 1024 * 1024;
 
     /// <summary>Reads, parses and checks the file. Errors name the file as <paramref name="path"/> was written.</summary>
-    public static ConfigLoadResult Load(string path)
+    /// <param name="catalog">The filters this executable can build; null: the built-in ones.</param>
+    public static ConfigLoadResult Load(string path, FilterCatalog? catalog = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string text;
@@ -49,7 +51,7 @@ public static class ConfigLoader
         {
             return Unreadable(path, "cannot read the configuration: " + ex.Message);
         }
-        return Parse(text, path, Path.GetDirectoryName(fullPath) ?? "/", fullPath);
+        return Parse(text, path, Path.GetDirectoryName(fullPath) ?? "/", fullPath, catalog);
     }
 
     /// <summary>
@@ -58,8 +60,9 @@ public static class ConfigLoader
     /// text are resolved against <paramref name="baseDirectory"/>.
     /// </summary>
     /// <param name="fullPath">The absolute path reported as <see cref="LoadedConfig.Path"/>; null: <paramref name="fileName"/> resolved against <paramref name="baseDirectory"/>.</param>
-    public static ConfigLoadResult Parse(string text, string fileName, string baseDirectory, string? fullPath = null)
+    public static ConfigLoadResult Parse(string text, string fileName, string baseDirectory, string? fullPath = null, FilterCatalog? catalog = null)
     {
+        catalog ??= FilterCatalog.BuiltIn;
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(fileName);
         ArgumentNullException.ThrowIfNull(baseDirectory);
@@ -71,7 +74,12 @@ public static class ConfigLoader
             return ConfigLoadResult.Failed(binder.Errors);
         // An empty file is all defaults; check-config shows what that means.
         var node = root ?? new YScalar(1, 1, "", YamlDotNet.Core.ScalarStyle.Plain, Tagged: false);
+        var sections = new Dictionary<string, object>(StringComparer.Ordinal);
+        node = ReadPlugInSections(binder, node, catalog, sections);
         ConfigSchema.Root.TryRead(binder, node, "", out var options);
+        var warnings = new List<ConfigError>();
+        if (binder.Errors.Count == 0)
+            FilterOrder.Check(binder, node as YMapping, options, catalog, warnings);
         if (binder.Errors.Count > 0)
             return ConfigLoadResult.Failed([.. binder.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
         return ConfigLoadResult.Ok(new LoadedConfig
@@ -79,7 +87,35 @@ public static class ConfigLoader
             Path = fullPath ?? Path.GetFullPath(fileName, baseDirectory),
             Options = options,
             Positions = binder.Positions,
+            Sections = sections,
+            Warnings = warnings,
         });
+    }
+
+    /// <summary>Reads the top-level sections of plug-in filters; returns the rest for the core schema.</summary>
+    private static YNode ReadPlugInSections(Binder binder, YNode root, FilterCatalog catalog, Dictionary<string, object> sections)
+    {
+        if (root is not YMapping mapping)
+            return root;
+        var rest = new List<KeyValuePair<YScalar, YNode>>();
+        foreach (var entry in mapping.Entries)
+        {
+            var plugIn = catalog.PlugIns.FirstOrDefault(r => r.SectionKey == entry.Key.Value);
+            if (plugIn is null)
+            {
+                rest.Add(entry);
+                continue;
+            }
+            if (sections.ContainsKey(plugIn.Name))
+            {
+                binder.Error(entry.Key, $"duplicate key '{entry.Key.Value}'");
+                continue;
+            }
+            binder.Remember(entry.Key.Value, entry.Key);
+            if (plugIn.TryReadSection(binder, entry.Value, out var section))
+                sections[plugIn.Name] = section;
+        }
+        return mapping with { Entries = rest };
     }
 
     private static ConfigLoadResult Unreadable(string path, string message) =>

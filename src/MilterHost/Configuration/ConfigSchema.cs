@@ -60,6 +60,16 @@ internal static class ConfigSchema
         return false;
     }, v => v);
 
+    /// <summary>An entry of <c>filters:</c>; whether a filter of that name exists is checked against the catalog (<see cref="FilterOrder"/>).</summary>
+    private static readonly Codec<string> FilterName = new ScalarCodec<string>("a filter name", (Binder b, YScalar s, string path, out string value) =>
+    {
+        value = s.Value.Trim();
+        if (MilterHost.Chain.FilterSection.IsKey(value))
+            return true;
+        b.Error(s, $"{path}: '{s.Value}' is not a filter name");
+        return false;
+    }, v => v);
+
     private static readonly Codec<string> Zone = new ScalarCodec<string>("a DNS zone", (Binder b, YScalar s, string path, out string value) =>
     {
         value = s.Value.Trim().TrimEnd('.').ToLowerInvariant();
@@ -100,6 +110,7 @@ internal static class ConfigSchema
         .Field("shutdown_grace", Codecs.Duration, o => o.ShutdownGrace, (o, v) => o with { ShutdownGrace = v });
 
     private static readonly Section<RelayOptions> Relay = new Section<RelayOptions>(() => new())
+        .Field("enabled", Codecs.Bool, o => o.Enabled, (o, v) => o with { Enabled = v })
         .Field("allow_clients", Codecs.Networks, o => o.AllowClients, (o, v) => o with { AllowClients = v })
         .Field("allow_authenticated", Codecs.Bool, o => o.AllowAuthenticated, (o, v) => o with { AllowAuthenticated = v });
 
@@ -183,6 +194,7 @@ internal static class ConfigSchema
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
         .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v })
+        .Field("filters", new ListCodec<string>(FilterName, flow: true), o => o.Filters, (o, v) => o with { Filters = v })
         .Check((b, mapping, _, o) =>
         {
             // The aliases source (also by default) reads what sendmail.cf's AliasFile names: a

@@ -17,6 +17,12 @@ public sealed record LoadedConfig
     /// <summary>Where each setting was written, keyed like the messages: <c>greylist.delay</c>, <c>ban#3</c>, <c>ban#3.reply</c>.</summary>
     public IReadOnlyDictionary<string, ConfigPosition> Positions { get; init; } = new Dictionary<string, ConfigPosition>();
 
+    /// <summary>The sections of plug-in filters, by filter name, as their <c>FilterSection</c> read them.</summary>
+    public IReadOnlyDictionary<string, object> Sections { get; init; } = new Dictionary<string, object>();
+
+    /// <summary>What is valid but probably not meant (relay control switched off); check-config prints them.</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
     /// <summary><see cref="MilterOptions.Listen"/>, parsed.</summary>
     public ListenAddress Listen => ListenAddress.Parse(Options.Listen);
 

@@ -10,13 +10,3 @@ namespace MilterHost.Hosting;
 /// the generation it started with.
 /// </summary>
 internal sealed record ActiveConfig(MilterOptions Options, string Path, int Generation, MilterServerOptions Server, Func<IMilterHandler> CreateHandler);
-
-/// <summary>Holds the current <see cref="ActiveConfig"/>; readers take a snapshot, the reloader swaps it.</summary>
-internal sealed class ConfigHolder(ActiveConfig initial)
-{
-    private ActiveConfig _current = initial;
-
-    public ActiveConfig Current => Volatile.Read(ref _current);
-
-    public void Swap(ActiveConfig next) => Volatile.Write(ref _current, next);
-}

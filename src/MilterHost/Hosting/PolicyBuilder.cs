@@ -9,63 +9,77 @@ using Milter.Filters.Stores;
 using Milter.Protocol.Replies;
 using Milter.Protocol.Server;
 using Milter.Protocol.Session;
+using MilterHost.Chain;
 using MilterHost.Configuration;
 
 namespace MilterHost.Hosting;
 
 /// <summary>
 /// Builds one generation of the running policy from a checked configuration: reads the files it
-/// names (local-host-names, aliases, virtusertable), makes the filters in design.md's order on the
-/// shared stores, and the limits of the listener. Used at start and on every SIGHUP, and by
-/// <c>simulate</c>, which passes read-only stores unless told to record. It keeps the daemon's one
-/// DNS resolver (and its cache) across reloads while <c>dns:</c> stays the same.
+/// names (local-host-names, aliases, virtusertable), makes each filter <c>filters:</c> lists through
+/// its registration in the <see cref="FilterCatalog"/>, in that order, on the shared stores, and the
+/// limits of the listener. Used at start and on every SIGHUP, and by <c>simulate</c>, which passes
+/// read-only stores unless told to record. It keeps the daemon's one DNS resolver (and its cache)
+/// across reloads while <c>dns:</c> stays the same.
 /// </summary>
-internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
+internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers,
+    FilterCatalog? catalog = null, IServiceProvider? services = null, PendingWrites? pending = null)
 {
     private readonly Lock _resolverLock = new();
+    private readonly FilterCatalog _catalog = catalog ?? FilterCatalog.BuiltIn;
     private (DnsOptions Options, DnsResolver Resolver)? _resolver;
 
     /// <summary>The resolver the last chain was built with (for tests).</summary>
     internal DnsResolver? Resolver => _resolver?.Resolver;
 
-    public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers)
-        : this(stores.Greylist, stores.Bans, decisions, time, loggers) { }
+    public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers, FilterCatalog? catalog = null,
+        IServiceProvider? services = null, PendingWrites? pending = null)
+        : this(stores.Greylist, stores.Bans, decisions, time, loggers, catalog, services, pending) { }
 
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
         var options = config.Options;
-        var baseDir = Path.GetDirectoryName(config.Path) ?? "/";
-        var chain = BuildChain(options, baseDir);
+        var chain = BuildChain(config);
         var server = ServerOptions(options);
         // Refusals by the ban and recipients filters count against a client that passed greylisting.
-        IDecisionSink sink = options.Greylist.Enabled
-            ? new BypassBanRecorder(decisions, greylistStore, options, time, loggers.CreateLogger<BypassBanRecorder>())
+        IDecisionSink sink = options.Greylist.Enabled && options.Filters.Contains(FilterNames.Greylist)
+            ? new BypassBanRecorder(decisions, greylistStore, options, time, loggers.CreateLogger<BypassBanRecorder>(), pending)
             : decisions;
         return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }
 
-    /// <summary>The filter chain for <paramref name="options"/>; also what <c>simulate</c> runs.</summary>
-    public FilterChain BuildChain(MilterOptions options, string baseDir)
+    /// <summary>The filter chain for <paramref name="config"/>; also what <c>simulate</c> runs.</summary>
+    /// <exception cref="InvalidOperationException"><c>filters:</c> names a filter the catalog does not know (the loader checks this first).</exception>
+    public FilterChain BuildChain(LoadedConfig config)
     {
-        var localDomains = LocalDomains.Load(options.LocalDomains, baseDir);
-        var recipients = options.Recipients.RejectUnknown
-            ? RecipientDirectory.Load(options.Recipients, baseDir, time, loggers.CreateLogger<RecipientDirectory>())
-            : null;
-        var dns = new DnsChecks(ResolverFor(options.Dns), options, time, loggers.CreateLogger<DnsChecks>());
-        // The greylist slot, in order: the DNS lists answer at RCPT before the greylist, which reads their verdict.
-        var greylist = new List<IMilterFilter>();
-        if (dns.Lists.Count > 0)
-            greylist.Add(new DnsListFilter(dns));
-        if (options.Greylist.Enabled)
-            greylist.Add(new GreylistFilter(greylistStore, options, dns, time, loggers.CreateLogger<GreylistFilter>()));
-        var inputs = new FilterChainInputs
+        ArgumentNullException.ThrowIfNull(config);
+        var options = config.Options;
+        // The DNS lists are looked up only when their filter runs.
+        var dnsOptions = options.Filters.Contains(FilterNames.DnsLists) ? options : options with { DnsLists = [] };
+        var context = new FilterBuildContext
         {
-            LocalDomains = localDomains,
-            DynamicBans = banStore,
-            Recipients = recipients,
-            Greylist = greylist,
+            Services = services ?? EmptyServices.Instance,
+            BaseDirectory = Path.GetDirectoryName(config.Path) ?? "/",
+            LocalDomains = LocalDomains.Load(options.LocalDomains, Path.GetDirectoryName(config.Path) ?? "/"),
+            TrustedClients = options.Relay.AllowClients,
+            Greylist = greylistStore,
+            Bans = banStore,
+            Dns = new DnsChecks(ResolverFor(options.Dns), dnsOptions, time, loggers.CreateLogger<DnsChecks>()),
+            Time = time,
+            Loggers = loggers,
         };
-        return new FilterChainFactory(time, loggers).Create(options, inputs);
+        var filters = options.Filters
+            .Select(name => (_catalog.Find(name) ?? throw new InvalidOperationException($"filters: no filter is named '{name}'")).Create(context, config))
+            .OfType<IMilterFilter>();
+        return new FilterChain(filters, options.OnError, loggers.CreateLogger<FilterChain>(), time);
+    }
+
+    /// <summary>For a build without a host: no services.</summary>
+    private sealed class EmptyServices : IServiceProvider
+    {
+        public static readonly EmptyServices Instance = new();
+
+        public object? GetService(Type serviceType) => null;
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ namespace MilterHost.Status;
 internal sealed class DaemonMetrics : IStoreObserver
 {
     /// <summary>The milter stages the latency histogram is labelled with, in protocol order.</summary>
-    public static readonly string[] Stages = ["connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom", "abort", "close"];
+    public static IReadOnlyList<string> Stages => DecisionStage.All;
 
     private static readonly double[] StageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
     private static readonly double[] StoreBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

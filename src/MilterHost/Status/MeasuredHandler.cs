@@ -18,36 +18,36 @@ internal sealed class MeasuredHandler(IMilterHandler inner, StatusFeed feed, Tim
     public ValueTask<Verdict> OnConnectAsync(ConnectCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
     {
         feed.Metrics.OnSession();
-        return Timed("connect", time.GetTimestamp(), inner.OnConnectAsync(command, context, cancellationToken));
+        return Timed(DecisionStage.Connect, time.GetTimestamp(), inner.OnConnectAsync(command, context, cancellationToken));
     }
 
     public ValueTask<Verdict> OnHeloAsync(HeloCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("helo", time.GetTimestamp(), inner.OnHeloAsync(command, context, cancellationToken));
+        Timed(DecisionStage.Helo, time.GetTimestamp(), inner.OnHeloAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnMailAsync(MailCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
     {
         feed.Metrics.OnMessage();
-        return Timed("mail", time.GetTimestamp(), inner.OnMailAsync(command, context, cancellationToken));
+        return Timed(DecisionStage.Mail, time.GetTimestamp(), inner.OnMailAsync(command, context, cancellationToken));
     }
 
     public ValueTask<Verdict> OnRcptAsync(RcptCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("rcpt", time.GetTimestamp(), inner.OnRcptAsync(command, context, cancellationToken));
+        Timed(DecisionStage.Rcpt, time.GetTimestamp(), inner.OnRcptAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnDataAsync(MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("data", time.GetTimestamp(), inner.OnDataAsync(context, cancellationToken));
+        Timed(DecisionStage.Data, time.GetTimestamp(), inner.OnDataAsync(context, cancellationToken));
 
     public ValueTask<Verdict> OnHeaderAsync(HeaderCommand command, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("header", time.GetTimestamp(), inner.OnHeaderAsync(command, context, cancellationToken));
+        Timed(DecisionStage.Header, time.GetTimestamp(), inner.OnHeaderAsync(command, context, cancellationToken));
 
     public ValueTask<Verdict> OnEndOfHeadersAsync(MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("eoh", time.GetTimestamp(), inner.OnEndOfHeadersAsync(context, cancellationToken));
+        Timed(DecisionStage.EndOfHeaders, time.GetTimestamp(), inner.OnEndOfHeadersAsync(context, cancellationToken));
 
     public ValueTask<Verdict> OnBodyAsync(ReadOnlySequence<byte> chunk, MilterConnectionContext context, CancellationToken cancellationToken) =>
-        Timed("body", time.GetTimestamp(), inner.OnBodyAsync(chunk, context, cancellationToken));
+        Timed(DecisionStage.Body, time.GetTimestamp(), inner.OnBodyAsync(chunk, context, cancellationToken));
 
     public async ValueTask<Verdict> OnEndOfMessageAsync(IMessageModifier modifier, MilterConnectionContext context, CancellationToken cancellationToken)
     {
-        var verdict = await Timed("eom", time.GetTimestamp(), inner.OnEndOfMessageAsync(modifier, context, cancellationToken)).ConfigureAwait(false);
+        var verdict = await Timed(DecisionStage.EndOfMessage, time.GetTimestamp(), inner.OnEndOfMessageAsync(modifier, context, cancellationToken)).ConfigureAwait(false);
         // A final verdict here went through the decision sink already; Continue means nobody objected.
         if (verdict.Kind == VerdictKind.Continue && inner is ChainHandler chain)
             feed.OnAccepted(chain.Session);
@@ -61,14 +61,14 @@ internal sealed class MeasuredHandler(IMilterHandler inner, StatusFeed feed, Tim
     {
         var started = time.GetTimestamp();
         await inner.OnAbortAsync(context, cancellationToken).ConfigureAwait(false);
-        feed.Metrics.OnStage("abort", time.GetElapsedTime(started));
+        feed.Metrics.OnStage(DecisionStage.Abort, time.GetElapsedTime(started));
     }
 
     public async ValueTask OnCloseAsync(MilterConnectionContext context, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         await inner.OnCloseAsync(context, cancellationToken).ConfigureAwait(false);
-        feed.Metrics.OnStage("close", time.GetElapsedTime(started));
+        feed.Metrics.OnStage(DecisionStage.Close, time.GetElapsedTime(started));
     }
 
     // The started time is taken by the caller before the inner call; a synchronous answer (most are) is recorded without an async frame.

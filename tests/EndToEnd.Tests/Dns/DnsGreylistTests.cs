@@ -118,7 +118,7 @@ public sealed class DnsGreylistTests(DefaultDnsFixture fixture) : IClassFixture<
         Assert.Equal("554 5.7.1 Listed at bl.example (127.0.0.2)", result.ReplyTo("RCPT")!.Text);
         Assert.True(await fixture.Milter.WaitForOutputAsync(
             l => l.Contains("decision=reject stage=rcpt", StringComparison.Ordinal)
-                && l.Contains("filter=dnslist rule=\"dns_lists#2 (line ", StringComparison.Ordinal)
+                && l.Contains("filter=dns_lists rule=\"dns_lists#2 (line ", StringComparison.Ordinal)
                 && l.Contains(" bl.example\" reply=\"554 5.7.1 Listed at bl.example (127.0.0.2)\"", StringComparison.Ordinal),
             TimeSpan.FromSeconds(5)), string.Join('\n', fixture.Milter.Output));
     }

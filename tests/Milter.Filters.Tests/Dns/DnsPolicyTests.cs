@@ -52,7 +52,7 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         var slot = new List<IMilterFilter>();
         if (checks.Lists.Count > 0)
             slot.Add(new DnsListFilter(checks));
-        slot.Add(new GreylistFilter(_stores.Greylist, options, checks, _clock, new FakeLogger<GreylistFilter>()));
+        slot.Add(new GreylistFilter(_stores.Greylist, options.Greylist, options.Relay.AllowClients, checks, _clock, new FakeLogger<GreylistFilter>()));
         var inputs = new FilterChainInputs { LocalDomains = new LocalDomains(["example.com"]), Greylist = slot };
         return new FilterChainFactory(_clock, NullLoggerFactoryOf()).Create(options, inputs);
     }
@@ -210,7 +210,7 @@ public sealed class DnsPolicyTests : IAsyncLifetime
 
         Assert.Equal("554 5.7.1 Listed at bl.example (127.0.0.3)", result.Rcpt("bob@example.com"));
         Assert.Equal("554 5.7.1 Listed at bl.example (127.0.0.3)", result.Rcpt("carol@example.com"));
-        Assert.All(result.Decisions, d => Assert.Equal(("dnslist", "dns_lists#1 (line 40) bl.example"), (d.Filter, d.Rule)));
+        Assert.All(result.Decisions, d => Assert.Equal(("dns_lists", "dns_lists#1 (line 40) bl.example"), (d.Filter, d.Rule)));
         Assert.Empty(await TripletClientsAsync());
     }
 

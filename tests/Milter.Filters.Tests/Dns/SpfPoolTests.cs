@@ -84,7 +84,7 @@ public sealed class SpfPoolTests : IAsyncLifetime
         var inputs = new FilterChainInputs
         {
             LocalDomains = new LocalDomains(["example.com"]),
-            Greylist = [new GreylistFilter(_stores.Greylist, options, checks, _clock, NullLogger<GreylistFilter>.Instance)],
+            Greylist = [new GreylistFilter(_stores.Greylist, options.Greylist, options.Relay.AllowClients, checks, _clock, NullLogger<GreylistFilter>.Instance)],
         };
         return new FilterChainFactory(_clock, NullLoggerFactory.Instance).Create(options, inputs);
     }

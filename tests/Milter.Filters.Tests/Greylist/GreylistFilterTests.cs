@@ -33,7 +33,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private GreylistFilter Filter(GreylistOptions? greylist = null) =>
-        new(_stores.Greylist, new MilterOptions { Greylist = greylist ?? Options }, _clock, NullLogger<GreylistFilter>.Instance);
+        new(_stores.Greylist, greylist ?? Options, new RelayOptions().AllowClients, _clock, NullLogger<GreylistFilter>.Instance);
 
     private static SessionContext Session(string sender, IPAddress? client = null) => new()
     {
@@ -284,6 +284,23 @@ public sealed class GreylistFilterTests : IAsyncLifetime
 
     private static readonly Decision Unknown = new("rcpt",
         Verdict.Reject(SmtpReply.Parse("550 5.1.1 User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
+
+    [Fact]
+    public async Task Strikes_reported_in_the_background_are_followed_until_written()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var pending = new PendingWrites();
+        var recorder = new BypassBanRecorder(null, _stores.Greylist, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance, pending);
+        var session = Session("alice@example.org");
+
+        for (var i = 0; i < Options.BypassBan.After; i++)
+            recorder.OnDecision(session, Unknown);
+        await pending.WhenAllAsync();
+
+        Assert.Equal(0, pending.Count);
+        var bans = await _stores.Bans.ListAsync(_clock.GetUtcNow(), default);
+        Assert.Equal(BanSource.Bypass, Assert.Single(bans).Source);
+    }
 
     [Fact]
     public async Task Refusals_by_ban_or_recipients_count_toward_the_bypass_ban()

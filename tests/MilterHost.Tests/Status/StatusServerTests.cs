@@ -271,7 +271,7 @@ public sealed class StatusServerTests : IAsyncLifetime
     // filter let through; then one dynamic ban. One more connection stays open while the test looks.
     private async Task SendTrafficAsync()
     {
-        var chain = new PolicyBuilder(_stores, _sink, _clock, NullLoggerFactory.Instance).BuildChain(_config.Options, _dir.Path);
+        var chain = new PolicyBuilder(_stores, _sink, _clock, NullLoggerFactory.Instance).BuildChain(_config);
         var path = Path.Combine(_dir.Path, "milter.sock");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(path));

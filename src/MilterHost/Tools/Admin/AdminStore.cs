@@ -1,3 +1,4 @@
+using MilterHost.Chain;
 using Milter.Filters.Configuration;
 using Milter.Filters.Stores;
 using MilterHost.Commands;
@@ -30,10 +31,11 @@ internal sealed class AdminStore : IAsyncDisposable
     /// the daemon's <c>user:</c>, so that a file it creates (the database, its WAL) stays writable by
     /// the daemon. On failure writes why to <paramref name="error"/> and returns null.
     /// </summary>
-    public static async Task<AdminStore?> OpenAsync(string configPath, string command, TextWriter error, TimeProvider time,
+    /// <param name="catalog">The filters the executable knows, whose sections the configuration may hold.</param>
+    public static async Task<AdminStore?> OpenAsync(string configPath, string command, TextWriter error, TimeProvider time, FilterCatalog catalog,
         CancellationToken cancellationToken)
     {
-        var loaded = ConfigLoader.Load(configPath);
+        var loaded = ConfigLoader.Load(configPath, catalog);
         if (!loaded.Success)
         {
             ConfigErrors.Print(error, loaded.Errors, configPath);

@@ -1,0 +1,102 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MilterHost.Configuration;
+using MilterHost.Listening;
+using MilterHost.Native;
+using MilterHost.Privileges;
+
+namespace MilterHost.Hosting;
+
+/// <summary>
+/// The first hosted service: binds the socket sendmail connects to as whoever started us (so /run
+/// paths and low ports work), then drops privileges to <c>user:</c>. Every service after it opens
+/// its files as that user. The socket is served by <see cref="MilterListener"/>, which starts last.
+/// </summary>
+internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSocket> logger) : IHostedService
+{
+    private readonly Lock _closing = new();
+    private Socket? _socket;
+    private string? _unixPath;
+
+    /// <summary>The bound socket; the host starts this service before anyone asks.</summary>
+    public Socket Socket => _socket ?? throw new InvalidOperationException("the socket is bound when the host starts");
+
+    /// <summary>What the privilege drop did, for the start line.</summary>
+    public string Privileges { get; private set; } = "";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = config.Options;
+        var listen = config.Listen;
+        foreach (var warning in ConfigWarnings.Of(config))
+            HostLog.ConfigWarning(logger, warning);
+        if (listen.Family == ListenFamily.Unix)
+        {
+            PrepareDirectory(listen.Path!, options.User);
+            _socket = ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group);
+            _unixPath = listen.Path;
+        }
+        else
+        {
+            var family = listen.Family == ListenFamily.Inet ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+            _socket = ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host!, family), listen.Port);
+        }
+        if (config.Database.Kind == DatabaseKind.Sqlite)
+            PrepareDirectory(config.Database.Target, options.User);
+        Privileges = PrivilegeDropper.Apply(options.User);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops accepting: closes the socket and removes its file, once. Refused at once rather than
+    /// queued in the kernel while sessions drain, new connections make sendmail apply its F= flag.
+    /// </summary>
+    public void Close()
+    {
+        lock (_closing)
+        {
+            if (_socket is null)
+                return;
+            _socket.Dispose();
+            _socket = null;
+            if (_unixPath is null)
+                return;
+            try
+            {
+                File.Delete(_unixPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // After the privilege drop the socket's folder may belong to root; the next start
+                // finds the file dead and removes it.
+                HostLog.SocketNotRemoved(logger, _unixPath, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Also when a later service failed to start: leave no dead socket file behind.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Close();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Started as root for a file (the SQLite database, the Unix socket) in a folder that does not
+    /// exist yet: create the folder for the user we are about to become, so that it can write the
+    /// database there and remove its socket on exit after the drop.
+    /// </summary>
+    private static void PrepareDirectory(string file, string? user)
+    {
+        if (!PrivilegeDropper.IsRoot || user is null or "root")
+            return;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (dir is null || Directory.Exists(dir))
+            return;
+        Directory.CreateDirectory(dir);
+        var account = Posix.FindUser(user);
+        if (account is not null)
+            _ = Posix.Chown(dir, account.Uid, account.Gid);
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using Milter.Protocol.Server;
+
+namespace MilterHost.Hosting;
+
+/// <summary>
+/// Serves milter connections on the bound socket with the current policy generation. Started last,
+/// so the first connection finds the stores open and the policy built; stopped first: on SIGTERM it
+/// closes the socket at once and lets the sessions in flight finish within <c>limits.shutdown_grace</c>
+/// (the host's shutdown timeout) before the stores close.
+/// </summary>
+internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations policy, ISystemdNotifier notifier, TimeProvider time, ILoggerFactory loggers)
+    : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ILogger _logger = loggers.CreateLogger("milterhost");
+    private MilterServer? _server;
+    private Task? _serving;
+
+    /// <summary>Milter connections open now.</summary>
+    public int ActiveConnections => _server?.ActiveConnections ?? 0;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _server = new MilterServer(socket.Socket, () => policy.Current.CreateHandler(), () => policy.Current.Server, time, loggers.CreateLogger<MilterServer>());
+        _serving = Task.Run(() => _server.RunAsync(_stop.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is null || _serving is null)
+            return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        // Closed before the log line, so that "no new connections" is already true when it is read.
+        socket.Close();
+        HostLog.Stopping(_logger, _server.ActiveConnections);
+        PolicyGenerations.Notify(notifier, "STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
+        // The server cuts off what is left after the grace itself; the stores must outlive every session.
+        await _serving.ConfigureAwait(false);
+    }
+
+    public void Dispose() => _stop.Dispose();
+}
