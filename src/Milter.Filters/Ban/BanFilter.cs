@@ -11,7 +11,7 @@ using Milter.Protocol.Replies;
 namespace Milter.Filters.Ban;
 
 /// <summary>
-/// The ban rules and the dynamic ban list. Each rule is checked at its stage (design.md, "Order of
+/// The ban rules and the dynamic ban list. Each rule is checked at its stage (docs/design.md, "Order of
 /// checks"): CONNECT the dynamic ban list, then <c>client</c>, then <c>client_name</c> rules; HELO
 /// <c>helo</c>; MAIL <c>sender</c>; RCPT <c>recipient</c> (that recipient only); end of headers
 /// <c>subject</c> on the decoded Subject. Within a kind the first rule in file order wins.

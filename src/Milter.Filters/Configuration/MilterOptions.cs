@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Milter.Filters.Configuration;
 
-// The effective configuration, as immutable records with the defaults of design.md. The host binds
+// The effective configuration, as immutable records with the defaults of docs/design.md. The host binds
 // YAML to these (MilterHost/Configuration), validates once, and swaps the whole tree on SIGHUP; a
 // session takes its snapshot at CONNECT. Lists given as "file:PATH" etc. are resolved by the host.
 

@@ -6,7 +6,7 @@ namespace MilterHost.Configuration;
 
 /// <summary>
 /// milterhost.yaml, key by key: the YAML name, the value kind and the record property each binds
-/// to. design.md is the prose version of this table; keep them in step. Sections are listed
+/// to. docs/design.md is the prose version of this table; keep them in step. Sections are listed
 /// before the sections that contain them.
 /// </summary>
 internal static class ConfigSchema

@@ -11,7 +11,7 @@ internal static class GreylistTestData
     /// <summary>A whole second, as the stores keep time.</summary>
     public static readonly DateTimeOffset Start = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
 
-    /// <summary>design.md's defaults: delay 2m, retry window 5h, pass lifetime 36d, auto-whitelist after 5, bypass ban after 3 within 1h for 7d.</summary>
+    /// <summary>docs/design.md's defaults: delay 2m, retry window 5h, pass lifetime 36d, auto-whitelist after 5, bypass ban after 3 within 1h for 7d.</summary>
     public static readonly GreylistOptions Options = new();
 
     public static FakeTimeProvider Clock() => new(Start);
