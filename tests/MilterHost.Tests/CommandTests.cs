@@ -133,8 +133,6 @@ public sealed class CommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("logscan", "--since <DURATION>", "[default: 1d]")]
-    [InlineData("logscan", "--ban-for <DURATION>", "[default: 7d]")]
     [InlineData("relay-test", "--timeout <DURATION>", "[default: 30s]")]
     public async Task Help_shows_duration_defaults_as_they_are_written(string command, string option, string shown)
     {

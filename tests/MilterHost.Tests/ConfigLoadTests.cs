@@ -62,6 +62,7 @@ public sealed class ConfigLoadTests : IDisposable
           - { zone: list.dnswl.example, action: skip_greylist }
           - { zone: BL.example., codes: [127.0.0.2-127.0.0.11, 127.0.0.20], action: tempfail }
         status: { listen: "127.0.0.1:9025", token: s3cret }
+        logscan: { threshold: 3, since: 2d, ban_for: 30d }
         """;
 
     private readonly ConfigDirectory _dir = new();
@@ -150,6 +151,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal(("bl.example", DnsListAction.Tempfail, "dns_lists#2 (line 53)"), (o.DnsLists[1].Zone, o.DnsLists[1].Action, o.DnsLists[1].Id));
         Assert.Equal(["127.0.0.2-127.0.0.11", "127.0.0.20"], o.DnsLists[1].Codes);
         Assert.Equal(new StatusOptions { Listen = "127.0.0.1:9025", Token = "s3cret" }, o.Status);
+        Assert.Equal(new LogScanSettings { Threshold = 3, Since = TimeSpan.FromDays(2), BanFor = TimeSpan.FromDays(30) }, o.LogScan);
     }
 
     [Fact]

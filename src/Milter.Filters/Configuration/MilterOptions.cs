@@ -29,6 +29,8 @@ public sealed record MilterOptions
     public DnsOptions Dns { get; init; } = new();
     public IReadOnlyList<DnsListOptions> DnsLists { get; init; } = [];
     public StatusOptions? Status { get; init; }
+    /// <summary>What <c>logscan</c> uses when its command line does not say (the daily timer runs it without options).</summary>
+    public LogScanSettings LogScan { get; init; } = new();
     /// <summary>The filter chain, by name, in the order the filters run; a filter left out is off.</summary>
     public IReadOnlyList<string> Filters { get; init; } = Milter.Filters.FilterNames.Default;
 }
@@ -177,6 +179,16 @@ public sealed record DnsListOptions
     public IReadOnlyList<string> Codes { get; init; } = [];
     public DnsListAction Action { get; init; } = DnsListAction.Reject;
     public string Id { get; init; } = "";
+}
+
+public sealed record LogScanSettings
+{
+    /// <summary>Events per address inside the window that make it an offender.</summary>
+    public int Threshold { get; init; } = 5;
+    /// <summary>How far back events count.</summary>
+    public TimeSpan Since { get; init; } = TimeSpan.FromHours(24);
+    /// <summary>How long an <c>--apply</c> ban lasts.</summary>
+    public TimeSpan BanFor { get; init; } = TimeSpan.FromDays(7);
 }
 
 public sealed record StatusOptions

@@ -49,21 +49,20 @@ public static class LogScanCommand
                 "Default with --apply: logscan.state beside the SQLite database; 'none' reads everything in the window again.",
             HelpName = "PATH|none",
         };
-        var since = CommandOptions.Duration("--since", TimeSpan.FromHours(24), "Only events this recent count.");
-        var threshold = new Option<int>("--threshold")
+        var since = CommandOptions.OptionalDuration("--since", "Only events this recent count. Default: logscan.since of the config (24h).");
+        var threshold = new Option<int?>("--threshold")
         {
-            Description = "Events per IP inside the window that make it an offender.",
+            Description = "Events per IP inside the window that make it an offender. Default: logscan.threshold of the config (5).",
             HelpName = "N",
-            DefaultValueFactory = _ => 5,
         };
         threshold.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() < 1)
+            if (r.GetValueOrDefault<int?>() is < 1)
                 r.AddError("--threshold must be 1 or more.");
         });
         var ignore = CommandOptions.Networks("--ignore", "Never ban this address or network; repeatable. relay.allow_clients are never banned either.");
         var apply = new Option<bool>("--apply") { Description = "Add the offenders to the dynamic ban list." };
-        var banFor = CommandOptions.Duration("--ban-for", TimeSpan.FromDays(7), "How long an --apply ban lasts.");
+        var banFor = CommandOptions.OptionalDuration("--ban-for", "How long an --apply ban lasts. Default: logscan.ban_for of the config (7d).");
         var firewall = new Option<FirewallKind?>("--firewall")
         {
             Description = "Print the nft or iptables commands that would block the offenders (never runs them).",
@@ -115,8 +114,8 @@ public static class LogScanCommand
                 Logs = files,
                 Journal = fromJournal || files.Length == 0,
                 Journalctl = env.Journalctl,
-                Since = parse.GetValue(since).Value,
-                Threshold = parse.GetValue(threshold),
+                Since = parse.GetValue(since) ?? env.Settings.Since,
+                Threshold = parse.GetValue(threshold) ?? env.Settings.Threshold,
                 Ignore = parse.GetValue(ignore) ?? [],
                 AllowClients = env.AllowClients,
                 OwnAddresses = env.OwnAddresses,
@@ -128,7 +127,7 @@ public static class LogScanCommand
             foreach (var warning in report.Warnings)
                 await error.WriteLineAsync($"logscan: {warning}");
 
-            var duration = parse.GetValue(banFor).Value;
+            var duration = parse.GetValue(banFor) ?? env.Settings.BanFor;
             BanOutcome? applied = null;
             if (parse.GetValue(apply))
             {
@@ -208,6 +207,7 @@ public static class LogScanCommand
         {
             OwnAddresses = HostAddresses(),
             StatePath = StatePathFor(loaded.Config),
+            Settings = options.LogScan,
         });
     }
 

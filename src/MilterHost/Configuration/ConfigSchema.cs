@@ -175,6 +175,11 @@ internal static class ConfigSchema
         .Field("listen", Codecs.HostPort, o => o.Listen, (o, v) => o with { Listen = v })
         .Field("token", new NullableCodec<string>(Codecs.Secret), o => o.Token, (o, v) => o with { Token = v });
 
+    private static readonly Section<LogScanSettings> LogScan = new Section<LogScanSettings>(() => new(), flow: true)
+        .Field("threshold", Codecs.Integer(1, 1_000_000), o => o.Threshold, (o, v) => o with { Threshold = v })
+        .Field("since", Codecs.PositiveDuration, o => o.Since, (o, v) => o with { Since = v })
+        .Field("ban_for", Codecs.PositiveDuration, o => o.BanFor, (o, v) => o with { BanFor = v });
+
     /// <summary>The whole file.</summary>
     public static readonly Section<MilterOptions> Root = new Section<MilterOptions>(() => new())
         .Field("listen", Codecs.Listen, o => o.Listen, (o, v) => o with { Listen = v })
@@ -194,6 +199,7 @@ internal static class ConfigSchema
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
         .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v })
+        .Field("logscan", LogScan, o => o.LogScan, (o, v) => o with { LogScan = v })
         .Field("filters", new ListCodec<string>(FilterName, flow: true), o => o.Filters, (o, v) => o with { Filters = v })
         .Check((b, mapping, _, o) =>
         {

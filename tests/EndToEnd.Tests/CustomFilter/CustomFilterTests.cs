@@ -39,7 +39,7 @@ public sealed class CustomFilterTests
         Assert.Equal(["alice@example.com", "bob@example.com"], queued.Recipients);
         Assert.Equal(["2"], queued.HeaderValues("X-Recipients"));
         await sendmail.Log.WaitForLineAsync(l => l.Contains($"[{daemon.Pid}]: ", StringComparison.Ordinal)
-            && l.Contains("decision=tempfail stage=rcpt client=[127.0.0.5] from=<someone@outside.example> to=<carol@example.com> filter=max_recipients rule=max_recipients (2) reply=\"452 4.5.3 Too many recipients\"",
+            && l.Contains("decision=tempfail stage=rcpt client=[127.0.0.5] from=<someone@outside.example> to=<carol@example.com> filter=max_recipients rule=\"max_recipients (2)\" reply=\"452 4.5.3 Too many recipients\"",
                 StringComparison.Ordinal), TimeSpan.FromSeconds(20));
     }
 

@@ -138,6 +138,20 @@ public sealed class LogScanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_options_the_configs_logscan_section_sets_threshold_and_window_and_the_command_line_wins()
+    {
+        WriteEveryKind();
+        _run.Settings = new() { Threshold = 1, Since = TimeSpan.FromHours(12) };
+
+        // As the daily timer runs it: no --threshold, no --since.
+        var fromConfig = ByIp(await JsonAsync(EveryLog()));
+        var overridden = ByIp(await JsonAsync([.. EveryLog(), "--threshold", "5", "--since", "24h"]));
+
+        Assert.Equal(["203.0.113.5", "2001:db8::1", "192.0.2.200", "192.0.2.10"], fromConfig.Keys.ToArray());
+        Assert.Equal(["192.0.2.10", "198.51.100.7"], overridden.Keys.ToArray());
+    }
+
+    [Fact]
     public async Task Since_drops_events_before_the_window()
     {
         WriteEveryKind();

@@ -31,6 +31,9 @@ internal sealed class LogScanRun : IDisposable
     /// <summary>The journalctl the command runs; unset: one that does not exist.</summary>
     public string Journalctl { get; set; } = "/nonexistent/journalctl";
 
+    /// <summary>The config's <c>logscan:</c> section.</summary>
+    public Milter.Filters.Configuration.LogScanSettings Settings { get; set; } = new();
+
     public string? ConfigPathSeen { get; private set; }
 
     public string Write(string name, params string[] lines)
@@ -63,6 +66,7 @@ internal sealed class LogScanRun : IDisposable
                 DefaultLogs = DefaultLogs,
                 StatePath = StatePath,
                 Journalctl = Journalctl,
+                Settings = Settings,
             });
         });
         var root = new RootCommand("test") { command };

@@ -22,6 +22,9 @@ public sealed record LogScanEnvironment(
     /// <summary>Where <c>--apply</c> keeps its place between runs: <c>logscan.state</c> beside a SQLite database, else in the state folder.</summary>
     public string? StatePath { get; init; }
 
+    /// <summary>The config's <c>logscan:</c> section: threshold, window and ban length where the command line gives none.</summary>
+    public Milter.Filters.Configuration.LogScanSettings Settings { get; init; } = new();
+
     /// <summary>The journalctl <c>--journal</c> runs.</summary>
     public string Journalctl { get; init; } = "journalctl";
 }
