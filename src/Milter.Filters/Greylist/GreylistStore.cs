@@ -795,7 +795,7 @@ public abstract class GreylistStore : IGreylistStore
         session.ExecuteAsync(sql, cancellationToken, parameters);
 
     private Task<AllowIndex> LoadAllowAsync(CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) =>
+        _database.ReadAsync(async (session, ct) =>
         {
             // Entries that expire before the next reload are kept; AllowIndex compares their expiry with each check's time.
             return new AllowIndex(await session.QueryAsync(StoreSql.ListAllow, ReadAllow, ct, ("@now", 0L)).ConfigureAwait(false));
