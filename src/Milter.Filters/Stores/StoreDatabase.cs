@@ -74,9 +74,6 @@ internal abstract class StoreDatabase : IAsyncDisposable
     /// <summary>How long one transaction of <see cref="WriteInChunksAsync{T}"/> may hold the writer.</summary>
     public static TimeSpan MaxChunkHold { get; } = TimeSpan.FromMilliseconds(2);
 
-    // Rows per transaction of WriteInChunksAsync: where it starts, and at most.
-    private const int FirstChunk = 16;
-    private const int MaxChunk = 512;
 
     /// <summary>
     /// Writes <paramref name="items"/> for periodic work (a tally, lifetime extensions) in relaxed
@@ -86,17 +83,18 @@ internal abstract class StoreDatabase : IAsyncDisposable
     /// transaction at most, never behind the whole. <paramref name="written"/> hears how many items are committed
     /// after each transaction, so that a caller can tell what a failure left unwritten.
     /// </summary>
+    /// <param name="size">Where the chunk size starts and is kept for the next call (a writer that runs often); null: a new one.</param>
     public async Task WriteInChunksAsync<T>(IReadOnlyList<T> items, Func<StoreSession, T, CancellationToken, Task> write, Action<int>? written,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, ChunkSize? size = null)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(write);
-        var chunk = FirstChunk;
+        size ??= new ChunkSize();
         var done = 0;
         while (done < items.Count)
         {
             var from = done;
-            var take = Math.Min(chunk, items.Count - done);
+            var take = Math.Min(size.Rows, items.Count - done);
             long started = 0;
             await WriteAsync(async (session, ct) =>
             {
@@ -108,10 +106,7 @@ internal abstract class StoreDatabase : IAsyncDisposable
             var held = Time.GetElapsedTime(started);
             done += take;
             written?.Invoke(done);
-            if (held > MaxChunkHold)
-                chunk = Math.Max(1, chunk / 2);
-            else if (held < MaxChunkHold / 2)
-                chunk = Math.Min(MaxChunk, chunk * 2);
+            size.Adjust(held);
         }
     }
 
@@ -185,4 +180,24 @@ internal abstract class StoreDatabase : IAsyncDisposable
 
     private static bool IsStoreFailure(Exception ex) =>
         ex is DbException or TimeoutException or IOException or SocketException or UnauthorizedAccessException;
+}
+
+/// <summary>
+/// Rows per transaction of <see cref="StoreDatabase.WriteInChunksAsync{T}"/>: starts at 16, doubles (up
+/// to 512) while a transaction holds the writer for less than half of <see cref="StoreDatabase.MaxChunkHold"/>,
+/// halves when it holds it longer.
+/// </summary>
+internal sealed class ChunkSize
+{
+    private const int Max = 512;
+
+    public int Rows { get; private set; } = 16;
+
+    public void Adjust(TimeSpan held)
+    {
+        if (held > StoreDatabase.MaxChunkHold)
+            Rows = Math.Max(1, Rows / 2);
+        else if (held < StoreDatabase.MaxChunkHold / 2)
+            Rows = Math.Min(Max, Rows * 2);
+    }
 }
