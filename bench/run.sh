@@ -22,12 +22,28 @@
 #                       e.g. a native AOT one: packaging/build.sh's, or dotnet publish -p:PublishAot=true)
 #   MH_ENV=""           extra environment for milterhost only, for experiments
 #                       (e.g. MH_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1")
+#   CHURN=0             1: connection churn as sendmail makes it (bench/churn.sh sets it): one milter connection
+#                       per message with one recipient, QUIT and the socket closed at once; MESSAGES per run
+#                       instead of DURATION; CONNS="8 64 512"; milterhost at its default cap of MAX_CONNECTIONS=1000;
+#                       no reference copy; the table adds the worst message and the refused and failed messages
+#   MESSAGES=10000      messages per measured run with CHURN=1
 # Output: the tables on stdout, and $BENCH_DIR/results.jsonl, idle.jsonl, report.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-"1 8 64 512"}
+CHURN=${CHURN:-0}
+if [ "$CHURN" = 1 ]; then
+    CONNS=${CONNS:-"8 64 512"}
+    MAX_CONNECTIONS=${MAX_CONNECTIONS:-1000}
+    FILTERS_RUN="ref mh"
+    CHURN_ARGS=(--churn --messages "${MESSAGES:-10000}")
+else
+    CONNS=${CONNS:-"1 8 64 512"}
+    MAX_CONNECTIONS=${MAX_CONNECTIONS:-4000}
+    FILTERS_RUN="ref mh ref2"
+    CHURN_ARGS=()
+fi
 DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
 PREFILL=${PREFILL:-1000000}
@@ -65,7 +81,7 @@ $USER_LINE
 database: sqlite:milterhost.db
 on_error: tempfail
 log: { level: info, syslog: false, file: milterhost.log }
-limits: { max_connections: 4000, idle_timeout: 10m, stage_timeout: 20s, shutdown_grace: 2s }
+limits: { max_connections: $MAX_CONNECTIONS, idle_timeout: 10m, stage_timeout: 20s, shutdown_grace: 2s }
 local_domains: [example.com, example.net]
 relay:
   allow_clients: [127.0.0.0/8, "::1/128", 192.0.2.0/24]
@@ -172,12 +188,19 @@ RESULTS="$WORK/results.jsonl"
 for c in $CONNS; do
     for round in $(seq "$ROUNDS"); do
         # Alternate the order so that neither filter always runs first (or right after the other).
-        if [ $((round % 2)) = 1 ]; then order="ref mh ref2"; else order="ref2 mh ref"; fi
+        order=$FILTERS_RUN
+        [ $((round % 2)) = 1 ] || order=$(echo "$FILTERS_RUN" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "") }')
         for mix in passed new; do
             for f in $order; do
                 log "C=$c round $round $mix: $f"
-                "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" \
-                    --duration "$DURATION" --warmup "$WARMUP" --messages 100000000 --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS"
+                if [ "$CHURN" = 1 ]; then
+                    # A refused message is a result here, not a failure of the script.
+                    "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" "${CHURN_ARGS[@]}" \
+                        --warmup "$WARMUP" --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS" || true
+                else
+                    "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" \
+                        --duration "$DURATION" --warmup "$WARMUP" --messages 100000000 --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS"
+                fi
             done
         done
     done
@@ -195,8 +218,8 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
     echo "- dotnet $(dotnet --version), $(gcc --version | head -1), libmilter $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null || echo '?')"
     echo "- load average before the measured runs: $LOAD_BEFORE; after: $LOAD_AFTER"
-    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}${MH_BIN:+ MH_BIN=$MH_BIN}"
+    echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" CHURN=$CHURN${CHURN_ARGS:+ MESSAGES=${MESSAGES:-10000}} MAX_CONNECTIONS=$MAX_CONNECTIONS DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}${MH_BIN:+ MH_BIN=$MH_BIN}"
     echo
-    "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF"
+    "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF" ${CHURN_ARGS:+--churn}
 } | tee "$WORK/report.md"
 log "raw results in $WORK"

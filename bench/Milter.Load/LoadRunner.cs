@@ -60,6 +60,7 @@ public sealed class LoadRunner
         public List<long> Latencies { get; } = new(4096);
         public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
         public long Errors { get; private set; }
+        public long Refused { get; private set; }
         public long LostMessages { get; private set; }
         public string? FirstError { get; private set; }
 
@@ -78,6 +79,8 @@ public sealed class LoadRunner
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Errors++;
+                if (e is FilterRefusedException)
+                    Refused++;
                 LostMessages += plan.Messages.Length - ended;
                 FirstError ??= $"{SessionDriver.Describe(plan)}: {e.GetType().Name}: {e.Message}";
             }

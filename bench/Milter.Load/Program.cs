@@ -23,11 +23,11 @@ try
 {
     return verb switch
     {
-        "run" => await RunCommand.ExecuteAsync(new Arguments(rest, "--json", "--warm", "--warm-only"), stop.Token),
+        "run" => await RunCommand.ExecuteAsync(new Arguments(rest, "--json", "--warm", "--warm-only", "--churn"), stop.Token),
         "idle" => await IdleCommand.ExecuteAsync(new Arguments(rest, "--json"), stop.Token),
         "prefill" => await PrefillCommand.ExecuteAsync(new Arguments(rest, "--json"), stop.Token),
         "store-bench" => await StoreBenchCommand.ExecuteAsync(new Arguments(rest, "--json"), stop.Token),
-        "report" => await ReportCommand.ExecuteAsync(new Arguments(rest)),
+        "report" => await ReportCommand.ExecuteAsync(new Arguments(rest, "--churn")),
         _ => throw new ArgumentException($"unknown command '{verb}': run, idle, prefill, store-bench or report"),
     };
 }

@@ -8,10 +8,14 @@ namespace Milter.Load;
 /// <summary>
 /// <c>milter-load run --target unix:PATH|inet:PORT@HOST [--connections C] [--messages M] [--duration 5s]
 /// [--mix new|passed|banned|unknown|blend] [--known-set N] [--warm | --warm-only] [--warm-delay 2.2s]
-/// [--warmup 1s] [--pid PID] [--label NAME] [--round N] [--json]</c>
+/// [--warmup 1s] [--churn] [--pid PID] [--label NAME] [--round N] [--json]</c>
 /// <para>With <c>--warm</c> the known set is first sent twice, <c>--warm-delay</c> apart (longer
 /// than the filter's greylist delay), so that every known triplet has been seen and then retried in
 /// time; only then the measured run starts.</para>
+/// <para>With <c>--churn</c> every session is one message with one recipient on a milter connection of
+/// its own, ended as sendmail ends it (QUIT, the socket closed at once): the connection churn of
+/// sendmail's one milter connection per SMTP transaction. A connection the filter refuses or closes
+/// before answering OPTNEG counts as refused (sendmail would tempfail that message).</para>
 /// <para>With <c>--warmup</c> the same kind of traffic (new triplets of a nonce of its own) runs that
 /// long unmeasured first, so that neither this process's JIT nor a cold filter is in the figures: a
 /// load generator still running its first, unoptimised code is slower against a fast filter than a
@@ -36,11 +40,12 @@ public static class RunCommand
         var warmup = args.Duration("--warmup");
         var pid = (int)args.Number("--pid", 0);
         var json = args.Flag("--json");
+        var churn = args.Flag("--churn");
         var nonce = args.Text("--nonce") ?? Traffic.Letters((ulong)RandomNumberGenerator.GetInt32(int.MaxValue));
         args.EnsureAllUsed();
 
         var time = TimeProvider.System;
-        var traffic = new Traffic(mix, knownSet, nonce);
+        var traffic = new Traffic(mix, knownSet, nonce, churn);
         var runner = new LoadRunner(target, time);
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
@@ -60,7 +65,7 @@ public static class RunCommand
         }
 
         if (!warmOnly && warmup is { } unmeasured)
-            await runner.RunAsync(new Traffic(mix, knownSet, nonce + "w").Session, connections, long.MaxValue, ct, unmeasured).ConfigureAwait(false);
+            await runner.RunAsync(new Traffic(mix, knownSet, nonce + "w", churn).Session, connections, long.MaxValue, ct, unmeasured).ConfigureAwait(false);
         if (!warmOnly)
             cpuAtStart = Cpu();
         var result = warmOnly
@@ -128,7 +133,7 @@ public sealed record RunReport(
         w.WriteLine("verdicts: " + string.Join(", ", r.Verdicts.Select(kv => $"{kv.Key} {kv.Value}")));
         if (WarmVerdicts is not null)
             w.WriteLine("warm (second round): " + string.Join(", ", WarmVerdicts.Select(kv => $"{kv.Key} {kv.Value}")));
-        w.WriteLine($"errors: {r.Errors} sessions, {r.LostMessages} messages lost" + (r.FirstError is null ? "" : $"; first: {r.FirstError}"));
+        w.WriteLine($"errors: {r.Errors} sessions ({r.Refused} refused by the filter), {r.LostMessages} messages lost" + (r.FirstError is null ? "" : $"; first: {r.FirstError}"));
         if (Daemon is not null)
             w.WriteLine($"daemon: rss {Daemon.RssMb:F1} MB, peak {Daemon.PeakRssMb:F1} MB");
         w.WriteLine($"cpu per message: daemon {(Cpu.DaemonUsPerMessage is { } d ? $"{d:F0} us" : "-")}, load generator {Cpu.LoadUsPerMessage:F0} us");

@@ -12,13 +12,14 @@ public sealed record RunResult(
     IReadOnlyDictionary<string, long> Verdicts,
     long Errors,
     long LostMessages,
-    string? FirstError)
+    string? FirstError,
+    long Refused = 0)
 {
     internal static RunResult Merge(IReadOnlyList<LoadRunner.Worker> workers, TimeSpan elapsed, long frequency)
     {
         var all = new List<long>(workers.Sum(w => w.Latencies.Count));
         var verdicts = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        long errors = 0, lost = 0;
+        long errors = 0, lost = 0, refused = 0;
         string? first = null;
         foreach (var w in workers)
         {
@@ -26,6 +27,7 @@ public sealed record RunResult(
             foreach (var (k, v) in w.Outcomes)
                 verdicts[k] = verdicts.GetValueOrDefault(k) + v;
             errors += w.Errors;
+            refused += w.Refused;
             lost += w.LostMessages;
             first ??= w.FirstError;
         }
@@ -34,6 +36,6 @@ public sealed record RunResult(
         double At(double q) => all.Count == 0 ? 0 : Ms(all[Math.Min(all.Count - 1, (int)Math.Ceiling(q * all.Count) - 1)]);
         var latency = new Latency(At(0.50), At(0.90), At(0.99), all.Count == 0 ? 0 : Ms(all[^1]));
         var seconds = elapsed.TotalSeconds;
-        return new RunResult(all.Count, seconds, all.Count / seconds, latency, verdicts, errors, lost, first);
+        return new RunResult(all.Count, seconds, all.Count / seconds, latency, verdicts, errors, lost, first, refused);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Milter.Protocol.Client;
 using Milter.Protocol.Commands;
@@ -36,10 +37,27 @@ public sealed class SessionDriver
     public async Task RunAsync(SessionPlan plan, Action<long, string> done, CancellationToken cancellationToken)
     {
         var start = _time.GetTimestamp();
-        var client = await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
+        MilterClient client;
+        try
+        {
+            client = await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            // ECONNREFUSED, or EAGAIN from a Unix listener whose queue is full: sendmail tempfails the message.
+            throw new FilterRefusedException($"connect: {e.SocketErrorCode}", e);
+        }
         await using (client.ConfigureAwait(false))
         {
-            await client.NegotiateAsync(null, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await client.NegotiateAsync(null, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is EndOfStreamException or IOException or SocketException)
+            {
+                // Accepted and closed unanswered: a filter at its connection cap does this.
+                throw new FilterRefusedException("closed before answering OPTNEG", e);
+            }
             await client.SendMacrosAsync('C', ConnectMacros(plan), cancellationToken).ConfigureAwait(false);
             var r = await client.ConnectAsync(plan.ClientName, ConnectFamily.Inet, plan.ClientPort, plan.ClientAddress, cancellationToken).ConfigureAwait(false);
             if (IsFinal(r))
@@ -199,3 +217,6 @@ public sealed class SessionDriver
     public static string Describe(SessionPlan plan) =>
         new StringBuilder().Append(plan.Kind).Append(' ').Append(plan.ClientAddress).Append(' ').Append(plan.Messages[0].Sender).ToString();
 }
+
+/// <summary>The filter did not take the connection (refused it, or closed it before answering OPTNEG): sendmail would tempfail the message (F=T).</summary>
+public sealed class FilterRefusedException(string message, Exception inner) : Exception(message, inner);

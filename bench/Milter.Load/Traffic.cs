@@ -37,13 +37,16 @@ public sealed class Traffic
     private readonly Mix _mix;
     private readonly int _knownSet;
     private readonly string _nonce;
+    private readonly bool _churn;
 
-    public Traffic(Mix mix, int knownSet, string nonce)
+    /// <param name="churn">One message with one recipient per session (sendmail's milter connection per SMTP transaction under churn), instead of one or two messages of 1–3 recipients.</param>
+    public Traffic(Mix mix, int knownSet, string nonce, bool churn = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(knownSet, 1);
         _mix = mix;
         _knownSet = knownSet;
         _nonce = nonce;
+        _churn = churn;
     }
 
     /// <summary>Session number <paramref name="n"/> of a measured run.</summary>
@@ -99,12 +102,12 @@ public sealed class Traffic
         var domain = $"sender{h % 500:D3}.example";
         var name = "mail-" + client.Replace('.', '-') + "." + domain;
         // One or two messages per session; a banned client's session ends at CONNECT, so it has one.
-        var messages = new MessagePlan[kind == SessionKind.Banned ? 1 : 1 + (int)((h >> 32) % 2)];
+        var messages = new MessagePlan[kind == SessionKind.Banned || _churn ? 1 : 1 + (int)((h >> 32) % 2)];
         for (var m = 0; m < messages.Length; m++)
         {
             var hm = Hash(index * 4 + m, (ulong)kind + 17);
             var sender = Letters(hm % 500_000) + "-" + salt + "q" + Letters((ulong)index) + "-" + Letters((ulong)m) + "@" + domain;
-            var recipients = new string[1 + (int)((hm >> 40) % 3)];
+            var recipients = new string[_churn ? 1 : 1 + (int)((hm >> 40) % 3)];
             for (var r = 0; r < recipients.Length; r++)
             {
                 var user = (int)(Hash(index * 16 + m * 4 + r, 99) % AliasUsers);

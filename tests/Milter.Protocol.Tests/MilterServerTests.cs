@@ -257,6 +257,43 @@ public sealed class MilterServerTests : IAsyncLifetime
         Assert.Equal(1, _server.TrackedSessions);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_MTA_that_leaves_while_the_handler_works_frees_its_place_at_once_and_the_handler_is_cancelled(bool quitFirst)
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Start(new MilterServerOptions { MaxConnections = 1 }, async c =>
+        {
+            if (c.Stage != "RCPT")
+                return Verdict.Continue;
+            // A store call that waits (a lock held elsewhere) and hears of cancellation.
+            await using (c.Token.Register(() => cancelled.TrySetResult()))
+                await release.Task;
+            return Verdict.Continue;
+        });
+        var mta = await Open();
+        Assert.Equal(VerdictKind.Continue, (await mta.MailAsync("<a@remote.example>")).Kind);
+        // sendmail's milter timeout: QUIT and close, no waiting for the answer.
+        byte[] rcpt = [0, 0, 0, 19, (byte)'R', .. "<bob@example.com>\0"u8];
+        await mta.SendRawAsync(rcpt);
+        if (quitFirst)
+            await mta.QuitAsync();
+        await mta.DisposeAsync();
+
+        await cancelled.Task.WaitAsync(PipeSession.HangLimit);
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (_server.ActiveConnections > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(1);
+        // Freed while the handler still waits: the next connection is served, not refused at the cap of 1.
+        Assert.False(release.Task.IsCompleted);
+        Assert.Equal(0, _server.ActiveConnections);
+        await using var next = await Open();
+        Assert.Equal(0, _server.RefusedConnections);
+        release.SetResult();
+    }
+
     [Fact]
     public async Task Shutdown_lets_sessions_finish_within_the_grace_then_cuts_off_the_rest()
     {

@@ -37,6 +37,8 @@ public abstract class GreylistStore : IGreylistStore
     // Deferred attempts answered and queued for writing, by triplet: the latest one of each (reads see them).
     private readonly ConcurrentDictionary<Triplet, Attempt> _unwritten = new();
     private readonly BatchWriter<Attempt> _attempts;
+    // The attempt writer's transaction size, kept from one batch to the next.
+    private readonly ChunkSize _attemptChunks = new();
     // The last write of attempts failed: write each one before answering until the database takes writes again.
     private volatile bool _writesFailing;
     private int _pendingTouches;
@@ -107,7 +109,7 @@ public abstract class GreylistStore : IGreylistStore
                 // The last batch could not be written: each attempt is written before it is answered
                 // until one succeeds, so that a failing database is answered per on_error (a sender
                 // deferred on an attempt that is never recorded would be deferred forever).
-                await WriteDeferralsAsync([attempt], cancellationToken).ConfigureAwait(false);
+                await WriteDeferralsAsync([attempt], null, cancellationToken).ConfigureAwait(false);
                 _writesFailing = false;
             }
             else
@@ -181,13 +183,14 @@ public abstract class GreylistStore : IGreylistStore
     }
 
     /// <summary>
-    /// Writes queued attempts in one relaxed transaction (see <see cref="WriteDeferralsAsync"/>). A
-    /// failure is logged and the attempts dropped (their senders were answered and will be deferred
-    /// once more), and later attempts are written before they are answered until the database
-    /// takes writes again.
+    /// Writes queued attempts (see <see cref="WriteDeferralsAsync"/>). A failure is logged and the
+    /// attempts not yet written dropped (their senders were answered and will be deferred once
+    /// more), and later attempts are written before they are answered until the database takes
+    /// writes again.
     /// </summary>
     private async Task WriteAttemptsAsync(List<Attempt> attempts)
     {
+        var written = 0;
         try
         {
             if (_writesFailing)
@@ -197,13 +200,13 @@ public abstract class GreylistStore : IGreylistStore
                 StoreLog.AttemptsDropped(_logger, attempts.Count);
                 return;
             }
-            await WriteDeferralsAsync(attempts, CancellationToken.None).ConfigureAwait(false);
+            await WriteDeferralsAsync(attempts, done => written = done, CancellationToken.None, _attemptChunks).ConfigureAwait(false);
             _writesFailing = false;
         }
         catch (StoreUnavailableException ex)
         {
             _writesFailing = true;
-            StoreLog.AttemptsLost(_logger, attempts.Count, ex);
+            StoreLog.AttemptsLost(_logger, attempts.Count - written, ex);
         }
         finally
         {
@@ -212,21 +215,23 @@ public abstract class GreylistStore : IGreylistStore
         }
     }
 
-    /// <summary>Answered deferrals, written in one relaxed transaction (see <see cref="DeferralRow"/>).</summary>
-    private Task<int> WriteDeferralsAsync(IReadOnlyList<Attempt> attempts, CancellationToken cancellationToken) =>
-        _database.WriteAsync(async (session, ct) =>
-        {
-            foreach (var attempt in attempts)
-            {
-                // Answered as new: most likely still without a row, so insert first and read only if one is there.
-                var answered = attempt.Entry;
-                if (answered.Deferrals == 1 && answered.FirstSeen == attempt.At
-                    && await WriteTripletAsync(session, StoreSql.InsertTriplet, answered, ct).ConfigureAwait(false) > 0)
-                    continue;
-                await WriteDecidedAsync(session, attempt.Triplet, row => DeferralRow(attempt, row), ct).ConfigureAwait(false);
-            }
-            return attempts.Count;
-        }, cancellationToken, mayRelax: true);
+    /// <summary>
+    /// Answered deferrals (see <see cref="DeferralRow"/>), in relaxed transactions that each hold the
+    /// writer ~2 ms (<see cref="StoreDatabase.WriteInChunksAsync{T}"/>), so that a new pass, which is
+    /// written before it is answered, never waits behind a whole burst of first attempts.
+    /// </summary>
+    private Task WriteDeferralsAsync(IReadOnlyList<Attempt> attempts, Action<int>? written, CancellationToken cancellationToken, ChunkSize? size = null) =>
+        _database.WriteInChunksAsync(attempts, WriteDeferralAsync, written, cancellationToken, size);
+
+    private async Task WriteDeferralAsync(StoreSession session, Attempt attempt, CancellationToken ct)
+    {
+        // Answered as new: most likely still without a row, so insert first and read only if one is there.
+        var answered = attempt.Entry;
+        if (answered.Deferrals == 1 && answered.FirstSeen == attempt.At
+            && await WriteTripletAsync(session, StoreSql.InsertTriplet, answered, ct).ConfigureAwait(false) > 0)
+            return;
+        await WriteDecidedAsync(session, attempt.Triplet, row => DeferralRow(attempt, row), ct).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// The row an answered deferral leaves, given the row as it is now, which may differ from the row
@@ -425,30 +430,14 @@ public abstract class GreylistStore : IGreylistStore
             return;
         try
         {
-            foreach (var chunk in triplets.Chunk(FlushBatch))
-            {
-                await _database.WriteAsync(async (session, ct) =>
-                {
-                    foreach (var (triplet, touch) in chunk)
-                    {
-                        await ExecuteAsync(session, _database.Dialect.TouchTriplet, ct, ("@client", triplet.Client), ("@sender", triplet.Sender),
-                            ("@recipient", triplet.Recipient), ("@now", touch.LastSeen), ("@expires", touch.Expires)).ConfigureAwait(false);
-                    }
-                    return chunk.Length;
-                }, cancellationToken, mayRelax: true).ConfigureAwait(false); // a lost extension only shortens a lifetime
-            }
-            foreach (var chunk in awl.Chunk(FlushBatch))
-            {
-                await _database.WriteAsync(async (session, ct) =>
-                {
-                    foreach (var (key, touch) in chunk)
-                    {
-                        await ExecuteAsync(session, _database.Dialect.ExtendAwl, ct, ("@client", key.Client), ("@sender_domain", key.Domain),
-                            ("@now", touch.LastSeen), ("@expires", touch.Expires)).ConfigureAwait(false);
-                    }
-                    return chunk.Length;
-                }, cancellationToken, mayRelax: true).ConfigureAwait(false); // a lost extension only shortens a lifetime
-            }
+            // Short relaxed transactions (a lost extension only shortens a lifetime), so that a new pass never waits behind the whole flush.
+            var dialect = _database.Dialect;
+            await _database.WriteInChunksAsync(triplets, (session, row, ct) => ExecuteAsync(session, dialect.TouchTriplet, ct,
+                ("@client", row.Key.Client), ("@sender", row.Key.Sender), ("@recipient", row.Key.Recipient),
+                ("@now", row.Value.LastSeen), ("@expires", row.Value.Expires)), null, cancellationToken).ConfigureAwait(false);
+            await _database.WriteInChunksAsync(awl, (session, row, ct) => ExecuteAsync(session, dialect.ExtendAwl, ct,
+                ("@client", row.Key.Client), ("@sender_domain", row.Key.Domain), ("@now", row.Value.LastSeen), ("@expires", row.Value.Expires)),
+                null, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {
@@ -796,7 +785,7 @@ public abstract class GreylistStore : IGreylistStore
         session.ExecuteAsync(sql, cancellationToken, parameters);
 
     private Task<AllowIndex> LoadAllowAsync(CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) =>
+        _database.ReadAsync(async (session, ct) =>
         {
             // Entries that expire before the next reload are kept; AllowIndex compares their expiry with each check's time.
             return new AllowIndex(await session.QueryAsync(StoreSql.ListAllow, ReadAllow, ct, ("@now", 0L)).ConfigureAwait(false));

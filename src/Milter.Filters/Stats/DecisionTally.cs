@@ -120,7 +120,13 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     /// <summary>Unix seconds of the start of <paramref name="at"/>'s minute.</summary>
     public static long MinuteOf(DateTimeOffset at) => at.ToUnixTimeSeconds() / 60 * 60;
 
-    /// <summary>Writes everything counted in one transaction; a failure puts it back for the next call (bounded by the capacity).</summary>
+    /// <summary>
+    /// Writes everything counted, in short relaxed transactions (<see cref="StoreDatabase.WriteInChunksAsync{T}"/>):
+    /// a flood of distinct networks and sender domains makes thousands of rows, which in one
+    /// transaction held the writer, and every new pass waiting for it, for hundreds of milliseconds.
+    /// Relaxed: a power cut may lose the last seconds of counts, never a greylist decision. A failure
+    /// puts back what was not written for the next call (bounded by the capacity).
+    /// </summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         await _flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -128,32 +134,30 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
         {
             Dictionary<DecisionKey, long> decisions;
             Dictionary<GreylistKey, long> greylist;
-            long pending;
             lock (_lock)
             {
-                (decisions, greylist, pending) = (_decisions, _greylist, _pending);
+                (decisions, greylist) = (_decisions, _greylist);
                 (_decisions, _greylist, _pending) = ([], [], 0);
             }
             ReportDrops();
             if (decisions.Count == 0 && greylist.Count == 0)
                 return;
+            var decisionRows = decisions.ToList();
+            var greylistRows = greylist.ToList();
+            int decisionsDone = 0, greylistDone = 0;
             try
             {
-                await _database.WriteAsync(async (session, ct) =>
-                {
-                    foreach (var (key, n) in decisions)
-                    {
-                        await session.ExecuteAsync(StoreSql.AddDecisionTally, ct, ("@minute", key.Minute), ("@filter", key.Filter), ("@verdict", key.Verdict),
-                            ("@rule", key.Rule), ("@network", key.Network), ("@sender_domain", key.SenderDomain), ("@n", n)).ConfigureAwait(false);
-                    }
-                    await WriteGreylistAsync(session, greylist, ct).ConfigureAwait(false);
-                    return 0;
-                }, cancellationToken).ConfigureAwait(false);
+                await _database.WriteInChunksAsync(decisionRows, static (session, row, ct) =>
+                    session.ExecuteAsync(StoreSql.AddDecisionTally, ct, ("@minute", row.Key.Minute), ("@filter", row.Key.Filter), ("@verdict", row.Key.Verdict),
+                        ("@rule", row.Key.Rule), ("@network", row.Key.Network), ("@sender_domain", row.Key.SenderDomain), ("@n", row.Value)),
+                    done => decisionsDone = done, cancellationToken).ConfigureAwait(false);
+                await _database.WriteInChunksAsync(greylistRows, static (session, row, ct) => WriteGreylistAsync(session, row.Key, row.Value, ct),
+                    done => greylistDone = done, cancellationToken).ConfigureAwait(false);
             }
             catch (StoreUnavailableException ex)
             {
-                StatsLog.FlushFailed(_logger, decisions.Count + greylist.Count, ex);
-                PutBack(decisions, greylist, pending);
+                StatsLog.FlushFailed(_logger, decisionRows.Count - decisionsDone + greylistRows.Count - greylistDone, ex);
+                PutBack(decisionRows.Skip(decisionsDone), greylistRows.Skip(greylistDone));
             }
         }
         finally
@@ -163,18 +167,20 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     }
 
     // The rows of a failed write go back in with what was counted meanwhile, unless that would pass the capacity.
-    private void PutBack(Dictionary<DecisionKey, long> decisions, Dictionary<GreylistKey, long> greylist, long pending)
+    private void PutBack(IEnumerable<KeyValuePair<DecisionKey, long>> decisions, IEnumerable<KeyValuePair<GreylistKey, long>> greylist)
     {
+        var (d, g) = (decisions.ToList(), greylist.ToList());
+        var pending = d.Sum(r => r.Value) + g.Sum(r => r.Value);
         lock (_lock)
         {
-            if (decisions.Count + greylist.Count + _decisions.Count + _greylist.Count > _capacity)
+            if (d.Count + g.Count + _decisions.Count + _greylist.Count > _capacity)
             {
                 _dropped += pending;
                 return;
             }
-            foreach (var (key, n) in decisions)
+            foreach (var (key, n) in d)
                 Add(_decisions, key, n);
-            foreach (var (key, n) in greylist)
+            foreach (var (key, n) in g)
                 Add(_greylist, key, n);
             _pending += pending;
         }
@@ -264,11 +270,12 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     internal static async Task WriteGreylistAsync(StoreSession session, IReadOnlyDictionary<GreylistKey, long> rows, CancellationToken cancellationToken)
     {
         foreach (var (key, n) in rows)
-        {
-            await session.ExecuteAsync(StoreSql.AddGreylistTally, cancellationToken, ("@minute", key.Minute), ("@event", GreylistEventNames.Of(key.Event)),
-                ("@delay", key.Delay), ("@n", n)).ConfigureAwait(false);
-        }
+            await WriteGreylistAsync(session, key, n, cancellationToken).ConfigureAwait(false);
     }
+
+    private static Task<int> WriteGreylistAsync(StoreSession session, GreylistKey key, long n, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(StoreSql.AddGreylistTally, cancellationToken, ("@minute", key.Minute), ("@event", GreylistEventNames.Of(key.Event)),
+            ("@delay", key.Delay), ("@n", n));
 
     private Task<IReadOnlyList<TResult>> QueryAsync<TResult>(string sql, (string Name, object? Value)[] parameters, Func<DbDataReader, TResult> map,
         CancellationToken cancellationToken) =>

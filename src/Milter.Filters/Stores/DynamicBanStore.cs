@@ -68,7 +68,7 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
     }
 
     public Task<IReadOnlyList<DynamicBan>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) =>
+        _database.ReadAsync(async (session, ct) =>
             (IReadOnlyList<DynamicBan>)await session.QueryAsync(StoreSql.ListBans, ReadBan, ct, ("@now", now.ToUnixTimeSeconds())).ConfigureAwait(false),
             cancellationToken);
 

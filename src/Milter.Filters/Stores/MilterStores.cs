@@ -49,7 +49,8 @@ public sealed class MilterStores : IAsyncDisposable
     /// <exception cref="StoreUnavailableException">The database did not answer; nothing was re-read.</exception>
     public async Task<IReadOnlyList<string>> RefreshChangedAsync(CancellationToken cancellationToken)
     {
-        var current = await _database.RunAsync((session, ct) => StoreGenerations.ReadAsync(session, ct), cancellationToken).ConfigureAwait(false);
+        // On a read connection: the poll runs every 2 s and must not queue behind the writer.
+        var current = await _database.ReadAsync((session, ct) => StoreGenerations.ReadAsync(session, ct), cancellationToken).ConfigureAwait(false);
         var changed = current.Where(c => _generations is null || !_generations.TryGetValue(c.Key, out var seen) || seen != c.Value)
             .Select(c => c.Key).Order(StringComparer.Ordinal).ToList();
         // Re-read after the counters were read: a change made meanwhile is in the copy, or moves a counter again.

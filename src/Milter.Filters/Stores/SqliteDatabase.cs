@@ -12,12 +12,25 @@ namespace Milter.Filters.Stores;
 /// path's statements prepared on it. Reads outside a write (<see cref="OpenReadSessionAsync"/>) use
 /// a few more connections, opened as needed and kept: in WAL mode a reader sees the last commit and
 /// never waits for the writer, a sweep or a checkpoint. Other processes (the admin commands) wait up
-/// to <c>busy_timeout</c>.
+/// to <c>busy_timeout</c>. The write-ahead log is copied back into the file (checkpointed) by a
+/// connection of its own every <see cref="CheckpointPeriod"/>, not by the commit that happens to fill
+/// it: SQLite's automatic checkpoint ran inside a commit on the write connection, copying and syncing
+/// thousands of pages while every session with a pass to write waited for that connection.
 /// </summary>
 internal sealed class SqliteDatabase : StoreDatabase
 {
-    // Read connections at most; more readers at once wait for one.
-    private static readonly int MaxReaders = Math.Clamp(Environment.ProcessorCount, 2, 8);
+    // Read connections at most; more readers at once wait for one. Twice the cores: a reader whose
+    // thread is preempted, or waits for a page from the disk, keeps its connection meanwhile.
+    private static readonly int MaxReaders = Math.Clamp(2 * Environment.ProcessorCount, 4, 16);
+
+    // Page caches, per connection (negative: KiB). The writer's survives its own commits and holds the
+    // upper levels of the triplet index for the random inserts of new triplets; a reader's is emptied
+    // by every commit of the writer (WAL), so a large one would only hold memory.
+    private const string WriterCache = "PRAGMA cache_size = -4096";
+    private const string ReaderCache = "PRAGMA cache_size = -512";
+
+    /// <summary>How often the write-ahead log is checkpointed, when something was written since.</summary>
+    public static TimeSpan CheckpointPeriod { get; } = TimeSpan.FromMilliseconds(500);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _readGate = new(MaxReaders, MaxReaders);
@@ -35,6 +48,13 @@ internal sealed class SqliteDatabase : StoreDatabase
     private int _fileGeneration;
     // The connection's current PRAGMA synchronous: FULL (false) as opened, NORMAL (true) after a relaxed commit.
     private bool _relaxed;
+    // Write sessions since the last checkpoint.
+    private int _writes;
+    private readonly CancellationTokenSource _stopCheckpoints = new();
+    private Task _checkpoints = Task.CompletedTask;
+    // The checkpoint connection and the file generation it was opened on (only the checkpoint loop uses them).
+    private SqliteConnection? _checkpointer;
+    private int _checkpointerGeneration;
 
     private SqliteDatabase(SqliteConnection connection, string path, StoreOptions options, TimeProvider time, ILogger logger) : base(SqlDialect.Sqlite, "sqlite:" + path)
     {
@@ -52,7 +72,9 @@ internal sealed class SqliteDatabase : StoreDatabase
         var full = Path.GetFullPath(path);
         try
         {
-            return new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
+            var database = new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
+            database._checkpoints = database.CheckpointLoopAsync(database._stopCheckpoints.Token);
+            return database;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -68,6 +90,11 @@ internal sealed class SqliteDatabase : StoreDatabase
                 // WAL: readers never block the writer. synchronous=FULL: a committed pass survives a power cut, not only a crash.
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA synchronous = FULL",
+                // Checkpoints are the checkpoint loop's (see the class remarks); after one, the log file
+                // is cut back to 64 MiB if a burst made it longer.
+                "PRAGMA wal_autocheckpoint = 0",
+                "PRAGMA journal_size_limit = 67108864",
+                WriterCache,
             ], cancellationToken).ConfigureAwait(false);
     }
 
@@ -142,7 +169,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             }
             if (File.Exists(_path))
             {
-                var connection = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, ["PRAGMA query_only = ON"], cancellationToken).ConfigureAwait(false);
+                var connection = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, ["PRAGMA query_only = ON", ReaderCache], cancellationToken).ConfigureAwait(false);
                 return new ReadSession(this, new Reader(connection, generation));
             }
         }
@@ -183,8 +210,62 @@ internal sealed class SqliteDatabase : StoreDatabase
         StoreLog.FileRecreated(_logger, Description, LatestVersion);
     }
 
+    /// <summary>
+    /// Every <see cref="CheckpointPeriod"/>, when something was written since, copies what it can of the
+    /// write-ahead log into the file (PASSIVE: it waits for no reader and no writer, and the writer goes
+    /// on meanwhile) on a connection of its own, so that no session waits for it.
+    /// </summary>
+    private async Task CheckpointLoopAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(CheckpointPeriod, _time, stop).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _writes, 0) == 0 || _replacing || _unmigrated)
+                    continue;
+                try
+                {
+                    await CheckpointAsync(stop).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+                {
+                    StoreLog.CheckpointFailed(_logger, Description, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        var generation = Volatile.Read(ref _fileGeneration);
+        if (_checkpointer is not null && _checkpointerGeneration != generation)
+        {
+            await _checkpointer.DisposeAsync().ConfigureAwait(false);
+            _checkpointer = null;
+        }
+        if (_checkpointer is null)
+        {
+            if (!File.Exists(_path))
+                return;
+            _checkpointer = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, [ReaderCache], cancellationToken).ConfigureAwait(false);
+            _checkpointerGeneration = generation;
+        }
+        await using var command = _checkpointer.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public override async ValueTask DisposeAsync()
     {
+        await _stopCheckpoints.CancelAsync().ConfigureAwait(false);
+        await _checkpoints.ConfigureAwait(false);
+        if (_checkpointer is not null)
+            await _checkpointer.DisposeAsync().ConfigureAwait(false);
+        _checkpointer = null;
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -244,6 +325,7 @@ internal sealed class SqliteDatabase : StoreDatabase
 
         protected override ValueTask ReleaseAsync()
         {
+            Interlocked.Increment(ref database._writes);
             if (releasesGate)
                 database._gate.Release();
             return ValueTask.CompletedTask;

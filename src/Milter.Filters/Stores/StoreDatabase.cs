@@ -71,6 +71,45 @@ internal abstract class StoreDatabase : IAsyncDisposable
             }
         }, write: true, cancellationToken);
 
+    /// <summary>How long one transaction of <see cref="WriteInChunksAsync{T}"/> may hold the writer.</summary>
+    public static TimeSpan MaxChunkHold { get; } = TimeSpan.FromMilliseconds(2);
+
+
+    /// <summary>
+    /// Writes <paramref name="items"/> for periodic work (a tally, lifetime extensions) in relaxed
+    /// transactions of a few rows each: they start at 16 rows and double while a transaction holds the
+    /// writer for less than half of <see cref="MaxChunkHold"/> and halve when it holds it longer; each
+    /// queues for the writer anew, so that a session's write (a new pass) waits behind one short
+    /// transaction at most, never behind the whole. <paramref name="written"/> hears how many items are committed
+    /// after each transaction, so that a caller can tell what a failure left unwritten.
+    /// </summary>
+    /// <param name="size">Where the chunk size starts and is kept for the next call (a writer that runs often); null: a new one.</param>
+    public async Task WriteInChunksAsync<T>(IReadOnlyList<T> items, Func<StoreSession, T, CancellationToken, Task> write, Action<int>? written,
+        CancellationToken cancellationToken, ChunkSize? size = null)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(write);
+        size ??= new ChunkSize();
+        var done = 0;
+        while (done < items.Count)
+        {
+            var from = done;
+            var take = Math.Min(size.Rows, items.Count - done);
+            long started = 0;
+            await WriteAsync(async (session, ct) =>
+            {
+                started = Time.GetTimestamp();
+                for (var i = from; i < from + take; i++)
+                    await write(session, items[i], ct).ConfigureAwait(false);
+                return take;
+            }, cancellationToken, mayRelax: true).ConfigureAwait(false);
+            var held = Time.GetElapsedTime(started);
+            done += take;
+            written?.Invoke(done);
+            size.Adjust(held);
+        }
+    }
+
     private async Task<T> RunCoreAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool write, CancellationToken cancellationToken,
         bool readOnly = false)
     {
@@ -81,8 +120,10 @@ internal abstract class StoreDatabase : IAsyncDisposable
         {
             // SQLite calls block (a busy file waits out busy_timeout). Run inline on a socket's event
             // thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), they would hold up every other
-            // connection's I/O: move to the thread pool first.
-            if (!Thread.CurrentThread.IsThreadPoolThread)
+            // connection's I/O: move to the thread pool first. A write always goes there, even from
+            // the pool: it may wait for another process's lock, and its caller (a session) must get
+            // its task back at once to watch its connection meanwhile, not after the wait.
+            if (write || !Thread.CurrentThread.IsThreadPoolThread)
                 await Task.Yield();
             var session = readOnly
                 ? await OpenReadSessionAsync(cancellationToken).ConfigureAwait(false)
@@ -139,4 +180,24 @@ internal abstract class StoreDatabase : IAsyncDisposable
 
     private static bool IsStoreFailure(Exception ex) =>
         ex is DbException or TimeoutException or IOException or SocketException or UnauthorizedAccessException;
+}
+
+/// <summary>
+/// Rows per transaction of <see cref="StoreDatabase.WriteInChunksAsync{T}"/>: starts at 16, doubles (up
+/// to 512) while a transaction holds the writer for less than half of <see cref="StoreDatabase.MaxChunkHold"/>,
+/// halves when it holds it longer.
+/// </summary>
+internal sealed class ChunkSize
+{
+    private const int Max = 512;
+
+    public int Rows { get; private set; } = 16;
+
+    public void Adjust(TimeSpan held)
+    {
+        if (held > StoreDatabase.MaxChunkHold)
+            Rows = Math.Max(1, Rows / 2);
+        else if (held < StoreDatabase.MaxChunkHold / 2)
+            Rows = Math.Min(Max, Rows * 2);
+    }
 }

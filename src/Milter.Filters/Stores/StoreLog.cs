@@ -46,4 +46,7 @@ internal static partial class StoreLog
 
     [LoggerMessage(3712, LogLevel.Warning, "{Count} greylist attempts queued before writes began to fail are dropped (those senders are deferred once more)")]
     public static partial void AttemptsDropped(ILogger logger, int count);
+
+    [LoggerMessage(3713, LogLevel.Warning, "Checkpointing the write-ahead log of {Database} failed; trying again later")]
+    public static partial void CheckpointFailed(ILogger logger, string database, Exception exception);
 }

@@ -36,6 +36,12 @@ internal static partial class ProtocolLog
     [LoggerMessage(1012, LogLevel.Warning, "milter listener: {Count} session(s) still running after the shutdown grace period; cutting them off")]
     public static partial void SessionsCutOff(ILogger logger, int count);
 
+    [LoggerMessage(1014, LogLevel.Debug, "milter connection {ConnectionId}: the MTA went away while the filter worked on {Stage}; cancelling it")]
+    public static partial void PeerLeftDuringStage(ILogger logger, long connectionId, string stage);
+
+    [LoggerMessage(1015, LogLevel.Error, "milter connection {ConnectionId}: the MTA went away while the filter worked on {Stage}, and the filter did not stop within {GraceSeconds:0.#} s of being cancelled")]
+    public static partial void HandlerStuckAfterPeerLeft(ILogger logger, long connectionId, string stage, double graceSeconds);
+
     [LoggerMessage(1013, LogLevel.Error, "milter connection {ConnectionId}: unexpected failure; connection closed")]
     public static partial void SessionFailed(ILogger logger, Exception exception, long connectionId);
 }

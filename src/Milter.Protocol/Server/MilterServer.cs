@@ -149,7 +149,7 @@ public sealed class MilterServer
                 ProtocolLog.SessionFailed(_logger, e, id);
                 return;
             }
-            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id, _negotiations);
+            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id, _negotiations, socket, Vacate);
             await session.RunAsync(hardStop).ConfigureAwait(false);
             Vacate();
             if (handler is IAsyncDisposable ad)

@@ -34,12 +34,18 @@ public sealed class MilterSession
     private readonly MilterConnectionContext _context;
     private readonly List<KeyValuePair<string, string>> _macroScratch = [];
     private readonly NegotiationCache? _negotiations;
+    // The connection's socket, watched while the handler works (null: a pipe without one, as in tests).
+    private readonly Socket? _socket;
+    private readonly Action? _peerLeftCallback;
+    private PeerWatch? _peerWatch;
 
     private Phase _phase = Phase.Start;
     private MessageStep _step = MessageStep.None;
     private ProtocolFlags _agreed;
     private long _headerBytes;
     private bool _handlerStuck;
+    // The MTA closed the connection or sent QUIT while the handler worked: nothing more is answered.
+    private bool _peerLeft;
     private CancellationTokenSource? _stageCts;
 
     public MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId)
@@ -48,10 +54,14 @@ public sealed class MilterSession
     }
 
     /// <param name="negotiations">Shared by the sessions of one server, so the OPTNEG answer is computed once, not per connection.</param>
+    /// <param name="socket">The connection's socket under <paramref name="transport"/>: looked at (never read) while the handler works, so that an MTA that leaves meanwhile is noticed at once.</param>
+    /// <param name="peerLeft">Called once the MTA left while the handler worked, before the handler has stopped (the server frees the connection's place under its cap).</param>
     internal MilterSession(IDuplexPipe transport, IMilterHandler handler, SessionOptions options, TimeProvider time, ILogger logger, long connectionId,
-        NegotiationCache? negotiations)
+        NegotiationCache? negotiations, Socket? socket = null, Action? peerLeft = null)
     {
         _negotiations = negotiations;
+        _socket = socket;
+        _peerLeftCallback = peerLeft;
         _transport = transport;
         _handler = handler;
         _needs = handler.Requirements;
@@ -86,7 +96,7 @@ public sealed class MilterSession
                 try
                 {
                     while (open && FrameReader.TryRead(ref buffer, _options.MaxFrameSize, out var code, out var payload))
-                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !_handlerStuck;
+                        open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !_handlerStuck && !_peerLeft;
                 }
                 finally
                 {
@@ -353,8 +363,8 @@ public sealed class MilterSession
 
     private async ValueTask ReplyAsync(ProtocolFlags noReplyFlag, Verdict verdict, CancellationToken ct)
     {
-        if ((_agreed & noReplyFlag) != 0)
-            return; // we promised not to answer this stage
+        if ((_agreed & noReplyFlag) != 0 || _peerLeft)
+            return; // we promised not to answer this stage, or no one is there to read the answer
         // SKIP answers a body chunk only: Postfix takes it elsewhere as "skip every further event of
         // this type" (the next RCPTs would go unfiltered), sendmail as a filter state it does not expect.
         var skipAllowed = noReplyFlag == ProtocolFlags.NoReplyBody && (_agreed & ProtocolFlags.Skip) != 0;
@@ -368,6 +378,8 @@ public sealed class MilterSession
         var verdict = await CallAsync(MilterStages.EndOfMessage, static (h, m, x, t) => h.OnEndOfMessageAsync((IMessageModifier)m!, x, t), modifier, ct, progress: true).ConfigureAwait(false);
         if (verdict.Kind is VerdictKind.Skip)
             verdict = Verdict.Continue;
+        if (_peerLeft)
+            return;
         foreach (var m in modifier.Modifications)
             ReplyCodec.WriteModification(_transport.Output, m);
         ReplyCodec.WriteVerdict(_transport.Output, verdict, skipAllowed: false);
@@ -462,6 +474,24 @@ public sealed class MilterSession
     private async ValueTask<Verdict> SlowAsync(ValueTask<Verdict> pending, MilterStages stage, bool progress, CancellationToken ct)
     {
         var task = pending.AsTask();
+        // While the handler works, the socket is watched: an MTA that leaves (sendmail's milter timeout
+        // sends QUIT and closes) gets its handler cancelled and its place under the cap back at once.
+        using var stopWatch = _socket is null ? null : new CancellationTokenSource();
+        var watch = stopWatch is null ? null : (_peerWatch ??= new PeerWatch(_socket!)).LeftAsync(stopWatch.Token);
+        try
+        {
+            return await AwaitHandlerAsync(task, watch, stage, progress, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The socket's next read is the session's own: the look must not be pending then.
+            if (watch is { IsCompleted: false })
+                stopWatch!.Cancel();
+        }
+    }
+
+    private async ValueTask<Verdict> AwaitHandlerAsync(Task<Verdict> task, Task<bool>? watch, MilterStages stage, bool progress, CancellationToken ct)
+    {
         var deadline = _time.GetTimestamp();
         var timeout = _options.StageTimeout;
         while (true)
@@ -472,7 +502,14 @@ public sealed class MilterSession
             var wait = progress && _options.ProgressInterval < left ? _options.ProgressInterval : left;
             try
             {
-                return await task.WaitAsync(wait, _time, ct).ConfigureAwait(false);
+                if (watch is null)
+                    return await task.WaitAsync(wait, _time, ct).ConfigureAwait(false);
+                if (await Task.WhenAny(task, watch).WaitAsync(wait, _time, ct).ConfigureAwait(false) == task)
+                    return await task.ConfigureAwait(false);
+                if (watch.IsCompletedSuccessfully && watch.Result)
+                    return await PeerLeftAsync(task, stage, ct).ConfigureAwait(false);
+                watch = null; // something else arrived (a no-reply command): the handler is awaited as before
+                continue;
             }
             catch (TimeoutException) when (!task.IsCompleted)
             {
@@ -514,6 +551,34 @@ public sealed class MilterSession
         }
         _stageCts.Dispose();
         _stageCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        return _options.FailureVerdict;
+    }
+
+    /// <summary>
+    /// The MTA left while the handler worked on <paramref name="stage"/>: the server hears of it at
+    /// once (the connection's place is free), the handler is cancelled and given the cancel grace to
+    /// stop, and nothing more is answered.
+    /// </summary>
+    private async ValueTask<Verdict> PeerLeftAsync(Task<Verdict> task, MilterStages stage, CancellationToken ct)
+    {
+        _peerLeft = true;
+        _peerLeftCallback?.Invoke();
+        ProtocolLog.PeerLeftDuringStage(_logger, _context.ConnectionId, StageName(stage));
+        await _stageCts!.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await task.WaitAsync(_options.CancelGrace, _time, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!task.IsCompleted)
+        {
+            // Still inside its call: not told of the close either (one call at a time).
+            ProtocolLog.HandlerStuckAfterPeerLeft(_logger, _context.ConnectionId, StageName(stage), _options.CancelGrace.TotalSeconds);
+            _handlerStuck = true;
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // It stopped, as asked.
+        }
         return _options.FailureVerdict;
     }
 

@@ -110,7 +110,9 @@ public sealed class SqliteStoreTests : StoreContract
 
         Assert.All(results, r => Assert.Equal((GreylistAction.Defer, GreylistRules.New), (r.Action, r.Rule)));
         Assert.Equal(200, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet WHERE state = 0 AND deferrals = 1"));
-        Assert.InRange(writes.Count, 1, 3);
+        // Not one transaction per triplet: transactions of 16 rows, doubling while each holds the writer
+        // under a millisecond (16 + 32 + 64 + 88 here), halving when one takes longer than 2 ms.
+        Assert.InRange(writes.Count, 1, 12);
     }
 
     private sealed class WriteCounter : IStoreObserver

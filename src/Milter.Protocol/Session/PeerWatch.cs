@@ -1,0 +1,57 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Milter.Protocol.Wire;
+
+namespace Milter.Protocol.Session;
+
+/// <summary>
+/// Looks at a connection's socket while the handler works on a stage, without taking anything from
+/// it: an MTA that waits for the answer sends nothing meanwhile, except when it gives up on the
+/// filter (sendmail's milter timeouts): then it sends QUIT and closes. Either one, or the end of the
+/// stream, means no one will read the answer.
+/// </summary>
+internal sealed class PeerWatch(Socket socket)
+{
+    // Enough for the QUIT frame behind a few macro or no-reply frames; a longer look is not needed,
+    // since whatever else arrived ends the watch anyway.
+    private readonly byte[] _peek = new byte[64];
+
+    /// <summary>
+    /// Completes with true once the MTA left (the end of the stream, a reset, or a QUIT among the
+    /// frames waiting), false when something else arrived first; cancelled by <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task<bool> LeftAsync(CancellationToken cancellationToken)
+    {
+        int n;
+        try
+        {
+            n = await socket.ReceiveAsync(_peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            return true; // reset
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        return n == 0 || HasQuit(_peek.AsSpan(0, n));
+    }
+
+    /// <summary>Whether whole frames at the start of <paramref name="bytes"/> include QUIT.</summary>
+    internal static bool HasQuit(ReadOnlySpan<byte> bytes)
+    {
+        while (bytes.Length >= 5)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(bytes);
+            if (length == 0)
+                return false;
+            if (bytes[4] == (byte)CommandCode.Quit)
+                return true;
+            if (length > (uint)(bytes.Length - 4))
+                return false;
+            bytes = bytes[(4 + (int)length)..];
+        }
+        return false;
+    }
+}
