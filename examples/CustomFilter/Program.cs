@@ -3,5 +3,5 @@ using MilterHost.Chain;
 
 // The stock command line (run, check-config, simulate, ...) with one more filter the YAML can name:
 // filters: [relay, ban, recipients, max_recipients, dns_lists, greylist]
-return await MilterHost.Program.RunAsync(args, new MilterHostSetup(services =>
+return await MilterHost.MilterHostCli.RunAsync(args, new MilterHostSetup(services =>
     services.AddMilterFilter(MaxRecipientsFilter.FilterName, MaxRecipientsOptions.Section, (_, options) => new MaxRecipientsFilter(options))));

@@ -15,7 +15,7 @@ public sealed class CommandTests : IDisposable
     public async Task Check_config_prints_the_effective_config_and_exits_0()
     {
         var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\ngreylist:\n  delay: 90s\n");
-        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal(0, exit);
         Assert.Equal("", stderr);
@@ -32,7 +32,7 @@ public sealed class CommandTests : IDisposable
     public async Task Check_config_warns_about_a_milter_port_and_a_status_port_other_hosts_reach_without_a_password()
     {
         var path = _dir.Write("milterhost.yaml", "listen: inet6:8891@[::]\nstatus: { listen: \"192.0.2.1:8025\" }\n");
-        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal(0, exit);
         Assert.Equal(
@@ -51,7 +51,7 @@ public sealed class CommandTests : IDisposable
     public async Task Check_config_is_quiet_about_loopback_and_a_status_port_with_a_token(string yaml, string listen)
     {
         var path = _dir.Write("milterhost.yaml", yaml);
-        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal((0, ""), (exit, stderr));
         Assert.Contains($"\nlisten: {listen}\n", stdout, StringComparison.Ordinal);
@@ -61,7 +61,7 @@ public sealed class CommandTests : IDisposable
     public async Task Check_config_prints_every_error_to_stderr_and_exits_1()
     {
         var path = _dir.Write("milterhost.yaml", "greylist:\n  delay: soon\n  enabld: true\n");
-        var (exit, stdout, stderr) = await Run(Program.CreateRootCommand(), "check-config", "-c", path);
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "-c", path);
 
         Assert.Equal(1, exit);
         Assert.Equal("", stdout);
@@ -76,7 +76,7 @@ public sealed class CommandTests : IDisposable
     public async Task Check_config_of_a_missing_file_exits_1()
     {
         var path = Path.Combine(_dir.Path, "nope.yaml");
-        var (exit, _, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--config", path);
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
         Assert.Equal(1, exit);
         Assert.Equal($"{path}: cannot read the configuration: no such file\n1 error in {path}\n", stderr);
     }
@@ -125,7 +125,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("check-config")]
     public async Task Help_of_each_command_describes_the_config_option_and_its_default(string command)
     {
-        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), command, "--help");
+        var (exit, stdout, _) = await Run(MilterHostCli.CreateRootCommand(), command, "--help");
         Assert.Equal(0, exit);
         Assert.Contains("-c, --config <PATH>", stdout, StringComparison.Ordinal);
         Assert.Contains("Relative paths inside it are resolved against its directory.", stdout, StringComparison.Ordinal);
@@ -136,7 +136,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("relay-test", "--timeout <DURATION>", "[default: 30s]")]
     public async Task Help_shows_duration_defaults_as_they_are_written(string command, string option, string shown)
     {
-        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), command, "--help");
+        var (exit, stdout, _) = await Run(MilterHostCli.CreateRootCommand(), command, "--help");
         Assert.Equal(0, exit);
         var line = Assert.Single(stdout.Split('\n'), l => l.TrimStart().StartsWith(option, StringComparison.Ordinal));
         Assert.EndsWith(shown, line.TrimEnd(), StringComparison.Ordinal);
@@ -145,7 +145,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Root_help_lists_the_commands()
     {
-        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), "--help");
+        var (exit, stdout, _) = await Run(MilterHostCli.CreateRootCommand(), "--help");
         Assert.Equal(0, exit);
         Assert.Contains("  run ", stdout, StringComparison.Ordinal);
         Assert.Contains("  check-config ", stdout, StringComparison.Ordinal);
@@ -155,7 +155,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Version_prints_the_product_version()
     {
-        var (exit, stdout, _) = await Run(Program.CreateRootCommand(), "--version");
+        var (exit, stdout, _) = await Run(MilterHostCli.CreateRootCommand(), "--version");
         Assert.Equal(0, exit);
         Assert.Matches(@"^\d+\.\d+\.\d+", stdout);
     }
@@ -163,7 +163,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Misspelt_option_is_a_usage_error()
     {
-        var (exit, _, stderr) = await Run(Program.CreateRootCommand(), "check-config", "--confg", "x.yaml");
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--confg", "x.yaml");
         Assert.NotEqual(0, exit);
         Assert.Contains("--confg", stderr, StringComparison.Ordinal);
     }
@@ -173,7 +173,7 @@ public sealed class CommandTests : IDisposable
     {
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
-        var exit = await root.Parse(args, Program.CreateParserConfiguration()).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        var exit = await root.Parse(args, MilterHostCli.CreateParserConfiguration()).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
         return (exit, stdout.ToString(), stderr.ToString());
     }
 }

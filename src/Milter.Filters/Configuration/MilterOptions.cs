@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Milter.Filters.Configuration;
 
 // The effective configuration, as immutable records with the defaults of docs/design.md. The host binds
-// YAML to these (MilterHost/Configuration), validates once, and swaps the whole tree on SIGHUP; a
+// YAML to these (Milter.Host/Configuration), validates once, and swaps the whole tree on SIGHUP; a
 // session takes its snapshot at CONNECT. Lists given as "file:PATH" etc. are resolved by the host.
 
 /// <summary>The root of milterhost.yaml.</summary>

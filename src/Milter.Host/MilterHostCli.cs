@@ -4,11 +4,12 @@ using MilterHost.Commands;
 
 namespace MilterHost;
 
-/// <summary>The <c>milterhost</c> executable: one binary, one subcommand per job.</summary>
-public static class Program
+/// <summary>
+/// The command line of a <c>milterhost</c> executable, one subcommand per job: the stock one
+/// (src/MilterHost) and one with filters of its own call <see cref="RunAsync"/> from their <c>Main</c>.
+/// </summary>
+public static class MilterHostCli
 {
-    public static Task<int> Main(string[] args) => RunAsync(args, MilterHostSetup.BuiltIn);
-
     /// <summary>
     /// Runs the command line of a milterhost executable: the stock one, or one built with filters of
     /// its own (docs/writing-a-filter.md), which passes them in <paramref name="setup"/>.
