@@ -78,6 +78,8 @@ public sealed class FilterOrderTests : IDisposable
         Assert.Equal(["ban", "greylist"], config.Options.Filters);
         Assert.Equal([$"{path}:2:1: warning: relay control is off (relay.enabled: false): any client may send mail through this server to any domain"],
             config.Warnings.Select(w => w.ToString()));
+        // The one list check-config prints and the daemon logs at start.
+        Assert.Equal(config.Warnings.Select(w => w.ToString()), ConfigWarnings.Of(config));
     }
 
     [Fact]

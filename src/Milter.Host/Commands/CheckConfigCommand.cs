@@ -31,8 +31,6 @@ public static class CheckConfigCommand
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
-            foreach (var warning in result.Config.Warnings)
-                error.WriteLine(warning.ToString());
             foreach (var warning in ConfigWarnings.Of(result.Config))
                 error.WriteLine(warning);
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");

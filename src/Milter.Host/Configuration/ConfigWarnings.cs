@@ -3,8 +3,9 @@ using System.Net;
 namespace MilterHost.Configuration;
 
 /// <summary>
-/// Settings that are valid but open the daemon to other hosts without a password: check-config
-/// prints them on stderr (and still exits 0), the daemon logs them at start. Each line reads
+/// Settings that are valid but risky: the loader's own (relay control off) and those that open the
+/// daemon to other hosts without a password. check-config prints them on stderr (and still exits
+/// 0), the daemon logs them at start: one list for both. Each line reads
 /// <c>file:line:column: warning: message</c>.
 /// </summary>
 public static class ConfigWarnings
@@ -12,7 +13,7 @@ public static class ConfigWarnings
     public static IReadOnlyList<string> Of(LoadedConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var warnings = new List<string>();
+        var warnings = config.Warnings.Select(w => w.ToString()).ToList();
         var listen = config.Listen;
         if (!listen.IsLocal)
         {
