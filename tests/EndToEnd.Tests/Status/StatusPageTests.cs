@@ -93,8 +93,9 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
             Assert.True(exit == 0, stderr);
             stats = stdout;
         }
-        // A minute boundary between the two moves the window; then ask again.
-        while (summary != stats && ++attempt < 3);
+        // A minute boundary between the two moves the window; then ask again once the daemon's
+        // summary cache (5 s) has let go of the old window.
+        while (summary != stats && ++attempt < 3 && await Task.Delay(TimeSpan.FromSeconds(6)).ContinueWith(_ => true));
 
         Assert.Equal(summary, stats);
         var json = JsonNode.Parse(summary)!;
