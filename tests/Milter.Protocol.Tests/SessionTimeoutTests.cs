@@ -11,7 +11,7 @@ namespace Milter.Protocol.Tests;
 /// <summary>Slow and stuck handlers, on a fake clock that moves only when a timer is waiting.</summary>
 public sealed class SessionTimeoutTests
 {
-    private const string FailureText = "451 4.3.0 Temporary filter failure, please try again later";
+    private const string FailureText = "451 4.3.0 Temporary local problem, please try again later";
 
     private static readonly SessionOptions Options = new()
     {

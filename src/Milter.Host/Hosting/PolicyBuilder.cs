@@ -114,7 +114,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
             IdleTimeout = options.Limits.IdleTimeout,
             StageTimeout = options.Limits.StageTimeout,
             MaxHeaderBytes = MaxHeaderBytes,
-            FailureVerdict = options.OnError == OnError.Accept ? Verdict.Continue : Verdict.Tempfail(FilterChain.ErrorReply, FilterChain.OnErrorRule),
+            FailureVerdict = options.OnError == OnError.Accept ? Verdict.Continue : FailureReply.Tempfail,
         },
     };
 }

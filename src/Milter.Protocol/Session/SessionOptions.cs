@@ -35,6 +35,5 @@ public sealed record SessionOptions
     public TimeSpan CancelGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The answer when the handler throws or exceeds <see cref="StageTimeout"/> (on_error).</summary>
-    public Verdict FailureVerdict { get; init; } =
-        Verdict.Tempfail(new SmtpReply(451, "4.3.0", "Temporary filter failure, please try again later"), "on_error");
+    public Verdict FailureVerdict { get; init; } = FailureReply.Tempfail;
 }
