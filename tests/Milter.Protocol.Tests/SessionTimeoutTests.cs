@@ -15,9 +15,12 @@ public sealed class SessionTimeoutTests
 
     private static readonly SessionOptions Options = new()
     {
-        StageTimeout = TimeSpan.FromSeconds(20),
-        ProgressInterval = TimeSpan.FromSeconds(5),
-        CancelGrace = TimeSpan.FromSeconds(2),
+        Limits = new()
+        {
+            StageTimeout = TimeSpan.FromSeconds(20),
+            ProgressInterval = TimeSpan.FromSeconds(5),
+            CancelGrace = TimeSpan.FromSeconds(2),
+        },
     };
 
     private static async Task OpenMessage(MilterClient mta, string queueId = "Q1")

@@ -74,14 +74,14 @@ public sealed class MilterSession
         {
             while (true)
             {
-                idle.CancelAfter(_options.IdleTimeout);
+                idle.CancelAfter(_options.Limits.IdleTimeout);
                 var result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 var open = true;
                 try
                 {
-                    while (open && FrameReader.TryRead(ref buffer, _options.MaxFrameSize, out var code, out var payload))
+                    while (open && FrameReader.TryRead(ref buffer, _options.Limits.MaxFrameSize, out var code, out var payload))
                         open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !stages.HandlerStuck && !stages.PeerLeft;
                 }
                 finally
@@ -117,7 +117,7 @@ public sealed class MilterSession
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested)
         {
-            ProtocolLog.IdleTimeout(_logger, _context.ConnectionId, _options.IdleTimeout.TotalSeconds);
+            ProtocolLog.IdleTimeout(_logger, _context.ConnectionId, _options.Limits.IdleTimeout.TotalSeconds);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
@@ -151,7 +151,7 @@ public sealed class MilterSession
 
             case CommandCode.Macro:
                 _macroScratch.Clear();
-                var stage = WithSpan(payload, this, static (s, self) => CommandCodec.ParseMacros(s, self._options.MaxMacrosPerPacket, self._macroScratch));
+                var stage = WithSpan(payload, this, static (s, self) => CommandCodec.ParseMacros(s, self._options.Limits.MaxMacrosPerPacket, self._macroScratch));
                 _context.Macros.SetStage(stage, _macroScratch);
                 _macroScratch.Clear();
                 return true;
@@ -217,7 +217,7 @@ public sealed class MilterSession
             case CommandCode.Header:
             {
                 _state.EnterMessageStage(command, "HEADER", _context);
-                _state.AddHeaderBytes(payload.Length, _options.MaxHeaderBytes);
+                _state.AddHeaderBytes(payload.Length, _options.Limits.MaxHeaderBytes);
                 if (!WithSpan(payload, _needs, static (s, needs) => needs.WantsHeader(s)))
                 {
                     // A header no one reads: a malformed one is not noticed, which costs nothing.

@@ -11,7 +11,7 @@ namespace Milter.Protocol.Session;
 
 /// <summary>
 /// Calls the handler for one stage at a time and bounds the call: a synchronous answer costs no
-/// allocation; a slow one is awaited at most <see cref="SessionOptions.StageTimeout"/> (sending
+/// allocation; a slow one is awaited at most <see cref="MilterLimits.StageTimeout"/> (sending
 /// PROGRESS meanwhile at end of message), with the socket watched so that an MTA that leaves is
 /// noticed at once. A handler that throws, overruns or outlives its MTA is answered with
 /// <see cref="SessionOptions.FailureVerdict"/>. One runner per connection, for its whole life.
@@ -142,13 +142,13 @@ internal sealed class StageRunner : IDisposable
     private async ValueTask<Verdict> AwaitHandlerAsync(Task<Verdict> task, Task<bool>? watch, MilterStages stage, bool progress, CancellationToken ct)
     {
         var deadline = _time.GetTimestamp();
-        var timeout = _options.StageTimeout;
+        var timeout = _options.Limits.StageTimeout;
         while (true)
         {
             var left = timeout - _time.GetElapsedTime(deadline);
             if (left <= TimeSpan.Zero)
                 break;
-            var wait = progress && _options.ProgressInterval < left ? _options.ProgressInterval : left;
+            var wait = progress && _options.Limits.ProgressInterval < left ? _options.Limits.ProgressInterval : left;
             try
             {
                 if (watch is null)
@@ -183,7 +183,7 @@ internal sealed class StageRunner : IDisposable
         await _stageCts.CancelAsync().ConfigureAwait(false);
         try
         {
-            await task.WaitAsync(_options.CancelGrace, _time, ct).ConfigureAwait(false);
+            await task.WaitAsync(_options.Limits.CancelGrace, _time, ct).ConfigureAwait(false);
         }
         catch (TimeoutException) when (!task.IsCompleted)
         {
@@ -216,12 +216,12 @@ internal sealed class StageRunner : IDisposable
         await _stageCts.CancelAsync().ConfigureAwait(false);
         try
         {
-            await task.WaitAsync(_options.CancelGrace, _time, ct).ConfigureAwait(false);
+            await task.WaitAsync(_options.Limits.CancelGrace, _time, ct).ConfigureAwait(false);
         }
         catch (TimeoutException) when (!task.IsCompleted)
         {
             // Still inside its call: not told of the close either (one call at a time).
-            ProtocolLog.HandlerStuckAfterPeerLeft(_logger, _context.ConnectionId, StageName(stage), _options.CancelGrace.TotalSeconds);
+            ProtocolLog.HandlerStuckAfterPeerLeft(_logger, _context.ConnectionId, StageName(stage), _options.Limits.CancelGrace.TotalSeconds);
             HandlerStuck = true;
         }
         catch (Exception) when (!ct.IsCancellationRequested)
