@@ -20,11 +20,8 @@ namespace Milter.Filters;
 /// </summary>
 public sealed class FilterChain
 {
-    /// <summary>The reply when a filter failed and <c>on_error</c> is tempfail.</summary>
-    public static SmtpReply ErrorReply { get; } = new(451, "4.3.0", "Temporary local problem, please try again later");
-
     /// <summary>The rule id of a decision made because a filter failed.</summary>
-    public const string OnErrorRule = "on_error";
+    public const string OnErrorRule = FailureReply.Rule;
 
     private readonly IMilterFilter[] _filters;
     private readonly FailureBurst[] _bursts;
@@ -139,7 +136,7 @@ public sealed class FilterChain
                 }
                 if (!answer)
                     continue;
-                return new Decision(stageName, Verdict.Tempfail(ErrorReply, OnErrorRule), filter.Name, OnErrorRule, recipient);
+                return new Decision(stageName, FailureReply.Tempfail, filter.Name, OnErrorRule, recipient);
             }
             if (verdict.IsFinal)
                 return new Decision(stageName, verdict, filter.Name, verdict.Rule, recipient);

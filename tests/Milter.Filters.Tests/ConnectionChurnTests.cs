@@ -9,6 +9,7 @@ using Milter.Protocol.Client;
 using Milter.Protocol.Commands;
 using Milter.Protocol.Replies;
 using Milter.Protocol.Server;
+using Milter.Protocol.Session;
 using static Milter.Filters.Tests.Greylist.GreylistTestData;
 
 namespace Milter.Filters.Tests;
@@ -43,7 +44,7 @@ public sealed class ConnectionChurnTests : IAsyncLifetime
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(_endPoint);
         listener.Listen(512);
-        var options = new MilterServerOptions { MaxConnections = Cap };
+        var options = new SessionOptions { Limits = new() { MaxConnections = Cap } };
         _server = new MilterServer(listener, () => new ChainHandler(chain, sink), () => options, TimeProvider.System, NullLogger<MilterServer>.Instance);
         _running = _server.RunAsync(_stop.Token);
 

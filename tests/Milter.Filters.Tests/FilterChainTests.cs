@@ -86,7 +86,7 @@ public sealed class FilterChainTests
             .RunAsync(Chain(OnError.Tempfail, broken, after));
 
         Assert.Equal("451 4.3.0 Temporary local problem, please try again later", result.Rcpt("b@example.com"));
-        Assert.Equal(new Decision("rcpt", Verdict.Tempfail(FilterChain.ErrorReply, "on_error"), "broken", "on_error", "b@example.com"), result.SingleDecision);
+        Assert.Equal(new Decision("rcpt", Verdict.Tempfail(FailureReply.Reply, "on_error"), "broken", "on_error", "b@example.com"), result.SingleDecision);
         Assert.DoesNotContain("rcpt:b@example.com", after.Calls);
         var entry = Assert.Single(_log.Collector.GetSnapshot(), e => e.Level == LogLevel.Error);
         Assert.Contains("broken", entry.Message, StringComparison.Ordinal);

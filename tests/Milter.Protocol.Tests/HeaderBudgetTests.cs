@@ -5,12 +5,12 @@ using Milter.Protocol.Wire;
 
 namespace Milter.Protocol.Tests;
 
-/// <summary><see cref="SessionOptions.MaxHeaderBytes"/>: a per-message budget of HEADER bytes, off by default.</summary>
+/// <summary><see cref="MilterLimits.MaxHeaderBytes"/>: a per-message budget of HEADER bytes, off by default.</summary>
 public sealed class HeaderBudgetTests
 {
     private static readonly byte[] Answer = Bytes.Hex("0000000d4f00000006000001ff00000400");
     private static readonly byte[] Continue = Bytes.Reply('c');
-    private static readonly SessionOptions Budget = new() { MaxHeaderBytes = 100 };
+    private static readonly SessionOptions Budget = new() { Limits = new() { MaxHeaderBytes = 100 } };
 
     private static byte[] OpenData() => Bytes.Concat(Bytes.SendmailOffer, Bytes.Connect4(), Bytes.Helo(), Bytes.Mail(), Bytes.Rcpt(), Bytes.Bare('T'));
 

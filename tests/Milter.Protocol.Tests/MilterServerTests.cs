@@ -22,11 +22,11 @@ public sealed class MilterServerTests : IAsyncLifetime
     private UnixDomainSocketEndPoint _endPoint = null!;
     private MilterServer _server = null!;
     private Task _run = Task.CompletedTask;
-    private MilterServerOptions _options = new();
+    private SessionOptions _options = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    private void Start(MilterServerOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null)
+    private void Start(SessionOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null)
     {
         _options = options;
         _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_dir, "milter.sock"));
@@ -137,7 +137,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     [Fact]
     public async Task A_whole_message_over_a_Unix_socket_gets_its_verdicts_and_modifications()
     {
-        Start(new MilterServerOptions { Session = new SessionOptions() }, Policy);
+        Start(new SessionOptions(), Policy);
         await using var mta = await Open();
         Assert.Equal(ProtocolFlags.Skip, mta.Negotiated!.Protocol);
 
@@ -164,7 +164,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     [Fact]
     public async Task Over_the_connection_cap_a_new_connection_is_closed_at_once_while_the_others_work()
     {
-        Start(new MilterServerOptions { MaxConnections = 2 }, Policy);
+        Start(new SessionOptions { Limits = new() { MaxConnections = 2 } }, Policy);
         await using var first = await Open();
         await using var second = await Open();
 
@@ -191,7 +191,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     public async Task A_burst_of_refusals_is_summed_up_by_the_next_connection_served_and_at_stop()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
-        Start(new MilterServerOptions { MaxConnections = 1 }, Policy, time);
+        Start(new SessionOptions { Limits = new() { MaxConnections = 1 } }, Policy, time);
         var held = await Open();
         for (var i = 0; i < 3; i++)
         {
@@ -227,7 +227,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     [Fact]
     public async Task Connections_that_end_at_once_free_their_place_under_the_cap()
     {
-        Start(new MilterServerOptions { MaxConnections = 3 });
+        Start(new SessionOptions { Limits = new() { MaxConnections = 3 } });
         for (var i = 0; i < 60; i++)
         {
             var mta = await ConnectAsync();
@@ -264,7 +264,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     {
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Start(new MilterServerOptions { MaxConnections = 1 }, async c =>
+        Start(new SessionOptions { Limits = new() { MaxConnections = 1 } }, async c =>
         {
             if (c.Stage != "RCPT")
                 return Verdict.Continue;
@@ -297,7 +297,7 @@ public sealed class MilterServerTests : IAsyncLifetime
     [Fact]
     public async Task Shutdown_lets_sessions_finish_within_the_grace_then_cuts_off_the_rest()
     {
-        Start(new MilterServerOptions { ShutdownGrace = TimeSpan.FromMilliseconds(300) }, Policy);
+        Start(new SessionOptions { Limits = new() { ShutdownGrace = TimeSpan.FromMilliseconds(300) } }, Policy);
         await using var idle = await Open();
 
         await _stop.CancelAsync();

@@ -11,7 +11,7 @@ namespace Milter.Protocol.Tests;
 /// <summary>The session's state machine driven through the library's own MTA half.</summary>
 public sealed class SessionBehaviourTests
 {
-    private const string FailureText = "451 4.3.0 Temporary filter failure, please try again later";
+    private const string FailureText = "451 4.3.0 Temporary local problem, please try again later";
 
     private static async Task Begin(MilterClient mta)
     {

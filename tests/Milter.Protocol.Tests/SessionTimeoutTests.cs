@@ -11,13 +11,16 @@ namespace Milter.Protocol.Tests;
 /// <summary>Slow and stuck handlers, on a fake clock that moves only when a timer is waiting.</summary>
 public sealed class SessionTimeoutTests
 {
-    private const string FailureText = "451 4.3.0 Temporary filter failure, please try again later";
+    private const string FailureText = "451 4.3.0 Temporary local problem, please try again later";
 
     private static readonly SessionOptions Options = new()
     {
-        StageTimeout = TimeSpan.FromSeconds(20),
-        ProgressInterval = TimeSpan.FromSeconds(5),
-        CancelGrace = TimeSpan.FromSeconds(2),
+        Limits = new()
+        {
+            StageTimeout = TimeSpan.FromSeconds(20),
+            ProgressInterval = TimeSpan.FromSeconds(5),
+            CancelGrace = TimeSpan.FromSeconds(2),
+        },
     };
 
     private static async Task OpenMessage(MilterClient mta, string queueId = "Q1")

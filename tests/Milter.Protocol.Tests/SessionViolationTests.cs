@@ -160,7 +160,7 @@ public sealed class SessionViolationTests
     public async Task An_idle_MTA_is_closed_after_the_idle_timeout_and_not_before()
     {
         var time = new ObservableTimeProvider();
-        var options = new SessionOptions { IdleTimeout = TimeSpan.FromMinutes(2) };
+        var options = new SessionOptions { Limits = new() { IdleTimeout = TimeSpan.FromMinutes(2) } };
         await using var s = PipeSession.Start(ReferenceFilter.Create(), options, time);
         await s.SendAsync(Offer);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Milter.Filters.Configuration;
+using Milter.Protocol.Session;
 using MilterHost.Configuration;
 
 namespace MilterHost.Tests;
@@ -95,7 +96,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal(DatabaseKind.Postgres, config.Database.Kind);
         Assert.Equal(OnError.Accept, o.OnError);
         Assert.Equal(new LogOptions { Level = "debug", Syslog = false, File = $"{dir}/logs/milterhost.log" }, o.Log);
-        Assert.Equal(new LimitsOptions
+        Assert.Equal(new MilterLimits
         {
             MaxConnections = 50,
             IdleTimeout = TimeSpan.FromSeconds(90),
@@ -199,7 +200,7 @@ public sealed class ConfigLoadTests : IDisposable
     {
         var result = _dir.Load("", out _);
         Assert.True(result.Success);
-        Assert.Equal(EffectiveConfig.ToYaml(new MilterOptions()), EffectiveConfig.ToYaml(result.Config.Options));
+        Assert.Equal(EffectiveConfig.ToYaml(new DaemonOptions()), EffectiveConfig.ToYaml(result.Config.Options));
     }
 
     [Fact]

@@ -77,7 +77,7 @@ public sealed class FilterAgreementTests
     public void Rules_that_load_build_a_ban_filter(BanKind kind, string pattern)
     {
         var rule = new BanRule { Kind = kind, Pattern = pattern };
-        var printed = EffectiveConfig.ToYaml(new MilterOptions { Ban = [rule] });
+        var printed = EffectiveConfig.ToYaml(new DaemonOptions { Ban = [rule] });
         var loaded = ConfigLoader.Parse(printed, "rules.yaml", "/");
         Assert.True(loaded.Success, string.Join("\n", loaded.Errors));
         Assert.Equal(pattern, Assert.Single(loaded.Config.Options.Ban).Pattern);

@@ -115,7 +115,7 @@ public sealed class SyntaxTests
     [InlineData("it's")]
     public void Text_that_looks_like_another_type_prints_quoted_and_reads_back_as_text(string helo)
     {
-        var options = new Milter.Filters.Configuration.MilterOptions
+        var options = new DaemonOptions
         {
             Ban = [new Milter.Filters.Configuration.BanRule { Kind = Milter.Filters.Configuration.BanKind.Helo, Pattern = helo }],
         };

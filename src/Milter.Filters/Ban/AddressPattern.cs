@@ -78,5 +78,5 @@ public sealed class AddressPattern
     }
 
     private static string Normalize(string address) =>
-        Protocol.Commands.EnvelopeAddress.StripBrackets(address).TrimEnd('.');
+        Protocol.Commands.AngleBrackets.Strip(address).TrimEnd('.');
 }

@@ -27,7 +27,7 @@ public sealed class BanFilter : IMilterFilter
     public static SmtpReply DefaultTempfailReply { get; } = new(451, "4.7.1", "Try again later");
 
     private const string StateKey = FilterNames.Ban;
-    private const string DeferredDiscardKey = "ban.discard";
+    private static readonly StateKey<Verdict> DeferredDiscardKey = new("ban.discard");
 
     private readonly IDynamicBanStore? _dynamicBans;
     private readonly TimeProvider _time;
@@ -84,8 +84,8 @@ public sealed class BanFilter : IMilterFilter
     public ValueTask<Verdict> OnMailAsync(SessionContext session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (session.SessionState.TryGetValue(DeferredDiscardKey, out var deferred))
-            return ValueTask.FromResult((Verdict)deferred);
+        if (session.SessionState.TryGet(DeferredDiscardKey, out var deferred))
+            return ValueTask.FromResult(deferred);
         if (session.Sender is { } sender && First(BanKind.Sender, sender, static (r, s) => MatchesWithin(r, s, static (rule, value) => rule.Address!.Matches(value))) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
@@ -177,7 +177,7 @@ public sealed class BanFilter : IMilterFilter
     {
         if (rule.Verdict.Kind != VerdictKind.Discard)
             return rule.Verdict;
-        session.SessionState[DeferredDiscardKey] = rule.Verdict;
+        session.SessionState.Set(DeferredDiscardKey, rule.Verdict);
         return default;
     }
 

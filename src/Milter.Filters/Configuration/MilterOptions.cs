@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Milter.Protocol.Session;
 
 namespace Milter.Filters.Configuration;
 
@@ -7,19 +8,18 @@ namespace Milter.Filters.Configuration;
 // YAML to these (Milter.Host/Configuration), validates once, and swaps the whole tree on SIGHUP; a
 // session takes its snapshot at CONNECT. Lists given as "file:PATH" etc. are resolved by the host.
 
-/// <summary>The root of milterhost.yaml.</summary>
-public sealed record MilterOptions
+/// <summary>
+/// The settings of milterhost.yaml that the filters, the chain and the stores read. The host's root
+/// record (MilterHost.Configuration.DaemonOptions) adds what only the daemon reads: listen, socket,
+/// user, log, status.
+/// </summary>
+public record MilterOptions
 {
-    /// <summary>Where to listen: <c>unix:PATH</c>, <c>inet:PORT@HOST</c>, <c>inet6:PORT@HOST</c>.</summary>
-    public string Listen { get; init; } = "unix:/run/milterhost/milter.sock";
-    public SocketOptions Socket { get; init; } = new();
-    /// <summary>Drop root to this user after binding; null: stay who we are (refused as root unless "root").</summary>
-    public string? User { get; init; }
     /// <summary><c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>.</summary>
     public string Database { get; init; } = "sqlite:/var/lib/milterhost/milterhost.db";
     public OnError OnError { get; init; } = OnError.Tempfail;
-    public LogOptions Log { get; init; } = new();
-    public LimitsOptions Limits { get; init; } = new();
+    /// <summary>The <c>limits:</c> section: the bounds of the listener and its connections.</summary>
+    public MilterLimits Limits { get; init; } = new();
     /// <summary>Local domains as written: names, <c>.sub.example</c> wildcards, and <c>file:PATH</c> entries.</summary>
     public IReadOnlyList<string> LocalDomains { get; init; } = [];
     public RelayOptions Relay { get; init; } = new();
@@ -28,7 +28,6 @@ public sealed record MilterOptions
     public GreylistOptions Greylist { get; init; } = new();
     public DnsOptions Dns { get; init; } = new();
     public IReadOnlyList<DnsListOptions> DnsLists { get; init; } = [];
-    public StatusOptions? Status { get; init; }
     /// <summary>What <c>logscan</c> uses when its command line does not say (the daily timer runs it without options).</summary>
     public LogScanSettings LogScan { get; init; } = new();
     /// <summary>The filter chain, by name, in the order the filters run; a filter left out is off.</summary>
@@ -36,39 +35,6 @@ public sealed record MilterOptions
 }
 
 public enum OnError { Tempfail, Accept }
-
-public sealed record SocketOptions
-{
-    /// <summary>Octal file mode of the Unix socket.</summary>
-    public string Mode { get; init; } = "0660";
-    /// <summary>Group owning the Unix socket (sendmail's <c>smmsp</c>); null: leave as created.</summary>
-    public string? Group { get; init; }
-}
-
-public sealed record LogOptions
-{
-    public string Level { get; init; } = "info";
-    public bool Syslog { get; init; } = true;
-    public string? File { get; init; }
-}
-
-/// <summary>Bounds a hostile or stuck peer could otherwise push.</summary>
-public sealed record LimitsOptions
-{
-    /// <summary>Concurrent milter connections; sendmail opens one per SMTP session.</summary>
-    public int MaxConnections { get; init; } = 1000;
-    /// <summary>A connection silent this long between commands is closed (sendmail's own timeouts are shorter).</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
-    /// <summary>Largest frame accepted; sendmail sends at most 64 KiB unless 256K/1M was agreed.</summary>
-    public int MaxFrameSize { get; init; } = 1024 * 1024 + 64;
-    /// <summary>
-    /// How long a filter may work on one stage before the session answers per on_error; below
-    /// sendmail's T=R: read timeout (30 s in our INPUT_MAIL_FILTER line), so sendmail hears the answer.
-    /// </summary>
-    public TimeSpan StageTimeout { get; init; } = TimeSpan.FromSeconds(20);
-    /// <summary>On SIGTERM, how long sessions in flight may take to finish.</summary>
-    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
-}
 
 public sealed record RelayOptions
 {
@@ -189,11 +155,4 @@ public sealed record LogScanSettings
     public TimeSpan Since { get; init; } = TimeSpan.FromHours(24);
     /// <summary>How long an <c>--apply</c> ban lasts.</summary>
     public TimeSpan BanFor { get; init; } = TimeSpan.FromDays(7);
-}
-
-public sealed record StatusOptions
-{
-    /// <summary><c>HOST:PORT</c> for the status/metrics HTTP listener.</summary>
-    public string Listen { get; init; } = "127.0.0.1:8025";
-    public string? Token { get; init; }
 }

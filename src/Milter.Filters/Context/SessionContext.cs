@@ -45,11 +45,11 @@ public sealed class SessionContext
     /// <summary>Macro lookup (name with or without braces); null when not sent.</summary>
     public Func<string, string?> Macro { get; set; } = static _ => null;
 
-    /// <summary>Per-message scratch state for filters, keyed by filter name; cleared with the message.</summary>
-    public Dictionary<string, object> MessageState { get; } = new(StringComparer.Ordinal);
+    /// <summary>Per-message scratch state for filters, under each filter's own <see cref="StateKey{T}"/>; cleared with the message.</summary>
+    public FilterState MessageState { get; } = new();
 
-    /// <summary>Per-SMTP-session scratch state for filters, keyed by filter name.</summary>
-    public Dictionary<string, object> SessionState { get; } = new(StringComparer.Ordinal);
+    /// <summary>Per-SMTP-session scratch state for filters, under each filter's own <see cref="StateKey{T}"/>.</summary>
+    public FilterState SessionState { get; } = new();
 
     /// <summary>Clears everything that belongs to the current message (ABORT, new MAIL).</summary>
     public void ResetMessage()

@@ -26,7 +26,7 @@ public sealed class DnsChecks
     private readonly ReverseDnsLookup _reverse;
     private readonly IDnsResolver _resolver;
     private readonly IReadOnlyList<IPNetwork> _relayClients;
-    private readonly IReadOnlyList<IPNetwork> _greylistTrusted;
+    private readonly GreylistExemption _greylistExemption;
     private readonly GreylistOptions _greylist;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
@@ -34,7 +34,7 @@ public sealed class DnsChecks
     // Failures closer together than a minute are one burst: one warning, with a count in the next one.
     private readonly FailureBurst _burst;
 
-    /// <exception cref="FormatException">A <c>dns_lists</c> code is malformed.</exception>
+    /// <exception cref="FormatException">A <c>dns_lists</c> code or a <c>greylist.skip</c> pattern is malformed.</exception>
     public DnsChecks(IDnsResolver resolver, MilterOptions options, TimeProvider time, ILogger<DnsChecks> logger)
     {
         ArgumentNullException.ThrowIfNull(resolver);
@@ -46,7 +46,7 @@ public sealed class DnsChecks
         _reverse = new ReverseDnsLookup(resolver);
         _greylist = options.Greylist;
         _relayClients = options.Relay.AllowClients;
-        _greylistTrusted = [.. options.Relay.AllowClients, .. options.Greylist.Skip.Clients];
+        _greylistExemption = new GreylistExemption(options.Greylist, options.Relay.AllowClients);
         Lists = [.. options.DnsLists.Select(l => new DnsList(l))];
         _timeout = options.Dns.Timeout;
         _time = time;
@@ -68,21 +68,22 @@ public sealed class DnsChecks
     public void Start(SessionContext session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (session.MessageState.ContainsKey(MessageLookups.StateKey))
-            return;
-        var plan = Plan(session);
-        var facts = plan.IsEmpty ? Task.FromResult(DnsFacts.None) : LookUpAsync(plan, session.QueueId ?? "-");
-        session.MessageState[MessageLookups.StateKey] = new MessageLookups(facts);
+        Lookups(session);
     }
 
     /// <summary>The current message's facts, starting the lookups if nobody did; waits at most what is left of <c>dns.timeout</c>.</summary>
     public async ValueTask<DnsFacts> GetAsync(SessionContext session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        Start(session);
-        var lookups = (MessageLookups)session.MessageState[MessageLookups.StateKey];
-        return await lookups.Facts.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await Lookups(session).Facts.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private MessageLookups Lookups(SessionContext session) =>
+        session.MessageState.GetOrAdd(MessageLookups.StateKey, static state =>
+        {
+            var plan = state.Checks.Plan(state.Session);
+            return new MessageLookups(plan.IsEmpty ? Task.FromResult(DnsFacts.None) : state.Checks.LookUpAsync(plan, state.Session.QueueId ?? "-"));
+        }, (Checks: this, Session: session));
 
     private LookupPlan Plan(SessionContext session)
     {
@@ -91,9 +92,8 @@ public sealed class DnsChecks
         var authenticated = session.AuthenticatedUser is not null;
         // Relay clients and logged-in users are ours: no block list refuses them.
         var lists = authenticated || IPNetworks.FirstContaining(_relayClients, client) is not null ? [] : Lists;
-        var greylisted = _greylist.Enabled
-            && !(authenticated && _greylist.Skip.Authenticated)
-            && IPNetworks.FirstContaining(_greylistTrusted, client) is null;
+        // Sender and recipient skips are decided per recipient: the lookups still serve the others.
+        var greylisted = _greylist.Enabled && _greylistExemption.OfSession(session) is null;
         var domain = EnvelopeAddress.DomainOf(session.Sender?.Trim().Trim('<', '>').ToLowerInvariant() ?? "");
         var spfDomain = greylisted && _greylist.SpfPools && domain.Length > 0 ? domain : null;
         return new LookupPlan(IPNetworks.Canonical(client), session.Sender ?? "", session.Helo, spfDomain,

@@ -39,15 +39,14 @@ public sealed record DnsFacts
     public static DnsFacts? Of(SessionContext session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        return session.MessageState.TryGetValue(MessageLookups.StateKey, out var state)
-            && state is MessageLookups { Facts.IsCompletedSuccessfully: true } lookups
+        return session.MessageState.TryGet(MessageLookups.StateKey, out var lookups) && lookups.Facts.IsCompletedSuccessfully
             ? lookups.Facts.Result
             : null;
     }
 
     /// <summary>The current message's lookups, done or not; null when none were started.</summary>
     internal static Task<DnsFacts>? Pending(SessionContext session) =>
-        session.MessageState.TryGetValue(MessageLookups.StateKey, out var state) && state is MessageLookups lookups ? lookups.Facts : null;
+        session.MessageState.TryGet(MessageLookups.StateKey, out var lookups) ? lookups.Facts : null;
 
     /// <summary>One line per fact, as <c>simulate</c> prints them: <c>spf: pass (pool.example)</c>.</summary>
     public IReadOnlyList<string> Describe()

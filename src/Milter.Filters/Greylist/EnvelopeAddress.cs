@@ -58,10 +58,7 @@ internal static partial class EnvelopeAddress
     {
         if (address is null)
             return "";
-        var s = address.Trim();
-        if (s.StartsWith('<') && s.EndsWith('>'))
-            s = s[1..^1].Trim();
-        return s.ToLowerInvariant();
+        return Protocol.Commands.AngleBrackets.Strip(address).Trim().ToLowerInvariant();
     }
 
     // Returns the same instance when nothing was peeled.

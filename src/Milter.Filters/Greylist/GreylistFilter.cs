@@ -1,7 +1,5 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
-using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Dns;
@@ -33,12 +31,11 @@ namespace Milter.Filters.Greylist;
 public sealed class GreylistFilter : IMilterFilter
 {
     private const string AuthMacro = "{auth_authen}";
+    private static readonly StateKey<HeldMessage> HeldKey = new("greylist.held");
 
     private readonly IGreylistStore _store;
     private readonly GreylistOptions _options;
-    private readonly IReadOnlyList<System.Net.IPNetwork> _trustedClients;
-    private readonly AddressPattern[] _skipSenders;
-    private readonly AddressPattern[] _skipRecipients;
+    private readonly GreylistExemption _exemption;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DnsChecks? _dns;
@@ -61,9 +58,7 @@ public sealed class GreylistFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(logger);
         _store = store;
         _options = options;
-        _trustedClients = [.. trustedClients, .. options.Skip.Clients];
-        _skipSenders = [.. options.Skip.Senders.Select(AddressPattern.Parse)];
-        _skipRecipients = [.. options.Skip.Recipients.Select(AddressPattern.Parse)];
+        _exemption = new GreylistExemption(options, trustedClients);
         _time = time;
         _logger = logger;
         _dns = dns is { IsNeeded: true } ? dns : null;
@@ -98,7 +93,7 @@ public sealed class GreylistFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(recipient);
         if (!_options.Enabled)
             return Verdict.Continue;
-        if (ExemptionOf(session, recipient.Address) is { } reason)
+        if (_exemption.Of(session, recipient.Address) is { } reason)
         {
             GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, reason);
             return Verdict.Continue;
@@ -151,7 +146,7 @@ public sealed class GreylistFilter : IMilterFilter
     public ValueTask<Verdict> OnDataAsync(SessionContext session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (!session.MessageState.TryGetValue(Name, out var state) || state is not HeldMessage held)
+        if (!session.MessageState.TryGet(HeldKey, out var held))
             return ValueTask.FromResult(Verdict.Continue);
         if (held.Failure is { } failure)
             throw new StoreUnavailableException($"greylist: a recipient could not be checked: {failure.Message}", failure);
@@ -163,49 +158,7 @@ public sealed class GreylistFilter : IMilterFilter
         return ValueTask.FromResult(Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule));
     }
 
-    private string? ExemptionOf(SessionContext session, string recipient)
-    {
-        if (session.IsLocalSubmission)
-            return "local submission";
-        if (session.AuthenticatedUser is not null && _options.Skip.Authenticated)
-            return "authenticated";
-        if (session.ClientAddress is not { } client)
-            return "no client address";
-        if (IPNetworks.FirstContaining(_trustedClients, client) is { } network)
-            return "trusted client " + network;
-        // The sender as written and as keyed (BATV and SRS undone), so "*@partner.example" also skips its forwarded mail.
-        if (_skipSenders.Length > 0 && (AnyMatches(_skipSenders, session.Sender ?? "") || AnyMatches(_skipSenders, EnvelopeAddress.NormalizeSender(session.Sender))))
-            return "greylist.skip.senders";
-        if (AnyMatches(_skipRecipients, recipient))
-            return "greylist.skip.recipients";
-        return null;
-    }
-
-    private static bool AnyMatches(AddressPattern[] patterns, string address)
-    {
-        foreach (var pattern in patterns)
-        {
-            try
-            {
-                if (pattern.Matches(address))
-                    return true;
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                // A backtracking pattern that ran too long on this address: it does not match.
-            }
-        }
-        return false;
-    }
-
-    private HeldMessage MessageOf(SessionContext session)
-    {
-        if (session.MessageState.TryGetValue(Name, out var state) && state is HeldMessage held)
-            return held;
-        held = new HeldMessage();
-        session.MessageState[Name] = held;
-        return held;
-    }
+    private static HeldMessage MessageOf(SessionContext session) => session.MessageState.GetOrAdd(HeldKey, static () => new HeldMessage());
 
     /// <summary>What per-message greylisting keeps between RCPT and DATA.</summary>
     private sealed class HeldMessage

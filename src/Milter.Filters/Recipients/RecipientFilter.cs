@@ -18,7 +18,7 @@ public sealed class RecipientFilter : IMilterFilter
     /// <summary>The rule id of an unknown-recipient refusal or discard.</summary>
     public const string Rule = "recipients";
 
-    private const string UnknownKey = "recipients.unknown";
+    private static readonly StateKey<HashSet<string>> UnknownKey = new("recipients.unknown");
 
     private readonly RecipientAction _action;
     private readonly LocalDomains _localDomains;
@@ -69,9 +69,7 @@ public sealed class RecipientFilter : IMilterFilter
             return default;
         if (_action == RecipientAction.Discard)
         {
-            if (!session.MessageState.TryGetValue(UnknownKey, out var state))
-                session.MessageState[UnknownKey] = state = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            ((HashSet<string>)state).Add(recipient.Address);
+            session.MessageState.GetOrAdd(UnknownKey, static () => new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(recipient.Address);
             return default;
         }
         var reply = lookup.Reply ?? new SmtpReply(550, "5.1.1", "User unknown");
@@ -81,9 +79,8 @@ public sealed class RecipientFilter : IMilterFilter
     public ValueTask<Verdict> OnEndOfMessageAsync(SessionContext session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (!session.MessageState.TryGetValue(UnknownKey, out var state))
+        if (!session.MessageState.TryGet(UnknownKey, out var unknown))
             return default;
-        var unknown = (HashSet<string>)state;
         var anyKnown = session.AcceptedRecipients.Any(r => !unknown.Contains(r));
         return anyKnown ? default : ValueTask.FromResult(new Verdict(VerdictKind.Discard, null, Rule));
     }

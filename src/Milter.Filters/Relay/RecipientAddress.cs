@@ -68,7 +68,7 @@ public sealed record RecipientAddress
     public static RecipientAddress Parse(string address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        var written = Protocol.Commands.EnvelopeAddress.StripBrackets(address);
+        var written = Protocol.Commands.AngleBrackets.Strip(address);
         var s = written;
         // RFC 5321 source route "@hop1,@hop2:user@final": deprecated, and only ever useful to relay.
         if (s.StartsWith('@'))

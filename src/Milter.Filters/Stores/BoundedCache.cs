@@ -4,19 +4,21 @@ namespace Milter.Filters.Stores;
 /// A size-bounded map with approximate least-recently-used eviction: two generations; when the young
 /// one fills half the capacity it becomes the old one and the previous old one is dropped. A hit in
 /// the old generation moves the entry to the young one. O(1) per operation, at most
-/// <c>capacity</c> entries.
+/// <c>capacity</c> entries; each value dropped by eviction is handed to <c>evicted</c>.
 /// </summary>
-internal sealed class BoundedCache<TKey, TValue> where TKey : notnull
+public sealed class BoundedCache<TKey, TValue> where TKey : notnull
 {
     private readonly Lock _lock = new();
     private readonly int _generationSize;
+    private readonly Action<TValue>? _evicted;
     private Dictionary<TKey, TValue> _young;
     private Dictionary<TKey, TValue> _old;
 
-    public BoundedCache(int capacity)
+    public BoundedCache(int capacity, Action<TValue>? evicted = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
         _generationSize = capacity / 2;
+        _evicted = evicted;
         _young = new Dictionary<TKey, TValue>();
         _old = new Dictionary<TKey, TValue>();
     }
@@ -24,6 +26,12 @@ internal sealed class BoundedCache<TKey, TValue> where TKey : notnull
     public int Count
     {
         get { lock (_lock) return _young.Count + _old.Count; }
+    }
+
+    /// <summary>A copy of the values held, young and old.</summary>
+    public IReadOnlyList<TValue> Values
+    {
+        get { lock (_lock) return [.. _young.Values, .. _old.Values]; }
     }
 
     public bool TryGet(TKey key, out TValue value)
@@ -82,6 +90,11 @@ internal sealed class BoundedCache<TKey, TValue> where TKey : notnull
         _young[key] = value;
         if (_young.Count < _generationSize)
             return;
+        if (_evicted is not null)
+        {
+            foreach (var dropped in _old.Values)
+                _evicted(dropped);
+        }
         _old = _young;
         _young = new Dictionary<TKey, TValue>();
     }

@@ -132,7 +132,7 @@ public static class SimulateCommand
                     return 1;
                 }
 
-                var simulator = new Simulator(chain, PolicyBuilder.ServerOptions(options).Session, time);
+                var simulator = new Simulator(chain, PolicyBuilder.ServerOptions(options), time);
                 var report = await simulator.RunAsync(request, null, cancellationToken).ConfigureAwait(false);
                 if (record)
                     await RecordMisbehaviourAsync(report, stores.Greylist, options, time, loggers, error, cancellationToken).ConfigureAwait(false);

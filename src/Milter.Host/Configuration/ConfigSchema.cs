@@ -1,6 +1,7 @@
 using MilterHost.Configuration;
 using Milter.Filters.Configuration;
 using Milter.Filters.Recipients;
+using Milter.Protocol.Session;
 
 namespace MilterHost.Configuration;
 
@@ -101,7 +102,7 @@ internal static class ConfigSchema
         .Field("syslog", Codecs.Bool, o => o.Syslog, (o, v) => o with { Syslog = v })
         .Field("file", new NullableCodec<string>(Codecs.OutputPath), o => o.File, (o, v) => o with { File = v });
 
-    private static readonly Section<LimitsOptions> Limits = new Section<LimitsOptions>(() => new())
+    private static readonly Section<MilterLimits> Limits = new Section<MilterLimits>(() => new())
         .Field("max_connections", Codecs.Integer(1, 100_000), o => o.MaxConnections, (o, v) => o with { MaxConnections = v })
         .Field("idle_timeout", Codecs.PositiveDuration, o => o.IdleTimeout, (o, v) => o with { IdleTimeout = v })
         // A body chunk is up to 64 KiB plus the command byte; 64 MiB is far past any MTA's chunk size.
@@ -181,7 +182,7 @@ internal static class ConfigSchema
         .Field("ban_for", Codecs.PositiveDuration, o => o.BanFor, (o, v) => o with { BanFor = v });
 
     /// <summary>The whole file.</summary>
-    public static readonly Section<MilterOptions> Root = new Section<MilterOptions>(() => new())
+    public static readonly Section<DaemonOptions> Root = new Section<DaemonOptions>(() => new())
         .Field("listen", Codecs.Listen, o => o.Listen, (o, v) => o with { Listen = v })
         .Field("socket", Socket, o => o.Socket, (o, v) => o with { Socket = v })
         .Field("user", new NullableCodec<string>(Codecs.AccountName), o => o.User, (o, v) => o with { User = v })

@@ -11,7 +11,7 @@ namespace MilterHost.Configuration;
 /// </summary>
 public static class EffectiveConfig
 {
-    public static string ToYaml(MilterOptions options)
+    public static string ToYaml(DaemonOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var writer = new StringWriter { NewLine = "\n" };

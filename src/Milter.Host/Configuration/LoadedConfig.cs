@@ -12,7 +12,7 @@ public sealed record LoadedConfig
     /// <summary>The absolute path of the file it was read from.</summary>
     public required string Path { get; init; }
 
-    public required MilterOptions Options { get; init; }
+    public required DaemonOptions Options { get; init; }
 
     /// <summary>Where each setting was written, keyed like the messages: <c>greylist.delay</c>, <c>ban#3</c>, <c>ban#3.reply</c>.</summary>
     public IReadOnlyDictionary<string, ConfigPosition> Positions { get; init; } = new Dictionary<string, ConfigPosition>();
@@ -23,10 +23,10 @@ public sealed record LoadedConfig
     /// <summary>What is valid but probably not meant (relay control switched off); check-config prints them.</summary>
     public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
 
-    /// <summary><see cref="MilterOptions.Listen"/>, parsed.</summary>
+    /// <summary><see cref="DaemonOptions.Listen"/>, parsed.</summary>
     public ListenAddress Listen => ListenAddress.Parse(Options.Listen);
 
-    /// <summary><see cref="MilterOptions.Database"/>, parsed.</summary>
+    /// <summary><see cref="DaemonOptions.Database"/>, parsed.</summary>
     public DatabaseAddress Database => DatabaseAddress.Parse(Options.Database);
 
     /// <summary><see cref="SocketOptions.Mode"/> as permission bits for the Unix socket file.</summary>

@@ -1,6 +1,7 @@
 using Milter.Filters.Configuration;
 using Milter.Protocol.Server;
 using Milter.Protocol.Session;
+using MilterHost.Configuration;
 
 namespace MilterHost.Hosting;
 
@@ -9,4 +10,4 @@ namespace MilterHost.Hosting;
 /// factory of per-connection handlers built from them. Swapped whole on SIGHUP; a connection keeps
 /// the generation it started with.
 /// </summary>
-internal sealed record ActiveConfig(MilterOptions Options, string Path, int Generation, MilterServerOptions Server, Func<IMilterHandler> CreateHandler);
+internal sealed record ActiveConfig(DaemonOptions Options, string Path, int Generation, SessionOptions Server, Func<IMilterHandler> CreateHandler);

@@ -2,31 +2,31 @@ using Microsoft.Extensions.Logging;
 
 namespace MilterHost.Hosting;
 
-/// <summary>The daemon's own log lines (event ids 5000–5999): start, reload, stop. Each once per event.</summary>
+/// <summary>The daemon's own log lines (event ids in HostEventId): start, reload, stop. Each once per event.</summary>
 internal static partial class HostLog
 {
-    [LoggerMessage(5001, LogLevel.Information, "milterhost {Version} started: listening on {Listen}, config {ConfigPath} (generation {Generation}), database {Database}; {Privileges}")]
+    [LoggerMessage(HostEventId.Started, LogLevel.Information, "milterhost {Version} started: listening on {Listen}, config {ConfigPath} (generation {Generation}), database {Database}; {Privileges}")]
     public static partial void Started(ILogger logger, string version, string listen, string configPath, int generation, string database, string privileges);
 
-    [LoggerMessage(5002, LogLevel.Information, "configuration reloaded from {ConfigPath} (generation {Generation}); new connections use it")]
+    [LoggerMessage(HostEventId.Reloaded, LogLevel.Information, "configuration reloaded from {ConfigPath} (generation {Generation}); new connections use it")]
     public static partial void Reloaded(ILogger logger, string configPath, int generation);
 
-    [LoggerMessage(5003, LogLevel.Error, "configuration reload from {ConfigPath} failed; keeping generation {Generation}: {Error}")]
+    [LoggerMessage(HostEventId.ReloadFailed, LogLevel.Error, "configuration reload from {ConfigPath} failed; keeping generation {Generation}: {Error}")]
     public static partial void ReloadFailed(ILogger logger, string configPath, int generation, string error);
 
-    [LoggerMessage(5004, LogLevel.Information, "stopping: no new connections; {Active} session(s) in flight may finish")]
+    [LoggerMessage(HostEventId.Stopping, LogLevel.Information, "stopping: no new connections; {Active} session(s) in flight may finish")]
     public static partial void Stopping(ILogger logger, int active);
 
-    [LoggerMessage(5005, LogLevel.Information, "stopped")]
+    [LoggerMessage(HostEventId.Stopped, LogLevel.Information, "stopped")]
     public static partial void Stopped(ILogger logger);
 
-    [LoggerMessage(5006, LogLevel.Warning, "reload: {Setting} changed from {Old} to {New}; it takes effect only after a restart")]
+    [LoggerMessage(HostEventId.RestartNeeded, LogLevel.Warning, "reload: {Setting} changed from {Old} to {New}; it takes effect only after a restart")]
     public static partial void RestartNeeded(ILogger logger, string setting, string old, string @new);
 
-    [LoggerMessage(5007, LogLevel.Warning, "could not remove the socket file {Path}: {Reason}; the next start replaces it")]
+    [LoggerMessage(HostEventId.SocketNotRemoved, LogLevel.Warning, "could not remove the socket file {Path}: {Reason}; the next start replaces it")]
     public static partial void SocketNotRemoved(ILogger logger, string path, string reason);
 
     /// <summary>A line of <see cref="Configuration.ConfigWarnings"/>, as check-config prints it.</summary>
-    [LoggerMessage(5008, LogLevel.Warning, "{Warning}")]
+    [LoggerMessage(HostEventId.ConfigWarning, LogLevel.Warning, "{Warning}")]
     public static partial void ConfigWarning(ILogger logger, string warning);
 }

@@ -104,17 +104,9 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
     /// </summary>
     public const long MaxHeaderBytes = 4 * 1024 * 1024;
 
-    public static MilterServerOptions ServerOptions(MilterOptions options) => new()
+    public static SessionOptions ServerOptions(MilterOptions options) => new()
     {
-        MaxConnections = options.Limits.MaxConnections,
-        ShutdownGrace = options.Limits.ShutdownGrace,
-        Session = new SessionOptions
-        {
-            MaxFrameSize = options.Limits.MaxFrameSize,
-            IdleTimeout = options.Limits.IdleTimeout,
-            StageTimeout = options.Limits.StageTimeout,
-            MaxHeaderBytes = MaxHeaderBytes,
-            FailureVerdict = options.OnError == OnError.Accept ? Verdict.Continue : Verdict.Tempfail(FilterChain.ErrorReply, FilterChain.OnErrorRule),
-        },
+        Limits = options.Limits with { MaxHeaderBytes = MaxHeaderBytes },
+        FailureVerdict = options.OnError == OnError.Accept ? Verdict.Continue : FailureReply.Tempfail,
     };
 }

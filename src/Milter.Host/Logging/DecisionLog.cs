@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using MilterHost.Hosting;
 using Milter.Filters;
 using Milter.Filters.Context;
 using Milter.Protocol.Replies;
@@ -44,6 +45,6 @@ internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
             : $"{DecisionFields.Value(session.ClientName, bracketsNeedQuotes: true)} [{address}]";
     }
 
-    [LoggerMessage(EventId = 5100, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To}{Auth} filter={Filter} rule={Rule}{Reply}")]
+    [LoggerMessage(EventId = HostEventId.Decision, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To}{Auth} filter={Filter} rule={Rule}{Reply}")]
     private static partial void Write(ILogger logger, LogLevel level, string queueId, string verdict, string stage, string client, string from, string to, string auth, string filter, string rule, string reply);
 }

@@ -1,4 +1,5 @@
 using Milter.Filters.Configuration;
+using MilterHost.Configuration;
 using NLog;
 using NLog.Config;
 using NLog.Targets;

@@ -1,22 +1,11 @@
 using System.Runtime.InteropServices;
+using Milter.Filters.Recipients;
 
 namespace MilterHost.Native;
 
-/// <summary>The few libc calls Tmds.LibC does not bind: user and group lookup through NSS, chown, initgroups, setfsgid.</summary>
+/// <summary>The few libc calls Tmds.LibC does not bind: group lookup through NSS (users: <see cref="LocalAccounts"/>), chown, initgroups, setfsgid.</summary>
 internal static partial class Posix
 {
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PasswdEntry
-    {
-        public IntPtr Name;
-        public IntPtr Password;
-        public uint Uid;
-        public uint Gid;
-        public IntPtr Gecos;
-        public IntPtr Dir;
-        public IntPtr Shell;
-    }
-
     [StructLayout(LayoutKind.Sequential)]
     private struct GroupEntry
     {
@@ -25,9 +14,6 @@ internal static partial class Posix
         public uint Gid;
         public IntPtr Members;
     }
-
-    [LibraryImport("libc", EntryPoint = "getpwnam_r", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int GetPwNamR(string name, out PasswdEntry entry, [Out] byte[] buffer, nuint bufferLength, out IntPtr result);
 
     [LibraryImport("libc", EntryPoint = "getgrnam_r", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int GetGrNamR(string name, out GroupEntry entry, [Out] byte[] buffer, nuint bufferLength, out IntPtr result);
@@ -45,24 +31,18 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "setfsgid")]
     public static partial int SetFsGid(uint group);
 
-    /// <summary>A user as NSS knows it.</summary>
-    public sealed record User(string Name, uint Uid, uint Gid, string Home);
-
-    /// <summary>Looks a user up through NSS (files, LDAP, ...); null when unknown.</summary>
-    public static User? FindUser(string name)
+    /// <summary>Looks a user up through NSS (files, LDAP, ...); null when unknown or when the lookup fails.</summary>
+    public static LocalAccount? FindUser(string name)
     {
-        var buffer = new byte[16 * 1024];
-        while (true)
+        if (string.IsNullOrEmpty(name))
+            return null;
+        try
         {
-            var rc = GetPwNamR(name, out var entry, buffer, (nuint)buffer.Length, out var result);
-            if (rc == 34 /* ERANGE */ && buffer.Length < 1024 * 1024)
-            {
-                buffer = new byte[buffer.Length * 4];
-                continue;
-            }
-            if (rc != 0 || result == IntPtr.Zero)
-                return null;
-            return new User(name, entry.Uid, entry.Gid, Marshal.PtrToStringUTF8(entry.Dir) ?? "/");
+            return LocalAccounts.Find(name);
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
+using MilterHost.Hosting;
 
 namespace MilterHost.Status;
 
-// Event ids 5200-5299: the status listener.
+// The status listener's log line; its event id is in HostEventId.
 internal static partial class StatusLog
 {
-    [LoggerMessage(5200, LogLevel.Information, "status page, /metrics and /api/summary on http://{Endpoint}/ ({Auth})")]
+    [LoggerMessage(HostEventId.StatusListening, LogLevel.Information, "status page, /metrics and /api/summary on http://{Endpoint}/ ({Auth})")]
     public static partial void Listening(ILogger logger, string endpoint, string auth);
 }

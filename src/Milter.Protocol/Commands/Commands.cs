@@ -24,14 +24,14 @@ public sealed record HeloCommand(string Name);
 public sealed record MailCommand(string Sender, IReadOnlyList<string> Arguments)
 {
     /// <summary>The address without angle brackets; empty for the null sender <c>&lt;&gt;</c>.</summary>
-    public string Address => EnvelopeAddress.StripBrackets(Sender);
+    public string Address => AngleBrackets.Strip(Sender);
 }
 
 /// <summary>SMFIC_RCPT: the recipient as written in RCPT TO (with angle brackets) and ESMTP arguments.</summary>
 public sealed record RcptCommand(string Recipient, IReadOnlyList<string> Arguments)
 {
     /// <summary>The address without angle brackets.</summary>
-    public string Address => EnvelopeAddress.StripBrackets(Recipient);
+    public string Address => AngleBrackets.Strip(Recipient);
 }
 
 /// <summary>SMFIC_HEADER: one header; folded lines keep their LF + whitespace.</summary>
@@ -47,11 +47,11 @@ public sealed record OptionNegotiation(
     Negotiation.ProtocolFlags Protocol,
     IReadOnlyDictionary<Negotiation.MacroStage, string>? MacroLists = null);
 
-/// <summary>Helpers for envelope addresses as the MTA passes them.</summary>
-public static class EnvelopeAddress
+/// <summary>The angle brackets around an envelope address as the MTA passes it.</summary>
+public static class AngleBrackets
 {
     /// <summary><c>&lt;a@b&gt;</c> → <c>a@b</c>; <c>&lt;&gt;</c> → empty; text without brackets is returned trimmed.</summary>
-    public static string StripBrackets(string address)
+    public static string Strip(string address)
     {
         var s = address.AsSpan().Trim();
         if (s.Length >= 2 && s[0] == '<' && s[^1] == '>')

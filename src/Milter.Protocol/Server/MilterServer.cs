@@ -16,7 +16,7 @@ public sealed class MilterServer
 {
     private readonly Socket _listener;
     private readonly Func<IMilterHandler> _handlerFactory;
-    private readonly Func<MilterServerOptions> _options;
+    private readonly Func<SessionOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
@@ -31,7 +31,7 @@ public sealed class MilterServer
     /// <param name="listener">A bound socket on which Listen has been called.</param>
     /// <param name="handlerFactory">Called once per connection; the handler's requirements are read at OPTNEG.</param>
     /// <param name="options">Read per connection, so a reload changes the limits of new connections.</param>
-    public MilterServer(Socket listener, Func<IMilterHandler> handlerFactory, Func<MilterServerOptions> options, TimeProvider time, ILogger<MilterServer> logger)
+    public MilterServer(Socket listener, Func<IMilterHandler> handlerFactory, Func<SessionOptions> options, TimeProvider time, ILogger<MilterServer> logger)
     {
         _listener = listener;
         _handlerFactory = handlerFactory;
@@ -78,13 +78,13 @@ public sealed class MilterServer
                 }
 
                 var options = _options();
-                if (Volatile.Read(ref _occupied) >= options.MaxConnections)
+                if (Volatile.Read(ref _occupied) >= options.Limits.MaxConnections)
                 {
-                    Refuse(socket, options.MaxConnections);
+                    Refuse(socket, options.Limits.MaxConnections);
                     continue;
                 }
                 if (_refusedInBurst > 0)
-                    ReportRefusals(options.MaxConnections, final: false);
+                    ReportRefusals(options.Limits.MaxConnections, final: false);
                 var id = Interlocked.Increment(ref _nextConnectionId);
                 Interlocked.Increment(ref _occupied);
                 // Registered before it starts, so its own removal can never come first; then run here
@@ -102,14 +102,14 @@ public sealed class MilterServer
             // and the MTA applies its own fallback (sendmail's F=). Closing also unlinks a Unix socket file.
             _listener.Close();
             if (_refusedInBurst > 0)
-                ReportRefusals(_options().MaxConnections, final: true);
+                ReportRefusals(_options().Limits.MaxConnections, final: true);
             await DrainAsync(hardStop).ConfigureAwait(false);
         }
     }
 
     private async Task DrainAsync(CancellationTokenSource hardStop)
     {
-        var grace = _options().ShutdownGrace;
+        var grace = _options().Limits.ShutdownGrace;
         var all = Task.WhenAll(_sessions.Values);
         try
         {
@@ -123,7 +123,7 @@ public sealed class MilterServer
         }
     }
 
-    private async Task RunSessionAsync(Socket socket, long id, MilterServerOptions options, CancellationToken hardStop)
+    private async Task RunSessionAsync(Socket socket, long id, SessionOptions options, CancellationToken hardStop)
     {
         var occupied = 1;
         void Vacate()
@@ -149,7 +149,7 @@ public sealed class MilterServer
                 ProtocolLog.SessionFailed(_logger, e, id);
                 return;
             }
-            var session = new MilterSession(transport, handler, options.Session, _time, _logger, id, _negotiations, socket, Vacate);
+            var session = new MilterSession(transport, handler, options, _time, _logger, id, _negotiations, socket, Vacate);
             await session.RunAsync(hardStop).ConfigureAwait(false);
             Vacate();
             if (handler is IAsyncDisposable ad)

@@ -2,39 +2,11 @@ using Milter.Protocol.Replies;
 
 namespace Milter.Protocol.Session;
 
-/// <summary>The bounds of one milter connection. Each one is something a hostile or stuck peer could push.</summary>
+/// <summary>What the listener and each connection run with: the limits, and the answer when the handler fails.</summary>
 public sealed record SessionOptions
 {
-    /// <summary>Largest frame accepted. sendmail sends at most 64 KiB unless 256K/1M was agreed; 1 MiB plus headroom covers both.</summary>
-    public int MaxFrameSize { get; init; } = 1024 * 1024 + 64;
+    public MilterLimits Limits { get; init; } = new();
 
-    /// <summary>A connection silent this long between commands is closed; sendmail's own timeouts are far shorter.</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>Macros in one MACRO packet; sendmail sends at most 50 per stage (MAXFILTERMACROS).</summary>
-    public int MaxMacrosPerPacket { get; init; } = 512;
-
-    /// <summary>
-    /// HEADER payload bytes one message may carry before the connection is closed as hostile; null:
-    /// no limit (headers are handled as they stream in and never kept, so memory is bounded either
-    /// way). sendmail sends at most its MaxHeadersLength (32 KiB by default), Postfix its
-    /// header_size_limit (100 KiB).
-    /// </summary>
-    public long? MaxHeaderBytes { get; init; }
-
-    /// <summary>
-    /// How long the handler may work on one stage. Keep it below the MTA's read timeout (sendmail's
-    /// <c>T=R:</c>), so the MTA hears our fallback answer rather than timing out itself.
-    /// </summary>
-    public TimeSpan StageTimeout { get; init; } = TimeSpan.FromSeconds(20);
-
-    /// <summary>While the handler works on end of message, send PROGRESS this often so sendmail's E: timeout restarts.</summary>
-    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>After a stage timeout the handler is cancelled and given this long to stop before the connection is closed.</summary>
-    public TimeSpan CancelGrace { get; init; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>The answer when the handler throws or exceeds <see cref="StageTimeout"/> (on_error).</summary>
-    public Verdict FailureVerdict { get; init; } =
-        Verdict.Tempfail(new SmtpReply(451, "4.3.0", "Temporary filter failure, please try again later"), "on_error");
+    /// <summary>The answer when the handler throws or exceeds <see cref="MilterLimits.StageTimeout"/> (on_error).</summary>
+    public Verdict FailureVerdict { get; init; } = FailureReply.Tempfail;
 }

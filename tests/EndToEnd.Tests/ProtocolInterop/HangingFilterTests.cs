@@ -25,16 +25,20 @@ public sealed class HangingFilterFixture : LibraryFilterFixture
 
     protected override IMilterHandler CreateHandler() => new HangingAtEndOfMessage();
 
-    protected override MilterServerOptions ServerOptions() => base.ServerOptions() with
+    protected override SessionOptions ServerOptions()
     {
-        Session = new SessionOptions
+        var options = base.ServerOptions();
+        return options with
         {
-            StageTimeout = StageTimeout,
-            ProgressInterval = ProgressInterval,
-            CancelGrace = TimeSpan.FromSeconds(1),
+            Limits = options.Limits with
+            {
+                StageTimeout = StageTimeout,
+                ProgressInterval = ProgressInterval,
+                CancelGrace = TimeSpan.FromSeconds(1),
+            },
             FailureVerdict = Verdict.Accept,
-        },
-    };
+        };
+    }
 
     protected override SendmailOptions SendmailOptionsFor(string milterSocket) =>
         new() { MilterSocket = milterSocket, MilterFlags = "F=T, T=C:10s;S:10s;R:3s;E:30s" };

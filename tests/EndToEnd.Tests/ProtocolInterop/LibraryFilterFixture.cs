@@ -20,7 +20,7 @@ public abstract class LibraryFilterFixture : SendmailFixture
     protected abstract IMilterHandler CreateHandler();
 
     /// <summary>Read for every new connection, so a test may change what it returns between messages.</summary>
-    protected virtual MilterServerOptions ServerOptions() => new() { ShutdownGrace = TimeSpan.FromSeconds(1) };
+    protected virtual SessionOptions ServerOptions() => new() { Limits = new() { ShutdownGrace = TimeSpan.FromSeconds(1) } };
 
     /// <summary>sendmail's options; <paramref name="milterSocket"/> is the <c>S=</c> value of the filter.</summary>
     protected abstract SendmailOptions SendmailOptionsFor(string milterSocket);

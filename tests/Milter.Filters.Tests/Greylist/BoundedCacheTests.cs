@@ -19,6 +19,20 @@ public class BoundedCacheTests
     }
 
     [Fact]
+    public void Every_value_eviction_drops_is_handed_over_once()
+    {
+        var dropped = new List<int>();
+        var cache = new BoundedCache<int, int>(10, dropped.Add);
+
+        for (var i = 0; i < 100; i++)
+            cache.Set(i, i);
+
+        Assert.Equal(100, dropped.Count + cache.Count);
+        Assert.Equal(dropped.Count, dropped.Distinct().Count());
+        Assert.Equal(Enumerable.Range(0, 100), dropped.Concat(cache.Values).Order());
+    }
+
+    [Fact]
     public void Entry_read_recently_survives_eviction()
     {
         var cache = new BoundedCache<int, string>(10);

@@ -1,4 +1,5 @@
 using Milter.Filters.Configuration;
+using MilterHost.Configuration;
 using MilterHost.Logging;
 using NLog;
 

@@ -31,7 +31,7 @@ internal static class SessionTarget
         var toFilter = new Pipe(Pipes);
         var toMta = new Pipe(Pipes);
         var log = new TrapLogger();
-        var options = new SessionOptions { MaxFrameSize = MaxFrameSize, MaxMacrosPerPacket = 64 };
+        var options = new SessionOptions { Limits = new() { MaxFrameSize = MaxFrameSize, MaxMacrosPerPacket = 64 } };
         var session = new MilterSession(new DuplexPipe(toFilter.Reader, toMta.Writer), new FuzzHandler(), options, new FakeTimeProvider(), log, connectionId: 1);
         var run = session.RunAsync(CancellationToken.None);
 

@@ -22,7 +22,7 @@ internal sealed class AdminStore : IAsyncDisposable
 
     public LoadedConfig Config { get; }
 
-    public MilterOptions Options => Config.Options;
+    public DaemonOptions Options => Config.Options;
 
     public MilterStores Stores { get; }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MilterHost.Native;
 using static Tmds.Linux.LibC;
 
 namespace MilterHost.Tools.Backup;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using Microsoft.Win32.SafeHandles;
+using MilterHost.Native;
 
 namespace MilterHost.Tools.Backup;
 

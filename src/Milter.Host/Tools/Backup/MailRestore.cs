@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Microsoft.Win32.SafeHandles;
+using MilterHost.Native;
 
 namespace MilterHost.Tools.Backup;
 

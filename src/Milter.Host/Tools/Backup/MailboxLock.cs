@@ -1,4 +1,5 @@
 using MilterHost.Configuration;
+using MilterHost.Native;
 using static Tmds.Linux.LibC;
 
 namespace MilterHost.Tools.Backup;

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using MilterHost.Tools.Backup;
+using MilterHost.Native;
 
 namespace MilterHost.Tools.LogScan;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Milter.Filters.Stores;
 
 namespace MilterHost.Tools.LogScan;
 
@@ -17,9 +18,9 @@ internal sealed class MaillogScanner
     private readonly DateTimeOffset? _since;
     private readonly ScanLimits _limits;
     private readonly Dictionary<IPAddress, ClientActivity> _clients = [];
-    private readonly BoundedMap<(string Host, string QueueId), QueueEntry> _queues;
-    private readonly BoundedMap<(string Host, int Pid), ClientAddress> _pids;
-    private readonly BoundedMap<(string Host, int Pid), bool> _authenticatedPids;
+    private readonly BoundedCache<(string Host, string QueueId), QueueEntry> _queues;
+    private readonly BoundedCache<(string Host, int Pid), ClientAddress> _pids;
+    private readonly BoundedCache<(string Host, int Pid), bool> _authenticatedPids;
     private long _lines, _unrecognised, _events, _outside, _unattributed, _duplicates, _ambiguous, _authenticated;
 
     public MaillogScanner(SyslogLineParser parser, DateTimeOffset? since, ScanLimits limits)

@@ -3,10 +3,10 @@ using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
-namespace MilterHost.Tools.Backup;
+namespace MilterHost.Native;
 
-/// <summary>The few system calls the mailbox locks need, through Tmds.LibC.</summary>
-internal static unsafe class Posix
+/// <summary>The file calls the mailbox locks and the log reader need, through Tmds.LibC.</summary>
+internal static unsafe partial class Posix
 {
     // Open file description locks (Linux 3.15+): they conflict with classic POSIX locks of other
     // processes, as a classic lock would, and also with this process's own, which a classic lock does
