@@ -108,6 +108,17 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void The_auto_whitelist_header_line_needs_add_header()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              add_header: false
+              add_header_whitelisted: true
+            """, out var path);
+        Assert.Equal([$"{path}:3:3: greylist: add_header_whitelisted needs add_header: true"], errors);
+    }
+
+    [Fact]
     public void Dns_timeout_must_be_shorter_than_the_stage_timeout()
     {
         var errors = _dir.Errors("""

@@ -125,6 +125,13 @@ public sealed record GreylistOptions
     public BypassBanOptions BypassBan { get; init; } = new();
     public GreylistSkipOptions Skip { get; init; } = new();
     public bool PerMessage { get; init; } = true;
+    /// <summary>
+    /// <c>X-Greylist: delayed N seconds by milterhost-VERSION at HOST; DATE</c> on a message that
+    /// waited; an <c>X-Greylist</c> header the message arrives with is removed (it could be forged).
+    /// </summary>
+    public bool AddHeader { get; init; } = true;
+    /// <summary>With <see cref="AddHeader"/>: also <c>X-Greylist: passed, auto-whitelisted by ...</c> when the auto-whitelist let the message through at once.</summary>
+    public bool AddHeaderWhitelisted { get; init; }
     public bool SpfPools { get; init; } = true;
     public bool OnlySuspicious { get; init; }
     public IReadOnlyList<Regex> SuspiciousNames { get; init; } =
