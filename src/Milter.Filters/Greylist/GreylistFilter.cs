@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
@@ -240,22 +239,7 @@ public sealed class GreylistFilter : IMilterFilter
         return null;
     }
 
-    private static bool AnyMatches(AddressPattern[] patterns, string address)
-    {
-        foreach (var pattern in patterns)
-        {
-            try
-            {
-                if (pattern.Matches(address))
-                    return true;
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                // A backtracking pattern that ran too long on this address: it does not match.
-            }
-        }
-        return false;
-    }
+    private static bool AnyMatches(AddressPattern[] patterns, string address) => AddressPattern.AnyMatches(patterns, address);
 
     private HeldMessage MessageOf(SessionContext session)
     {

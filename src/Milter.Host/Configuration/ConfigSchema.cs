@@ -170,6 +170,11 @@ internal static class ConfigSchema
                     $"{path}: add_header_whitelisted needs add_header: true");
         });
 
+    private static readonly Section<SpfOptions> Spf = new Section<SpfOptions>(() => new())
+        .Field("reject_fail", Codecs.Bool, o => o.RejectFail, (o, v) => o with { RejectFail = v })
+        .Field("add_header", Codecs.Bool, o => o.AddHeader, (o, v) => o with { AddHeader = v })
+        .Field("exempt_recipients", new ListCodec<string>(Codecs.AddressPattern, flow: true), o => o.ExemptRecipients, (o, v) => o with { ExemptRecipients = v });
+
     private static readonly Section<DnsOptions> Dns = new Section<DnsOptions>(() => new())
         .Field("servers", new ListCodec<string>(Codecs.DnsServer, flow: true), o => o.Servers, (o, v) => o with { Servers = v })
         .Field("timeout", Codecs.PositiveDuration, o => o.Timeout, (o, v) => o with { Timeout = v });
@@ -204,6 +209,7 @@ internal static class ConfigSchema
         .Field("ban", new ListCodec<BanRule>(new BanRuleCodec(), flow: false, (rule, n, node) => rule with { Id = $"ban#{n} (line {node.Line})" }),
             o => o.Ban, (o, v) => o with { Ban = v })
         .Field("greylist", Greylist, o => o.Greylist, (o, v) => o with { Greylist = v })
+        .Field("spf", Spf, o => o.Spf, (o, v) => o with { Spf = v })
         .Field("dns", Dns, o => o.Dns, (o, v) => o with { Dns = v })
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
