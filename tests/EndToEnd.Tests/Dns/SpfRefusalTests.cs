@@ -23,6 +23,7 @@ public sealed class SpfRefusalTests(SpfRefusingFixture fixture) : IClassFixture<
     {
         var result = await SendAsync("127.0.9.20", "mallory@fail.example", ["bob@example.com", "postmaster@example.com"]);
 
+        Assert.True(result.RepliesTo("RCPT")[0].Code == 550, string.Join('\n', fixture.Milter.Output.Where(l => l.Contains("127.0.9.20", StringComparison.Ordinal))));
         Assert.Equal(
             ["550 5.7.23 <bob@example.com>... SPF fail: fail.example does not permit 127.0.9.20 to send its mail", "250 2.1.5 <postmaster@example.com>... Recipient ok"],
             result.RepliesTo("RCPT").Select(r => r.Text));
