@@ -87,12 +87,12 @@ public sealed class FilterChain
         RunAsync(MilterStages.EndOfMessage, session, null, 0,
             static (f, s, _, ct) => f.OnEndOfMessageAsync(s, ct), cancellationToken);
 
-    /// <summary>End of message, where filters may change the message through <paramref name="modifier"/>.</summary>
+    /// <summary>End of message, where filters may change the message through <paramref name="modifier"/>, each only as its <see cref="FilterNeeds.Actions"/> declares.</summary>
     public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(modifier);
         return RunAsync(MilterStages.EndOfMessage, session, null, modifier,
-            static (f, s, m, ct) => f.OnEndOfMessageAsync(s, m, ct), cancellationToken);
+            static (f, s, m, ct) => f.OnEndOfMessageAsync(s, new DeclaredModifier(m, f.Needs.Actions, f.Name), ct), cancellationToken);
     }
 
     /// <summary>Tells every filter the message was abandoned; failures are logged, nobody is answered.</summary>

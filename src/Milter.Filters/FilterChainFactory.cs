@@ -9,13 +9,13 @@ namespace Milter.Filters;
 /// <summary>
 /// Builds the built-in chain without a host, in the order of <c>filters:</c>
 /// (<see cref="FilterNames.Default"/> unless written). The default list is
-/// <c>relay, ban, recipients, dns_lists, greylist</c>; since each filter acts only at its own stages,
+/// <c>relay, ban, recipients, dns_lists, spf, greylist</c>; since each filter acts only at its own stages,
 /// that gives, stage by stage:
 /// <list type="table">
 /// <item><term>connect</term><description>ban (dynamic ban list, client, client_name)</description></item>
 /// <item><term>helo</term><description>ban (helo)</description></item>
 /// <item><term>mail</term><description>ban (sender); the greylist slot starts its DNS lookups</description></item>
-/// <item><term>rcpt</term><description>relay, ban (recipient), recipients (unknown), then the greylist slot: DNS lists, greylist</description></item>
+/// <item><term>rcpt</term><description>relay, ban (recipient), recipients (unknown), then the greylist slot: DNS lists, SPF fail, greylist</description></item>
 /// <item><term>data</term><description>greylist (the null sender)</description></item>
 /// <item><term>eoh</term><description>ban (subject)</description></item>
 /// <item><term>eom</term><description>recipients (discard when nobody known remains)</description></item>

@@ -10,12 +10,14 @@ public static class FilterNames
     public const string Ban = "ban";
     public const string Recipients = "recipients";
     public const string DnsLists = "dns_lists";
+    public const string Spf = "spf";
     public const string Greylist = "greylist";
 
     /// <summary>
     /// <c>filters:</c> when the file does not say: relay control first (so that, at RCPT, it runs
-    /// before the recipient bans), then bans, unknown recipients, the DNS lists, and the greylist,
-    /// which reads the DNS lists' answers.
+    /// before the recipient bans), then bans, unknown recipients, the DNS lists, SPF refusal (so a
+    /// message refused for its SPF fail is never greylisted), and the greylist, which reads the DNS
+    /// lists' answers.
     /// </summary>
-    public static IReadOnlyList<string> Default { get; } = [Relay, Ban, Recipients, DnsLists, Greylist];
+    public static IReadOnlyList<string> Default { get; } = [Relay, Ban, Recipients, DnsLists, Spf, Greylist];
 }

@@ -108,6 +108,31 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void The_auto_whitelist_header_line_needs_add_header()
+    {
+        var errors = _dir.Errors("""
+            greylist:
+              add_header: false
+              add_header_whitelisted: true
+            """, out var path);
+        Assert.Equal([$"{path}:3:3: greylist: add_header_whitelisted needs add_header: true"], errors);
+    }
+
+    [Fact]
+    public void Spf_section_errors_name_their_place()
+    {
+        var errors = _dir.Errors("""
+            spf:
+              reject_fail: yes
+              exempt_recipients: [postmaster, "/[a-/"]
+            """, out var path);
+        Assert.Equal(2, errors.Count);
+        Assert.Equal($"{path}:2:16: spf.reject_fail: expected true or false, got 'yes'", errors[0]);
+        Assert.StartsWith($"{path}:3:", errors[1], StringComparison.Ordinal);
+        Assert.Contains("spf.exempt_recipients", errors[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Dns_timeout_must_be_shorter_than_the_stage_timeout()
     {
         var errors = _dir.Errors("""

@@ -18,7 +18,7 @@ public sealed class FilterOrderTests : IDisposable
     {
         var config = _dir.Load("recipients: { reject_unknown: false }\n", out _).Config!;
 
-        Assert.Equal(["relay", "ban", "recipients", "dns_lists", "greylist"], config.Options.Filters);
+        Assert.Equal(["relay", "ban", "recipients", "dns_lists", "spf", "greylist"], config.Options.Filters);
         Assert.Same(FilterNames.Default, config.Options.Filters);
         Assert.Empty(config.Warnings);
     }
@@ -30,7 +30,7 @@ public sealed class FilterOrderTests : IDisposable
             filters: [relay, bans, greylist]
             """, out var path);
 
-        Assert.Equal([$"{path}:1:18: filters: no filter is named 'bans' (did you mean 'ban'?); this milterhost knows relay, ban, recipients, dns_lists, greylist"], errors);
+        Assert.Equal([$"{path}:1:18: filters: no filter is named 'bans' (did you mean 'ban'?); this milterhost knows relay, ban, recipients, dns_lists, spf, greylist"], errors);
     }
 
     [Fact]

@@ -69,6 +69,25 @@ public sealed class AddressPattern
         };
     }
 
+    /// <summary>True when any of <paramref name="patterns"/> matches; a regex that runs out of time on this address does not.</summary>
+    public static bool AnyMatches(IReadOnlyList<AddressPattern> patterns, string address)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        foreach (var pattern in patterns)
+        {
+            try
+            {
+                if (pattern.Matches(address))
+                    return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A backtracking pattern that ran too long on this address: it does not match.
+            }
+        }
+        return false;
+    }
+
     public override string ToString() => Written;
 
     private static string? DomainOf(string address)

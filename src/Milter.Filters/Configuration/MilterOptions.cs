@@ -26,6 +26,7 @@ public record MilterOptions
     public RecipientsOptions Recipients { get; init; } = new();
     public IReadOnlyList<BanRule> Ban { get; init; } = [];
     public GreylistOptions Greylist { get; init; } = new();
+    public SpfOptions Spf { get; init; } = new();
     public DnsOptions Dns { get; init; } = new();
     public IReadOnlyList<DnsListOptions> DnsLists { get; init; } = [];
     /// <summary>What <c>logscan</c> uses when its command line does not say (the daily timer runs it without options).</summary>
@@ -91,6 +92,13 @@ public sealed record GreylistOptions
     public BypassBanOptions BypassBan { get; init; } = new();
     public GreylistSkipOptions Skip { get; init; } = new();
     public bool PerMessage { get; init; } = true;
+    /// <summary>
+    /// <c>X-Greylist: delayed N seconds by milterhost-VERSION at HOST; DATE</c> on a message that
+    /// waited; an <c>X-Greylist</c> header the message arrives with is removed (it could be forged).
+    /// </summary>
+    public bool AddHeader { get; init; } = true;
+    /// <summary>With <see cref="AddHeader"/>: also <c>X-Greylist: passed, auto-whitelisted by ...</c> when the auto-whitelist let the message through at once.</summary>
+    public bool AddHeaderWhitelisted { get; init; }
     public bool SpfPools { get; init; } = true;
     public bool OnlySuspicious { get; init; }
     public IReadOnlyList<Regex> SuspiciousNames { get; init; } =
@@ -127,6 +135,28 @@ public sealed record GreylistSkipOptions
     public IReadOnlyList<string> Senders { get; init; } = [];
     public IReadOnlyList<string> Recipients { get; init; } = [];
     public bool Authenticated { get; init; } = true;
+}
+
+/// <summary>
+/// The <c>spf</c> filter: SPF (RFC 7208) of the MAIL FROM domain, or of the HELO name for the null
+/// sender, checked for every client but trusted ones (<c>relay.allow_clients</c>), authenticated
+/// sessions and local submissions. Off unless one of its switches is on.
+/// </summary>
+public sealed record SpfOptions
+{
+    /// <summary>Refuse an SPF <c>fail</c> at RCPT with <c>550 5.7.23</c>; softfail, neutral, none and errors never refuse.</summary>
+    public bool RejectFail { get; init; }
+    /// <summary>Prepend the result as <c>Received-SPF</c> (RFC 7208 section 9.1); incoming ones that claim this host are removed.</summary>
+    public bool AddHeader { get; init; }
+    /// <summary>
+    /// Recipients an SPF fail is never refused for, as address patterns (exact, glob, <c>@domain</c>,
+    /// <c>/regex/</c>). By default postmaster, bare or at any domain: relay control has already
+    /// refused every domain but ours for the clients SPF applies to, so in effect postmaster of each local domain.
+    /// </summary>
+    public IReadOnlyList<string> ExemptRecipients { get; init; } = ["postmaster", "postmaster@*"];
+
+    /// <summary>True when the filter has anything to do.</summary>
+    public bool IsOn => RejectFail || AddHeader;
 }
 
 public sealed record DnsOptions

@@ -8,6 +8,7 @@ using Milter.Filters.Context;
 using Milter.Filters.Greylist;
 using Milter.Filters.Logging;
 using Milter.Filters.Stores;
+using Milter.Protocol.Replies;
 
 namespace Milter.Filters.Dns;
 
@@ -28,6 +29,7 @@ public sealed class DnsChecks
     private readonly IReadOnlyList<IPNetwork> _relayClients;
     private readonly GreylistExemption _greylistExemption;
     private readonly GreylistOptions _greylist;
+    private readonly SpfOptions _spfFilter;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -45,6 +47,7 @@ public sealed class DnsChecks
         _spf = new SpfVerifier(resolver);
         _reverse = new ReverseDnsLookup(resolver);
         _greylist = options.Greylist;
+        _spfFilter = options.Spf;
         _relayClients = options.Relay.AllowClients;
         _greylistExemption = new GreylistExemption(options.Greylist, options.Relay.AllowClients);
         Lists = [.. options.DnsLists.Select(l => new DnsList(l))];
@@ -57,7 +60,7 @@ public sealed class DnsChecks
     /// <summary>The <c>dns_lists</c>, in configuration order.</summary>
     public IReadOnlyList<DnsList> Lists { get; }
 
-    public bool ChecksSpf => _greylist.Enabled && _greylist.SpfPools;
+    public bool ChecksSpf => (_greylist.Enabled && _greylist.SpfPools) || _spfFilter.IsOn;
 
     public bool ChecksReverseDns => _greylist.Enabled && _greylist.OnlySuspicious;
 
@@ -69,6 +72,13 @@ public sealed class DnsChecks
     {
         ArgumentNullException.ThrowIfNull(session);
         Lookups(session);
+    }
+
+    /// <summary>A filter's MAIL stage: starts the lookups (<see cref="Start"/>) and continues; the answers count at RCPT.</summary>
+    public ValueTask<Verdict> StartAtMail(SessionContext session)
+    {
+        Start(session);
+        return ValueTask.FromResult(Verdict.Continue);
     }
 
     /// <summary>The current message's facts, starting the lookups if nobody did; waits at most what is left of <c>dns.timeout</c>.</summary>
@@ -90,14 +100,23 @@ public sealed class DnsChecks
         if (session.IsLocalSubmission || session.ClientAddress is not { } client)
             return LookupPlan.Empty;
         var authenticated = session.AuthenticatedUser is not null;
-        // Relay clients and logged-in users are ours: no block list refuses them.
-        var lists = authenticated || IPNetworks.FirstContaining(_relayClients, client) is not null ? [] : Lists;
+        // Relay clients and logged-in users are ours: no block list (nor SPF refusal) refuses them.
+        var ours = authenticated || IPNetworks.FirstContaining(_relayClients, client) is not null;
+        var lists = ours ? [] : Lists;
         // Sender and recipient skips are decided per recipient: the lookups still serve the others.
         var greylisted = _greylist.Enabled && _greylistExemption.OfSession(session) is null;
         var domain = EnvelopeAddress.DomainOf(session.Sender?.Trim().Trim('<', '>').ToLowerInvariant() ?? "");
         var spfDomain = greylisted && _greylist.SpfPools && domain.Length > 0 ? domain : null;
-        return new LookupPlan(IPNetworks.Canonical(client), session.Sender ?? "", session.Helo, spfDomain,
-            greylisted && _greylist.OnlySuspicious, lists);
+        var ofHelo = false;
+        // The spf filter checks every client that is not ours: the MAIL FROM domain, or the HELO
+        // name for the null sender (RFC 7208 section 2.3).
+        if (spfDomain is null && _spfFilter.IsOn && !ours)
+        {
+            spfDomain = domain.Length > 0 ? domain : session.IsNullSender ? session.Helo?.Trim().TrimEnd('.').ToLowerInvariant() : null;
+            ofHelo = domain.Length == 0 && spfDomain is not null;
+        }
+        return new LookupPlan(IPNetworks.Canonical(client), ofHelo ? "postmaster@" + spfDomain : session.Sender ?? "", session.Helo, spfDomain,
+            greylisted && _greylist.OnlySuspicious, lists) { SpfOfHelo = ofHelo };
     }
 
     private async Task<DnsFacts> LookUpAsync(LookupPlan plan, string queueId)
@@ -106,7 +125,7 @@ public sealed class DnsChecks
         var token = deadline.Token;
         var client = plan.Client;
         var spf = plan.SpfDomain is { } domain
-            ? Guard($"spf {domain}", async ct => (SpfCheck?)await _spf.CheckAsync(client, domain, plan.Sender, plan.Helo, ct).ConfigureAwait(false), token)
+            ? Guard($"spf {domain}", async ct => (SpfCheck?)(await _spf.CheckAsync(client, domain, plan.Sender, plan.Helo, ct).ConfigureAwait(false) with { OfHelo = plan.SpfOfHelo }), token)
             : null;
         var reverse = plan.ReverseDns ? Guard("reverse dns", async ct => (ReverseDns?)await _reverse.LookupAsync(client, ct).ConfigureAwait(false), token) : null;
         var lists = plan.Lists.Select(list => Guard($"dns list {list.Zone}", ct => ListingOfAsync(list, client, ct), token)).ToList();
@@ -203,6 +222,9 @@ public sealed class DnsChecks
     private sealed record LookupPlan(IPAddress Client, string Sender, string? Helo, string? SpfDomain, bool ReverseDns, IReadOnlyList<DnsList> Lists)
     {
         public static LookupPlan Empty { get; } = new(IPAddress.None, "", null, null, false, []);
+
+        /// <summary>The SPF domain is the HELO name (the null sender's identity).</summary>
+        public bool SpfOfHelo { get; init; }
 
         public bool IsEmpty => SpfDomain is null && !ReverseDns && Lists.Count == 0;
     }

@@ -40,12 +40,7 @@ public sealed class DnsListFilter : IMilterFilter
         return listing.List.Action == DnsListAction.Tempfail ? new SmtpReply(451, "4.7.1", text) : new SmtpReply(554, "5.7.1", text);
     }
 
-    public ValueTask<Verdict> OnMailAsync(SessionContext session, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(session);
-        _checks.Start(session);
-        return ValueTask.FromResult(Verdict.Continue);
-    }
+    public ValueTask<Verdict> OnMailAsync(SessionContext session, CancellationToken cancellationToken) => _checks.StartAtMail(session);
 
     public async ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
     {

@@ -10,8 +10,14 @@ public sealed record SpfCheck(string Domain, SpfResult Result)
     /// </summary>
     public string? Unbounded { get; init; }
 
-    /// <summary>True for a pass that only a bounded set of hosts can earn: the domain's servers may share one greylist key.</summary>
-    public bool IsPool => Result == SpfResult.Pass && Unbounded is null;
+    /// <summary>
+    /// The identity checked was the HELO name (RFC 7208 section 2.3), for the null sender, rather
+    /// than the MAIL FROM domain: no greylist pool, since the triplet keys the sender.
+    /// </summary>
+    public bool OfHelo { get; init; }
+
+    /// <summary>True for a MAIL FROM pass that only a bounded set of hosts can earn: the domain's servers may share one greylist key.</summary>
+    public bool IsPool => Result == SpfResult.Pass && Unbounded is null && !OfHelo;
 
     public override string ToString() =>
         Unbounded is null ? $"{Result.ToString().ToLowerInvariant()} ({Domain})" : $"{Result.ToString().ToLowerInvariant()} ({Domain}; no pool: {Unbounded})";

@@ -6,6 +6,7 @@ using Milter.Filters.Dns;
 using Milter.Filters.Stores;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
+using Milter.Protocol.Session;
 
 namespace Milter.Filters.Greylist;
 
@@ -26,6 +27,12 @@ namespace Milter.Filters.Greylist;
 /// set of hosts (<see cref="SpfPoolBounds"/>: no <c>+all</c>, <c>ptr</c>, <c>exists</c>, wide ranges), makes the triplet's client
 /// part <c>spf:DOMAIN</c>, so a retry from any server of the domain's pool passes, and its
 /// auto-whitelist entry is kept per domain. No answer in time means the plain subnet triplet.</para>
+/// <para>With <c>add_header</c> (the default), a message that waited gets
+/// <c>X-Greylist: delayed N seconds by milterhost-VERSION at HOST; DATE</c> at end of message, N being
+/// the longest time one of its triplets took from its first attempt to its pass; with
+/// <c>add_header_whitelisted</c>, a message the auto-whitelist let through at once gets
+/// <c>X-Greylist: passed, auto-whitelisted by ...</c>. Every <c>X-Greylist</c> header the message
+/// arrived with is removed, so the one left is ours: this filter alone reads that header.</para>
 /// Built per configuration (a reload builds a new one); the store is shared.
 /// </summary>
 public sealed class GreylistFilter : IMilterFilter
@@ -33,12 +40,16 @@ public sealed class GreylistFilter : IMilterFilter
     private const string AuthMacro = "{auth_authen}";
     private static readonly StateKey<HeldMessage> HeldKey = new("greylist.held");
 
+    /// <summary>The header this filter writes, and removes when it arrives with the message.</summary>
+    public const string HeaderName = "X-Greylist";
+
     private readonly IGreylistStore _store;
     private readonly GreylistOptions _options;
     private readonly GreylistExemption _exemption;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DnsChecks? _dns;
+    private readonly TraceStamp _stamp;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
     public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
@@ -49,7 +60,9 @@ public sealed class GreylistFilter : IMilterFilter
     /// <param name="dns">The message's DNS lookups (SPF pools, reverse DNS, DNS lists); null: plain triplets only.</param>
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
     /// <param name="trustedClients">Clients never greylisted besides <c>greylist.skip.clients</c>: the relay clients (<c>relay.allow_clients</c>).</param>
-    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
+    /// <param name="stamp">Who the <c>X-Greylist</c> header names; null: <see cref="TraceStamp.Local"/>.</param>
+    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger,
+        TraceStamp? stamp = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -62,14 +75,26 @@ public sealed class GreylistFilter : IMilterFilter
         _time = time;
         _logger = logger;
         _dns = dns is { IsNeeded: true } ? dns : null;
+        _stamp = stamp ?? TraceStamp.Local;
         // MAIL only starts the DNS lookups, so the MTA need not wait for that answer.
         var stages = MilterStages.Rcpt | MilterStages.Data;
+        var answers = _options.PerMessage ? MilterStages.Data : stages;
+        if (_dns is not null)
+            stages |= MilterStages.Mail;
+        var macros = new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] };
+        if (_options.AddHeader)
+        {
+            // The header stage only watches for X-Greylist; the changes come at end of message.
+            stages |= MilterStages.Header | MilterStages.EndOfMessage;
+            macros[MacroStage.Connect] = [TraceStamp.HostMacro];
+        }
         Needs = _options.Enabled
-            ? new FilterNeeds(_dns is null ? stages : stages | MilterStages.Mail,
-                new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] })
+            ? new FilterNeeds(stages, macros)
             {
                 // With per_message the RCPT answer is always Continue: the MTA need not wait for it.
-                Replies = _options.PerMessage ? MilterStages.Data : stages,
+                Replies = answers,
+                HeaderNames = _options.AddHeader ? [HeaderName] : null,
+                Actions = _options.AddHeader ? ActionFlags.AddHeaders | ActionFlags.ChangeHeaders : ActionFlags.None,
             }
             : FilterNeeds.None;
     }
@@ -131,6 +156,8 @@ public sealed class GreylistFilter : IMilterFilter
             return Verdict.Continue;
         }
 
+        if (result.Passes && _options.AddHeader)
+            MessageOf(session).Passed(result);
         if (decideAtData)
         {
             // A debug line: its arguments are formatted only when someone reads it.
@@ -142,6 +169,38 @@ public sealed class GreylistFilter : IMilterFilter
         }
         return result.Passes ? Verdict.Continue : Verdict.Tempfail(GreylistResult.DeferReply(result.RetrySeconds), result.Rule);
     }
+
+    /// <summary>Counts the <c>X-Greylist</c> headers the message arrived with, for removal at end of message.</summary>
+    public ValueTask<Verdict> OnHeaderAsync(SessionContext session, string name, string value, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(name);
+        if (_options.AddHeader && name.Equals(HeaderName, StringComparison.OrdinalIgnoreCase))
+            MessageOf(session).IncomingHeaders++;
+        return ValueTask.FromResult(Verdict.Continue);
+    }
+
+    /// <summary>Removes the <c>X-Greylist</c> headers the message arrived with and adds ours when it waited.</summary>
+    public ValueTask<Verdict> OnEndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(modifier);
+        if (!_options.AddHeader || !session.MessageState.TryGet(HeldKey, out var held))
+            return ValueTask.FromResult(Verdict.Continue);
+        // Last first: whether or not the MTA counts a removed header, the earlier indexes stay put.
+        for (var index = held.IncomingHeaders; index >= 1; index--)
+            modifier.ChangeHeader((uint)index, HeaderName, "");
+        var text = HeaderText(_options, held.Delayed, held.AutoWhitelisted);
+        if (text is not null)
+            modifier.AddHeader(HeaderName, $"{text} by {_stamp.Software} at {_stamp.HostOf(session)}; {TraceStamp.Date(_time.GetLocalNow())}");
+        return ValueTask.FromResult(Verdict.Continue);
+    }
+
+    /// <summary>What the header says before "by ...": <c>delayed N seconds</c>, <c>passed, auto-whitelisted</c>, or nothing to say (null).</summary>
+    internal static string? HeaderText(GreylistOptions options, TimeSpan delayed, bool autoWhitelisted) =>
+        delayed >= TimeSpan.FromSeconds(1)
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"delayed {(long)delayed.TotalSeconds} seconds")
+            : autoWhitelisted && options.AddHeaderWhitelisted ? "passed, auto-whitelisted" : null;
 
     public ValueTask<Verdict> OnDataAsync(SessionContext session, CancellationToken cancellationToken)
     {
@@ -160,10 +219,26 @@ public sealed class GreylistFilter : IMilterFilter
 
     private static HeldMessage MessageOf(SessionContext session) => session.MessageState.GetOrAdd(HeldKey, static () => new HeldMessage());
 
-    /// <summary>What per-message greylisting keeps between RCPT and DATA.</summary>
+    /// <summary>What greylisting keeps of a message: the deferrals decided at DATA, and what the header says at end of message.</summary>
     private sealed class HeldMessage
     {
         public List<GreylistResult> Deferred { get; } = [];
         public StoreUnavailableException? Failure { get; set; }
+
+        /// <summary>The longest a passing triplet of this message waited.</summary>
+        public TimeSpan Delayed { get; private set; }
+
+        /// <summary>A recipient passed through the auto-whitelist.</summary>
+        public bool AutoWhitelisted { get; private set; }
+
+        /// <summary><c>X-Greylist</c> headers the message arrived with.</summary>
+        public int IncomingHeaders { get; set; }
+
+        public void Passed(GreylistResult result)
+        {
+            if (result.Delayed > Delayed)
+                Delayed = result.Delayed;
+            AutoWhitelisted |= result.Rule == GreylistRules.Whitelisted;
+        }
     }
 }

@@ -14,7 +14,7 @@ public static class GreylistPolicy
     /// One attempt of <paramref name="triplet"/>, given its stored entry (null: never seen).
     /// New or expired: a pending entry, deferred for <c>delay</c> (passed at once when the delay is zero).
     /// Pending and early: deferred for the time left, first-seen kept. Pending after the delay: passed,
-    /// kept <c>pass_lifetime</c>. Passed: passed, lifetime extended from now.
+    /// kept <c>pass_lifetime</c>, with how long it waited (<see cref="GreylistResult.Delayed"/>). Passed: passed, lifetime extended from now.
     /// </summary>
     public static GreylistEvaluation Evaluate(Triplet triplet, TripletEntry? entry, DateTimeOffset now, GreylistOptions options)
     {
@@ -34,7 +34,8 @@ public static class GreylistPolicy
         if (now < passAt)
             return Defer(entry with { Triplet = triplet, LastSeen = now, Deferrals = entry.Deferrals + 1 }, GreylistRules.Early, passAt - now);
 
-        return Pass(entry with { Triplet = triplet, State = TripletState.Passed, LastSeen = now, Expires = now + options.PassLifetime }, firstPass: true);
+        var passed = Pass(entry with { Triplet = triplet, State = TripletState.Passed, LastSeen = now, Expires = now + options.PassLifetime }, firstPass: true);
+        return passed with { Result = passed.Result with { Delayed = now - entry.FirstSeen } };
     }
 
     /// <summary>True when the (client, sender domain) has passed <c>auto_whitelist.after</c> times and its entry is alive. <c>after</c> ≤ 0 turns auto-whitelisting off.</summary>

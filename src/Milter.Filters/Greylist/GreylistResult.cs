@@ -9,6 +9,12 @@ public sealed record GreylistResult(Triplet Triplet, GreylistAction Action, stri
 {
     public bool Passes => Action == GreylistAction.Pass;
 
+    /// <summary>
+    /// For the check that first passed a triplet (<see cref="FirstPass"/>): how long it waited, from its
+    /// first attempt to this one; zero otherwise (and when <c>delay</c> is zero, since nothing waited).
+    /// </summary>
+    public TimeSpan Delayed { get; init; }
+
     /// <summary>Whole seconds until a retry passes, rounded up, at least 1 for a deferral.</summary>
     public long RetrySeconds => Action == GreylistAction.Pass ? 0 : Math.Max(1, (long)Math.Ceiling(RetryAfter.TotalSeconds));
 

@@ -151,6 +151,8 @@ internal static class ConfigSchema
         .Field("bypass_ban", BypassBan, o => o.BypassBan, (o, v) => o with { BypassBan = v })
         .Field("skip", Skip, o => o.Skip, (o, v) => o with { Skip = v })
         .Field("per_message", Codecs.Bool, o => o.PerMessage, (o, v) => o with { PerMessage = v })
+        .Field("add_header", Codecs.Bool, o => o.AddHeader, (o, v) => o with { AddHeader = v })
+        .Field("add_header_whitelisted", Codecs.Bool, o => o.AddHeaderWhitelisted, (o, v) => o with { AddHeaderWhitelisted = v })
         .Field("spf_pools", Codecs.Bool, o => o.SpfPools, (o, v) => o with { SpfPools = v })
         .Field("only_suspicious", Codecs.Bool, o => o.OnlySuspicious, (o, v) => o with { OnlySuspicious = v })
         .Field("suspicious_names", new ListCodec<System.Text.RegularExpressions.Regex>(Codecs.HostNameRegex, flow: false), o => o.SuspiciousNames, (o, v) => o with { SuspiciousNames = v })
@@ -160,7 +162,19 @@ internal static class ConfigSchema
             if (o.RetryWindow <= o.Delay)
                 b.Error(mapping.KeyNamed("retry_window") ?? mapping.KeyNamed("delay") ?? (YNode)mapping,
                     $"{path}: retry_window ({Duration.Format(o.RetryWindow)}) must be longer than delay ({Duration.Format(o.Delay)})");
+        })
+        .Check((b, mapping, path, o) =>
+        {
+            // The auto-whitelist line is a variant of the header add_header turns on.
+            if (o.AddHeaderWhitelisted && !o.AddHeader)
+                b.Error(mapping.KeyNamed("add_header_whitelisted") ?? (YNode)mapping,
+                    $"{path}: add_header_whitelisted needs add_header: true");
         });
+
+    private static readonly Section<SpfOptions> Spf = new Section<SpfOptions>(() => new())
+        .Field("reject_fail", Codecs.Bool, o => o.RejectFail, (o, v) => o with { RejectFail = v })
+        .Field("add_header", Codecs.Bool, o => o.AddHeader, (o, v) => o with { AddHeader = v })
+        .Field("exempt_recipients", new ListCodec<string>(Codecs.AddressPattern, flow: true), o => o.ExemptRecipients, (o, v) => o with { ExemptRecipients = v });
 
     private static readonly Section<DnsOptions> Dns = new Section<DnsOptions>(() => new())
         .Field("servers", new ListCodec<string>(Codecs.DnsServer, flow: true), o => o.Servers, (o, v) => o with { Servers = v })
@@ -196,6 +210,7 @@ internal static class ConfigSchema
         .Field("ban", new ListCodec<BanRule>(new BanRuleCodec(), flow: false, (rule, n, node) => rule with { Id = $"ban#{n} (line {node.Line})" }),
             o => o.Ban, (o, v) => o with { Ban = v })
         .Field("greylist", Greylist, o => o.Greylist, (o, v) => o with { Greylist = v })
+        .Field("spf", Spf, o => o.Spf, (o, v) => o with { Spf = v })
         .Field("dns", Dns, o => o.Dns, (o, v) => o with { Dns = v })
         .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })

@@ -54,8 +54,10 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
     {
         ArgumentNullException.ThrowIfNull(config);
         var options = config.Options;
-        // The DNS lists are looked up only when their filter runs.
+        // The DNS lists and SPF for the spf filter are looked up only when their filter runs.
         var dnsOptions = options.Filters.Contains(FilterNames.DnsLists) ? options : options with { DnsLists = [] };
+        if (!options.Filters.Contains(FilterNames.Spf))
+            dnsOptions = dnsOptions with { Spf = new SpfOptions() };
         var context = new FilterBuildContext
         {
             Services = services ?? EmptyServices.Instance,

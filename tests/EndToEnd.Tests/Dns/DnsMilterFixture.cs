@@ -10,6 +10,7 @@ namespace EndToEnd.Tests.Dns;
 /// <item>pool.example: SPF <c>ip4:127.0.2.0/24 ip4:127.0.3.0/24 -all</c> (a sender pool over two networks); nospf.example publishes no SPF.</item>
 /// <item>127.0.4.2 is mx2.static.example (PTR and A agree); 127.0.4.1 is dyn-127-0-4-1.isp.example (agree, but looks dynamic).</item>
 /// <item>127.0.5.1 is on the allow list list.dnswl.example; 127.0.5.2 on the block list bl.example (127.0.0.2).</item>
+/// <item>fail.example: SPF <c>ip4:127.0.2.0/24 -all</c>; soft.example the same with <c>~all</c>.</item>
 /// </list>
 /// milterhost greylists with a 2 s delay and gives DNS 1 s; the subclass adds its greylist options.
 /// </summary>
@@ -34,6 +35,12 @@ public abstract class DnsMilterFixture : IAsyncLifetime
     /// <summary>The <c>dns_lists:</c> section, if any.</summary>
     protected virtual string DnsLists => "";
 
+    /// <summary>The <c>spf:</c> section, if any.</summary>
+    protected virtual string Spf => "";
+
+    /// <summary><c>dns.timeout</c>: <see cref="DnsTimeout"/> unless a fixture needs its answers even on a loaded machine.</summary>
+    protected virtual TimeSpan LookupTimeout => DnsTimeout;
+
     public async Task InitializeAsync()
     {
         _dns = await PrivateDns.StartAsync(new PrivateDnsRecords()
@@ -44,7 +51,9 @@ public abstract class DnsMilterFixture : IAsyncLifetime
             .Ptr("127.0.4.1", "dyn-127-0-4-1.isp.example")
             .A("dyn-127-0-4-1.isp.example", "127.0.4.1")
             .Listed("list.dnswl.example", "127.0.5.1", "127.0.10.0")
-            .Listed("bl.example", "127.0.5.2", "127.0.0.2"));
+            .Listed("bl.example", "127.0.5.2", "127.0.0.2")
+            .Txt("fail.example", "v=spf1 ip4:127.0.2.0/24 -all")
+            .Txt("soft.example", "v=spf1 ip4:127.0.2.0/24 ~all"));
         _sendmail = await PrivateSendmail.CreateAsync();
         var socket = Path.Combine(_sendmail.Directory, "milter.sock");
         await _sendmail.StartAsync(new SendmailOptions { MilterSocket = "unix:" + socket });
@@ -63,8 +72,9 @@ public abstract class DnsMilterFixture : IAsyncLifetime
             greylist:
               delay: {{Delay.TotalSeconds}}s
             {{Indent(GreylistOptions)}}
-            dns: { servers: ["{{_dns.Server}}"], timeout: {{DnsTimeout.TotalSeconds}}s }
+            dns: { servers: ["{{_dns.Server}}"], timeout: {{LookupTimeout.TotalSeconds}}s }
             {{DnsLists}}
+            {{Spf}}
             """));
         _milter = await MilterHostProcess.StartAsync(config);
     }
@@ -92,6 +102,17 @@ public sealed class DefaultDnsFixture : DnsMilterFixture
           - { zone: list.dnswl.example, action: skip_greylist }
           - { zone: bl.example, codes: [127.0.0.2-127.0.0.11], action: reject }
         """;
+}
+
+/// <summary>The default greylisting, SPF fails refused and the result prepended as Received-SPF.</summary>
+public sealed class SpfRefusingFixture : DnsMilterFixture
+{
+    protected override string GreylistOptions => "spf_pools: true";
+
+    protected override string Spf => "spf: { reject_fail: true, add_header: true }";
+
+    // An SPF answer that comes too late never refuses: the refusal tests need it in time.
+    protected override TimeSpan LookupTimeout => TimeSpan.FromSeconds(5);
 }
 
 /// <summary>Greylisting of suspicious clients only.</summary>

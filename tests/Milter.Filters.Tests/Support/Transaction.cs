@@ -19,6 +19,9 @@ namespace Milter.Filters.Tests.Support;
 /// </summary>
 public sealed class Transaction
 {
+    /// <summary>The MTA's own name, its <c>{j}</c> macro at CONNECT of a TCP client.</summary>
+    public const string MtaHostName = "mx.example.com";
+
     private readonly List<Step> _steps = [];
     private readonly ConnectCommand _connect;
     private readonly Dictionary<string, string> _connectMacros;
@@ -44,6 +47,7 @@ public sealed class Transaction
         {
             ["{client_addr}"] = address,
             ["{client_name}"] = reported,
+            ["j"] = MtaHostName,
         });
     }
 
@@ -113,6 +117,7 @@ public sealed class Transaction
         var context = new MilterConnectionContext(1, macros);
         var ct = CancellationToken.None;
         var outcomes = new List<StepOutcome>();
+        var changes = new HeaderChanges();
 
         macros.SetStage('C', _connectMacros);
         var connect = await handler.OnConnectAsync(_connect, context, ct);
@@ -170,7 +175,7 @@ public sealed class Transaction
                     verdict = await handler.OnEndOfHeadersAsync(context, ct);
                     break;
                 case StepKind.EndOfMessage:
-                    verdict = await handler.OnEndOfMessageAsync(new RefusingModifier(), context, ct);
+                    verdict = await handler.OnEndOfMessageAsync(changes, context, ct);
                     messageOver = true;
                     outcomes.Add(new StepOutcome(step.Text, verdict));
                     continue;
@@ -196,7 +201,7 @@ public sealed class Transaction
             }
         }
         await handler.OnCloseAsync(context, ct);
-        return new TransactionResult(outcomes, sink.Decisions, handler.Session, handler);
+        return new TransactionResult(outcomes, sink.Decisions, handler.Session, handler) { HeaderChanges = changes.Made };
     }
 
     private void EndMessageIfOpen()
@@ -225,12 +230,13 @@ public sealed class Transaction
 
     private sealed record Step(StepKind Kind, string Text, string?[] Args);
 
-    /// <summary>Our filters never modify a message; a modification attempt fails the test.</summary>
-    private sealed class RefusingModifier : IMessageModifier
+    /// <summary>Our filters change headers only; they are recorded as written, any other modification fails the test.</summary>
+    private sealed class HeaderChanges : IMessageModifier
     {
-        public void AddHeader(string name, string value) => throw new InvalidOperationException("unexpected modification");
-        public void InsertHeader(uint index, string name, string value) => throw new InvalidOperationException("unexpected modification");
-        public void ChangeHeader(uint index, string name, string value) => throw new InvalidOperationException("unexpected modification");
+        public List<string> Made { get; } = [];
+        public void AddHeader(string name, string value) => Made.Add($"add {name}: {value}");
+        public void InsertHeader(uint index, string name, string value) => Made.Add($"insert {index} {name}: {value}");
+        public void ChangeHeader(uint index, string name, string value) => Made.Add(value.Length == 0 ? $"remove {index} {name}" : $"change {index} {name}: {value}");
         public void AddRecipient(string recipient, string? esmtpArguments = null) => throw new InvalidOperationException("unexpected modification");
         public void DeleteRecipient(string recipient) => throw new InvalidOperationException("unexpected modification");
         public void ChangeFrom(string sender, string? esmtpArguments = null) => throw new InvalidOperationException("unexpected modification");

@@ -32,6 +32,12 @@ public sealed record TransactionResult(
 
     public string Connect => Steps[0].Heard;
 
+    /// <summary>
+    /// The header changes the filters made at end of message, in order, across the session's messages:
+    /// <c>add NAME: VALUE</c>, <c>insert INDEX NAME: VALUE</c>, <c>remove INDEX NAME</c>.
+    /// </summary>
+    public IReadOnlyList<string> HeaderChanges { get; init; } = [];
+
     public string EndOfMessage => Heard(".");
 
     /// <summary>The one decision made, or a failure listing them.</summary>
