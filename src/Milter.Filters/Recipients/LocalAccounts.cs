@@ -5,8 +5,8 @@ namespace Milter.Filters.Recipients;
 
 /// <summary>
 /// Local accounts as the system knows them: getpwnam_r(3), so every NSS source in nsswitch.conf
-/// (files, LDAP, sss, systemd) counts. Tmds.LibC carries the errno values but not getpwnam, hence
-/// the one import here.
+/// (files, LDAP, sss, systemd) counts. Tmds.LibC carries the errno values but not getpwnam or
+/// getpwuid, hence the imports here.
 /// </summary>
 public sealed partial class LocalAccounts
 {
@@ -15,25 +15,44 @@ public sealed partial class LocalAccounts
 
     /// <summary>True when an account of that exact name exists.</summary>
     /// <exception cref="IOException">The lookup failed (an NSS source is down): not the same as "no such user".</exception>
-    public bool Exists(string name)
+    public bool Exists(string name) => UidOf(name) is not null;
+
+    /// <summary>The uid of the account of that exact name; null when there is none.</summary>
+    /// <exception cref="IOException">The lookup failed (an NSS source is down): not the same as "no such user".</exception>
+    public uint? UidOf(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Contains('\0', StringComparison.Ordinal))
-            return false;
+            return null;
+        return Lookup($"getpwnam_r(\"{name}\")", (byte[] buffer, out PasswdEntry entry, out nint result) =>
+            GetPasswordEntry(name, out entry, buffer, (nuint)buffer.Length, out result))?.Uid;
+    }
+
+    /// <summary>The name of the account with that uid; null when there is none.</summary>
+    /// <exception cref="IOException">The lookup failed (an NSS source is down): not the same as "no such user".</exception>
+    public string? NameOf(uint uid) =>
+        Lookup($"getpwuid_r({uid})", (byte[] buffer, out PasswdEntry entry, out nint result) =>
+            GetPasswordEntryByUid(uid, out entry, buffer, (nuint)buffer.Length, out result))?.Name;
+
+    private delegate int PasswdCall(byte[] buffer, out PasswdEntry entry, out nint result);
+
+    private static (uint Uid, string Name)? Lookup(string call, PasswdCall lookup)
+    {
         for (var size = InitialBuffer; size <= MaxBuffer; size *= 4)
         {
-            var buffer = new byte[size];
-            var error = GetPasswordEntry(name, out _, buffer, (nuint)buffer.Length, out var result);
+            // Pinned: the entry's strings point into the buffer and are read after the call.
+            var buffer = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+            var error = lookup(buffer, out var entry, out var result);
             if (error == 0)
-                return result != 0;
+                return result == 0 ? null : (entry.Uid, Marshal.PtrToStringUTF8(entry.Name) ?? "");
             if (error == LibC.ERANGE)
                 continue;
-            // getpwnam_r(3): these mean "not found" on glibc and musl, whatever the source.
+            // getpwnam_r(3), getpwuid_r(3): these mean "not found" on glibc and musl, whatever the source.
             if (error == LibC.ENOENT || error == LibC.ESRCH || error == LibC.EBADF || error == LibC.EPERM)
-                return false;
-            throw new IOException($"getpwnam_r(\"{name}\") failed with errno {error}");
+                return null;
+            throw new IOException($"{call} failed with errno {error}");
         }
-        throw new IOException($"getpwnam_r(\"{name}\"): entry larger than {MaxBuffer} bytes");
+        throw new IOException($"{call}: entry larger than {MaxBuffer} bytes");
     }
 
     // struct passwd (pwd.h), same field order on every Linux ABI.
@@ -51,4 +70,7 @@ public sealed partial class LocalAccounts
 
     [LibraryImport("libc", EntryPoint = "getpwnam_r", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int GetPasswordEntry(string name, out PasswdEntry entry, [Out] byte[] buffer, nuint bufferLength, out nint result);
+
+    [LibraryImport("libc", EntryPoint = "getpwuid_r")]
+    private static partial int GetPasswordEntryByUid(uint uid, out PasswdEntry entry, [Out] byte[] buffer, nuint bufferLength, out nint result);
 }
