@@ -41,7 +41,7 @@ public sealed class LocalSubmitters
         var allowed = new HashSet<uint>();
         foreach (var user in users)
             allowed.Add(ParseUid(user) ?? accounts.UidOf(user) ?? throw new FormatException($"relay.local_users: no account '{user}' on this host"));
-        var submission = string.IsNullOrEmpty(submissionUser) ? null : accounts.UidOf(submissionUser);
+        var submission = string.IsNullOrEmpty(submissionUser) ? null : ParseUid(submissionUser) ?? accounts.UidOf(submissionUser);
         return new LocalSubmitters(allowed, submission, accounts, sockets);
     }
 
