@@ -42,7 +42,8 @@ public static class MilterHostCli
 
     /// <summary>The command tree; a new subcommand is one line here.</summary>
     public static RootCommand CreateRootCommand(MilterHostSetup? setup = null) =>
-        new("milterhost: a sendmail/Postfix mail filter (milter) that refuses open relaying, banned senders, "
+        new("milterhost: a sendmail/Postfix mail filter (milter) that refuses open relaying (and, with relay.local_users, "
+            + "relaying by local users not listed), banned senders, "
             + "unknown recipients and unproven first delivery attempts (greylisting). Configured by one YAML file.")
         {
             RunCommand.Create(setup: setup),
