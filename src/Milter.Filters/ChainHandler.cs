@@ -41,6 +41,7 @@ public sealed class ChainHandler : IMilterHandler
         if (address is { IsIPv4MappedToIPv6: true })
             address = address.MapToIPv4();
         Session.ClientAddress = address;
+        Session.ClientPort = command.IPAddress is null ? 0 : command.Port;
         Session.ClientName = ReportedName(context.Macros.Get("client_name") ?? command.HostName);
         // sendmail -bs (a local program speaking SMTP on stdin) connects with no address at all.
         Session.IsLocalSubmission = command.Family == ConnectFamily.Unix

@@ -42,9 +42,9 @@ public static class MilterHostCli
 
     /// <summary>The command tree; a new subcommand is one line here.</summary>
     public static RootCommand CreateRootCommand(MilterHostSetup? setup = null) =>
-        new("milterhost: a sendmail/Postfix mail filter (milter) that refuses open relaying, banned senders, "
-            + "unknown recipients and unproven first delivery attempts (greylisting, marked with X-Greylist), and optionally SPF failures. "
-            + "Configured by one YAML file.")
+        new("milterhost: a sendmail/Postfix mail filter (milter) that refuses open relaying (and, with relay.local_users, "
+            + "relaying by local users not listed), banned senders, unknown recipients and unproven first delivery "
+            + "attempts (greylisting, marked with X-Greylist), and optionally SPF failures. Configured by one YAML file.")
         {
             RunCommand.Create(setup: setup),
             CheckConfigCommand.Create(setup),

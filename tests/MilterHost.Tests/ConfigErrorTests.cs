@@ -308,6 +308,10 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("dns_lists:\n  - { zone: \"bl..example\" }", "2:13: dns_lists#1.zone: 'bl..example' is not a DNS zone name")]
     [InlineData("status:\n  listen: 8025", "2:11: status.listen: '8025' is not HOST:PORT (e.g. 127.0.0.1:8025 or [::1]:8025)")]
     [InlineData("user: \"mail user\"", "1:7: user: 'mail user' is not a user or group name")]
+    [InlineData("relay:\n  local_users: [root, no-such-user-4f1c9a]", "2:23: relay.local_users#2: no user 'no-such-user-4f1c9a' on this host; write an existing user name or a uid")]
+    [InlineData("relay:\n  local_users: [\"ali ce\"]", "2:17: relay.local_users#1: 'ali ce' is not a user or group name")]
+    [InlineData("relay:\n  local_users: root", "2:16: relay.local_users: expected a list, got 'root'")]
+    [InlineData("relay:\n  submission_user: \"sm msp\"", "2:20: relay.submission_user: 'sm msp' is not a user or group name")]
     public void Bad_values_in_lists_and_sections_are_reported(string yaml, string expected)
     {
         var errors = _dir.Errors(yaml, out var path);

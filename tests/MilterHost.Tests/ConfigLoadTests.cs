@@ -204,6 +204,15 @@ public sealed class ConfigLoadTests : IDisposable
     }
 
     [Fact]
+    public void Local_users_bind_as_written_names_and_uids()
+    {
+        var result = _dir.Load("relay:\n  local_users: [root, \"65534\", 4242]\n  submission_user: root\n", out _);
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal(["root", "65534", "4242"], result.Config.Options.Relay.LocalUsers);
+        Assert.Equal("root", result.Config.Options.Relay.SubmissionUser);
+    }
+
+    [Fact]
     public void Keys_left_out_keep_their_defaults()
     {
         var result = _dir.Load("greylist:\n  delay: 10m\nrelay:\n", out _);
@@ -212,6 +221,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal(TimeSpan.FromMinutes(10), result.Config.Options.Greylist.Delay);
         Assert.Equal(defaults.RetryWindow, result.Config.Options.Greylist.RetryWindow);
         Assert.Equal(new RelayOptions().AllowClients, result.Config.Options.Relay.AllowClients);
+        Assert.Null(result.Config.Options.Relay.LocalUsers);
         Assert.Null(result.Config.Options.Status);
     }
 

@@ -44,6 +44,14 @@ public sealed record RelayOptions
     public IReadOnlyList<IPNetwork> AllowClients { get; init; } =
         [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
     public bool AllowAuthenticated { get; init; } = true;
+    /// <summary>
+    /// Accounts (names or uids) whose mail submitted on this host (loopback clients, local
+    /// submissions) may go to foreign domains; null: every local user, and loopback clients are
+    /// judged by <see cref="AllowClients"/> like any other.
+    /// </summary>
+    public IReadOnlyList<string>? LocalUsers { get; init; }
+    /// <summary>The account the submission program connects as for others (Debian's sendmail: <c>smmsp</c>).</summary>
+    public string SubmissionUser { get; init; } = "smmsp";
 }
 
 public enum RecipientAction { Reject, Discard }

@@ -12,6 +12,9 @@ public sealed class SessionContext
     /// <summary>The client address; null for a local submission or an unknown family.</summary>
     public IPAddress? ClientAddress { get; set; }
 
+    /// <summary>The client's TCP port from CONNECT; 0 for a local submission or an unknown family.</summary>
+    public int ClientPort { get; set; }
+
     /// <summary>
     /// The client host name as sendmail reports it (<c>{client_name}</c> or the CONNECT host name).
     /// Null when the reverse lookup failed (sendmail's <c>[1.2.3.4]</c>, Postfix's <c>unknown</c>).

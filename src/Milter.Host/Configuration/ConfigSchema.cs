@@ -71,6 +71,30 @@ internal static class ConfigSchema
         return false;
     }, v => v);
 
+    /// <summary>
+    /// <c>relay.local_users</c> entries: a uid, or the name of an account NSS knows on this host
+    /// (an unknown name would silently refuse that user's mail).
+    /// </summary>
+    private static readonly Codec<string> LocalUser = new ScalarCodec<string>("a user name or uid", (Binder b, YScalar s, string path, out string value) =>
+    {
+        value = s.Value.Trim();
+        if (Milter.Filters.Relay.LocalSubmitters.ParseUid(value) is not null)
+            return true;
+        if (!Codecs.AccountName.TryRead(b, s, path, out value))
+            return false;
+        try
+        {
+            if (new Milter.Filters.Recipients.LocalAccounts().Exists(value))
+                return true;
+            b.Error(s, $"{path}: no user '{value}' on this host; write an existing user name or a uid");
+        }
+        catch (IOException ex)
+        {
+            b.Error(s, $"{path}: cannot look user '{value}' up: {ex.Message}");
+        }
+        return false;
+    }, v => v);
+
     private static readonly Codec<string> Zone = new ScalarCodec<string>("a DNS zone", (Binder b, YScalar s, string path, out string value) =>
     {
         value = s.Value.Trim().TrimEnd('.').ToLowerInvariant();
@@ -113,7 +137,9 @@ internal static class ConfigSchema
     private static readonly Section<RelayOptions> Relay = new Section<RelayOptions>(() => new())
         .Field("enabled", Codecs.Bool, o => o.Enabled, (o, v) => o with { Enabled = v })
         .Field("allow_clients", Codecs.Networks, o => o.AllowClients, (o, v) => o with { AllowClients = v })
-        .Field("allow_authenticated", Codecs.Bool, o => o.AllowAuthenticated, (o, v) => o with { AllowAuthenticated = v });
+        .Field("allow_authenticated", Codecs.Bool, o => o.AllowAuthenticated, (o, v) => o with { AllowAuthenticated = v })
+        .Field("local_users", new NullableCodec<IReadOnlyList<string>>(new ListCodec<string>(LocalUser, flow: true)), o => o.LocalUsers, (o, v) => o with { LocalUsers = v })
+        .Field("submission_user", Codecs.AccountName, o => o.SubmissionUser, (o, v) => o with { SubmissionUser = v });
 
     private static readonly Section<RecipientsOptions> Recipients = new Section<RecipientsOptions>(() => new())
         .Field("reject_unknown", Codecs.Bool, o => o.RejectUnknown, (o, v) => o with { RejectUnknown = v })

@@ -39,13 +39,24 @@ public abstract class PolicyFixture : IAsyncLifetime
     /// <summary>Writes the files the config names (aliases, ...) into the sandbox before the daemon starts.</summary>
     protected virtual void WriteFiles(string sandbox) { }
 
+    /// <summary>Runs before anything starts (accounts the config names, ...).</summary>
+    protected virtual Task PrepareAsync() => Task.CompletedTask;
+
+    /// <summary>Runs once sendmail and the daemon are up.</summary>
+    protected virtual Task StartedAsync() => Task.CompletedTask;
+
+    /// <summary>Runs after both are stopped.</summary>
+    protected virtual Task CleanUpAsync() => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
+        await PrepareAsync();
         _sendmail = await PrivateSendmail.CreateAsync();
         var sandbox = new DaemonSandbox("policy", _sendmail.Directory);
         WriteFiles(sandbox.Directory);
         _daemon = await sandbox.StartAsync(Config(sandbox.Directory) with { Log = $"{{ level: {LogLevel}, syslog: true }}" }, _sendmail.Log);
         await _sendmail.StartAsync(SendmailOptions("unix:" + sandbox.SocketPath));
+        await StartedAsync();
     }
 
     public async Task DisposeAsync()
@@ -54,6 +65,7 @@ public abstract class PolicyFixture : IAsyncLifetime
             await _daemon.DisposeAsync();
         if (_sendmail is not null)
             await _sendmail.DisposeAsync();
+        await CleanUpAsync();
     }
 
     /// <summary>One SMTP session from <paramref name="client"/> (a 127.0.0.0/8 address) with one message, through swaks.</summary>

@@ -51,6 +51,20 @@ public sealed class Transaction
         });
     }
 
+    /// <summary>A client over TCP from <paramref name="client"/>: its real address and port, so the kernel's socket table knows it.</summary>
+    public static Transaction From(IPEndPoint client)
+    {
+        var t = From(client.Address.ToString(), "localhost");
+        return new Transaction(t._connect with { Port = (ushort)client.Port }, t._connectMacros);
+    }
+
+    /// <summary>One more macro sendmail sends at CONNECT (<c>{daemon_port}</c>, <c>_</c>, ...).</summary>
+    public Transaction ConnectMacro(string name, string value)
+    {
+        _connectMacros[name] = value;
+        return this;
+    }
+
     /// <summary>A local program submitting over sendmail's Unix socket (CONNECT family L).</summary>
     public static Transaction Local() =>
         new(new ConnectCommand("localhost", ConnectFamily.Unix, 0, "/var/run/sendmail.sock"), new() { ["{client_name}"] = "localhost" });
