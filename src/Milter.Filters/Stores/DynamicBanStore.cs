@@ -34,7 +34,7 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
         var changed = await _database.WriteAsync(async (session, ct) =>
         {
             var rows = await session.Connection.ExecuteAsync(StoreSql.UpsertBan, new BanWrite(network, ban.Reason,
-                ban.Source.ToString().ToLowerInvariant(), ban.Created.ToUnixTimeSeconds(), ban.Expires.ToUnixTimeSeconds(), ct)).ConfigureAwait(false);
+                ban.Source.ToString().ToLowerInvariant(), ban.Created.ToUnixTimeSeconds(), ban.Expires.ToUnixTimeSeconds(), ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
             return rows;
@@ -51,7 +51,7 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
         var text = IPNetworks.Normalize(network).ToString();
         var removed = await _database.WriteAsync(async (session, ct) =>
         {
-            var rows = await session.Connection.ExecuteAsync(StoreSql.DeleteBan, new BanKey(text, ct)).ConfigureAwait(false);
+            var rows = await session.Connection.ExecuteAsync(StoreSql.DeleteBan, new BanKey(text, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
             return rows;
@@ -66,7 +66,7 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
     public Task<IReadOnlyList<DynamicBan>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         _database.ReadAsync(async (session, ct) =>
         {
-            var rows = await session.Connection.QueryAsync<BanRow>(StoreSql.ListBans, new NowArgs(now.ToUnixTimeSeconds(), ct)).ConfigureAwait(false);
+            var rows = await session.Connection.QueryAsync<BanRow>(StoreSql.ListBans, new NowArgs(now.ToUnixTimeSeconds(), ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
             return (IReadOnlyList<DynamicBan>)rows.Select(ToBan).ToList();
         }, cancellationToken);
 
@@ -82,7 +82,7 @@ public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
 
     public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken) =>
         _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
-            StoreSql.SweepBans, new SweepArgs(now.ToUnixTimeSeconds(), batchSize, ct)), cancellationToken);
+            StoreSql.SweepBans, new SweepArgs(now.ToUnixTimeSeconds(), batchSize, ct), commandTimeout: session.CommandTimeout), cancellationToken);
 
     private async Task<BanIndex> LoadIndexAsync(CancellationToken cancellationToken)
     {

@@ -14,3 +14,6 @@ internal sealed record NameArgs(string Name, CancellationToken Cancel);
 
 /// <summary>No parameters: only the token that cancels the command.</summary>
 internal sealed record CancelArgs(CancellationToken Cancel);
+
+/// <summary>A <c>schema_version</c> row: the version a migration brought the schema to, and when (Unix seconds).</summary>
+internal sealed record VersionArgs(long Version, long Applied, CancellationToken Cancel);

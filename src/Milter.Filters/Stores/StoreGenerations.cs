@@ -21,14 +21,14 @@ internal static class StoreGenerations
     public static Task<int> BumpAsync(StoreSession session, string name, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
-        return session.Connection.ExecuteAsync(StoreSql.BumpGeneration, new NameArgs(name, cancellationToken));
+        return session.Connection.ExecuteAsync(StoreSql.BumpGeneration, new NameArgs(name, cancellationToken), commandTimeout: session.CommandTimeout);
     }
 
     public static async Task<IReadOnlyDictionary<string, long>> ReadAsync(StoreSession session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
         var rows = await session.Connection.QueryAsync<GenerationRow>(StoreSql.SelectGenerations,
-            new CancelArgs(cancellationToken)).ConfigureAwait(false);
+            new CancelArgs(cancellationToken), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Name, r => r.Generation, StringComparer.Ordinal);
     }
 }
