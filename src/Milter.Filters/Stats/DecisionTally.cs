@@ -217,18 +217,18 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
 
     /// <summary>Decisions in [from, to) by filter, verdict and rule.</summary>
     public Task<IReadOnlyList<DecisionCount>> DecisionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) => (IReadOnlyList<DecisionCount>)(await session.Connection.QueryAsync<DecisionCount>(
-            StoreSql.DecisionsByFilter, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)).AsList(), cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<DecisionCount>(
+            StoreSql.DecisionsByFilter, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>The client networks refused (reject, tempfail, discard) most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedNetworksAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) => (IReadOnlyList<NamedCount>)(await session.Connection.QueryAsync<NamedCount>(
-            StoreSql.TopRefusedNetworks, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)).AsList(), cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<NamedCount>(
+            StoreSql.TopRefusedNetworks, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>The sender domains refused most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedSenderDomainsAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) => (IReadOnlyList<NamedCount>)(await session.Connection.QueryAsync<NamedCount>(
-            StoreSql.TopRefusedDomains, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)).AsList(), cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<NamedCount>(
+            StoreSql.TopRefusedDomains, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>Decisions per hour and verdict in [from, to); hours without any are absent.</summary>
     public Task<IReadOnlyList<HourlyCount>> HourlyAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
@@ -241,8 +241,8 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     /// <summary>The greylist funnel of [from, to): events counted, and the median wait of the passes.</summary>
     public async Task<GreylistFunnel> GreylistFunnelAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var rows = await _database.RunAsync(async (session, ct) => (await session.Connection.QueryAsync<GreylistEventRow>(
-            StoreSql.GreylistEvents, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)).AsList(), cancellationToken).ConfigureAwait(false);
+        var rows = await _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<GreylistEventRow>(
+            StoreSql.GreylistEvents, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
         long Count(GreylistEvent e) => rows.Where(r => r.Event == GreylistEventNames.Of(e)).Sum(r => r.Count);
         var passes = rows.Where(r => r.Event == GreylistEventNames.Of(GreylistEvent.Passed)).OrderBy(r => r.Delay).ToList();
         return new GreylistFunnel(Count(GreylistEvent.FirstAttempt), Count(GreylistEvent.Retry), Count(GreylistEvent.Passed),
