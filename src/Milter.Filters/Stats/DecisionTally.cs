@@ -1,6 +1,6 @@
-using System.Data.Common;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
@@ -147,9 +147,7 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
             int decisionsDone = 0, greylistDone = 0;
             try
             {
-                await _database.WriteInChunksAsync(decisionRows, static (session, row, ct) =>
-                    session.ExecuteAsync(StoreSql.AddDecisionTally, ct, ("@minute", row.Key.Minute), ("@filter", row.Key.Filter), ("@verdict", row.Key.Verdict),
-                        ("@rule", row.Key.Rule), ("@network", row.Key.Network), ("@sender_domain", row.Key.SenderDomain), ("@n", row.Value)),
+                await _database.WriteInChunksAsync(decisionRows, static (session, row, ct) => WriteDecisionAsync(session, row.Key, row.Value, ct),
                     done => decisionsDone = done, cancellationToken).ConfigureAwait(false);
                 await _database.WriteInChunksAsync(greylistRows, static (session, row, ct) => WriteGreylistAsync(session, row.Key, row.Value, ct),
                     done => greylistDone = done, cancellationToken).ConfigureAwait(false);
@@ -208,11 +206,10 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var before = MinuteOf(now - Retention);
         var total = 0;
-        foreach (var sql in (string[])[StoreSql.SweepDecisionTally, StoreSql.SweepGreylistTally])
-        {
-            total += await _database.WriteAsync((session, ct) =>
-                session.ExecuteAsync(sql, ct, ("@before", before), ("@batch", (long)batchSize)), cancellationToken).ConfigureAwait(false);
-        }
+        total += await _database.WriteAsync((session, ct) =>
+            session.Connection.ExecuteAsync(StoreSql.SweepDecisionTally, new TallySweepArgs(before, batchSize, ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
+        total += await _database.WriteAsync((session, ct) =>
+            session.Connection.ExecuteAsync(StoreSql.SweepGreylistTally, new TallySweepArgs(before, batchSize, ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
         return total;
     }
 
@@ -220,31 +217,36 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
 
     /// <summary>Decisions in [from, to) by filter, verdict and rule.</summary>
     public Task<IReadOnlyList<DecisionCount>> DecisionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        QueryAsync(StoreSql.DecisionsByFilter, Window(from, to),
-            static r => new DecisionCount(StoreSession.Text(r, 0), StoreSession.Text(r, 1), StoreSession.Text(r, 2), StoreSession.Int64(r, 3)), cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<DecisionCount>(
+            StoreSql.DecisionsByFilter, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>The client networks refused (reject, tempfail, discard) most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedNetworksAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        QueryAsync(StoreSql.TopRefusedNetworks, Window(from, to, limit), ReadNamedCount, cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<NamedCount>(
+            StoreSql.TopRefusedNetworks, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>The sender domains refused most often in [from, to).</summary>
     public Task<IReadOnlyList<NamedCount>> TopRefusedSenderDomainsAsync(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
-        QueryAsync(StoreSql.TopRefusedDomains, Window(from, to, limit), ReadNamedCount, cancellationToken);
+        _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<NamedCount>(
+            StoreSql.TopRefusedDomains, Top(from, to, limit, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken);
 
     /// <summary>Decisions per hour and verdict in [from, to); hours without any are absent.</summary>
     public Task<IReadOnlyList<HourlyCount>> HourlyAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-        QueryAsync(StoreSql.DecisionsByHour, Window(from, to),
-            static r => new HourlyCount(DateTimeOffset.FromUnixTimeSeconds(StoreSession.Int64(r, 0)), StoreSession.Text(r, 1), StoreSession.Int64(r, 2)), cancellationToken);
+        _database.RunAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.QueryAsync<HourRow>(StoreSql.DecisionsByHour, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            return (IReadOnlyList<HourlyCount>)rows.Select(r => new HourlyCount(DateTimeOffset.FromUnixTimeSeconds(r.Hour), r.Verdict, r.Count)).ToList();
+        }, cancellationToken);
 
     /// <summary>The greylist funnel of [from, to): events counted, and the median wait of the passes.</summary>
     public async Task<GreylistFunnel> GreylistFunnelAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var rows = await QueryAsync(StoreSql.GreylistEvents, Window(from, to),
-            static r => (Event: StoreSession.Text(r, 0), Delay: StoreSession.Int64(r, 1), N: StoreSession.Int64(r, 2)), cancellationToken).ConfigureAwait(false);
-        long Count(GreylistEvent e) => rows.Where(r => r.Event == GreylistEventNames.Of(e)).Sum(r => r.N);
+        var rows = await _database.RunAsync(async (session, ct) => StoreRows.List(await session.Connection.QueryAsync<GreylistEventRow>(
+            StoreSql.GreylistEvents, Window(from, to, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+        long Count(GreylistEvent e) => rows.Where(r => r.Event == GreylistEventNames.Of(e)).Sum(r => r.Count);
         var passes = rows.Where(r => r.Event == GreylistEventNames.Of(GreylistEvent.Passed)).OrderBy(r => r.Delay).ToList();
         return new GreylistFunnel(Count(GreylistEvent.FirstAttempt), Count(GreylistEvent.Retry), Count(GreylistEvent.Passed),
-            Count(GreylistEvent.NeverRetried), Count(GreylistEvent.GaveUp), Median(passes.Select(p => (p.Delay, p.N)).ToList()));
+            Count(GreylistEvent.NeverRetried), Count(GreylistEvent.GaveUp), Median(passes.Select(p => (p.Delay, p.Count)).ToList()));
     }
 
     /// <summary>The median of a distribution given as (value, how often) sorted by value; the mean of the two middle ones for an even count.</summary>
@@ -273,22 +275,22 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
             await WriteGreylistAsync(session, key, n, cancellationToken).ConfigureAwait(false);
     }
 
+    // Not [CacheCommand]: Dapper.AOT keeps a recycled command per call site for the whole process,
+    // whatever the provider, and hands a SqliteCommand to a PostgreSQL connection once one process
+    // has used both (InvalidCastException); it also detaches the command from its connection, which
+    // makes Microsoft.Data.Sqlite drop the prepared statement, so it would save only an allocation.
     private static Task<int> WriteGreylistAsync(StoreSession session, GreylistKey key, long n, CancellationToken cancellationToken) =>
-        session.ExecuteAsync(StoreSql.AddGreylistTally, cancellationToken, ("@minute", key.Minute), ("@event", GreylistEventNames.Of(key.Event)),
-            ("@delay", key.Delay), ("@n", n));
+        session.Connection.ExecuteAsync(StoreSql.AddGreylistTally,
+            new GreylistTallyWrite(key.Minute, GreylistEventNames.Of(key.Event), key.Delay, n, cancellationToken), commandTimeout: session.CommandTimeout);
 
-    private Task<IReadOnlyList<TResult>> QueryAsync<TResult>(string sql, (string Name, object? Value)[] parameters, Func<DbDataReader, TResult> map,
-        CancellationToken cancellationToken) =>
-        _database.RunAsync(async (session, ct) => (IReadOnlyList<TResult>)await session.QueryAsync(sql, map, ct, parameters).ConfigureAwait(false), cancellationToken);
+    private static Task<int> WriteDecisionAsync(StoreSession session, DecisionKey key, long n, CancellationToken cancellationToken) =>
+        session.Connection.ExecuteAsync(StoreSql.AddDecisionTally, new DecisionTallyWrite(key, n, cancellationToken), commandTimeout: session.CommandTimeout);
 
-    // The two columns of the top-N queries: name, count.
-    private static NamedCount ReadNamedCount(DbDataReader r) => new(StoreSession.Text(r, 0), StoreSession.Int64(r, 1));
+    private static TallyWindowArgs Window(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        new(MinuteOf(from), MinuteOf(to), cancellationToken);
 
-    private static (string Name, object? Value)[] Window(DateTimeOffset from, DateTimeOffset to) =>
-        [("@from", MinuteOf(from)), ("@to", MinuteOf(to))];
-
-    private static (string Name, object? Value)[] Window(DateTimeOffset from, DateTimeOffset to, int limit) =>
-        [("@from", MinuteOf(from)), ("@to", MinuteOf(to)), ("@limit", (long)limit)];
+    private static TallyTopArgs Top(DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
+        new(MinuteOf(from), MinuteOf(to), limit, cancellationToken);
 
     private DecisionKey Key(SessionContext session, string filter, string verdict, string rule)
     {

@@ -51,6 +51,8 @@ internal sealed class PostgresDatabase : StoreDatabase
 
         public override void Return(DbCommand command) => command.Dispose();
 
+        public override int CommandTimeout => connection.CommandTimeout;
+
         protected override ValueTask ReleaseAsync() => connection.DisposeAsync();
 
         // For this transaction only: the server never loses consistency, only the last such commits if it crashes.

@@ -309,6 +309,8 @@ internal sealed class SqliteDatabase : StoreDatabase
 
         public override void Return(DbCommand command) { }
 
+        public override int CommandTimeout => database._connection.DefaultTimeout;
+
         // In WAL mode, synchronous=NORMAL commits without syncing the WAL (a crash of the process loses
         // nothing, a power cut may lose the last commits); the next FULL commit syncs them all. SQLite
         // refuses to change the level inside a transaction, so it is set before BEGIN, and only when a
@@ -355,6 +357,8 @@ internal sealed class SqliteDatabase : StoreDatabase
         public override DbCommand Rent(string sql) => RentPrepared(reader.Prepared, reader.Connection, sql);
 
         public override void Return(DbCommand command) { }
+
+        public override int CommandTimeout => reader.Connection.DefaultTimeout;
 
         protected override ValueTask ReleaseAsync()
         {

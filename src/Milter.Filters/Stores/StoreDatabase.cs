@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Net.Sockets;
+using Dapper;
 
 namespace Milter.Filters.Stores;
 
@@ -159,18 +160,22 @@ internal abstract class StoreDatabase : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(session);
         await session.BeginWriteAsync(ct).ConfigureAwait(false);
+        var connection = session.Connection;
+        // The lock and the DDL below are statements without parameters whose text is not a constant
+        // here; Dapper.AOT binds such a call without a parameter object (one carrying only the token
+        // makes it generate code that does not compile), so they run without cancellation: each is short.
         if (Dialect.MigrationLock is { } lockSql)
-            await session.ExecuteAsync(lockSql, ct).ConfigureAwait(false);
-        await session.ExecuteAsync(StoreSql.CreateVersionTable, ct).ConfigureAwait(false);
-        var current = await session.ScalarAsync(StoreSql.SelectVersion, ct).ConfigureAwait(false);
+            await connection.ExecuteAsync(lockSql, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        await connection.ExecuteAsync(StoreSql.CreateVersionTable, new CancelArgs(ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        var current = await connection.ExecuteScalarAsync<long>(StoreSql.SelectVersion, new CancelArgs(ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         if (current > LatestVersion)
             throw new StoreUnavailableException(
                 $"{Description}: schema version {current} is newer than this milterhost understands ({LatestVersion}); upgrade milterhost");
         for (var version = (int)current + 1; version <= LatestVersion; version++)
         {
             foreach (var statement in StoreSql.Migrations[version - 1])
-                await session.ExecuteAsync(statement, ct).ConfigureAwait(false);
-            await session.ExecuteAsync(StoreSql.InsertVersion, ct, ("@version", (long)version), ("@applied", now.ToUnixTimeSeconds())).ConfigureAwait(false);
+                await connection.ExecuteAsync(statement, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            await connection.ExecuteAsync(StoreSql.InsertVersion, new VersionArgs(version, now.ToUnixTimeSeconds(), ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         }
         await session.CommitAsync(ct).ConfigureAwait(false);
         return LatestVersion;

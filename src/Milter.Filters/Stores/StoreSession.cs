@@ -21,6 +21,13 @@ internal abstract class StoreSession : IAsyncDisposable
     public DbConnection Connection { get; }
 
     /// <summary>
+    /// Seconds a statement may take before it fails (on SQLite, how long it may wait for a busy file):
+    /// the provider's default for this connection. Give it to every Dapper call as <c>commandTimeout</c>:
+    /// without one, Dapper.AOT sets 0, which both providers take as "wait forever".
+    /// </summary>
+    public abstract int CommandTimeout { get; }
+
+    /// <summary>
     /// In a write begun with <c>mayRelax</c> (<see cref="StoreDatabase.WriteAsync{T}"/>): true until the
     /// work sets it false because what it wrote must survive a power cut. While true, the commit does
     /// not wait for the disk: the write survives a crash of this process (it has reached the kernel)

@@ -12,7 +12,7 @@ internal static class StoreSql
     public const string CreateVersionTable =
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)";
     public const string SelectVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
-    public const string InsertVersion = "INSERT INTO schema_version (version, applied) VALUES (@version, @applied)";
+    public const string InsertVersion = "INSERT INTO schema_version (version, applied) VALUES (@Version, @Applied)";
 
     /// <summary>Migrations in order; index + 1 is the version each brings the schema to. Append only.</summary>
     public static readonly IReadOnlyList<IReadOnlyList<string>> Migrations =
@@ -100,7 +100,7 @@ internal static class StoreSql
     public const string SelectGenerations = "SELECT name, generation FROM store_generation";
 
     /// <summary>Run inside the write transaction that makes the change, so a reader never sees one without the other.</summary>
-    public const string BumpGeneration = "UPDATE store_generation SET generation = generation + 1 WHERE name = @name";
+    public const string BumpGeneration = "UPDATE store_generation SET generation = generation + 1 WHERE name = @Name";
 
     // ---- greylist check (hot path) -----------------------------------------------------------
 
@@ -207,41 +207,39 @@ internal static class StoreSql
         "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @now LIMIT @batch)";
     public const string SweepStrikes =
         "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @now LIMIT @batch)";
-    public const string SweepBans =
-        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @now LIMIT @batch)";
 
     // ---- tallies (stats, status page) ---------------------------------------------------------
 
     public const string AddDecisionTally =
         "INSERT INTO decision_tally (minute, filter, verdict, rule, network, sender_domain, n) " +
-        "VALUES (@minute, @filter, @verdict, @rule, @network, @sender_domain, @n) " +
+        "VALUES (@Minute, @Filter, @Verdict, @Rule, @Network, @SenderDomain, @N) " +
         "ON CONFLICT (minute, filter, verdict, rule, network, sender_domain) DO UPDATE SET n = decision_tally.n + excluded.n";
     public const string AddGreylistTally =
-        "INSERT INTO greylist_tally (minute, event, delay, n) VALUES (@minute, @event, @delay, @n) " +
+        "INSERT INTO greylist_tally (minute, event, delay, n) VALUES (@Minute, @Event, @Delay, @N) " +
         "ON CONFLICT (minute, event, delay) DO UPDATE SET n = greylist_tally.n + excluded.n";
     public const string SweepDecisionTally =
         "DELETE FROM decision_tally WHERE (minute, filter, verdict, rule, network, sender_domain) IN " +
-        "(SELECT minute, filter, verdict, rule, network, sender_domain FROM decision_tally WHERE minute < @before LIMIT @batch)";
+        "(SELECT minute, filter, verdict, rule, network, sender_domain FROM decision_tally WHERE minute < @Before LIMIT @Batch)";
     public const string SweepGreylistTally =
-        "DELETE FROM greylist_tally WHERE (minute, event, delay) IN (SELECT minute, event, delay FROM greylist_tally WHERE minute < @before LIMIT @batch)";
+        "DELETE FROM greylist_tally WHERE (minute, event, delay) IN (SELECT minute, event, delay FROM greylist_tally WHERE minute < @Before LIMIT @Batch)";
 
-    private const string TallyWindow = " WHERE minute >= @from AND minute < @to";
+    private const string TallyWindow = " WHERE minute >= @From AND minute < @To";
     // Refused: the client's fault. Greylist deferrals are the normal first answer and on_error ones our own failure.
     private const string Refused = " AND verdict IN ('reject', 'tempfail', 'discard') AND filter <> 'greylist' AND rule <> 'on_error'";
     public const string DecisionsByFilter =
-        "SELECT filter, verdict, rule, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
+        "SELECT filter, verdict, rule, CAST(SUM(n) AS BIGINT) AS count FROM decision_tally" + TallyWindow +
         " GROUP BY filter, verdict, rule ORDER BY filter, verdict, rule";
     public const string TopRefusedNetworks =
-        "SELECT network AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND network NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
-        " GROUP BY network ORDER BY n DESC, network LIMIT @limit";
+        "SELECT network AS name, CAST(SUM(n) AS BIGINT) AS count FROM decision_tally" + TallyWindow + Refused + " AND network NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
+        " GROUP BY network ORDER BY count DESC, network LIMIT @Limit";
     public const string TopRefusedDomains =
-        "SELECT sender_domain AS name, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow + Refused + " AND sender_domain NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
-        " GROUP BY sender_domain ORDER BY n DESC, sender_domain LIMIT @limit";
+        "SELECT sender_domain AS name, CAST(SUM(n) AS BIGINT) AS count FROM decision_tally" + TallyWindow + Refused + " AND sender_domain NOT IN ('', '" + Stats.DecisionTally.Folded + "')" +
+        " GROUP BY sender_domain ORDER BY count DESC, sender_domain LIMIT @Limit";
     public const string DecisionsByHour =
-        "SELECT (minute / 3600) * 3600 AS hour, verdict, CAST(SUM(n) AS BIGINT) AS n FROM decision_tally" + TallyWindow +
+        "SELECT (minute / 3600) * 3600 AS hour, verdict, CAST(SUM(n) AS BIGINT) AS count FROM decision_tally" + TallyWindow +
         " GROUP BY (minute / 3600) * 3600, verdict";
     public const string GreylistEvents =
-        "SELECT event, delay, CAST(SUM(n) AS BIGINT) AS n FROM greylist_tally" + TallyWindow + " GROUP BY event, delay ORDER BY event, delay";
+        "SELECT event, delay, CAST(SUM(n) AS BIGINT) AS count FROM greylist_tally" + TallyWindow + " GROUP BY event, delay ORDER BY event, delay";
 
     // ---- dynamic bans ------------------------------------------------------------------------
 
@@ -249,12 +247,14 @@ internal static class StoreSql
 
     /// <summary>Insert, or push an existing ban's expiry out; affects no row when the stored expiry already covers the new one.</summary>
     public const string UpsertBan =
-        "INSERT INTO dynamic_ban (" + BanColumns + ") VALUES (@network, @reason, @source, @created, @expires) " +
+        "INSERT INTO dynamic_ban (" + BanColumns + ") VALUES (@Network, @Reason, @Source, @Created, @Expires) " +
         "ON CONFLICT (network) DO UPDATE SET reason = excluded.reason, source = excluded.source, expires = excluded.expires, " +
         "created = CASE WHEN dynamic_ban.expires <= excluded.created THEN excluded.created ELSE dynamic_ban.created END " +
         "WHERE dynamic_ban.expires < excluded.expires";
-    public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @network";
-    public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @now ORDER BY created DESC, network";
+    public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @Network";
+    public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @Now ORDER BY created DESC, network";
+    public const string SweepBans =
+        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @Now LIMIT @Batch)";
 }
 
 /// <summary>The statements that differ between SQLite and PostgreSQL.</summary>

@@ -1,3 +1,4 @@
+using Milter.Filters.Stores;
 using Milter.Filters.Tests.Support;
 using Milter.TestSupport;
 
@@ -25,4 +26,27 @@ public sealed class PostgresStoreTests(PrivatePostgres server) : StoreContract
 
     // The server crashes (pg_ctl -m immediate) and comes back when the handle is disposed.
     protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _database.CrashAsync();
+
+    [Fact]
+    public async Task Statement_that_a_frozen_server_never_answers_fails_after_the_command_timeout()
+    {
+        await using var stores = await StoreFactory.OpenAsync(Database + ";Command Timeout=1", Clock, null, Tuning);
+        await stores.Bans.ListAsync(Clock.GetUtcNow(), default); // leaves an open connection in the pool
+
+        server.Pause();
+        Task<IReadOnlyList<DynamicBan>> list;
+        Task finished;
+        try
+        {
+            list = stores.Bans.ListAsync(Clock.GetUtcNow(), default);
+            finished = await Task.WhenAny(list, Task.Delay(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            server.Resume();
+        }
+
+        Assert.Same(list, finished);
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => list);
+    }
 }
