@@ -34,7 +34,7 @@ public sealed class GreylistFilter : IMilterFilter
 {
     private const string AuthMacro = "{auth_authen}";
 
-    private readonly IGreylistStore _store;
+    private readonly IGreylistCheck _store;
     private readonly GreylistOptions _options;
     private readonly IReadOnlyList<System.Net.IPNetwork> _trustedClients;
     private readonly AddressPattern[] _skipSenders;
@@ -44,7 +44,7 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly DnsChecks? _dns;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
-    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
+    public GreylistFilter(IGreylistCheck store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
         : this(store, options, trustedClients, null, time, logger)
     {
     }
@@ -52,7 +52,7 @@ public sealed class GreylistFilter : IMilterFilter
     /// <param name="dns">The message's DNS lookups (SPF pools, reverse DNS, DNS lists); null: plain triplets only.</param>
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
     /// <param name="trustedClients">Clients never greylisted besides <c>greylist.skip.clients</c>: the relay clients (<c>relay.allow_clients</c>).</param>
-    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
+    public GreylistFilter(IGreylistCheck store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
