@@ -1,5 +1,5 @@
-using System.Data.Common;
 using System.Net;
+using Dapper;
 using Microsoft.Extensions.Logging;
 
 namespace Milter.Filters.Stores;
@@ -32,12 +32,8 @@ public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
         var network = IPNetworks.Normalize(ban.Network).ToString();
         var changed = await _database.WriteAsync(async (session, ct) =>
         {
-            var rows = await session.ExecuteAsync(StoreSql.UpsertBan, ct,
-                ("@network", network),
-                ("@reason", ban.Reason),
-                ("@source", ban.Source.ToString().ToLowerInvariant()),
-                ("@created", ban.Created.ToUnixTimeSeconds()),
-                ("@expires", ban.Expires.ToUnixTimeSeconds())).ConfigureAwait(false);
+            var rows = await session.Connection.ExecuteAsync(StoreSql.UpsertBan, new BanWrite(network, ban.Reason,
+                ban.Source.ToString().ToLowerInvariant(), ban.Created.ToUnixTimeSeconds(), ban.Expires.ToUnixTimeSeconds(), ct)).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
             return rows;
@@ -54,7 +50,7 @@ public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
         var text = IPNetworks.Normalize(network).ToString();
         var removed = await _database.WriteAsync(async (session, ct) =>
         {
-            var rows = await session.ExecuteAsync(StoreSql.DeleteBan, ct, ("@network", text)).ConfigureAwait(false);
+            var rows = await session.Connection.ExecuteAsync(StoreSql.DeleteBan, new BanKey(text, ct)).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Bans, ct).ConfigureAwait(false);
             return rows;
@@ -68,8 +64,10 @@ public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
 
     public Task<IReadOnlyList<DynamicBan>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         _database.ReadAsync(async (session, ct) =>
-            (IReadOnlyList<DynamicBan>)await session.QueryAsync(StoreSql.ListBans, ReadBan, ct, ("@now", now.ToUnixTimeSeconds())).ConfigureAwait(false),
-            cancellationToken);
+        {
+            var rows = await session.Connection.QueryAsync<BanRow>(StoreSql.ListBans, new NowArgs(now.ToUnixTimeSeconds(), ct)).ConfigureAwait(false);
+            return (IReadOnlyList<DynamicBan>)rows.Select(ToBan).ToList();
+        }, cancellationToken);
 
     public async ValueTask<DynamicBan?> FindAsync(IPAddress address, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -82,8 +80,8 @@ public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
     internal Task ReloadAsync(CancellationToken cancellationToken) => _snapshot.ReloadAsync(cancellationToken);
 
     public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken) =>
-        _database.WriteAsync((session, ct) => session.ExecuteAsync(
-            StoreSql.SweepBans, ct, ("@now", now.ToUnixTimeSeconds()), ("@batch", (long)batchSize)), cancellationToken);
+        _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(
+            StoreSql.SweepBans, new SweepArgs(now.ToUnixTimeSeconds(), batchSize, ct)), cancellationToken);
 
     private async Task<BanIndex> LoadIndexAsync(CancellationToken cancellationToken)
     {
@@ -92,11 +90,10 @@ public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
         return new BanIndex(all);
     }
 
-    // The columns of StoreSql.ListBans, in order: network, reason, source, created, expires.
-    private static DynamicBan ReadBan(DbDataReader row) => new(
-        IPNetwork.Parse(StoreSession.Text(row, 0)),
-        StoreSession.Text(row, 1),
-        Enum.TryParse<BanSource>(StoreSession.Text(row, 2), ignoreCase: true, out var source) ? source : BanSource.Admin,
-        DateTimeOffset.FromUnixTimeSeconds(StoreSession.Int64(row, 3)),
-        DateTimeOffset.FromUnixTimeSeconds(StoreSession.Int64(row, 4)));
+    private static DynamicBan ToBan(BanRow row) => new(
+        IPNetwork.Parse(row.Network),
+        row.Reason,
+        Enum.TryParse<BanSource>(row.Source, ignoreCase: true, out var source) ? source : BanSource.Admin,
+        DateTimeOffset.FromUnixTimeSeconds(row.Created),
+        DateTimeOffset.FromUnixTimeSeconds(row.Expires));
 }

@@ -1,3 +1,5 @@
+using Dapper;
+
 namespace Milter.Filters.Stores;
 
 /// <summary>
@@ -16,13 +18,20 @@ internal static class StoreGenerations
     /// <summary>Triplets and auto-whitelist entries removed by an admin: passes cached in memory may be gone.</summary>
     public const string Greylist = "greylist";
 
-    public static Task<int> BumpAsync(StoreSession session, string name, CancellationToken cancellationToken) =>
-        session.ExecuteAsync(StoreSql.BumpGeneration, cancellationToken, ("@name", name));
+    public static Task<int> BumpAsync(StoreSession session, string name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return session.Connection.ExecuteAsync(StoreSql.BumpGeneration, new NameArgs(name, cancellationToken));
+    }
 
     public static async Task<IReadOnlyDictionary<string, long>> ReadAsync(StoreSession session, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync(StoreSql.SelectGenerations,
-            static r => (Name: StoreSession.Text(r, 0), Generation: StoreSession.Int64(r, 1)), cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(session);
+        var rows = await session.Connection.QueryAsync<GenerationRow>(StoreSql.SelectGenerations,
+            new CancelArgs(cancellationToken)).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Name, r => r.Generation, StringComparer.Ordinal);
     }
 }
+
+/// <summary>A <c>store_generation</c> row.</summary>
+internal sealed record GenerationRow(string Name, long Generation);

@@ -100,7 +100,7 @@ internal static class StoreSql
     public const string SelectGenerations = "SELECT name, generation FROM store_generation";
 
     /// <summary>Run inside the write transaction that makes the change, so a reader never sees one without the other.</summary>
-    public const string BumpGeneration = "UPDATE store_generation SET generation = generation + 1 WHERE name = @name";
+    public const string BumpGeneration = "UPDATE store_generation SET generation = generation + 1 WHERE name = @Name";
 
     // ---- greylist check (hot path) -----------------------------------------------------------
 
@@ -207,8 +207,6 @@ internal static class StoreSql
         "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @now LIMIT @batch)";
     public const string SweepStrikes =
         "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @now LIMIT @batch)";
-    public const string SweepBans =
-        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @now LIMIT @batch)";
 
     // ---- tallies (stats, status page) ---------------------------------------------------------
 
@@ -249,12 +247,14 @@ internal static class StoreSql
 
     /// <summary>Insert, or push an existing ban's expiry out; affects no row when the stored expiry already covers the new one.</summary>
     public const string UpsertBan =
-        "INSERT INTO dynamic_ban (" + BanColumns + ") VALUES (@network, @reason, @source, @created, @expires) " +
+        "INSERT INTO dynamic_ban (" + BanColumns + ") VALUES (@Network, @Reason, @Source, @Created, @Expires) " +
         "ON CONFLICT (network) DO UPDATE SET reason = excluded.reason, source = excluded.source, expires = excluded.expires, " +
         "created = CASE WHEN dynamic_ban.expires <= excluded.created THEN excluded.created ELSE dynamic_ban.created END " +
         "WHERE dynamic_ban.expires < excluded.expires";
-    public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @network";
-    public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @now ORDER BY created DESC, network";
+    public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @Network";
+    public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @Now ORDER BY created DESC, network";
+    public const string SweepBans =
+        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @Now LIMIT @Batch)";
 }
 
 /// <summary>The statements that differ between SQLite and PostgreSQL.</summary>
