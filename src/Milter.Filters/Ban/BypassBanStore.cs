@@ -1,4 +1,5 @@
 using System.Net;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Greylist;
@@ -55,11 +56,11 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         var within = (long)options.BypassBan.Within.TotalSeconds;
         var strikes = await _database.WriteAsync(async (session, ct) =>
         {
-            var passed = await session.ScalarAsync(StoreSql.HasPassed, ct, ("@client", key), ("@now", seconds)).ConfigureAwait(false);
+            var passed = await session.Connection.ExecuteScalarAsync<long>(StoreSql.HasPassed, new ClientNowArgs(key, seconds, ct)).ConfigureAwait(false);
             if (passed == 0)
                 return 0L;
-            await session.ExecuteAsync(StoreSql.AddStrike, ct, ("@client", key), ("@now", seconds), ("@expires", seconds + within)).ConfigureAwait(false);
-            return await session.ScalarAsync(StoreSql.CountStrikes, ct, ("@client", key), ("@since", seconds - within)).ConfigureAwait(false);
+            await session.Connection.ExecuteAsync(StoreSql.AddStrike, new StrikeArgs(key, seconds, seconds + within, ct)).ConfigureAwait(false);
+            return await session.Connection.ExecuteScalarAsync<long>(StoreSql.CountStrikes, new StrikeCountArgs(key, seconds - within, ct)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         if (!GreylistPolicy.ShouldBan((int)Math.Min(strikes, int.MaxValue), options))
             return null;
@@ -75,8 +76,8 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         await _bans.AddAsync(ban, cancellationToken).ConfigureAwait(false);
         await _database.WriteAsync(async (session, ct) =>
         {
-            await session.ExecuteAsync(StoreSql.DeleteAwlOfClient, ct, ("@client", key)).ConfigureAwait(false);
-            return await session.ExecuteAsync(StoreSql.DeleteStrikes, ct, ("@client", key)).ConfigureAwait(false);
+            await session.Connection.ExecuteAsync(StoreSql.DeleteAwlOfClient, new ClientArgs(key, ct)).ConfigureAwait(false);
+            return await session.Connection.ExecuteAsync(StoreSql.DeleteStrikes, new ClientArgs(key, ct)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         _passes.RemoveAutoWhitelistOf(key);
         GreylistLog.BypassBan(_logger, address.ToString(), key, strikes, ban.Expires);
@@ -87,7 +88,7 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
     public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        return _database.WriteAsync((session, ct) => session.ExecuteAsync(StoreSql.SweepStrikes, ct,
-            ("@now", now.ToUnixTimeSeconds()), ("@batch", (long)batchSize)), cancellationToken, mayRelax: true);
+        return _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSql.SweepStrikes,
+            new SweepArgs(now.ToUnixTimeSeconds(), batchSize, ct)), cancellationToken, mayRelax: true);
     }
 }

@@ -111,9 +111,9 @@ internal sealed class DeferralQueue
         // Answered as new: most likely still without a row, so insert first and read only if one is there.
         var answered = attempt.Entry;
         if (answered.Deferrals == 1 && answered.FirstSeen == attempt.At
-            && await GreylistRows.WriteTripletAsync(session, StoreSql.InsertTriplet, answered, ct).ConfigureAwait(false) > 0)
+            && await GreylistRows.InsertTripletAsync(session, answered, ct).ConfigureAwait(false) > 0)
             return;
-        await GreylistRows.WriteDecidedAsync(session, _database.Dialect, attempt.Triplet, row => DeferralRow(attempt, row), ct).ConfigureAwait(false);
+        await GreylistRows.WriteDecidedAsync(session, attempt.Triplet, row => DeferralRow(attempt, row), ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -27,14 +27,14 @@ internal sealed class FirstPassWriter(StoreDatabase database)
             var awl = await GreylistRows.ReadAutoWhitelistAsync(session, triplet.Client, triplet.SenderDomain, cancellationToken).ConfigureAwait(false);
             if (GreylistPolicy.IsWhitelisted(awl, now, options))
             {
-                await session.ExecuteAsync(database.Dialect.ExtendAwl, cancellationToken,
-                    ("@client", triplet.Client), ("@sender_domain", triplet.SenderDomain), ("@now", seconds), ("@expires", awlExpires)).ConfigureAwait(false);
+                await GreylistRows.ExtendAutoWhitelistAsync(session, triplet.Client, triplet.SenderDomain, seconds, awlExpires,
+                    cancellationToken).ConfigureAwait(false);
                 return new Outcome(new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero), awlExpires, []);
             }
         }
 
         GreylistEvaluation evaluation = null!;
-        var before = await GreylistRows.WriteDecidedAsync(session, database.Dialect, triplet,
+        var before = await GreylistRows.WriteDecidedAsync(session, triplet,
             row => (evaluation = GreylistPolicy.Evaluate(triplet, row, now, options)).Entry, cancellationToken).ConfigureAwait(false);
 
         // Only a new pass must survive a power cut; losing a first attempt or a retry costs a sender one more delay.
@@ -42,8 +42,8 @@ internal sealed class FirstPassWriter(StoreDatabase database)
             session.RelaxedCommit = false;
         if (evaluation.Result.FirstPass && countsForAwl)
         {
-            await session.ExecuteAsync(StoreSql.CountPass, cancellationToken,
-                ("@client", triplet.Client), ("@sender_domain", triplet.SenderDomain), ("@now", seconds), ("@expires", awlExpires)).ConfigureAwait(false);
+            await GreylistRows.CountPassAsync(session, triplet.Client, triplet.SenderDomain, seconds, awlExpires,
+                cancellationToken).ConfigureAwait(false);
         }
         return new Outcome(evaluation.Result, evaluation.Entry.Expires.ToUnixTimeSeconds(), GreylistTallyEvents.Of(before, evaluation.Result, now));
     }

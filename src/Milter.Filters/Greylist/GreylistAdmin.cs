@@ -1,3 +1,4 @@
+using Dapper;
 using Milter.Filters.Configuration;
 using Milter.Filters.Stores;
 
@@ -35,26 +36,40 @@ public sealed class GreylistAdmin : IGreylistAdmin
     public async Task<IReadOnlyList<TripletEntry>> ListTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var (sql, parameters) = GreylistQuerySql.Triplets(query, now);
+        var (sql, args) = GreylistQuerySql.Triplets(query, now);
         await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<TripletEntry>)await session.QueryAsync(sql, parameters, GreylistRows.ReadTriplet,
-            entry => GreylistQuerySql.MatchesClient(query, entry.Triplet.Client), query.Limit, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync((session, ct) => TakeAsync(session.Connection.QueryUnbufferedAsync<TripletRow>(sql, args), query,
+            row => row.Client, row => row.ToEntry(), ct), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<AutoWhitelistEntry>> ListAutoWhitelistAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var (sql, parameters) = GreylistQuerySql.AutoWhitelist(query, now);
+        var (sql, args) = GreylistQuerySql.AutoWhitelist(query, now);
         await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<AutoWhitelistEntry>)await session.QueryAsync(sql, parameters,
-            GreylistRows.ReadAutoWhitelist, entry => GreylistQuerySql.MatchesClient(query, entry.Client), query.Limit, ct).ConfigureAwait(false),
-            cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync((session, ct) => TakeAsync(session.Connection.QueryUnbufferedAsync<AwlRow>(sql, args), query,
+            row => row.Client, row => row.ToEntry(), ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    // Reads the rows as they come, keeping those in the query's client network, up to its limit (with a
+    // client filter the SQL has no LIMIT); the rest of the result is not read.
+    private static async Task<IReadOnlyList<T>> TakeAsync<TRow, T>(IAsyncEnumerable<TRow> rows, GreylistQuery query, Func<TRow, string> client,
+        Func<TRow, T> entry, CancellationToken cancellationToken)
+    {
+        var entries = new List<T>();
+        await foreach (var row in rows.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (GreylistQuerySql.MatchesClient(query, client(row)))
+                entries.Add(entry(row));
+            if (entries.Count >= query.Limit)
+                break;
+        }
+        return entries;
     }
 
     public Task<IReadOnlyList<GreylistAllowEntry>> ListAllowedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         _database.RunAsync(async (session, ct) =>
-            (IReadOnlyList<GreylistAllowEntry>)await session.QueryAsync(StoreSql.ListAllow, GreylistRows.ReadAllow, ct, ("@now", now.ToUnixTimeSeconds()))
-                .ConfigureAwait(false),
+            (IReadOnlyList<GreylistAllowEntry>)await GreylistRows.ListAllowAsync(session, now.ToUnixTimeSeconds(), ct).ConfigureAwait(false),
             cancellationToken);
 
     public async Task<GreylistStats> StatsAsync(DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
@@ -64,12 +79,12 @@ public sealed class GreylistAdmin : IGreylistAdmin
         await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
         return await _database.RunAsync(async (session, ct) =>
         {
-            var states = await session.QueryAsync(StoreSql.CountTriplets,
-                static r => (State: StoreSession.Int64(r, 0), N: StoreSession.Int64(r, 1)), ct, ("@now", seconds)).ConfigureAwait(false);
-            var awl = (await session.QueryAsync(StoreSql.CountAwl, static r => (Entries: StoreSession.Int64(r, 0), Whitelisted: StoreSession.Int64(r, 1)), ct,
-                ("@now", seconds), ("@passes", (long)Math.Max(1, options.AutoWhitelist.After))).ConfigureAwait(false)).Single();
-            var allowed = (await session.QueryAsync(StoreSql.ListAllow, GreylistRows.ReadAllow, ct, ("@now", seconds)).ConfigureAwait(false)).Count;
-            var expired = await session.ScalarAsync(StoreSql.CountExpired, ct, ("@now", seconds)).ConfigureAwait(false);
+            var connection = session.Connection;
+            var states = (await connection.QueryAsync<StateCountRow>(StoreSql.CountTriplets, new NowArgs(seconds, ct)).ConfigureAwait(false)).ToList();
+            var awl = await connection.QuerySingleAsync<AwlCountRow>(StoreSql.CountAwl,
+                new AwlCountArgs(seconds, Math.Max(1, options.AutoWhitelist.After), ct)).ConfigureAwait(false);
+            var allowed = (await GreylistRows.ListAllowAsync(session, seconds, ct).ConfigureAwait(false)).Count;
+            var expired = await connection.ExecuteScalarAsync<long>(StoreSql.CountExpired, new NowArgs(seconds, ct)).ConfigureAwait(false);
             return new GreylistStats(
                 states.Where(s => s.State == (long)TripletState.Pending).Sum(s => s.N),
                 states.Where(s => s.State == (long)TripletState.Passed).Sum(s => s.N),
@@ -84,10 +99,12 @@ public sealed class GreylistAdmin : IGreylistAdmin
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
-        return await _database.RunAsync(async (session, ct) => (IReadOnlyList<PendingClient>)await session.QueryAsync(StoreSql.TopPendingClients,
-            static r => new PendingClient(StoreSession.Text(r, 0), StoreSession.Int64(r, 1), GreylistRows.Time(StoreSession.Int64(r, 2))), ct,
-            ("@now", now.ToUnixTimeSeconds()), ("@state", (long)TripletState.Pending), ("@limit", (long)limit)).ConfigureAwait(false),
-            cancellationToken).ConfigureAwait(false);
+        return await _database.RunAsync(async (session, ct) =>
+        {
+            var rows = await session.Connection.QueryAsync<PendingClientRow>(StoreSql.TopPendingClients,
+                new PendingClientsArgs(now.ToUnixTimeSeconds(), (long)TripletState.Pending, limit, ct)).ConfigureAwait(false);
+            return (IReadOnlyList<PendingClient>)[.. rows.Select(r => new PendingClient(r.Client, r.Pending, GreylistRows.Time(r.LastSeen)))];
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task AllowAsync(GreylistAllowEntry entry, CancellationToken cancellationToken)
@@ -95,12 +112,8 @@ public sealed class GreylistAdmin : IGreylistAdmin
         ArgumentNullException.ThrowIfNull(entry);
         await _database.WriteAsync(async (session, ct) =>
         {
-            await session.ExecuteAsync(StoreSql.UpsertAllow, ct,
-                ("@kind", (long)entry.Kind),
-                ("@value", entry.Value),
-                ("@reason", entry.Reason),
-                ("@created", entry.Created.ToUnixTimeSeconds()),
-                ("@expires", entry.Expires?.ToUnixTimeSeconds())).ConfigureAwait(false);
+            await session.Connection.ExecuteAsync(StoreSql.UpsertAllow, new AllowWrite((long)entry.Kind, entry.Value, entry.Reason,
+                entry.Created.ToUnixTimeSeconds(), entry.Expires?.ToUnixTimeSeconds(), ct)).ConfigureAwait(false);
             return await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         await _allow.ReloadAsync(cancellationToken).ConfigureAwait(false);
@@ -111,7 +124,7 @@ public sealed class GreylistAdmin : IGreylistAdmin
         ArgumentNullException.ThrowIfNull(value);
         var removed = await _database.WriteAsync(async (session, ct) =>
         {
-            var rows = await session.ExecuteAsync(StoreSql.DeleteAllow, ct, ("@kind", (long)kind), ("@value", value)).ConfigureAwait(false);
+            var rows = await session.Connection.ExecuteAsync(StoreSql.DeleteAllow, new AllowKeyArgs((long)kind, value, ct)).ConfigureAwait(false);
             if (rows > 0)
                 await StoreGenerations.BumpAsync(session, StoreGenerations.Allow, ct).ConfigureAwait(false);
             return rows;
@@ -123,17 +136,17 @@ public sealed class GreylistAdmin : IGreylistAdmin
     public async Task<int> RemoveTripletsAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var victims = await ListTripletsAsync(query with { Limit = int.MaxValue }, now, cancellationToken).ConfigureAwait(false);
-        await RemoveAsync(victims, (session, entry, ct) => session.ExecuteAsync(StoreSql.DeleteTripletByKey, ct, ("@client", entry.Triplet.Client),
-            ("@sender", entry.Triplet.Sender), ("@recipient", entry.Triplet.Recipient)), entry => _passes.RemoveTriplet(entry.Triplet), cancellationToken)
-            .ConfigureAwait(false);
+        await RemoveAsync(victims, (session, entry, ct) => session.Connection.ExecuteAsync(StoreSql.DeleteTripletByKey,
+            new TripletKeyArgs(entry.Triplet.Client, entry.Triplet.Sender, entry.Triplet.Recipient, ct)), entry => _passes.RemoveTriplet(entry.Triplet),
+            cancellationToken).ConfigureAwait(false);
         return victims.Count;
     }
 
     public async Task<int> RemoveAutoWhitelistAsync(GreylistQuery query, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var victims = await ListAutoWhitelistAsync(query with { Limit = int.MaxValue }, now, cancellationToken).ConfigureAwait(false);
-        await RemoveAsync(victims, (session, entry, ct) => session.ExecuteAsync(StoreSql.DeleteAwlByKey, ct,
-            ("@client", entry.Client), ("@sender_domain", entry.SenderDomain)), entry => _passes.RemoveAutoWhitelist(entry.Client, entry.SenderDomain),
+        await RemoveAsync(victims, (session, entry, ct) => session.Connection.ExecuteAsync(StoreSql.DeleteAwlByKey,
+            new AwlKeyArgs(entry.Client, entry.SenderDomain, ct)), entry => _passes.RemoveAutoWhitelist(entry.Client, entry.SenderDomain),
             cancellationToken).ConfigureAwait(false);
         return victims.Count;
     }

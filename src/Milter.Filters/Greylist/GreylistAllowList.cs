@@ -21,9 +21,6 @@ internal sealed class GreylistAllowList
     public Task ReloadAsync(CancellationToken cancellationToken) => _snapshot.ReloadAsync(cancellationToken);
 
     private Task<AllowIndex> LoadAsync(CancellationToken cancellationToken) =>
-        _database.ReadAsync(async (session, ct) =>
-        {
-            // Entries that expire before the next reload are kept; AllowIndex compares their expiry with each check's time.
-            return new AllowIndex(await session.QueryAsync(StoreSql.ListAllow, GreylistRows.ReadAllow, ct, ("@now", 0L)).ConfigureAwait(false));
-        }, cancellationToken);
+        // Entries that expire before the next reload are kept; AllowIndex compares their expiry with each check's time.
+        _database.ReadAsync(async (session, ct) => new AllowIndex(await GreylistRows.ListAllowAsync(session, 0, ct).ConfigureAwait(false)), cancellationToken);
 }

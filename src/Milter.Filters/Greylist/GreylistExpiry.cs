@@ -1,3 +1,4 @@
+using Dapper;
 using Milter.Filters.Stats;
 using Milter.Filters.Stores;
 
@@ -14,24 +15,23 @@ internal sealed class GreylistExpiry(StoreDatabase database, PassCache passes, D
     public async Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        (string Name, object? Value)[] parameters = [("@now", now.ToUnixTimeSeconds()), ("@batch", (long)batchSize)];
+        var seconds = now.ToUnixTimeSeconds();
         await deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
         // Relaxed commits: a sweep lost to a power cut is simply done again, its tally with it.
         var total = await database.WriteAsync(async (session, ct) =>
         {
-            var gone = await session.QueryAsync(StoreSql.SweepTriplets,
-                static r => (State: StoreSession.Int64(r, 0), Expires: StoreSession.Int64(r, 1), Deferrals: StoreSession.Int64(r, 2)), ct, parameters).ConfigureAwait(false);
+            var gone = (await session.Connection.QueryAsync<SweptTripletRow>(StoreSql.SweepTriplets, new SweepArgs(seconds, batchSize, ct))
+                .ConfigureAwait(false)).ToList();
             var abandoned = gone.Where(row => row.State == (long)TripletState.Pending)
                 .GroupBy(row => new GreylistKey(DecisionTally.MinuteOf(GreylistRows.Time(row.Expires)), GreylistTallyEvents.Abandoned(row.Deferrals), 0))
                 .ToDictionary(g => g.Key, g => (long)g.Count());
             await DecisionTally.WriteGreylistAsync(session, abandoned, ct).ConfigureAwait(false);
             return gone.Count;
         }, cancellationToken, mayRelax: true).ConfigureAwait(false);
-        foreach (var sql in (string[])[StoreSql.SweepAwl, StoreSql.SweepAllow])
-        {
-            total += await database.WriteAsync((session, ct) =>
-                session.ExecuteAsync(sql, ct, parameters), cancellationToken, mayRelax: true).ConfigureAwait(false);
-        }
+        total += await database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSql.SweepAwl, new SweepArgs(seconds, batchSize, ct)),
+            cancellationToken, mayRelax: true).ConfigureAwait(false);
+        total += await database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSql.SweepAllow, new SweepArgs(seconds, batchSize, ct)),
+            cancellationToken, mayRelax: true).ConfigureAwait(false);
         return total;
     }
 

@@ -5,45 +5,55 @@ namespace Milter.Filters.Greylist;
 
 /// <summary>
 /// The SQL of an admin listing (<see cref="GreylistQuery"/>) and the in-memory client test that goes
-/// with it: each filter of the query adds its condition and parameter.
+/// with it: each filter of the query adds its condition and sets its parameter.
 /// </summary>
 internal static class GreylistQuerySql
 {
-    public static (string Sql, List<(string Name, object? Value)> Parameters) Triplets(GreylistQuery query, DateTimeOffset now)
+    public static (string Sql, TripletQueryArgs Args) Triplets(GreylistQuery query, DateTimeOffset now)
     {
         var sql = new StringBuilder(StoreSql.ListTriplets);
-        var parameters = new List<(string, object?)> { ("@now", now.ToUnixTimeSeconds()) };
+        var args = new TripletQueryArgs(now.ToUnixTimeSeconds(), null, null, null, null, null);
         if (query.State is { } state)
         {
             sql.Append(StoreSql.FilterState);
-            parameters.Add(("@state", (long)state));
+            args = args with { State = (long)state };
         }
-        AppendSender(query, sql, parameters);
+        if (query.Sender is { } sender && sender.StartsWith('@'))
+        {
+            sql.Append(StoreSql.FilterSenderDomain);
+            args = args with { SenderDomain = SenderDomainOf(sender) };
+        }
+        else if (query.Sender is { } address)
+        {
+            var normalized = EnvelopeAddress.NormalizeSender(address);
+            sql.Append(StoreSql.FilterSender);
+            args = args with { SenderDomain = EnvelopeAddress.DomainOf(normalized), Sender = normalized };
+        }
         if (query.Recipient is { } recipient)
         {
             sql.Append(StoreSql.FilterRecipient);
-            parameters.Add(("@recipient", EnvelopeAddress.NormalizeRecipient(recipient)));
+            args = args with { Recipient = EnvelopeAddress.NormalizeRecipient(recipient) };
         }
-        AppendClientAndOrder(query, sql, parameters, StoreSql.OrderTriplets);
-        return (sql.ToString(), parameters);
+        args = args with { Limit = AppendClientAndOrder(query, sql, StoreSql.OrderTriplets) };
+        return (sql.ToString(), args);
     }
 
-    public static (string Sql, List<(string Name, object? Value)> Parameters) AutoWhitelist(GreylistQuery query, DateTimeOffset now)
+    public static (string Sql, AwlQueryArgs Args) AutoWhitelist(GreylistQuery query, DateTimeOffset now)
     {
         var sql = new StringBuilder(StoreSql.ListAwl);
-        var list = new List<(string, object?)> { ("@now", now.ToUnixTimeSeconds()) };
+        var args = new AwlQueryArgs(now.ToUnixTimeSeconds(), null, null, null);
         if (query.MinPasses > 0)
         {
             sql.Append(StoreSql.FilterPasses);
-            list.Add(("@passes", (long)query.MinPasses));
+            args = args with { Passes = query.MinPasses };
         }
         if (query.Sender is { } sender)
         {
             sql.Append(StoreSql.FilterSenderDomain);
-            list.Add(("@sender_domain", SenderDomainOf(sender)));
+            args = args with { SenderDomain = SenderDomainOf(sender) };
         }
-        AppendClientAndOrder(query, sql, list, StoreSql.OrderAwl);
-        return (sql.ToString(), list);
+        args = args with { Limit = AppendClientAndOrder(query, sql, StoreSql.OrderAwl) };
+        return (sql.ToString(), args);
     }
 
     /// <summary>The query's client network test, run in memory on the rows the SQL returned.</summary>
@@ -51,33 +61,17 @@ internal static class GreylistQuerySql
         query.Client is not { } wanted
         || (ClientKey.TryGetNetwork(client, out var network) && IPNetworks.Overlaps(network, IPNetworks.Normalize(wanted)));
 
-    private static void AppendSender(GreylistQuery query, StringBuilder sql, List<(string, object?)> parameters)
-    {
-        if (query.Sender is not { } sender)
-            return;
-        if (sender.StartsWith('@'))
-        {
-            sql.Append(StoreSql.FilterSenderDomain);
-            parameters.Add(("@sender_domain", SenderDomainOf(sender)));
-            return;
-        }
-        var normalized = EnvelopeAddress.NormalizeSender(sender);
-        sql.Append(StoreSql.FilterSender);
-        parameters.Add(("@sender_domain", EnvelopeAddress.DomainOf(normalized)));
-        parameters.Add(("@sender", normalized));
-    }
-
-    // The CIDR test runs in memory on the rows the other filters let through, so the SQL LIMIT applies only without it.
-    private static void AppendClientAndOrder(GreylistQuery query, StringBuilder sql, List<(string, object?)> parameters, string order)
+    // The CIDR test runs in memory on the rows the other filters let through, so the SQL LIMIT applies only
+    // without it. Returns the value of @Limit, or null when the SQL has none.
+    private static long? AppendClientAndOrder(GreylistQuery query, StringBuilder sql, string order)
     {
         if (query.Client is not null)
             sql.Append(StoreSql.FilterNetworkClients);
         sql.Append(order);
-        if (query.Client is null && query.Limit < int.MaxValue)
-        {
-            sql.Append(StoreSql.Limit);
-            parameters.Add(("@limit", (long)query.Limit));
-        }
+        if (query.Client is not null || query.Limit == int.MaxValue)
+            return null;
+        sql.Append(StoreSql.Limit);
+        return query.Limit;
     }
 
     private static string SenderDomainOf(string sender) =>

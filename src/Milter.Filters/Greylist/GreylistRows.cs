@@ -1,47 +1,80 @@
-using System.Data.Common;
+using Dapper;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Greylist;
 
 /// <summary>
-/// The greylist's rows in and out of the database: one triplet, one auto-whitelist entry, one allow
-/// entry, and the locked read-decide-write of a triplet row that both the durable first pass and the
-/// write-behind of deferrals use. Plain ADO on the hot path, so SQLite keeps the statements prepared.
+/// The check path's statements: the read of a check, the locked read-decide-write of a triplet row
+/// that both the durable first pass and the write-behind of deferrals use, and the lifetime
+/// extensions; through Dapper.AOT. On SQLite their commands are reused ([CacheCommand] in
+/// <see cref="Sqlite"/>), so the statements stay prepared. Dapper.AOT keeps one command per call
+/// site and thread and hands it to whatever connection comes next, so a cached call site may serve
+/// one backend only: PostgreSQL has call sites of its own, uncached.
 /// </summary>
 internal static class GreylistRows
 {
-    public static async Task<TripletEntry?> ReadTripletAsync(StoreSession session, string sql, Triplet triplet, CancellationToken cancellationToken)
+    /// <summary>The triplet's row inside a write transaction, locked where the backend locks rows (<see cref="SqlDialect.LocksTripletForUpdate"/>).</summary>
+    public static async Task<TripletEntry?> ReadTripletForUpdateAsync(StoreSession session, Triplet triplet, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync(sql, [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient)],
-            ReadTriplet, keep: null, 1, cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
+        var key = new TripletKeyArgs(triplet.Client, triplet.Sender, triplet.Recipient, cancellationToken);
+        var row = session.Dialect.LocksTripletForUpdate
+            ? await session.Connection.QueryFirstOrDefaultAsync<TripletRow>(StoreSql.SelectTripletForUpdate, key).ConfigureAwait(false)
+            : await Sqlite.ReadTripletAsync(session, key).ConfigureAwait(false);
+        return row?.ToEntry();
     }
 
     /// <summary>A check's read: the auto-whitelist entry and the triplet's row, each null when absent.</summary>
     public static async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadBothAsync(StoreSession session, Triplet triplet, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync(StoreSql.SelectTripletAndAwl,
-            [("@client", triplet.Client), ("@sender", triplet.Sender), ("@recipient", triplet.Recipient), ("@sender_domain", triplet.SenderDomain)],
-            static reader => (
-                reader.IsDBNull(8) ? null : ReadAutoWhitelist(reader, 8),
-                reader.IsDBNull(0) ? null : ReadTriplet(reader)), keep: null, 1, cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? (null, null) : rows[0];
+        var args = new TripletAndAwlArgs(triplet.Client, triplet.Sender, triplet.Recipient, triplet.SenderDomain, cancellationToken);
+        var row = session.Dialect.CachesCommands
+            ? await Sqlite.ReadBothAsync(session, args).ConfigureAwait(false)
+            : await session.Connection.QueryFirstOrDefaultAsync<TripletAndAwlRow>(StoreSql.SelectTripletAndAwl, args).ConfigureAwait(false);
+        return row is null ? (null, null) : (row.AutoWhitelist(), row.Triplet());
     }
 
     public static async Task<AutoWhitelistEntry?> ReadAutoWhitelistAsync(StoreSession session, string client, string domain, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync(StoreSql.SelectAwl, [("@client", client), ("@sender_domain", domain)],
-            ReadAutoWhitelist, keep: null, 1, cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
+        var args = new AwlKeyArgs(client, domain, cancellationToken);
+        var row = session.Dialect.CachesCommands
+            ? await Sqlite.ReadAutoWhitelistAsync(session, args).ConfigureAwait(false)
+            : await session.Connection.QueryFirstOrDefaultAsync<AwlRow>(StoreSql.SelectAwl, args).ConfigureAwait(false);
+        return row?.ToEntry();
     }
 
-    /// <summary>Inserts (<see cref="StoreSql.InsertTriplet"/>) or updates (<see cref="StoreSql.UpdateTriplet"/>) a triplet row; returns the rows affected.</summary>
-    public static Task<int> WriteTripletAsync(StoreSession session, string sql, TripletEntry entry, CancellationToken cancellationToken) =>
-        session.ExecuteAsync(sql, cancellationToken,
-            ("@client", entry.Triplet.Client), ("@sender", entry.Triplet.Sender), ("@recipient", entry.Triplet.Recipient),
-            ("@sender_domain", entry.Triplet.SenderDomain), ("@state", (long)entry.State),
-            ("@first_seen", entry.FirstSeen.ToUnixTimeSeconds()), ("@last_seen", entry.LastSeen.ToUnixTimeSeconds()),
-            ("@expires", entry.Expires.ToUnixTimeSeconds()), ("@deferrals", (long)entry.Deferrals));
+    /// <summary>Inserts a triplet row; 0 when another transaction inserted it first.</summary>
+    public static Task<int> InsertTripletAsync(StoreSession session, TripletEntry entry, CancellationToken cancellationToken) =>
+        session.Dialect.CachesCommands
+            ? Sqlite.InsertTripletAsync(session, Write(entry, cancellationToken))
+            : session.Connection.ExecuteAsync(StoreSql.InsertTriplet, Write(entry, cancellationToken));
+
+    public static Task<int> UpdateTripletAsync(StoreSession session, TripletEntry entry, CancellationToken cancellationToken) =>
+        session.Dialect.CachesCommands
+            ? Sqlite.UpdateTripletAsync(session, Write(entry, cancellationToken))
+            : session.Connection.ExecuteAsync(StoreSql.UpdateTriplet, Write(entry, cancellationToken));
+
+    /// <summary>Extends a live auto-whitelist entry to <paramref name="expires"/>, used at <paramref name="now"/>.</summary>
+    public static Task<int> ExtendAutoWhitelistAsync(StoreSession session, string client, string senderDomain, long now, long expires,
+        CancellationToken cancellationToken) =>
+        session.Dialect.CachesCommands
+            ? Sqlite.ExtendAutoWhitelistAsync(session, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken))
+            : session.Connection.ExecuteAsync(StoreSql.ExtendAwl, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken));
+
+    /// <summary>Counts a pass for (client, sender domain) (<see cref="StoreSql.CountPass"/>).</summary>
+    public static Task<int> CountPassAsync(StoreSession session, string client, string senderDomain, long now, long expires,
+        CancellationToken cancellationToken) =>
+        session.Dialect.CachesCommands
+            ? Sqlite.CountPassAsync(session, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken))
+            : session.Connection.ExecuteAsync(StoreSql.CountPass, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken));
+
+    /// <summary>Extends a passed triplet's lifetime to <paramref name="expires"/>, used at <paramref name="now"/>.</summary>
+    public static Task<int> TouchTripletAsync(StoreSession session, Triplet triplet, long now, long expires, CancellationToken cancellationToken)
+    {
+        var args = new TripletTouchArgs(triplet.Client, triplet.Sender, triplet.Recipient, now, expires, cancellationToken);
+        return session.Dialect.CachesCommands
+            ? Sqlite.TouchTripletAsync(session, args)
+            : session.Connection.ExecuteAsync(StoreSql.TouchTriplet, args);
+    }
 
     /// <summary>
     /// Reads the triplet's row for update, asks <paramref name="decide"/> for the row to leave (null:
@@ -49,48 +82,59 @@ internal static class GreylistRows
     /// before our insert: then it is read (now locked) and decided again; a sweep could delete it in
     /// between, hence the loop. Returns the row as it was before.
     /// </summary>
-    public static async Task<TripletEntry?> WriteDecidedAsync(StoreSession session, SqlDialect dialect, Triplet triplet,
+    public static async Task<TripletEntry?> WriteDecidedAsync(StoreSession session, Triplet triplet,
         Func<TripletEntry?, TripletEntry?> decide, CancellationToken cancellationToken)
     {
-        var selectForUpdate = dialect.SelectTripletForUpdate;
-        var entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+        var entry = await ReadTripletForUpdateAsync(session, triplet, cancellationToken).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
         {
             if (decide(entry) is not { } row)
                 return entry;
             if (entry is not null)
             {
-                await WriteTripletAsync(session, StoreSql.UpdateTriplet, row, cancellationToken).ConfigureAwait(false);
+                await UpdateTripletAsync(session, row, cancellationToken).ConfigureAwait(false);
                 return entry;
             }
-            if (await WriteTripletAsync(session, StoreSql.InsertTriplet, row, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
+            if (await InsertTripletAsync(session, row, cancellationToken).ConfigureAwait(false) > 0 || attempt == 2)
                 return entry;
-            entry = await ReadTripletAsync(session, selectForUpdate, triplet, cancellationToken).ConfigureAwait(false);
+            entry = await ReadTripletForUpdateAsync(session, triplet, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // The columns of StoreSql.SelectTriplet and ListTriplets, in order.
-    public static TripletEntry ReadTriplet(DbDataReader reader) => new(
-        new Triplet(reader.GetString(0), reader.GetString(1), reader.GetString(2)),
-        (TripletState)reader.GetInt64(3),
-        Time(reader.GetInt64(4)),
-        Time(reader.GetInt64(5)),
-        Time(reader.GetInt64(6)),
-        (int)Math.Min(reader.GetInt64(7), int.MaxValue));
+    /// <summary>The admin allow list alive at <paramref name="now"/> (Unix seconds; 0: every entry).</summary>
+    public static async Task<List<GreylistAllowEntry>> ListAllowAsync(StoreSession session, long now, CancellationToken cancellationToken)
+    {
+        var rows = await session.Connection.QueryAsync<AllowRow>(StoreSql.ListAllow, new NowArgs(now, cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(row => row.ToEntry())];
+    }
 
-    public static AutoWhitelistEntry ReadAutoWhitelist(DbDataReader reader) => ReadAutoWhitelist(reader, 0);
-
-    private static AutoWhitelistEntry ReadAutoWhitelist(DbDataReader reader, int first) => new(
-        reader.GetString(first),
-        reader.GetString(first + 1),
-        (int)Math.Min(reader.GetInt64(first + 2), int.MaxValue),
-        Time(reader.GetInt64(first + 3)),
-        Time(reader.GetInt64(first + 4)),
-        Time(reader.GetInt64(first + 5)));
-
-    // The columns of StoreSql.ListAllow, in order: kind, value, reason, created, expires (NULL: never).
-    public static GreylistAllowEntry ReadAllow(DbDataReader r) => new((GreylistAllowKind)StoreSession.Int64(r, 0), StoreSession.Text(r, 1),
-        StoreSession.Text(r, 2), Time(StoreSession.Int64(r, 3)), StoreSession.NullableInt64(r, 4) is { } expires ? Time(expires) : null);
+    private static TripletWrite Write(TripletEntry entry, CancellationToken cancellationToken) => new(entry.Triplet.Client, entry.Triplet.Sender,
+        entry.Triplet.Recipient, entry.Triplet.SenderDomain, (long)entry.State, entry.FirstSeen.ToUnixTimeSeconds(), entry.LastSeen.ToUnixTimeSeconds(),
+        entry.Expires.ToUnixTimeSeconds(), entry.Deferrals, cancellationToken);
 
     public static DateTimeOffset Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(unixSeconds);
+
+    /// <summary>The SQLite call sites, their commands reused.</summary>
+    [CacheCommand]
+    private static class Sqlite
+    {
+        public static Task<TripletRow?> ReadTripletAsync(StoreSession session, TripletKeyArgs args) =>
+            session.Connection.QueryFirstOrDefaultAsync<TripletRow>(StoreSql.SelectTriplet, args);
+
+        public static Task<TripletAndAwlRow?> ReadBothAsync(StoreSession session, TripletAndAwlArgs args) =>
+            session.Connection.QueryFirstOrDefaultAsync<TripletAndAwlRow>(StoreSql.SelectTripletAndAwl, args);
+
+        public static Task<AwlRow?> ReadAutoWhitelistAsync(StoreSession session, AwlKeyArgs args) =>
+            session.Connection.QueryFirstOrDefaultAsync<AwlRow>(StoreSql.SelectAwl, args);
+
+        public static Task<int> InsertTripletAsync(StoreSession session, TripletWrite args) => session.Connection.ExecuteAsync(StoreSql.InsertTriplet, args);
+
+        public static Task<int> UpdateTripletAsync(StoreSession session, TripletWrite args) => session.Connection.ExecuteAsync(StoreSql.UpdateTriplet, args);
+
+        public static Task<int> ExtendAutoWhitelistAsync(StoreSession session, AwlTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.ExtendAwl, args);
+
+        public static Task<int> CountPassAsync(StoreSession session, AwlTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.CountPass, args);
+
+        public static Task<int> TouchTripletAsync(StoreSession session, TripletTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.TouchTriplet, args);
+    }
 }

@@ -107,13 +107,10 @@ internal sealed class PassCache
         try
         {
             // Short relaxed transactions (a lost extension only shortens a lifetime), so that a new pass never waits behind the whole flush.
-            var dialect = _database.Dialect;
-            await _database.WriteInChunksAsync(triplets, (session, row, ct) => session.ExecuteAsync(dialect.TouchTriplet, ct,
-                ("@client", row.Key.Client), ("@sender", row.Key.Sender), ("@recipient", row.Key.Recipient),
-                ("@now", row.Value.LastSeen), ("@expires", row.Value.Expires)), null, cancellationToken).ConfigureAwait(false);
-            await _database.WriteInChunksAsync(awl, (session, row, ct) => session.ExecuteAsync(dialect.ExtendAwl, ct,
-                ("@client", row.Key.Client), ("@sender_domain", row.Key.Domain), ("@now", row.Value.LastSeen), ("@expires", row.Value.Expires)),
-                null, cancellationToken).ConfigureAwait(false);
+            await _database.WriteInChunksAsync(triplets, (session, row, ct) => GreylistRows.TouchTripletAsync(session,
+                row.Key, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
+            await _database.WriteInChunksAsync(awl, (session, row, ct) => GreylistRows.ExtendAutoWhitelistAsync(session,
+                row.Key.Client, row.Key.Domain, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {

@@ -20,6 +20,9 @@ internal abstract class StoreSession : IAsyncDisposable
 
     public DbConnection Connection { get; }
 
+    /// <summary>The statements and behaviours that differ between the backends.</summary>
+    public SqlDialect Dialect => _dialect;
+
     /// <summary>
     /// In a write begun with <c>mayRelax</c> (<see cref="StoreDatabase.WriteAsync{T}"/>): true until the
     /// work sets it false because what it wrote must survive a power cut. While true, the commit does
