@@ -93,8 +93,10 @@ internal sealed record AllowWrite(long Kind, string Value, string Reason, long C
 /// <summary>One allow entry by its key.</summary>
 internal sealed record AllowKeyArgs(long Kind, string Value, CancellationToken Cancel);
 
+// The listings' SQL is built at run time: their records have no CancellationToken member, for which
+// Dapper.AOT 1.1.0 generates code that does not compile when the SQL is not a constant.
+
 /// <summary>The filters of a triplet listing (<see cref="GreylistQuerySql"/>); those the SQL does not name stay unused.</summary>
-// No CancellationToken member: Dapper.AOT 1.1.0 generates uncompilable code for one when the SQL is not a constant.
 internal sealed record TripletQueryArgs(long Now, long? State, string? SenderDomain, string? Sender, string? Recipient, long? Limit);
 
 /// <summary>The filters of an auto-whitelist listing (<see cref="GreylistQuerySql"/>); those the SQL does not name stay unused.</summary>
