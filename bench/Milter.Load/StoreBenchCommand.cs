@@ -39,8 +39,8 @@ public static class StoreBenchCommand
             var random = new Random(7);
             long Pick() => random.NextInt64(rows);
 
-            Task<GreylistResult> Preview(long x) => store.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
-            Task<GreylistResult> Check(long x) => store.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
+            Task<GreylistResult> Preview(long x) => store.Check.PreviewAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
+            Task<GreylistResult> Check(long x) => store.Check.CheckAsync(BulkTriplets.Key(x), BulkTriplets.Client(x), time.GetUtcNow(), options, ct);
 
             // Warm the page cache a little, as a running daemon's would be.
             await MeasureAsync(Preview, Pick, time, n => n < lookups / 10).ConfigureAwait(false);

@@ -37,7 +37,7 @@ public sealed class ConnectionChurnTests : IAsyncLifetime
         _stores = await StoreFactory.OpenAsync(_file.Setting, clock, null, new StoreOptions { BusyTimeout = TimeSpan.FromMinutes(2) });
         var greylist = Options with { PerMessage = false };
         var chain = new FilterChain(
-            [new GreylistFilter(_stores.Greylist, greylist, new RelayOptions().AllowClients, clock, NullLogger<GreylistFilter>.Instance)],
+            [new GreylistFilter(_stores.Greylist.Check, greylist, new RelayOptions().AllowClients, clock, NullLogger<GreylistFilter>.Instance)],
             OnError.Tempfail, NullLogger<FilterChain>.Instance);
         var sink = new RecordingSink();
         _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_file.Folder, "milter.sock"));

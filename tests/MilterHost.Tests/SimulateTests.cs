@@ -268,7 +268,7 @@ public sealed class SimulateTests : IDisposable
     private async Task<IReadOnlyList<TripletEntry>> TripletsAsync()
     {
         await using var stores = await StoreFactory.OpenAsync("sqlite:" + Database, TimeProvider.System);
-        return await stores.Greylist.ListTripletsAsync(new GreylistQuery(), DateTimeOffset.UtcNow, CancellationToken.None);
+        return await stores.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), DateTimeOffset.UtcNow, CancellationToken.None);
     }
 
     private static async Task<JsonElement> SimulateJson(string config, params string[] args)

@@ -43,7 +43,7 @@ public sealed class GreylistFilter : IMilterFilter
     /// <summary>The header this filter writes, and removes when it arrives with the message.</summary>
     public const string HeaderName = "X-Greylist";
 
-    private readonly IGreylistStore _store;
+    private readonly IGreylistCheck _store;
     private readonly GreylistOptions _options;
     private readonly GreylistExemption _exemption;
     private readonly TimeProvider _time;
@@ -52,7 +52,7 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly TraceStamp _stamp;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
-    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
+    public GreylistFilter(IGreylistCheck store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, TimeProvider time, ILogger<GreylistFilter> logger)
         : this(store, options, trustedClients, null, time, logger)
     {
     }
@@ -61,7 +61,7 @@ public sealed class GreylistFilter : IMilterFilter
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile.</exception>
     /// <param name="trustedClients">Clients never greylisted besides <c>greylist.skip.clients</c>: the relay clients (<c>relay.allow_clients</c>).</param>
     /// <param name="stamp">Who the <c>X-Greylist</c> header names; null: <see cref="TraceStamp.Local"/>.</param>
-    public GreylistFilter(IGreylistStore store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger,
+    public GreylistFilter(IGreylistCheck store, GreylistOptions options, IReadOnlyList<IPNetwork> trustedClients, DnsChecks? dns, TimeProvider time, ILogger<GreylistFilter> logger,
         TraceStamp? stamp = null)
     {
         ArgumentNullException.ThrowIfNull(store);

@@ -24,7 +24,7 @@ public static class StatsReporter
         var funnel = await tally.GreylistFunnelAsync(from, to, cancellationToken).ConfigureAwait(false);
         var networks = await tally.TopRefusedNetworksAsync(from, to, TopCount, cancellationToken).ConfigureAwait(false);
         var domains = await tally.TopRefusedSenderDomainsAsync(from, to, TopCount, cancellationToken).ConfigureAwait(false);
-        var table = await stores.Greylist.StatsAsync(now, greylist, cancellationToken).ConfigureAwait(false);
+        var table = await stores.Greylist.Admin.StatsAsync(now, greylist, cancellationToken).ConfigureAwait(false);
         var bans = await stores.Bans.ListAsync(now, cancellationToken).ConfigureAwait(false);
         var refused = networks.Select(n => new RefusedNetwork(n.Name, n.Count, BansOver(n.Name, bans))).ToList();
         return new StatsReport(from, to, decisions, funnel, table.Pending, table.Passed, table.Whitelisted, table.AutoWhitelistEntries,

@@ -5,20 +5,19 @@ using Microsoft.Extensions.Logging;
 namespace Milter.Filters.Stores;
 
 /// <summary>
-/// The dynamic ban list in the shared database (<see cref="SqliteDynamicBanStore"/>,
-/// <see cref="PostgresDynamicBanStore"/>). <see cref="FindAsync"/> answers from a copy in memory.
+/// The dynamic ban list in the shared database (SQLite or PostgreSQL). <see cref="FindAsync"/> answers from a copy in memory.
 /// Local writes are seen at once; bans written elsewhere (another MX host, <c>milterhost ban add</c>,
 /// <c>logscan --apply</c>) bump a change counter that a running daemon's <see cref="StoreChangeWatcher"/>
 /// polls every <see cref="StoreOptions.ChangePoll"/>, and the copy is also re-read every
 /// <see cref="StoreOptions.SnapshotRefresh"/> in any case.
 /// </summary>
-public abstract class DynamicBanStore : IDynamicBanStore, IExpiringStore
+public sealed class DynamicBanStore : IDynamicBanStore, IExpiringStore
 {
     private readonly StoreDatabase _database;
     private readonly ILogger _logger;
     private readonly RefreshingSnapshot<BanIndex> _snapshot;
 
-    private protected DynamicBanStore(StoreDatabase database, TimeProvider time, StoreOptions options, ILogger logger)
+    internal DynamicBanStore(StoreDatabase database, TimeProvider time, StoreOptions options, ILogger<DynamicBanStore> logger)
     {
         _database = database;
         _logger = logger;

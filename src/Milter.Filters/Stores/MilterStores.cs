@@ -1,3 +1,4 @@
+using Milter.Filters.Ban;
 using Milter.Filters.Greylist;
 using Milter.Filters.Stats;
 
@@ -10,20 +11,25 @@ public sealed class MilterStores : IAsyncDisposable
     private int _disposed;
     private IReadOnlyDictionary<string, long>? _generations;
 
-    internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans, DecisionTally tally)
+    internal MilterStores(StoreDatabase database, GreylistStore greylist, DynamicBanStore bans, BypassBanStore bypassBans, DecisionTally tally)
     {
         _database = database;
         Greylist = greylist;
         Bans = bans;
+        BypassBans = bypassBans;
         Tally = tally;
     }
 
+    /// <summary>The greylist: its check path (<see cref="GreylistStore.Check"/>) and its admin queries (<see cref="GreylistStore.Admin"/>).</summary>
     public GreylistStore Greylist { get; }
 
     /// <summary>The database behind the stores (tests look at its connection).</summary>
     internal StoreDatabase Database => _database;
 
     public DynamicBanStore Bans { get; }
+
+    /// <summary>The bypass ban's strikes, which ban a client that passed greylisting and then misbehaves.</summary>
+    public BypassBanStore BypassBans { get; }
 
     /// <summary>The per-minute decision and greylist tallies (stats, metrics, status page).</summary>
     public DecisionTally Tally { get; }
@@ -39,7 +45,7 @@ public sealed class MilterStores : IAsyncDisposable
     public string Description => _database.Description;
 
     /// <summary>The stores and the tally, for the sweeper.</summary>
-    public IReadOnlyList<IExpiringStore> Expiring => [Greylist, Bans, Tally];
+    public IReadOnlyList<IExpiringStore> Expiring => [Greylist, BypassBans, Bans, Tally];
 
     /// <summary>
     /// Asks the database which change counters moved since the last call and re-reads what another
@@ -73,7 +79,7 @@ public sealed class MilterStores : IAsyncDisposable
         return changed;
     }
 
-        /// <summary>Writes out the greylist's deferred lifetime extensions and the tally, then closes the database.</summary>
+    /// <summary>Writes out the greylist's deferred lifetime extensions and the tally, then closes the database.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

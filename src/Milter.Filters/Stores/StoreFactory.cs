@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Milter.Filters.Ban;
 using Milter.Filters.Greylist;
 using Milter.Filters.Stats;
 
@@ -37,12 +38,7 @@ public static class StoreFactory
         {
             var version = await db.MigrateAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             StoreLog.Opened(loggers.CreateLogger(typeof(StoreFactory)), db.Description, version);
-            return db switch
-            {
-                SqliteDatabase sqlite => Create(sqlite, time, loggers, options),
-                PostgresDatabase postgres => Create(postgres, time, loggers, options),
-                _ => throw new InvalidOperationException("unknown database kind"),
-            };
+            return Create(db, time, loggers, options);
         }
         catch
         {
@@ -51,17 +47,15 @@ public static class StoreFactory
         }
     }
 
-    private static MilterStores Create(SqliteDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
+    // One store class per concept; what differs between SQLite and PostgreSQL stays in the StoreDatabase.
+    private static MilterStores Create(StoreDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
     {
-        var bans = new SqliteDynamicBanStore(db, time, options, loggers.CreateLogger<SqliteDynamicBanStore>());
+        var bans = new DynamicBanStore(db, time, options, loggers.CreateLogger<DynamicBanStore>());
         var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>(), options.TallyCapacity);
-        return new MilterStores(db, new SqliteGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<SqliteGreylistStore>()), bans, tally);
-    }
-
-    private static MilterStores Create(PostgresDatabase db, TimeProvider time, ILoggerFactory loggers, StoreOptions options)
-    {
-        var bans = new PostgresDynamicBanStore(db, time, options, loggers.CreateLogger<PostgresDynamicBanStore>());
-        var tally = new DecisionTally(db, time, loggers.CreateLogger<DecisionTally>(), options.TallyCapacity);
-        return new MilterStores(db, new PostgresGreylistStore(db, bans, tally, time, options, loggers.CreateLogger<PostgresGreylistStore>()), bans, tally);
+        var greylistLogger = loggers.CreateLogger<GreylistStore>();
+        var passes = new PassCache(db, options, greylistLogger);
+        var bypass = new BypassBanStore(db, bans, passes, loggers.CreateLogger<BypassBanStore>());
+        var greylist = new GreylistStore(db, passes, tally, time, options, greylistLogger, [bypass]);
+        return new MilterStores(db, greylist, bans, bypass, tally);
     }
 }

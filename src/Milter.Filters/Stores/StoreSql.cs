@@ -105,33 +105,46 @@ internal static class StoreSql
     // ---- greylist check (hot path) -----------------------------------------------------------
 
     private const string TripletColumns = "client, sender, recipient, state, first_seen, last_seen, expires, deferrals";
-    private const string TripletKey = "client = @client AND sender = @sender AND recipient = @recipient";
+    private const string TripletKey = "client = @Client AND sender = @Sender AND recipient = @Recipient";
 
     public const string SelectTriplet = "SELECT " + TripletColumns + " FROM greylist_triplet WHERE " + TripletKey;
+    public const string SelectTripletForUpdate = SelectTriplet + " FOR UPDATE";
+
+    /// <summary>A use of a live auto-whitelist entry: never moves a time back (another host may have written a later one).</summary>
+    public const string ExtendAwl =
+        "UPDATE greylist_awl SET last_seen = CASE WHEN last_seen > @Now THEN last_seen ELSE @Now END, " +
+        "expires = CASE WHEN expires > @Expires THEN expires ELSE @Expires END WHERE client = @Client AND sender_domain = @SenderDomain";
+
+    /// <summary>A use of a passed triplet: never moves a time back.</summary>
+    public const string TouchTriplet =
+        "UPDATE greylist_triplet SET last_seen = CASE WHEN last_seen > @Now THEN last_seen ELSE @Now END, " +
+        "expires = CASE WHEN expires > @Expires THEN expires ELSE @Expires END " +
+        "WHERE client = @Client AND sender = @Sender AND recipient = @Recipient AND state = 1";
 
     /// <summary>Affects no row when another transaction inserted the triplet first; the caller then re-reads.</summary>
     public const string InsertTriplet =
         "INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
-        "VALUES (@client, @sender, @recipient, @sender_domain, @state, @first_seen, @last_seen, @expires, @deferrals) " +
+        "VALUES (@Client, @Sender, @Recipient, @SenderDomain, @State, @FirstSeen, @LastSeen, @Expires, @Deferrals) " +
         "ON CONFLICT (client, sender, recipient) DO NOTHING";
 
     public const string UpdateTriplet =
-        "UPDATE greylist_triplet SET state = @state, first_seen = @first_seen, last_seen = @last_seen, expires = @expires, " +
-        "deferrals = @deferrals WHERE " + TripletKey;
+        "UPDATE greylist_triplet SET state = @State, first_seen = @FirstSeen, last_seen = @LastSeen, expires = @Expires, " +
+        "deferrals = @Deferrals WHERE " + TripletKey;
 
     private const string AwlColumns = "client, sender_domain, passes, first_seen, last_seen, expires";
 
-    public const string SelectAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
+    public const string SelectAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE client = @Client AND sender_domain = @SenderDomain";
 
     /// <summary>
     /// A check's read in one statement: always one row, the triplet's columns (null when it has no
-    /// row) and then the auto-whitelist entry's (null when none).
+    /// row) and then the auto-whitelist entry's, named awl_* (null when none).
     /// </summary>
     public const string SelectTripletAndAwl =
         "SELECT t.client, t.sender, t.recipient, t.state, t.first_seen, t.last_seen, t.expires, t.deferrals, " +
-        "a.client, a.sender_domain, a.passes, a.first_seen, a.last_seen, a.expires FROM (SELECT 1) AS one " +
-        "LEFT JOIN greylist_triplet t ON t.client = @client AND t.sender = @sender AND t.recipient = @recipient " +
-        "LEFT JOIN greylist_awl a ON a.client = @client AND a.sender_domain = @sender_domain";
+        "a.client AS awl_client, a.sender_domain AS awl_sender_domain, a.passes AS awl_passes, a.first_seen AS awl_first_seen, " +
+        "a.last_seen AS awl_last_seen, a.expires AS awl_expires FROM (SELECT 1) AS one " +
+        "LEFT JOIN greylist_triplet t ON t.client = @Client AND t.sender = @Sender AND t.recipient = @Recipient " +
+        "LEFT JOIN greylist_awl a ON a.client = @Client AND a.sender_domain = @SenderDomain";
 
     /// <summary>
     /// One more passed triplet for (client, sender domain), atomically so that two MX hosts passing two
@@ -139,7 +152,7 @@ internal static class StoreSql
     /// <c>auto_whitelist.lifetime</c> from now.
     /// </summary>
     public const string CountPass =
-        "INSERT INTO greylist_awl (" + AwlColumns + ") VALUES (@client, @sender_domain, 1, @now, @now, @expires) " +
+        "INSERT INTO greylist_awl (" + AwlColumns + ") VALUES (@Client, @SenderDomain, 1, @Now, @Now, @Expires) " +
         "ON CONFLICT (client, sender_domain) DO UPDATE SET " +
         "passes = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN 1 ELSE greylist_awl.passes + 1 END, " +
         "first_seen = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN excluded.first_seen ELSE greylist_awl.first_seen END, " +
@@ -148,65 +161,65 @@ internal static class StoreSql
     // ---- bypass ban ------------------------------------------------------------------------
 
     public const string HasPassed =
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM greylist_awl WHERE client = @client AND expires > @now) " +
-        "OR EXISTS (SELECT 1 FROM greylist_triplet WHERE client = @client AND state = 1 AND expires > @now) THEN 1 ELSE 0 END";
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM greylist_awl WHERE client = @Client AND expires > @Now) " +
+        "OR EXISTS (SELECT 1 FROM greylist_triplet WHERE client = @Client AND state = 1 AND expires > @Now) THEN 1 ELSE 0 END";
     public const string AddStrike =
-        "INSERT INTO greylist_strike (client, at, strikes, expires) VALUES (@client, @now, 1, @expires) " +
+        "INSERT INTO greylist_strike (client, at, strikes, expires) VALUES (@Client, @Now, 1, @Expires) " +
         "ON CONFLICT (client, at) DO UPDATE SET strikes = greylist_strike.strikes + 1";
-    public const string CountStrikes = "SELECT CAST(COALESCE(SUM(strikes), 0) AS BIGINT) FROM greylist_strike WHERE client = @client AND at > @since";
-    public const string DeleteStrikes = "DELETE FROM greylist_strike WHERE client = @client";
-    public const string DeleteAwlOfClient = "DELETE FROM greylist_awl WHERE client = @client";
+    public const string CountStrikes = "SELECT CAST(COALESCE(SUM(strikes), 0) AS BIGINT) FROM greylist_strike WHERE client = @Client AND at > @Since";
+    public const string DeleteStrikes = "DELETE FROM greylist_strike WHERE client = @Client";
+    public const string DeleteAwlOfClient = "DELETE FROM greylist_awl WHERE client = @Client";
 
     // ---- admin -------------------------------------------------------------------------------
 
-    public const string ListTriplets = "SELECT " + TripletColumns + " FROM greylist_triplet WHERE expires > @now";
-    public const string ListAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE expires > @now";
-    public const string FilterState = " AND state = @state";
-    public const string FilterSender = " AND sender_domain = @sender_domain AND sender = @sender";
-    public const string FilterSenderDomain = " AND sender_domain = @sender_domain";
-    public const string FilterRecipient = " AND recipient = @recipient";
-    public const string FilterPasses = " AND passes >= @passes";
+    public const string ListTriplets = "SELECT " + TripletColumns + " FROM greylist_triplet WHERE expires > @Now";
+    public const string ListAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE expires > @Now";
+    public const string FilterState = " AND state = @State";
+    public const string FilterSender = " AND sender_domain = @SenderDomain AND sender = @Sender";
+    public const string FilterSenderDomain = " AND sender_domain = @SenderDomain";
+    public const string FilterRecipient = " AND recipient = @Recipient";
+    public const string FilterPasses = " AND passes >= @Passes";
     public const string FilterNetworkClients = " AND client LIKE 'net:%'";
     public const string OrderTriplets = " ORDER BY last_seen DESC, client, sender, recipient";
     public const string OrderAwl = " ORDER BY last_seen DESC, client, sender_domain";
-    public const string Limit = " LIMIT @limit";
+    public const string Limit = " LIMIT @Limit";
     public const string DeleteTripletByKey = "DELETE FROM greylist_triplet WHERE " + TripletKey;
-    public const string DeleteAwlByKey = "DELETE FROM greylist_awl WHERE client = @client AND sender_domain = @sender_domain";
+    public const string DeleteAwlByKey = "DELETE FROM greylist_awl WHERE client = @Client AND sender_domain = @SenderDomain";
 
-    public const string CountTriplets = "SELECT state, COUNT(*) AS n FROM greylist_triplet WHERE expires > @now GROUP BY state";
+    public const string CountTriplets = "SELECT state, COUNT(*) AS n FROM greylist_triplet WHERE expires > @Now GROUP BY state";
     public const string CountAwl =
-        "SELECT COUNT(*) AS entries, CAST(COALESCE(SUM(CASE WHEN passes >= @passes THEN 1 ELSE 0 END), 0) AS BIGINT) AS whitelisted " +
-        "FROM greylist_awl WHERE expires > @now";
+        "SELECT COUNT(*) AS entries, CAST(COALESCE(SUM(CASE WHEN passes >= @Passes THEN 1 ELSE 0 END), 0) AS BIGINT) AS whitelisted " +
+        "FROM greylist_awl WHERE expires > @Now";
     public const string CountExpired =
-        "SELECT (SELECT COUNT(*) FROM greylist_triplet WHERE expires <= @now) + (SELECT COUNT(*) FROM greylist_awl WHERE expires <= @now)";
+        "SELECT (SELECT COUNT(*) FROM greylist_triplet WHERE expires <= @Now) + (SELECT COUNT(*) FROM greylist_awl WHERE expires <= @Now)";
 
     public const string TopPendingClients =
-        "SELECT client, COUNT(*) AS pending, MAX(last_seen) AS last_seen FROM greylist_triplet WHERE state = @state AND expires > @now " +
-        "GROUP BY client ORDER BY COUNT(*) DESC, client LIMIT @limit";
+        "SELECT client, COUNT(*) AS pending, MAX(last_seen) AS last_seen FROM greylist_triplet WHERE state = @State AND expires > @Now " +
+        "GROUP BY client ORDER BY COUNT(*) DESC, client LIMIT @Limit";
 
     private const string AllowColumns = "kind, value, reason, created, expires";
     public const string UpsertAllow =
-        "INSERT INTO greylist_allow (" + AllowColumns + ") VALUES (@kind, @value, @reason, @created, @expires) " +
+        "INSERT INTO greylist_allow (" + AllowColumns + ") VALUES (@Kind, @Value, @Reason, @Created, @Expires) " +
         "ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created = excluded.created, expires = excluded.expires";
-    public const string DeleteAllow = "DELETE FROM greylist_allow WHERE kind = @kind AND value = @value";
+    public const string DeleteAllow = "DELETE FROM greylist_allow WHERE kind = @Kind AND value = @Value";
     public const string ListAllow =
-        "SELECT " + AllowColumns + " FROM greylist_allow WHERE expires IS NULL OR expires > @now ORDER BY kind, value";
+        "SELECT " + AllowColumns + " FROM greylist_allow WHERE expires IS NULL OR expires > @Now ORDER BY kind, value";
 
     // ---- sweeping: a bounded batch per statement keeps each write transaction short --------
 
     /// <summary>Returns what went, so that the pending triplets nobody retried in time reach the greylist tally.</summary>
     public const string SweepTriplets =
         "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
-        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @now LIMIT @batch) " +
+        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @Now LIMIT @Batch) " +
         "RETURNING state, expires, deferrals";
     public const string SweepAwl =
         "DELETE FROM greylist_awl WHERE (client, sender_domain) IN " +
-        "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @now LIMIT @batch)";
+        "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @Now LIMIT @Batch)";
     public const string SweepAllow =
         "DELETE FROM greylist_allow WHERE (kind, value) IN " +
-        "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @now LIMIT @batch)";
+        "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @Now LIMIT @Batch)";
     public const string SweepStrikes =
-        "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @now LIMIT @batch)";
+        "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @Now LIMIT @Batch)";
 
     // ---- tallies (stats, status page) ---------------------------------------------------------
 
@@ -265,12 +278,9 @@ internal sealed class SqlDialect
         Name = "sqlite",
         // Takes the write lock up front: the read and the write of a check see one state.
         BeginWrite = "BEGIN IMMEDIATE",
-        SelectTripletForUpdate = StoreSql.SelectTriplet,
+        LocksTripletForUpdate = false,
+        CachesCommands = true,
         MigrationLock = null,
-        ExtendAwl = "UPDATE greylist_awl SET last_seen = MAX(last_seen, @now), expires = MAX(expires, @expires) " +
-                    "WHERE client = @client AND sender_domain = @sender_domain",
-        TouchTriplet = "UPDATE greylist_triplet SET last_seen = MAX(last_seen, @now), expires = MAX(expires, @expires) " +
-                       "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
     };
 
     public static SqlDialect Postgres { get; } = new()
@@ -278,21 +288,20 @@ internal sealed class SqlDialect
         Name = "postgres",
         BeginWrite = "BEGIN",
         // Row lock: a second MX host checking the same triplet waits and then sees this one's write.
-        SelectTripletForUpdate = StoreSql.SelectTriplet + " FOR UPDATE",
+        LocksTripletForUpdate = true,
+        CachesCommands = false,
         // Two hosts starting at once must not both migrate; any constant key shared by all milterhosts.
         MigrationLock = "SELECT pg_advisory_xact_lock(7045891263)",
-        ExtendAwl = "UPDATE greylist_awl SET last_seen = GREATEST(last_seen, @now), expires = GREATEST(expires, @expires) " +
-                    "WHERE client = @client AND sender_domain = @sender_domain",
-        TouchTriplet = "UPDATE greylist_triplet SET last_seen = GREATEST(last_seen, @now), expires = GREATEST(expires, @expires) " +
-                       "WHERE client = @client AND sender = @sender AND recipient = @recipient AND state = 1",
     };
 
     public required string Name { get; init; }
     public required string BeginWrite { get; init; }
-    public required string SelectTripletForUpdate { get; init; }
+    /// <summary>Whether a write transaction reads a triplet with <see cref="StoreSql.SelectTripletForUpdate"/> (a row lock) rather than <see cref="StoreSql.SelectTriplet"/> (SQLite: the whole database is locked already).</summary>
+    public required bool LocksTripletForUpdate { get; init; }
+
+    /// <summary>Whether the check path reuses its commands (SQLite: a reused command keeps its statement prepared).</summary>
+    public required bool CachesCommands { get; init; }
     public required string? MigrationLock { get; init; }
-    public required string ExtendAwl { get; init; }
-    public required string TouchTriplet { get; init; }
 
     public const string Commit = "COMMIT";
     public const string Rollback = "ROLLBACK";

@@ -26,7 +26,7 @@ public sealed class FilterBuildContext
     /// <summary>Clients trusted as ours (<c>relay.allow_clients</c>): never greylisted, never checked against DNS lists.</summary>
     public required IReadOnlyList<IPNetwork> TrustedClients { get; init; }
 
-    public required IGreylistStore Greylist { get; init; }
+    public required IGreylistCheck Greylist { get; init; }
 
     public required IDynamicBanStore Bans { get; init; }
 

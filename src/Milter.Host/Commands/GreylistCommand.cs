@@ -51,7 +51,7 @@ public static class GreylistCommand
         AdminCommand.SetAction(command, config, "greylist list", time, catalog, async (store, parse, output, cancellationToken) =>
         {
             var selection = filters.Read(parse) with { Limit = parse.GetValue(limit) };
-            var listing = await GreylistListing.ReadAsync(store.Stores.Greylist, selection, store.Options.Greylist.AutoWhitelist.After,
+            var listing = await GreylistListing.ReadAsync(store.Stores.Greylist.Admin, selection, store.Options.Greylist.AutoWhitelist.After,
                 time.GetUtcNow(), cancellationToken);
             if (parse.GetValue(json))
                 await output.WriteLineAsync(GreylistOutput.ListJson(listing));
@@ -87,8 +87,8 @@ public static class GreylistCommand
         {
             var now = time.GetUtcNow();
             var options = store.Options.Greylist;
-            var stats = await store.Stores.Greylist.StatsAsync(now, options, cancellationToken);
-            var pending = await store.Stores.Greylist.TopPendingClientsAsync(parse.GetValue(top), now, cancellationToken);
+            var stats = await store.Stores.Greylist.Admin.StatsAsync(now, options, cancellationToken);
+            var pending = await store.Stores.Greylist.Admin.TopPendingClientsAsync(parse.GetValue(top), now, cancellationToken);
             if (parse.GetValue(json))
                 await output.WriteLineAsync(GreylistOutput.StatsJson(stats, pending, options.AutoWhitelist.After));
             else
@@ -123,7 +123,7 @@ public static class GreylistCommand
             var lasts = parse.GetValue(duration);
             AllowTarget.TryParse(parse.GetValue(target)!, parse.GetValue(reason) ?? $"added by {Environment.UserName}", now,
                 lasts is { } d ? now + d : null, out var entry, out _);
-            await store.Stores.Greylist.AllowAsync(entry, cancellationToken);
+            await store.Stores.Greylist.Admin.AllowAsync(entry, cancellationToken);
             var until = entry.Expires is { } expires
                 ? $"until {TimeText.Format(expires, time.LocalTimeZone)} ({Duration.Format(lasts!.Value)})"
                 : "until removed";
@@ -161,7 +161,7 @@ public static class GreylistCommand
         });
         AdminCommand.SetAction(command, config, "greylist remove", time, catalog, async (store, parse, output, cancellationToken) =>
         {
-            var greylist = store.Stores.Greylist;
+            var greylist = store.Stores.Greylist.Admin;
             if (parse.GetValue(target) is { } text)
             {
                 AllowTarget.TryParse(text, "", DateTimeOffset.UnixEpoch, null, out var entry, out _);
@@ -197,7 +197,7 @@ public static class GreylistCommand
         };
         AdminCommand.SetAction(command, config, "greylist purge", time, catalog, async (store, _, output, cancellationToken) =>
         {
-            var rows = await store.Stores.Greylist.PurgeAsync(time.GetUtcNow(), cancellationToken);
+            var rows = await store.Stores.Greylist.Admin.PurgeAsync(time.GetUtcNow(), cancellationToken);
             await output.WriteLineAsync($"Purged {rows} expired row(s).");
             return 0;
         });

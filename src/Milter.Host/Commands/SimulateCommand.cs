@@ -5,6 +5,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Milter.Filters;
 using Milter.Filters.Context;
+using Milter.Filters.Ban;
 using Milter.Filters.Greylist;
 using Milter.Filters.Stores;
 using MilterHost.Configuration;
@@ -119,12 +120,12 @@ public static class SimulateCommand
             }
             await using (stores.ConfigureAwait(false))
             {
-                IGreylistStore greylist = record ? stores.Greylist : new ReadOnlyGreylistStore(stores.Greylist);
+                IGreylistCheck greylist = record ? stores.Greylist.Check : new ReadOnlyGreylistCheck(stores.Greylist.Check);
                 IDynamicBanStore bans = record ? stores.Bans : new ReadOnlyDynamicBanStore(stores.Bans);
                 FilterChain chain;
                 try
                 {
-                    chain = new PolicyBuilder(greylist, bans, NoDecisions.Instance, time, loggers, setup.Catalog, setup.BuildServices()).BuildChain(config);
+                    chain = new PolicyBuilder(greylist, stores.BypassBans, bans, NoDecisions.Instance, time, loggers, setup.Catalog, setup.BuildServices()).BuildChain(config);
                 }
                 catch (Exception e) when (e is FormatException or ArgumentException or IOException or UnauthorizedAccessException)
                 {
@@ -135,7 +136,7 @@ public static class SimulateCommand
                 var simulator = new Simulator(chain, PolicyBuilder.ServerOptions(options), time);
                 var report = await simulator.RunAsync(request, null, cancellationToken).ConfigureAwait(false);
                 if (record)
-                    await RecordMisbehaviourAsync(report, stores.Greylist, options, time, loggers, error, cancellationToken).ConfigureAwait(false);
+                    await RecordMisbehaviourAsync(report, stores.BypassBans, options, time, loggers, error, cancellationToken).ConfigureAwait(false);
 
                 var setting = new SimulationSetting(config.Path, database.ToDisplayString(), record, notes);
                 if (json)
@@ -153,7 +154,7 @@ public static class SimulateCommand
     }
 
     /// <summary>With <c>--record</c> the refusals count towards the bypass ban, as the daemon counts them, and are written before we exit.</summary>
-    private static async Task RecordMisbehaviourAsync(SimulationReport report, IGreylistStore store, Milter.Filters.Configuration.MilterOptions options,
+    private static async Task RecordMisbehaviourAsync(SimulationReport report, IBypassBanStore store, Milter.Filters.Configuration.MilterOptions options,
         TimeProvider time, ILoggerFactory loggers, TextWriter error, CancellationToken cancellationToken)
     {
         if (!options.Greylist.Enabled)

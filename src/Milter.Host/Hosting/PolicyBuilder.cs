@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Milter.Filters;
 using Milter.Filters.Configuration;
 using Milter.Filters.Dns;
+using Milter.Filters.Ban;
 using Milter.Filters.Greylist;
 using Milter.Filters.Recipients;
 using Milter.Filters.Relay;
@@ -22,7 +23,7 @@ namespace MilterHost.Hosting;
 /// read-only stores unless told to record. It keeps the daemon's one DNS resolver (and its cache)
 /// across reloads while <c>dns:</c> stays the same.
 /// </summary>
-internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers,
+internal sealed class PolicyBuilder(IGreylistCheck greylistStore, IBypassBanStore bypassBans, IDynamicBanStore banStore, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers,
     FilterCatalog? catalog = null, IServiceProvider? services = null, PendingWrites? pending = null)
 {
     private readonly Lock _resolverLock = new();
@@ -34,7 +35,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
 
     public PolicyBuilder(MilterStores stores, IDecisionSink decisions, TimeProvider time, ILoggerFactory loggers, FilterCatalog? catalog = null,
         IServiceProvider? services = null, PendingWrites? pending = null)
-        : this(stores.Greylist, stores.Bans, decisions, time, loggers, catalog, services, pending) { }
+        : this(stores.Greylist.Check, stores.BypassBans, stores.Bans, decisions, time, loggers, catalog, services, pending) { }
 
     public ActiveConfig Build(LoadedConfig config, int generation)
     {
@@ -43,7 +44,7 @@ internal sealed class PolicyBuilder(IGreylistStore greylistStore, IDynamicBanSto
         var server = ServerOptions(options);
         // Refusals by the ban and recipients filters count against a client that passed greylisting.
         IDecisionSink sink = options.Greylist.Enabled && options.Filters.Contains(FilterNames.Greylist)
-            ? new BypassBanRecorder(decisions, greylistStore, options, time, loggers.CreateLogger<BypassBanRecorder>(), pending)
+            ? new BypassBanRecorder(decisions, bypassBans, options, time, loggers.CreateLogger<BypassBanRecorder>(), pending)
             : decisions;
         return new ActiveConfig(options, config.Path, generation, server, () => new ChainHandler(chain, sink));
     }

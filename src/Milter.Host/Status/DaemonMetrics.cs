@@ -91,7 +91,7 @@ internal sealed class DaemonMetrics : IStoreObserver
             try
             {
                 var now = sources.Time.GetUtcNow();
-                var table = await sources.Stores.Greylist.StatsAsync(now, sources.Options().Greylist, cancellationToken).ConfigureAwait(false);
+                var table = await sources.Stores.Greylist.Admin.StatsAsync(now, sources.Options().Greylist, cancellationToken).ConfigureAwait(false);
                 var bans = await sources.Stores.Bans.ListAsync(now, cancellationToken).ConfigureAwait(false);
                 _triplets.WithLabels("pending").Set(table.Pending);
                 _triplets.WithLabels("passed").Set(table.Passed);

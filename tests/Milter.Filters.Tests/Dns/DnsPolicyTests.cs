@@ -52,7 +52,7 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         var slot = new List<IMilterFilter>();
         if (checks.Lists.Count > 0)
             slot.Add(new DnsListFilter(checks));
-        slot.Add(new GreylistFilter(_stores.Greylist, options.Greylist, options.Relay.AllowClients, checks, _clock, new FakeLogger<GreylistFilter>()));
+        slot.Add(new GreylistFilter(_stores.Greylist.Check, options.Greylist, options.Relay.AllowClients, checks, _clock, new FakeLogger<GreylistFilter>()));
         var inputs = new FilterChainInputs { LocalDomains = new LocalDomains(["example.com"]), Greylist = slot };
         return new FilterChainFactory(_clock, NullLoggerFactoryOf()).Create(options, inputs);
     }
@@ -71,8 +71,8 @@ public sealed class DnsPolicyTests : IAsyncLifetime
     private Task<IReadOnlyList<string>> TripletClientsAsync() => TripletClientsAsync(_stores.Greylist, _clock.GetUtcNow());
 
     /// <summary>The client keys of the recorded triplets, in the order the store lists them.</summary>
-    internal static async Task<IReadOnlyList<string>> TripletClientsAsync(IGreylistStore store, DateTimeOffset now) =>
-        [.. (await store.ListTripletsAsync(new GreylistQuery(), now, default)).Select(t => t.Triplet.Client).Distinct()];
+    internal static async Task<IReadOnlyList<string>> TripletClientsAsync(GreylistStore store, DateTimeOffset now) =>
+        [.. (await store.Admin.ListTripletsAsync(new GreylistQuery(), now, default)).Select(t => t.Triplet.Client).Distinct()];
 
     [Fact]
     public async Task Pool_sender_retry_from_another_network_of_its_spf_record_passes()
@@ -157,7 +157,7 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         var otherRecipientOtherServer = await SendAsync(chain, "198.51.100.200", "carol@pool.example", "dave@example.com");
 
         Assert.Equal("continue", otherRecipientOtherServer.Heard("DATA"));
-        var awl = await _stores.Greylist.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
+        var awl = await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
         Assert.Equal(("spf:pool.example", "pool.example"), (awl.Single().Client, awl.Single().SenderDomain));
     }
 

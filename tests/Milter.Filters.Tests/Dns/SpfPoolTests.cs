@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Dns;
 using Milter.Filters.Greylist;
@@ -84,7 +85,7 @@ public sealed class SpfPoolTests : IAsyncLifetime
         var inputs = new FilterChainInputs
         {
             LocalDomains = new LocalDomains(["example.com"]),
-            Greylist = [new GreylistFilter(_stores.Greylist, options.Greylist, options.Relay.AllowClients, checks, _clock, NullLogger<GreylistFilter>.Instance)],
+            Greylist = [new GreylistFilter(_stores.Greylist.Check, options.Greylist, options.Relay.AllowClients, checks, _clock, NullLogger<GreylistFilter>.Instance)],
         };
         return new FilterChainFactory(_clock, NullLoggerFactory.Instance).Create(options, inputs);
     }
@@ -184,7 +185,7 @@ public sealed class SpfPoolTests : IAsyncLifetime
     }
 
     private BypassBanRecorder Recorder(IDecisionSink next, MilterOptions options) =>
-        new(next, _stores.Greylist, options, _clock, NullLogger<BypassBanRecorder>.Instance);
+        new(next, _stores.BypassBans, options, _clock, NullLogger<BypassBanRecorder>.Instance);
 
     // The recorder reports in the background: wait for the ban to land (a failure never does).
     private async Task<DynamicBan?> WaitForBanAsync(IPAddress client)

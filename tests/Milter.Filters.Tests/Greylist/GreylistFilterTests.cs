@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
@@ -33,7 +34,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private GreylistFilter Filter(GreylistOptions? greylist = null) =>
-        new(_stores.Greylist, greylist ?? Options, new RelayOptions().AllowClients, _clock, NullLogger<GreylistFilter>.Instance);
+        new(_stores.Greylist.Check, greylist ?? Options, new RelayOptions().AllowClients, _clock, NullLogger<GreylistFilter>.Instance);
 
     private static SessionContext Session(string sender, IPAddress? client = null) => new()
     {
@@ -69,7 +70,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private Task<IReadOnlyList<TripletEntry>> RecordedAsync() =>
-        _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
+        _stores.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
 
     [Fact]
     public async Task Per_message_new_recipient_defers_the_whole_message_at_data_and_the_retry_passes_for_all()
@@ -281,7 +282,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     private BypassBanRecorder Recorder(IDecisionSink? next = null) =>
-        new(next, _stores.Greylist, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance);
+        new(next, _stores.BypassBans, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance);
 
     private static readonly Decision Unknown = new("rcpt",
         Verdict.Reject(SmtpReply.Parse("550 5.1.1 User unknown"), "unknown"), "recipients", "unknown", "x@example.com");
@@ -291,7 +292,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     {
         await PassAsync(Filter(), "alice@example.org", "bob@example.com");
         var pending = new PendingWrites();
-        var recorder = new BypassBanRecorder(null, _stores.Greylist, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance, pending);
+        var recorder = new BypassBanRecorder(null, _stores.BypassBans, new MilterOptions { Greylist = Options }, _clock, NullLogger<BypassBanRecorder>.Instance, pending);
         var session = Session("alice@example.org");
 
         for (var i = 0; i < Options.BypassBan.After; i++)
@@ -346,7 +347,7 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     {
         await PassAsync(Filter(), "alice@example.org", "bob@example.com");
         var trusted = new MilterOptions { Greylist = Options, Relay = new RelayOptions { AllowClients = [IPNetwork.Parse("203.0.113.0/28")] } };
-        var recorder = new BypassBanRecorder(null, _stores.Greylist, trusted, _clock, NullLogger<BypassBanRecorder>.Instance);
+        var recorder = new BypassBanRecorder(null, _stores.BypassBans, trusted, _clock, NullLogger<BypassBanRecorder>.Instance);
 
         for (var i = 0; i < 5; i++)
             Assert.Null(await recorder.RecordAsync(Session("alice@example.org"), Unknown, default));

@@ -38,7 +38,7 @@ public sealed class GreylistHeaderTests : IAsyncLifetime
     }
 
     private GreylistFilter Filter(GreylistOptions greylist) =>
-        new(_stores.Greylist, greylist, [IPNetwork.Parse("127.0.0.1/32")], null, _clock, NullLogger<GreylistFilter>.Instance, Stamp);
+        new(_stores.Greylist.Check, greylist, [IPNetwork.Parse("127.0.0.1/32")], null, _clock, NullLogger<GreylistFilter>.Instance, Stamp);
 
     private FilterChain Chain(GreylistOptions greylist) =>
         new FilterChainFactory(_clock, NullLoggerFactory.Instance).Create(

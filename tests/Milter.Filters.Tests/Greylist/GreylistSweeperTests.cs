@@ -27,20 +27,20 @@ public sealed class GreylistSweeperTests : IAsyncLifetime
         BatchSize = 2,
     };
 
-    private async Task<long> ExpiredAsync() => (await _stores.Greylist.StatsAsync(_clock.GetUtcNow(), Options, default)).Expired;
+    private async Task<long> ExpiredAsync() => (await _stores.Greylist.Admin.StatsAsync(_clock.GetUtcNow(), Options, default)).Expired;
 
     [Fact]
     public async Task Sweep_once_deletes_every_expired_row_in_batches_and_keeps_live_ones()
     {
         for (var i = 0; i < 5; i++)
-            await _stores.Greylist.CheckAsync(Mail($"s{i}@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
+            await _stores.Greylist.Check.CheckAsync(Mail($"s{i}@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
         _clock.Advance(TimeSpan.FromHours(6));
-        await _stores.Greylist.CheckAsync(Mail("fresh@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
+        await _stores.Greylist.Check.CheckAsync(Mail("fresh@example.org", "bob@example.com"), Client, _clock.GetUtcNow(), Options, default);
 
         var swept = await Sweeper().SweepOnceAsync(default);
 
         Assert.Equal(5, swept);
-        var left = Assert.Single(await _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        var left = Assert.Single(await _stores.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
         Assert.Equal("fresh@example.org", left.Triplet.Sender);
     }
 
@@ -48,12 +48,12 @@ public sealed class GreylistSweeperTests : IAsyncLifetime
     public async Task Running_sweeper_flushes_and_sweeps_on_its_periods_and_stops_when_cancelled()
     {
         var triplet = Mail("alice@example.org", "bob@example.com");
-        await _stores.Greylist.CheckAsync(Mail("gone@example.org", "bob@example.com"), Client, _clock.GetUtcNow().AddHours(-6), Options, default);
-        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        await _stores.Greylist.Check.CheckAsync(Mail("gone@example.org", "bob@example.com"), Client, _clock.GetUtcNow().AddHours(-6), Options, default);
+        await _stores.Greylist.Check.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
         _clock.Advance(TimeSpan.FromMinutes(3));
-        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        await _stores.Greylist.Check.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
         _clock.Advance(TimeSpan.FromMinutes(20));
-        await _stores.Greylist.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
+        await _stores.Greylist.Check.CheckAsync(triplet, Client, _clock.GetUtcNow(), Options, default);
         Assert.Equal(1, _stores.Greylist.PendingTouches);
         Assert.Equal(1, await ExpiredAsync());
 
@@ -74,7 +74,7 @@ public sealed class GreylistSweeperTests : IAsyncLifetime
         Assert.True(flushed);
         Assert.Equal(1, expiredBeforeSweepPeriod);
         Assert.True(swept);
-        var row = Assert.Single(await _stores.Greylist.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        var row = Assert.Single(await _stores.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
         Assert.Equal(triplet, row.Triplet);
     }
 

@@ -43,19 +43,19 @@ public sealed class SqliteStoreTests : StoreContract
         var stores = await OpenAsync();
         var triplet = Mail("alice@example.org", "bob@example.com");
 
-        var first = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        var first = await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
         Assert.Equal(GreylistAction.Defer, first.Action);
         await stores.Greylist.WhenAttemptsWrittenAsync(default);
         Assert.Equal(1L, await SynchronousAsync(stores)); // NORMAL: the WAL is written, not synced
         Assert.Equal(1L, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet WHERE state = 0"));
 
         Clock.Advance(TimeSpan.FromMinutes(2));
-        var retry = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        var retry = await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
         Assert.True(retry.FirstPass);
         Assert.Equal(2L, await SynchronousAsync(stores)); // FULL: the pass (and the WAL before it) is on disk
 
         var other = Mail("carol@example.org", "bob@example.com");
-        await stores.Greylist.CheckAsync(other, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        await stores.Greylist.Check.CheckAsync(other, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
         await stores.Greylist.WhenAttemptsWrittenAsync(default);
         Assert.Equal(1L, await SynchronousAsync(stores));
     }
@@ -73,14 +73,14 @@ public sealed class SqliteStoreTests : StoreContract
         await using (await _file.LockAsync())
         {
             // In WAL mode readers go on: the answer comes from a read; its write waits for the lock and gives up.
-            locked = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+            locked = await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
             await stores.Greylist.WhenAttemptsWrittenAsync(default);
             // From then on each attempt is written before it is answered, so the failure reaches on_error.
             await Assert.ThrowsAsync<StoreUnavailableException>(() =>
-                stores.Greylist.CheckAsync(Mail("carol@example.org", "bob@example.com"), Client, Clock.GetUtcNow(), Options, CancellationToken.None));
+                stores.Greylist.Check.CheckAsync(Mail("carol@example.org", "bob@example.com"), Client, Clock.GetUtcNow(), Options, CancellationToken.None));
         }
         Clock.Advance(TimeSpan.FromMinutes(3));
-        var retry = await stores.Greylist.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        var retry = await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
 
         Assert.Equal((GreylistAction.Defer, GreylistRules.New), (locked.Action, locked.Rule));
         var lost = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3711);
@@ -104,7 +104,7 @@ public sealed class SqliteStoreTests : StoreContract
         {
             // The first attempt's write waits for the lock; the other 199 queue up behind it meanwhile.
             results = await Task.WhenAll(triplets.Select(t => Task.Run(() =>
-                stores.Greylist.CheckAsync(t, Client, Clock.GetUtcNow(), Options, CancellationToken.None))));
+                stores.Greylist.Check.CheckAsync(t, Client, Clock.GetUtcNow(), Options, CancellationToken.None))));
         }
         await stores.Greylist.WhenAttemptsWrittenAsync(default);
 
@@ -129,7 +129,12 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     private static Task<long> SynchronousAsync(MilterStores stores) =>
-        stores.Database.RunAsync((session, ct) => session.ScalarAsync("PRAGMA synchronous", ct), CancellationToken.None);
+        stores.Database.RunAsync(async (session, ct) =>
+        {
+            await using var command = session.Connection.CreateCommand();
+            command.CommandText = "PRAGMA synchronous";
+            return Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        }, CancellationToken.None);
 
     public override async Task DisposeAsync()
     {

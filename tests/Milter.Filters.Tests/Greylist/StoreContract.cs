@@ -15,8 +15,8 @@ namespace Milter.Filters.Tests.Greylist;
 /// </summary>
 public abstract class StoreContract : StoreTestBase
 {
-    private Task<GreylistResult> CheckAsync(IGreylistStore store, Triplet triplet, GreylistOptions? options = null, IPAddress? client = null) =>
-        store.CheckAsync(triplet, client ?? Client, Clock.GetUtcNow(), options ?? Options, CancellationToken.None);
+    private Task<GreylistResult> CheckAsync(GreylistStore store, Triplet triplet, GreylistOptions? options = null, IPAddress? client = null) =>
+        store.Check.CheckAsync(triplet, client ?? Client, Clock.GetUtcNow(), options ?? Options, CancellationToken.None);
 
     private static readonly Triplet AliceToBob = Mail("alice@example.org", "bob@example.com");
 
@@ -48,7 +48,7 @@ public abstract class StoreContract : StoreTestBase
 
         Assert.Equal((GreylistAction.Defer, GreylistRules.Early, 30L), (early.Action, early.Rule, early.RetrySeconds));
         Assert.Equal(GreylistAction.Pass, onTime.Action);
-        var row = Assert.Single(await store.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
+        var row = Assert.Single(await store.Admin.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
         Assert.Equal((Start, TripletState.Passed, 2), (row.FirstSeen, row.State, row.Deferrals));
     }
 
@@ -62,7 +62,7 @@ public abstract class StoreContract : StoreTestBase
         var late = await CheckAsync(store, AliceToBob);
 
         Assert.Equal((GreylistAction.Defer, GreylistRules.New), (late.Action, late.Rule));
-        var row = Assert.Single(await store.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
+        var row = Assert.Single(await store.Admin.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
         Assert.Equal(Clock.GetUtcNow(), row.FirstSeen);
     }
 
@@ -124,7 +124,7 @@ public abstract class StoreContract : StoreTestBase
     {
         var store = (await OpenAsync()).Greylist;
 
-        var preview = await store.PreviewAsync(AliceToBob, Client, Clock.GetUtcNow(), Options, default);
+        var preview = await store.Check.PreviewAsync(AliceToBob, Client, Clock.GetUtcNow(), Options, default);
 
         Assert.Equal((GreylistAction.Defer, GreylistRules.New), (preview.Action, preview.Rule));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
@@ -132,7 +132,7 @@ public abstract class StoreContract : StoreTestBase
 
     // ---- auto-whitelist and bypass ban -----------------------------------------------------
 
-    private async Task PassAsync(IGreylistStore store, Triplet triplet)
+    private async Task PassAsync(GreylistStore store, Triplet triplet)
     {
         await CheckAsync(store, triplet);
         Clock.Advance(TimeSpan.FromMinutes(3));
@@ -191,11 +191,11 @@ public abstract class StoreContract : StoreTestBase
             await PassAsync(stores.Greylist, Mail($"news{i}@example.org", $"user{i}@example.com"));
         var client = IPAddress.Parse("203.0.113.77");
 
-        var first = await stores.Greylist.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var first = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
         Clock.Advance(TimeSpan.FromMinutes(20));
-        var second = await stores.Greylist.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var second = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
         Clock.Advance(TimeSpan.FromMinutes(20));
-        var third = await stores.Greylist.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var third = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
 
         Assert.Null(first);
         Assert.Null(second);
@@ -204,7 +204,7 @@ public abstract class StoreContract : StoreTestBase
         var found = await stores.Bans.FindAsync(client, Clock.GetUtcNow(), default);
         Assert.Equal(third.Network, found?.Network);
         Assert.Null(await stores.Bans.FindAsync(IPAddress.Parse("203.0.113.78"), Clock.GetUtcNow(), default));
-        Assert.Empty(await stores.Greylist.ListAutoWhitelistAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
+        Assert.Empty(await stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
         Assert.Equal(GreylistRules.New, (await CheckAsync(stores.Greylist, Mail("later@example.org", "x@example.com"))).Rule);
     }
 
@@ -215,7 +215,7 @@ public abstract class StoreContract : StoreTestBase
         await CheckAsync(stores.Greylist, AliceToBob);
 
         for (var i = 0; i < 5; i++)
-            Assert.Null(await stores.Greylist.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default));
+            Assert.Null(await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default));
 
         Assert.Empty(await stores.Bans.ListAsync(Clock.GetUtcNow(), default));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_strike"));
@@ -227,10 +227,10 @@ public abstract class StoreContract : StoreTestBase
         var stores = await OpenAsync();
         await PassAsync(stores.Greylist, AliceToBob);
 
-        await stores.Greylist.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
-        await stores.Greylist.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
+        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
+        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
         Clock.Advance(TimeSpan.FromMinutes(61));
-        var third = await stores.Greylist.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
+        var third = await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
 
         Assert.Null(third);
         Assert.Empty(await stores.Bans.ListAsync(Clock.GetUtcNow(), default));
@@ -362,7 +362,7 @@ public abstract class StoreContract : StoreTestBase
         await CheckAsync(store, passed);
         await CheckAsync(store, other);
 
-        Task<IReadOnlyList<TripletEntry>> List(GreylistQuery q) => store.ListTripletsAsync(q, Clock.GetUtcNow(), default);
+        Task<IReadOnlyList<TripletEntry>> List(GreylistQuery q) => store.Admin.ListTripletsAsync(q, Clock.GetUtcNow(), default);
         static Triplet[] Keys(IReadOnlyList<TripletEntry> rows) => [.. rows.Select(r => r.Triplet)];
 
         Assert.Equal([other, pending], Keys(await List(new GreylistQuery { State = TripletState.Pending })));
@@ -384,12 +384,12 @@ public abstract class StoreContract : StoreTestBase
             await PassAsync(store, Mail($"news{i}@example.org", $"user{i}@example.com"));
         await PassAsync(store, Mail("x@other.example", "user1@example.com"));
         await CheckAsync(store, Mail("y@third.example", "user1@example.com"));
-        await store.AllowAsync(GreylistAllowEntry.ForSenderDomain("partner.example", "contract", Clock.GetUtcNow()), default);
+        await store.Admin.AllowAsync(GreylistAllowEntry.ForSenderDomain("partner.example", "contract", Clock.GetUtcNow()), default);
 
-        var stats = await store.StatsAsync(Clock.GetUtcNow(), Options, default);
-        var whitelisted = await store.ListAutoWhitelistAsync(new GreylistQuery { MinPasses = Options.AutoWhitelist.After }, Clock.GetUtcNow(), default);
-        var all = await store.ListAutoWhitelistAsync(new GreylistQuery(), Clock.GetUtcNow(), default);
-        var byDomain = await store.ListAutoWhitelistAsync(new GreylistQuery { Sender = "@other.example" }, Clock.GetUtcNow(), default);
+        var stats = await store.Admin.StatsAsync(Clock.GetUtcNow(), Options, default);
+        var whitelisted = await store.Admin.ListAutoWhitelistAsync(new GreylistQuery { MinPasses = Options.AutoWhitelist.After }, Clock.GetUtcNow(), default);
+        var all = await store.Admin.ListAutoWhitelistAsync(new GreylistQuery(), Clock.GetUtcNow(), default);
+        var byDomain = await store.Admin.ListAutoWhitelistAsync(new GreylistQuery { Sender = "@other.example" }, Clock.GetUtcNow(), default);
 
         Assert.Equal(new GreylistStats(Pending: 1, Passed: 6, AutoWhitelistEntries: 2, Whitelisted: 1, Allowed: 1, Expired: 0), stats);
         var entry = Assert.Single(whitelisted);
@@ -402,14 +402,14 @@ public abstract class StoreContract : StoreTestBase
     public async Task Allow_entry_for_a_network_or_sender_domain_skips_greylisting_until_removed_or_expired()
     {
         var store = (await OpenAsync()).Greylist;
-        await store.AllowAsync(GreylistAllowEntry.ForNetwork(IPNetwork.Parse("203.0.113.0/28"), "partner MX", Clock.GetUtcNow()), default);
-        await store.AllowAsync(GreylistAllowEntry.ForSenderDomain("@Partner.Example", "contract", Clock.GetUtcNow(), Clock.GetUtcNow().AddHours(1)), default);
+        await store.Admin.AllowAsync(GreylistAllowEntry.ForNetwork(IPNetwork.Parse("203.0.113.0/28"), "partner MX", Clock.GetUtcNow()), default);
+        await store.Admin.AllowAsync(GreylistAllowEntry.ForSenderDomain("@Partner.Example", "contract", Clock.GetUtcNow(), Clock.GetUtcNow().AddHours(1)), default);
 
         var inNetwork = await CheckAsync(store, AliceToBob, client: IPAddress.Parse("203.0.113.5"));
         var outside = await CheckAsync(store, AliceToBob, client: IPAddress.Parse("203.0.113.100"));
         var domain = await CheckAsync(store, Mail("x@partner.example", "bob@example.com", IPAddress.Parse("198.51.100.1")), client: IPAddress.Parse("198.51.100.1"));
-        var listed = await store.ListAllowedAsync(Clock.GetUtcNow(), default);
-        Assert.True(await store.DisallowAsync(GreylistAllowKind.Network, "203.0.113.0/28", default));
+        var listed = await store.Admin.ListAllowedAsync(Clock.GetUtcNow(), default);
+        Assert.True(await store.Admin.DisallowAsync(GreylistAllowKind.Network, "203.0.113.0/28", default));
         var afterRemoval = await CheckAsync(store, Mail("z@example.org", "bob@example.com"), client: IPAddress.Parse("203.0.113.5"));
         Clock.Advance(TimeSpan.FromHours(2));
         var afterExpiry = await CheckAsync(store, Mail("y@partner.example", "bob@example.com", IPAddress.Parse("198.51.100.1")), client: IPAddress.Parse("198.51.100.1"));
@@ -421,7 +421,7 @@ public abstract class StoreContract : StoreTestBase
             listed.Select(e => (e.Kind, e.Value)).ToArray());
         Assert.Equal(GreylistRules.New, afterRemoval.Rule);
         Assert.Equal(GreylistRules.New, afterExpiry.Rule);
-        Assert.False(await store.DisallowAsync(GreylistAllowKind.Network, "203.0.113.0/28", default));
+        Assert.False(await store.Admin.DisallowAsync(GreylistAllowKind.Network, "203.0.113.0/28", default));
     }
 
     [Fact]
@@ -432,11 +432,11 @@ public abstract class StoreContract : StoreTestBase
         await PassAsync(store, Mail("b@example.org", "bob@example.com"));
         await CheckAsync(store, Mail("c@other.example", "bob@example.com"));
 
-        var removed = await store.RemoveTripletsAsync(new GreylistQuery { Sender = "@example.org" }, Clock.GetUtcNow(), default);
-        var removedAwl = await store.RemoveAutoWhitelistAsync(new GreylistQuery { Client = IPNetwork.Parse("203.0.113.5/32") }, Clock.GetUtcNow(), default);
+        var removed = await store.Admin.RemoveTripletsAsync(new GreylistQuery { Sender = "@example.org" }, Clock.GetUtcNow(), default);
+        var removedAwl = await store.Admin.RemoveAutoWhitelistAsync(new GreylistQuery { Client = IPNetwork.Parse("203.0.113.5/32") }, Clock.GetUtcNow(), default);
         var afterRemove = await CheckAsync(store, Mail("a@example.org", "bob@example.com"));
         Clock.Advance(TimeSpan.FromHours(6));
-        var purged = await store.PurgeAsync(Clock.GetUtcNow(), default);
+        var purged = await store.Admin.PurgeAsync(Clock.GetUtcNow(), default);
 
         Assert.Equal((2, 1), (removed, removedAwl));
         Assert.Equal(GreylistRules.New, afterRemove.Rule);
@@ -476,7 +476,7 @@ public abstract class StoreContract : StoreTestBase
         Assert.Equal(5, await ScalarAsync(CountTripletIndexesSql));
 
         var store = (await OpenAsync()).Greylist;
-        var listed = await store.ListTripletsAsync(new GreylistQuery { Recipient = "bob@example.com" }, Clock.GetUtcNow(), default);
+        var listed = await store.Admin.ListTripletsAsync(new GreylistQuery { Recipient = "bob@example.com" }, Clock.GetUtcNow(), default);
 
         // The primary key, expires (the sweep's) and (state, expires) (stats') stay.
         Assert.Equal(3, await ScalarAsync(CountTripletIndexesSql));
@@ -535,10 +535,10 @@ public abstract class StoreContract : StoreTestBase
 
         Clock.Advance(TimeSpan.FromMinutes(20));
         await CheckAsync(store, AliceToBob);
-        var beforeFlush = Assert.Single(await store.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
+        var beforeFlush = Assert.Single(await store.Admin.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
         var pending = store.PendingTouches;
         await store.FlushAsync(default);
-        var afterFlush = Assert.Single(await store.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
+        var afterFlush = Assert.Single(await store.Admin.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default));
 
         Assert.Equal(1, pending);
         Assert.Equal(passedAt, beforeFlush.LastSeen);
@@ -553,7 +553,7 @@ public abstract class StoreContract : StoreTestBase
         var admin = (await OpenAsync()).Greylist;
         await PassAsync(daemon, AliceToBob);
 
-        await admin.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
+        await admin.Admin.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
         var stillCached = await CheckAsync(daemon, AliceToBob);
         Clock.Advance(TimeSpan.FromHours(1));
         var revalidated = await CheckAsync(daemon, AliceToBob);
@@ -625,7 +625,7 @@ public abstract class StoreContract : StoreTestBase
         await daemon.RefreshChangedAsync(default);
         var before = await CheckAsync(daemon.Greylist, AliceToBob);
 
-        await admin.Greylist.AllowAsync(GreylistAllowEntry.ForSenderDomain("example.org", "partner", Clock.GetUtcNow()), default);
+        await admin.Greylist.Admin.AllowAsync(GreylistAllowEntry.ForSenderDomain("example.org", "partner", Clock.GetUtcNow()), default);
         var changed = await daemon.RefreshChangedAsync(default);
         var after = await CheckAsync(daemon.Greylist, Mail("bob@example.org", "carol@example.com"));
 
@@ -642,7 +642,7 @@ public abstract class StoreContract : StoreTestBase
         await daemon.RefreshChangedAsync(default);
         await PassAsync(daemon.Greylist, AliceToBob);
 
-        var removed = await admin.Greylist.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
+        var removed = await admin.Greylist.Admin.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
         var stillCached = await CheckAsync(daemon.Greylist, AliceToBob);
         var changed = await daemon.RefreshChangedAsync(default);
         var afterPoll = await CheckAsync(daemon.Greylist, AliceToBob);
@@ -664,8 +664,8 @@ public abstract class StoreContract : StoreTestBase
         await PassAsync(store, Mail("carol@example.org", "bob@example.com"));
         Clock.Advance(TimeSpan.FromMinutes(1));
 
-        var top = await store.TopPendingClientsAsync(10, Clock.GetUtcNow(), default);
-        var first = await store.TopPendingClientsAsync(1, Clock.GetUtcNow(), default);
+        var top = await store.Admin.TopPendingClientsAsync(10, Clock.GetUtcNow(), default);
+        var first = await store.Admin.TopPendingClientsAsync(1, Clock.GetUtcNow(), default);
 
         Assert.Equal([("net:198.51.100.0/24", 3L), ("net:203.0.113.0/24", 1L)], top.Select(t => (t.Client, t.Pending)));
         Assert.Equal(Start, top[0].LastSeen);

@@ -35,7 +35,7 @@ public abstract class TallyContract : StoreTestBase
     public async Task A_version_1_database_gains_the_tally_tables_and_keeps_its_rows()
     {
         var stores = await OpenAsync();
-        await stores.Greylist.CheckAsync(Mail("kept@grey.example", "bob@example.com"), Client, Now, Options, default);
+        await stores.Greylist.Check.CheckAsync(Mail("kept@grey.example", "bob@example.com"), Client, Now, Options, default);
         await stores.DisposeAsync();
         // As the previous release left it.
         await ScalarAsync("DROP TABLE decision_tally");
@@ -225,7 +225,7 @@ public abstract class TallyContract : StoreTestBase
         Clock.Advance(TimeSpan.FromSeconds(400));
         Assert.True((await CheckAsync(stores, c)).FirstPass);
         Assert.False((await CheckAsync(stores, c)).FirstPass);
-        await stores.Greylist.PreviewAsync(Mail("d@grey.example", "bob@example.com"), Client, Now, Options, default);
+        await stores.Greylist.Check.PreviewAsync(Mail("d@grey.example", "bob@example.com"), Client, Now, Options, default);
         await stores.Tally.FlushAsync(default);
 
         var funnel = await stores.Tally.GreylistFunnelAsync(Day.From, Day.To, default);
@@ -275,10 +275,10 @@ public abstract class TallyContract : StoreTestBase
         var stores = await OpenAsync();
         var options = Options with { AutoWhitelist = Options.AutoWhitelist with { After = 1 } };
         var triplet = Mail("news@partner.example", "bob@example.com");
-        await stores.Greylist.CheckAsync(triplet, Client, Now, options, default);
+        await stores.Greylist.Check.CheckAsync(triplet, Client, Now, options, default);
         Clock.Advance(TimeSpan.FromMinutes(3));
-        await stores.Greylist.CheckAsync(triplet, Client, Now, options, default);
-        await stores.Greylist.CheckAsync(Mail("other@else.example", "bob@example.com"), Client, Now, options, default);
+        await stores.Greylist.Check.CheckAsync(triplet, Client, Now, options, default);
+        await stores.Greylist.Check.CheckAsync(Mail("other@else.example", "bob@example.com"), Client, Now, options, default);
         await stores.Bans.AddAsync(new DynamicBan(new IPNetwork(IPAddress.Parse("203.0.113.77"), 32), "test", BanSource.Admin, Now, Now.AddDays(1)), default);
         stores.Tally.OnDecision(Session(Spammer, "a@spam.example"), Refusal("ban", "dynamic"));
         stores.Tally.OnDecision(Session(IPAddress.Parse("203.0.113.78"), "b@spam.example"), Refusal("ban", "dynamic"));
@@ -297,7 +297,7 @@ public abstract class TallyContract : StoreTestBase
     }
 
     private Task<GreylistResult> CheckAsync(MilterStores stores, Triplet triplet) =>
-        stores.Greylist.CheckAsync(triplet, Client, Now, Options, default);
+        stores.Greylist.Check.CheckAsync(triplet, Client, Now, Options, default);
 
     private sealed class RecordingObserver : IStoreObserver
     {

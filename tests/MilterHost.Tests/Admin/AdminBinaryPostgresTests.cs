@@ -24,7 +24,7 @@ public sealed class AdminBinaryPostgresTests(PrivatePostgres server) : IClassFix
         // A first attempt, written as the daemon writes it (closing the stores writes the deferred attempt).
         await using (var stores = await StoreFactory.OpenAsync(run.Database, TimeProvider.System))
         {
-            await stores.Greylist.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), "dave@other.example", "erin@example.com"),
+            await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), "dave@other.example", "erin@example.com"),
                 client, now, AdminRun.Greylist, default);
         }
         // Tally rows as a daemon's flush leaves them, ten minutes ago.

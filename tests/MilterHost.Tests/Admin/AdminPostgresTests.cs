@@ -16,7 +16,7 @@ public sealed class AdminPostgresTests(PrivatePostgres server) : IClassFixture<P
         await using (var stores = await run.OpenAsync())
         {
             var client = IPAddress.Parse("198.51.100.9");
-            await stores.Greylist.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), "dave@other.example", "erin@example.com"),
+            await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), "dave@other.example", "erin@example.com"),
                 client, run.Time.GetUtcNow(), AdminRun.Greylist, default);
         }
 

@@ -24,7 +24,7 @@ public sealed class GreylistCommandTests : IDisposable
         await using var stores = await _run.OpenAsync();
         var greylist = stores.Greylist;
         async Task Check(IPAddress client, string from, string to) =>
-            await greylist.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), from, to), client,
+            await greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), from, to), client,
                 _run.Time.GetUtcNow(), AdminRun.Greylist, default);
         await Check(Near, "alice@example.org", "bob@example.com");
         await Check(Near, "carol@example.org", "bob@example.com");
@@ -212,9 +212,9 @@ public sealed class GreylistCommandTests : IDisposable
         Assert.Equal((0, "Allowed client network 203.0.113.0/28 until 2026-03-04 09:00:00 (2d).\n", ""), network);
         Assert.Equal((0, "Allowed sender domain partner.example until removed.\n", ""), domain);
         await using var stores = await _run.OpenAsync();
-        var fromNetwork = await stores.Greylist.CheckAsync(Triplet.Create(ClientKey.ForAddress(Near, AdminRun.Greylist.Subnet), "x@example.org", "bob@example.com"),
+        var fromNetwork = await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(Near, AdminRun.Greylist.Subnet), "x@example.org", "bob@example.com"),
             Near, _run.Time.GetUtcNow(), AdminRun.Greylist, default);
-        var fromDomain = await stores.Greylist.CheckAsync(Triplet.Create(ClientKey.ForAddress(Far, AdminRun.Greylist.Subnet), "y@partner.example", "bob@example.com"),
+        var fromDomain = await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(Far, AdminRun.Greylist.Subnet), "y@partner.example", "bob@example.com"),
             Far, _run.Time.GetUtcNow(), AdminRun.Greylist, default);
         Assert.Equal((GreylistAction.Pass, GreylistRules.Allowed), (fromNetwork.Action, fromNetwork.Rule));
         Assert.Equal((GreylistAction.Pass, GreylistRules.Allowed), (fromDomain.Action, fromDomain.Rule));

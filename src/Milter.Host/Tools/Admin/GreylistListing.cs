@@ -15,7 +15,7 @@ internal sealed record GreylistListing(
 {
     public bool Truncated => Triplets?.Count >= Limit || AutoWhitelist?.Count >= Limit;
 
-    public static async Task<GreylistListing> ReadAsync(IGreylistStore store, GreylistSelection selection, int whitelistAfter, DateTimeOffset now,
+    public static async Task<GreylistListing> ReadAsync(IGreylistAdmin store, GreylistSelection selection, int whitelistAfter, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);

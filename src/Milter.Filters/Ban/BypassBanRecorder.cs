@@ -3,15 +3,16 @@ using Microsoft.Extensions.Logging;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Dns;
+using Milter.Filters.Greylist;
 using Milter.Filters.Stores;
 using Milter.Protocol.Replies;
 
-namespace Milter.Filters.Greylist;
+namespace Milter.Filters.Ban;
 
 /// <summary>
 /// Feeds the bypass ban: a decision sink in front of another (the decision log) that, for each
 /// refusal by the ban or recipients filter, reports the client to
-/// <see cref="IGreylistStore.RecordMisbehaviourAsync"/> in the background, so the session never
+/// <see cref="IBypassBanStore.RecordMisbehaviourAsync"/> in the background, so the session never
 /// waits for it. The strike counts under the key the client passed greylisting under: the sender
 /// domain's SPF pool when the message's SPF check made it one, else the client's subnet. Trusted
 /// clients (<c>relay.allow_clients</c>) and authenticated sessions are ours and never counted.
@@ -20,7 +21,7 @@ namespace Milter.Filters.Greylist;
 public sealed class BypassBanRecorder : IDecisionSink
 {
     private readonly IDecisionSink? _next;
-    private readonly IGreylistStore _store;
+    private readonly IBypassBanStore _store;
     private readonly GreylistOptions _options;
     private readonly IReadOnlyList<IPNetwork> _trustedClients;
     private readonly TimeProvider _time;
@@ -28,7 +29,7 @@ public sealed class BypassBanRecorder : IDecisionSink
     private readonly PendingWrites? _pending;
 
     /// <param name="pending">Where the background reports are followed, so that a clean stop waits for them; null: not followed.</param>
-    public BypassBanRecorder(IDecisionSink? next, IGreylistStore store, MilterOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger,
+    public BypassBanRecorder(IDecisionSink? next, IBypassBanStore store, MilterOptions options, TimeProvider time, ILogger<BypassBanRecorder> logger,
         PendingWrites? pending = null)
     {
         ArgumentNullException.ThrowIfNull(store);

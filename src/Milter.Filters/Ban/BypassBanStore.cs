@@ -1,0 +1,94 @@
+using System.Net;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+
+namespace Milter.Filters.Ban;
+
+/// <summary>
+/// What the bypass ban asks of the store (<see cref="BypassBanStore"/>). May throw
+/// <see cref="StoreUnavailableException"/>.
+/// </summary>
+public interface IBypassBanStore
+{
+    /// <summary>
+    /// The chain reports a rejection of this client (unknown recipient, ban rule). Counted under
+    /// <paramref name="clientKey"/> (<see cref="ClientKey.For"/>: the key the client is greylisted
+    /// under, its subnet or its sender's SPF pool), and only once that key passed greylisting; at
+    /// <c>bypass_ban.after</c> within <c>bypass_ban.within</c> the key loses its auto-whitelist entries
+    /// and the client's address is put on the dynamic ban list for <c>bypass_ban.ban_for</c>.
+    /// Returns that ban, or null.
+    /// </summary>
+    Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The bypass ban's bookkeeping: strikes per client key in the greylist's database (swept when they
+/// leave the window), the ban on the dynamic ban list, and the banned key's auto-whitelist entries
+/// removed from the database and from the greylist's pass cache.
+/// </summary>
+public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
+{
+    private readonly StoreDatabase _database;
+    private readonly IDynamicBanStore _bans;
+    private readonly PassCache _passes;
+    private readonly ILogger _logger;
+
+    internal BypassBanStore(StoreDatabase database, IDynamicBanStore bans, PassCache passes, ILogger<BypassBanStore> logger)
+    {
+        _database = database;
+        _bans = bans;
+        _passes = passes;
+        _logger = logger;
+    }
+
+    public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrEmpty(clientKey);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.BypassBan.After <= 0)
+            return null;
+        var key = clientKey;
+        var seconds = now.ToUnixTimeSeconds();
+        var within = (long)options.BypassBan.Within.TotalSeconds;
+        var strikes = await _database.WriteAsync(async (session, ct) =>
+        {
+            var passed = await session.Connection.ExecuteScalarAsync<long>(StoreSql.HasPassed, new ClientNowArgs(key, seconds, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            if (passed == 0)
+                return 0L;
+            await session.Connection.ExecuteAsync(StoreSql.AddStrike, new StrikeArgs(key, seconds, seconds + within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            return await session.Connection.ExecuteScalarAsync<long>(StoreSql.CountStrikes, new StrikeCountArgs(key, seconds - within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        if (!GreylistPolicy.ShouldBan((int)Math.Min(strikes, int.MaxValue), options))
+            return null;
+
+        var address = IPNetworks.Canonical(client);
+        var ban = new DynamicBan(
+            new IPNetwork(address, address.GetAddressBytes().Length * 8),
+            $"passed greylisting, then {strikes} rejections within {options.BypassBan.Within}",
+            BanSource.Bypass,
+            now,
+            now + options.BypassBan.BanFor);
+        // The ban first: it is what stops the client; losing the whitelist only matters once the ban ends.
+        await _bans.AddAsync(ban, cancellationToken).ConfigureAwait(false);
+        await _database.WriteAsync(async (session, ct) =>
+        {
+            await session.Connection.ExecuteAsync(StoreSql.DeleteAwlOfClient, new ClientArgs(key, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            return await session.Connection.ExecuteAsync(StoreSql.DeleteStrikes, new ClientArgs(key, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        _passes.RemoveAutoWhitelistOf(key);
+        GreylistLog.BypassBan(_logger, address.ToString(), key, strikes, ban.Expires);
+        return ban;
+    }
+
+    /// <summary>Deletes strikes that left their window.</summary>
+    public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        return _database.WriteAsync((session, ct) => session.Connection.ExecuteAsync(StoreSql.SweepStrikes,
+            new SweepArgs(now.ToUnixTimeSeconds(), batchSize, ct), commandTimeout: session.CommandTimeout), cancellationToken, mayRelax: true);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using Milter.Filters.Configuration;
+using Milter.Filters.Stats;
+using Milter.Filters.Stores;
+
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// The greylist's check path: the allow list and the pass cache from memory, else a read (a
+/// connection of its own, never behind a write or a sweep) with the deferrals not yet written counted
+/// in; a deferral is answered and queued (<see cref="DeferralQueue"/>), a first pass written durably
+/// before it is answered (<see cref="FirstPassWriter"/>).
+/// </summary>
+public sealed class GreylistCheck : IGreylistCheck
+{
+    private readonly StoreDatabase _database;
+    private readonly GreylistAllowList _allow;
+    private readonly PassCache _passes;
+    private readonly DeferralQueue _deferrals;
+    private readonly FirstPassWriter _firstPass;
+    private readonly DecisionTally? _tally;
+
+    internal GreylistCheck(StoreDatabase database, GreylistAllowList allow, PassCache passes, DeferralQueue deferrals, DecisionTally? tally)
+    {
+        _database = database;
+        _allow = allow;
+        _passes = passes;
+        _deferrals = deferrals;
+        _firstPass = new FirstPassWriter(database);
+        _tally = tally;
+    }
+
+    public Task<GreylistResult> CheckAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
+        CheckCoreAsync(triplet, clientAddress, now, options, record: true, cancellationToken);
+
+    /// <summary>What <see cref="CheckAsync"/> would answer, changing nothing (<c>simulate</c> without <c>--record</c>).</summary>
+    public Task<GreylistResult> PreviewAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
+        CheckCoreAsync(triplet, clientAddress, now, options, record: false, cancellationToken);
+
+    private async Task<GreylistResult> CheckCoreAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options,
+        bool record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrEmpty(triplet.Client))
+            throw new ArgumentException("the triplet has no client key; build it with Triplet.Create", nameof(triplet));
+        var seconds = now.ToUnixTimeSeconds();
+        // Whole seconds throughout, as stored, so an answer never depends on the sub-second part of the clock.
+        var at = DateTimeOffset.FromUnixTimeSeconds(seconds);
+
+        var allow = await _allow.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (allow.Matches(clientAddress, triplet.SenderDomain, seconds))
+            return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Allowed, TimeSpan.Zero);
+
+        if (_passes.TryHit(triplet, seconds, options, record, out var cached))
+            return cached;
+
+        var awlApplies = options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet);
+        var (awl, entry) = await ReadStateAsync(triplet, awlApplies, cancellationToken).ConfigureAwait(false);
+        if (awlApplies && GreylistPolicy.IsWhitelisted(awl, at, options))
+        {
+            if (record)
+                _passes.ExtendWhitelisted(triplet, awl!, seconds, seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
+            return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
+        }
+        var evaluation = GreylistPolicy.Evaluate(triplet, entry, at, options);
+        if (!record)
+            return evaluation.Result;
+
+        if (evaluation.Result.Action == GreylistAction.Defer)
+        {
+            await _deferrals.AddAsync(triplet, at, options, evaluation.Entry, cancellationToken).ConfigureAwait(false);
+            GreylistTallyEvents.Report(_tally, GreylistTallyEvents.Of(entry, evaluation.Result, at));
+            await _deferrals.ThrottleAsync(cancellationToken).ConfigureAwait(false);
+            return evaluation.Result;
+        }
+        if (!evaluation.Result.FirstPass)
+        {
+            // Passed before: a cache entry as a hit would leave it, the new lifetime written later.
+            _passes.ExtendPassed(entry!, seconds, evaluation.Entry.Expires.ToUnixTimeSeconds());
+            return evaluation.Result;
+        }
+
+        // A new pass must be durable before it is answered: decided again inside a write transaction,
+        // after this triplet's earlier attempts have been written.
+        if (_deferrals.Unwritten(triplet) is not null)
+            await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
+        var outcome = await _firstPass.DecideAsync(triplet, at, options, cancellationToken).ConfigureAwait(false);
+        GreylistTallyEvents.Report(_tally, outcome.Events);
+        if (outcome.Result.Passes)
+            _passes.Remember(triplet, outcome.Result.Rule == GreylistRules.Whitelisted, outcome.Expires, seconds);
+        return outcome.Result;
+    }
+
+    /// <summary>
+    /// The auto-whitelist entry (when it applies) and the triplet's row as a check must see them: the
+    /// database's, unless an answered attempt is still waiting to be written, with lifetime
+    /// extensions still waiting for the flush counted in.
+    /// </summary>
+    private async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadStateAsync(Triplet triplet, bool awlApplies, CancellationToken cancellationToken)
+    {
+        var unwritten = _deferrals.Unwritten(triplet);
+        AutoWhitelistEntry? awl = null;
+        var entry = unwritten;
+        if (awlApplies || unwritten is null)
+        {
+            var read = await _database.ReadAsync((session, ct) => GreylistRows.ReadBothAsync(session, triplet, ct), cancellationToken).ConfigureAwait(false);
+            awl = awlApplies ? read.Awl : null;
+            entry = unwritten ?? read.Entry;
+        }
+        return _passes.WithPendingTouches(triplet, awl, entry);
+    }
+}

@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Configuration;
+using Milter.Filters.Stores;
+
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// Passed triplets and auto-whitelist hits known in memory (bounded caches), and the lifetime
+/// extensions their hits owe the database (touch maps). A hit answers without touching the database;
+/// it queues the extension, written in batches by <see cref="FlushAsync"/> (the sweeper calls it), and
+/// is re-read from the database after <see cref="StoreOptions.CacheRevalidateAfter"/> so that removals
+/// made elsewhere take effect.
+/// </summary>
+internal sealed class PassCache
+{
+    private readonly StoreDatabase _database;
+    private readonly StoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly BoundedCache<Triplet, CachedPass> _passed;
+    private readonly BoundedCache<(string Client, string Domain), CachedPass> _whitelisted;
+    private readonly ConcurrentDictionary<Triplet, Touch> _tripletTouches = new();
+    private readonly ConcurrentDictionary<(string Client, string Domain), Touch> _awlTouches = new();
+    private int _pendingTouches;
+
+    public PassCache(StoreDatabase database, StoreOptions options, ILogger logger)
+    {
+        _database = database;
+        _options = options;
+        _logger = logger;
+        _passed = new BoundedCache<Triplet, CachedPass>(options.CacheCapacity);
+        _whitelisted = new BoundedCache<(string, string), CachedPass>(Math.Max(2, options.CacheCapacity / 4));
+    }
+
+    /// <summary>Entries in the pass cache.</summary>
+    public int Count => _passed.Count;
+
+    /// <summary>Lifetime extensions waiting for <see cref="FlushAsync"/>.</summary>
+    public int PendingTouches => Volatile.Read(ref _pendingTouches);
+
+    /// <summary>
+    /// A pass known in memory and verified recently enough: whitelisted (client, sender domain) first,
+    /// then the triplet. With <paramref name="record"/> the hit extends the lifetime.
+    /// </summary>
+    public bool TryHit(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
+    {
+        result = null!;
+        var revalidate = (long)_options.CacheRevalidateAfter.TotalSeconds;
+        if (options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet))
+        {
+            var key = (triplet.Client, triplet.SenderDomain);
+            if (_whitelisted.TryGet(key, out var hit) && now < hit.Expires && now - hit.VerifiedAt < revalidate)
+            {
+                if (record)
+                    Extend(_whitelisted, _awlTouches, key, hit, now, now + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
+                result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
+                return true;
+            }
+        }
+        if (_passed.TryGet(triplet, out var pass) && now < pass.Expires && now - pass.VerifiedAt < revalidate)
+        {
+            if (record)
+                Extend(_passed, _tripletTouches, triplet, pass, now, now + (long)options.PassLifetime.TotalSeconds);
+            result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Passed, TimeSpan.Zero);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>A whitelisted (client, sender domain) read from the database now: cached, its lifetime extended to <paramref name="expires"/>.</summary>
+    public void ExtendWhitelisted(Triplet triplet, AutoWhitelistEntry read, long now, long expires) =>
+        Extend(_whitelisted, _awlTouches, (triplet.Client, triplet.SenderDomain),
+            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires);
+
+    /// <summary>A triplet that passed before, read from the database now: cached, as a hit would leave it, its lifetime extended to <paramref name="expires"/>.</summary>
+    public void ExtendPassed(TripletEntry read, long now, long expires) =>
+        Extend(_passed, _tripletTouches, read.Triplet,
+            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires);
+
+    /// <summary>A pass just committed (the triplet's, or the auto-whitelist's when <paramref name="whitelisted"/>), valid until <paramref name="expires"/>.</summary>
+    public void Remember(Triplet triplet, bool whitelisted, long expires, long now)
+    {
+        var pass = new CachedPass(expires, now, now);
+        if (whitelisted)
+            _whitelisted.Set((triplet.Client, triplet.SenderDomain), pass);
+        else
+            _passed.Set(triplet, pass);
+    }
+
+    /// <summary>The rows as read, with the lifetime extensions still waiting for the flush counted in.</summary>
+    public (AutoWhitelistEntry? Awl, TripletEntry? Entry) WithPendingTouches(Triplet triplet, AutoWhitelistEntry? awl, TripletEntry? entry)
+    {
+        if (awl is not null && _awlTouches.TryGetValue((triplet.Client, triplet.SenderDomain), out var awlTouch))
+            awl = awl with { LastSeen = Later(awl.LastSeen, awlTouch.LastSeen), Expires = Later(awl.Expires, awlTouch.Expires) };
+        if (entry is { State: TripletState.Passed } && _tripletTouches.TryGetValue(triplet, out var touch))
+            entry = entry with { LastSeen = Later(entry.LastSeen, touch.LastSeen), Expires = Later(entry.Expires, touch.Expires) };
+        return (awl, entry);
+    }
+
+    /// <summary>Writes the lifetime extensions queued so far; a failure is logged and they are dropped (a lifetime only ends sooner).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var triplets = Drain(_tripletTouches);
+        var awl = Drain(_awlTouches);
+        if (triplets.Count == 0 && awl.Count == 0)
+            return;
+        try
+        {
+            // Short relaxed transactions (a lost extension only shortens a lifetime), so that a new pass never waits behind the whole flush.
+            await _database.WriteInChunksAsync(triplets, (session, row, ct) => GreylistRows.TouchTripletAsync(session,
+                row.Key, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
+            await _database.WriteInChunksAsync(awl, (session, row, ct) => GreylistRows.ExtendAutoWhitelistAsync(session,
+                row.Key.Client, row.Key.Domain, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            StoreLog.FlushFailed(_logger, triplets.Count + awl.Count, ex);
+        }
+    }
+
+    /// <summary>The triplet's row was removed: its pass and its pending extension go.</summary>
+    public void RemoveTriplet(Triplet triplet)
+    {
+        _passed.Remove(triplet);
+        RemoveTouch(_tripletTouches, triplet);
+    }
+
+    /// <summary>The auto-whitelist entry was removed: its pass and its pending extension go.</summary>
+    public void RemoveAutoWhitelist(string client, string senderDomain)
+    {
+        _whitelisted.Remove((client, senderDomain));
+        RemoveTouch(_awlTouches, (client, senderDomain));
+    }
+
+    /// <summary>Every auto-whitelist entry of <paramref name="client"/> was removed (the bypass ban).</summary>
+    public void RemoveAutoWhitelistOf(string client)
+    {
+        _whitelisted.RemoveWhere(k => k.Client == client);
+        foreach (var pending in _awlTouches.Keys.Where(k => k.Client == client))
+            RemoveTouch(_awlTouches, pending);
+    }
+
+    /// <summary>Forgets every pass, so that the next check of each asks the database.</summary>
+    public void Clear()
+    {
+        _passed.Clear();
+        _whitelisted.Clear();
+    }
+
+    // The new lifetime counts in memory at once (the cache entry); the database hears of it at most every TouchAfter.
+    private void Extend<TKey>(BoundedCache<TKey, CachedPass> cache, ConcurrentDictionary<TKey, Touch> touches, TKey key, CachedPass hit, long now,
+        long expires) where TKey : notnull
+    {
+        var persisted = hit.PersistedAt;
+        if (now - persisted >= (long)_options.TouchAfter.TotalSeconds && PendingTouches < _options.MaxPendingTouches)
+        {
+            if (touches.TryAdd(key, new Touch(now, expires)))
+                Interlocked.Increment(ref _pendingTouches);
+            else
+                touches[key] = new Touch(now, expires);
+            persisted = now;
+        }
+        cache.Set(key, hit with { Expires = Math.Max(hit.Expires, expires), PersistedAt = persisted });
+    }
+
+    private List<KeyValuePair<TKey, Touch>> Drain<TKey>(ConcurrentDictionary<TKey, Touch> touches) where TKey : notnull
+    {
+        var drained = new List<KeyValuePair<TKey, Touch>>();
+        foreach (var key in touches.Keys)
+        {
+            if (touches.TryRemove(key, out var touch))
+            {
+                Interlocked.Decrement(ref _pendingTouches);
+                drained.Add(new(key, touch));
+            }
+        }
+        return drained;
+    }
+
+    private void RemoveTouch<TKey>(ConcurrentDictionary<TKey, Touch> touches, TKey key) where TKey : notnull
+    {
+        if (touches.TryRemove(key, out _))
+            Interlocked.Decrement(ref _pendingTouches);
+    }
+
+    private static DateTimeOffset Later(DateTimeOffset stored, long unixSeconds) => GreylistRows.Time(Math.Max(stored.ToUnixTimeSeconds(), unixSeconds));
+
+    /// <summary>A pass known in memory: valid until <c>Expires</c>; read from the database at <c>VerifiedAt</c>; lifetime written up to <c>PersistedAt</c> (Unix seconds).</summary>
+    private readonly record struct CachedPass(long Expires, long VerifiedAt, long PersistedAt);
+
+    /// <summary>A lifetime extension waiting for the flush.</summary>
+    private readonly record struct Touch(long LastSeen, long Expires);
+}
