@@ -341,6 +341,20 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refusals_a_monitored_filter_did_not_apply_never_count_toward_the_bypass_ban()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        var session = Session("alice@example.org");
+
+        for (var i = 0; i < 5; i++)
+            Assert.Null(await recorder.RecordAsync(session, Unknown with { Applied = false }, default));
+
+        Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+        Assert.Empty(await _stores.Bans.ListAsync(_clock.GetUtcNow(), default));
+    }
+
+    [Fact]
     public async Task Refusals_of_a_trusted_client_never_count_toward_the_bypass_ban()
     {
         await PassAsync(Filter(), "alice@example.org", "bob@example.com");
