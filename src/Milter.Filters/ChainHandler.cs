@@ -10,7 +10,8 @@ namespace Milter.Filters;
 /// <summary>
 /// The protocol session's handler for one milter connection: fills <see cref="SessionContext"/>
 /// from the commands and macros, runs the <see cref="FilterChain"/> it was created with, and
-/// reports each final decision to the <see cref="IDecisionSink"/>. Created per connection with the
+/// reports each final decision to the <see cref="IDecisionSink"/> (also those of filters in monitor
+/// mode, which were not applied). Created per connection with the
 /// chain current at that moment, so a reload changes only later connections.
 /// </summary>
 public sealed class ChainHandler : IMilterHandler
@@ -46,7 +47,7 @@ public sealed class ChainHandler : IMilterHandler
         // sendmail -bs (a local program speaking SMTP on stdin) connects with no address at all.
         Session.IsLocalSubmission = command.Family == ConnectFamily.Unix
             || (command.Family == ConnectFamily.Unknown && address is null);
-        return Report(await _chain.ConnectAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.ConnectAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnHeloAsync(HeloCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
@@ -54,7 +55,7 @@ public sealed class ChainHandler : IMilterHandler
         ArgumentNullException.ThrowIfNull(command);
         Bind(context);
         Session.Helo = command.Name;
-        return Report(await _chain.HeloAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.HeloAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnMailAsync(MailCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
@@ -68,7 +69,7 @@ public sealed class ChainHandler : IMilterHandler
         var login = context.Macros.Get("auth_authen");
         if (!string.IsNullOrEmpty(login))
             Session.AuthenticatedUser = login;
-        return Report(await _chain.MailAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.MailAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnRcptAsync(RcptCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
@@ -77,7 +78,7 @@ public sealed class ChainHandler : IMilterHandler
         Bind(context);
         CatchQueueId(context);
         var recipient = new RecipientContext(command.Address, context.Macros.Get("rcpt_mailer"));
-        var decision = await _chain.RcptAsync(Session, recipient, cancellationToken).ConfigureAwait(false);
+        var decision = await _chain.RcptAsync(Session, recipient, _sink, cancellationToken).ConfigureAwait(false);
         if (decision is null || decision.Verdict.Kind == VerdictKind.Accept)
             Session.AcceptedRecipients.Add(recipient.Address);
         return Report(decision);
@@ -87,7 +88,7 @@ public sealed class ChainHandler : IMilterHandler
     {
         Bind(context);
         CatchQueueId(context);
-        return Report(await _chain.DataAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.DataAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnHeaderAsync(HeaderCommand command, MilterConnectionContext context, CancellationToken cancellationToken)
@@ -98,20 +99,20 @@ public sealed class ChainHandler : IMilterHandler
         // The first Subject counts; a second one is what a spammer adds to slip past a filter.
         if (Session.Subject is null && command.Name.Equals("Subject", StringComparison.OrdinalIgnoreCase))
             Session.Subject = EncodedWords.Decode(command.Value);
-        return Report(await _chain.HeaderAsync(Session, command.Name, command.Value, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.HeaderAsync(Session, command.Name, command.Value, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnEndOfHeadersAsync(MilterConnectionContext context, CancellationToken cancellationToken)
     {
         Bind(context);
-        return Report(await _chain.EndOfHeadersAsync(Session, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.EndOfHeadersAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask<Verdict> OnEndOfMessageAsync(IMessageModifier modifier, MilterConnectionContext context, CancellationToken cancellationToken)
     {
         Bind(context);
         CatchQueueId(context);
-        return Report(await _chain.EndOfMessageAsync(Session, modifier, cancellationToken).ConfigureAwait(false));
+        return Report(await _chain.EndOfMessageAsync(Session, modifier, _sink, cancellationToken).ConfigureAwait(false));
     }
 
     public async ValueTask OnAbortAsync(MilterConnectionContext context, CancellationToken cancellationToken)

@@ -15,7 +15,10 @@ namespace Milter.Filters;
 /// A verdict at RCPT concerns that recipient only. A filter that throws is logged with its name
 /// and the client, and answered per <see cref="OnError"/>: a 451 4.3.0 for that stage (that
 /// recipient at RCPT), or as if it had continued (always so at a stage the filter only observes,
-/// where the MTA awaits no reply). Immutable: one chain serves every connection
+/// where the MTA awaits no reply). A filter in monitor mode (<see cref="FilterMode.Monitor"/>) is
+/// run the same way, but its final verdict (an <c>on_error</c> answer included) is handed to the
+/// stage's <c>notApplied</c> sink as a decision with <see cref="Decision.Applied"/> false, and the
+/// next filter runs as if it had continued. Immutable: one chain serves every connection
 /// opened while its configuration is current.
 /// </summary>
 public sealed class FilterChain
@@ -25,10 +28,13 @@ public sealed class FilterChain
 
     private readonly IMilterFilter[] _filters;
     private readonly FailureBurst[] _bursts;
+    private readonly bool[] _monitored;
     private readonly ILogger _logger;
 
     /// <param name="time">For the failure bursts: a failing filter is reported in full at most once a minute.</param>
-    public FilterChain(IEnumerable<IMilterFilter> filters, OnError onError, ILogger<FilterChain> logger, TimeProvider? time = null)
+    /// <param name="modes">The mode of each filter by name; a filter it does not name is enforced.</param>
+    public FilterChain(IEnumerable<IMilterFilter> filters, OnError onError, ILogger<FilterChain> logger, TimeProvider? time = null,
+        IReadOnlyDictionary<string, FilterMode>? modes = null)
     {
         ArgumentNullException.ThrowIfNull(filters);
         ArgumentNullException.ThrowIfNull(logger);
@@ -41,6 +47,7 @@ public sealed class FilterChain
         OnError = onError;
         _logger = logger;
         _bursts = [.. _filters.Select(_ => new FailureBurst(time ?? TimeProvider.System, TimeSpan.FromMinutes(1)))];
+        _monitored = [.. _filters.Select(f => modes?.GetValueOrDefault(f.Name) == FilterMode.Monitor)];
         Requirements = ChainRequirements.Compute(_filters);
     }
 
@@ -49,49 +56,56 @@ public sealed class FilterChain
 
     public OnError OnError { get; }
 
+    /// <summary>The mode <paramref name="filter"/> runs in here.</summary>
+    public FilterMode ModeOf(IMilterFilter filter)
+    {
+        var i = Array.IndexOf(_filters, filter);
+        return i >= 0 && _monitored[i] ? FilterMode.Monitor : FilterMode.Enforce;
+    }
+
     /// <summary>What to negotiate with the MTA: the union of the filters' needs plus what the chain itself reads.</summary>
     public HandlerRequirements Requirements { get; }
 
-    public ValueTask<Decision?> ConnectAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Connect, session, null, 0,
+    public ValueTask<Decision?> ConnectAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Connect, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnConnectAsync(s, ct), cancellationToken);
 
-    public ValueTask<Decision?> HeloAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Helo, session, null, 0,
+    public ValueTask<Decision?> HeloAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Helo, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnHeloAsync(s, ct), cancellationToken);
 
-    public ValueTask<Decision?> MailAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Mail, session, null, 0,
+    public ValueTask<Decision?> MailAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Mail, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnMailAsync(s, ct), cancellationToken);
 
-    public ValueTask<Decision?> RcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
+    public ValueTask<Decision?> RcptAsync(SessionContext session, RecipientContext recipient, IDecisionSink? notApplied, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(recipient);
-        return RunAsync(MilterStages.Rcpt, session, recipient.Address, recipient,
+        return RunAsync(MilterStages.Rcpt, session, recipient.Address, recipient, notApplied,
             static (f, s, r, ct) => f.OnRcptAsync(s, r, ct), cancellationToken);
     }
 
-    public ValueTask<Decision?> DataAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Data, session, null, 0,
+    public ValueTask<Decision?> DataAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Data, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnDataAsync(s, ct), cancellationToken);
 
-    public ValueTask<Decision?> HeaderAsync(SessionContext session, string name, string value, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.Header, session, null, (name, value),
+    public ValueTask<Decision?> HeaderAsync(SessionContext session, string name, string value, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.Header, session, null, (name, value), notApplied,
             static (f, s, h, ct) => f.OnHeaderAsync(s, h.name, h.value, ct), cancellationToken);
 
-    public ValueTask<Decision?> EndOfHeadersAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.EndOfHeaders, session, null, 0,
+    public ValueTask<Decision?> EndOfHeadersAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.EndOfHeaders, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnEndOfHeadersAsync(s, ct), cancellationToken);
 
-    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, CancellationToken cancellationToken) =>
-        RunAsync(MilterStages.EndOfMessage, session, null, 0,
+    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IDecisionSink? notApplied, CancellationToken cancellationToken) =>
+        RunAsync(MilterStages.EndOfMessage, session, null, 0, notApplied,
             static (f, s, _, ct) => f.OnEndOfMessageAsync(s, ct), cancellationToken);
 
     /// <summary>End of message, where filters may change the message through <paramref name="modifier"/>, each only as its <see cref="FilterNeeds.Actions"/> declares.</summary>
-    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
+    public ValueTask<Decision?> EndOfMessageAsync(SessionContext session, IMessageModifier modifier, IDecisionSink? notApplied, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(modifier);
-        return RunAsync(MilterStages.EndOfMessage, session, null, modifier,
+        return RunAsync(MilterStages.EndOfMessage, session, null, modifier, notApplied,
             static (f, s, m, ct) => f.OnEndOfMessageAsync(s, new DeclaredModifier(m, f.Needs.Actions, f.Name), ct), cancellationToken);
     }
 
@@ -104,7 +118,7 @@ public sealed class FilterChain
         NotifyAsync(DecisionStage.Close, session, static (f, s, ct) => f.OnCloseAsync(s, ct), cancellationToken);
 
     private async ValueTask<Decision?> RunAsync<TArg>(
-        MilterStages stage, SessionContext session, string? recipient, TArg arg,
+        MilterStages stage, SessionContext session, string? recipient, TArg arg, IDecisionSink? notApplied,
         Func<IMilterFilter, SessionContext, TArg, CancellationToken, ValueTask<Verdict>> call,
         CancellationToken cancellationToken)
     {
@@ -136,10 +150,14 @@ public sealed class FilterChain
                 }
                 if (!answer)
                     continue;
-                return new Decision(stageName, FailureReply.Tempfail, filter.Name, OnErrorRule, recipient);
+                verdict = FailureReply.Tempfail;
             }
-            if (verdict.IsFinal)
-                return new Decision(stageName, verdict, filter.Name, verdict.Rule, recipient);
+            if (!verdict.IsFinal)
+                continue;
+            var decision = new Decision(stageName, verdict, filter.Name, verdict.Rule, recipient);
+            if (!_monitored[i])
+                return decision;
+            notApplied?.OnDecision(session, decision with { Applied = false });
         }
         return null;
     }

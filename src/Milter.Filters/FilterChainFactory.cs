@@ -43,7 +43,7 @@ public sealed class FilterChainFactory
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(inputs);
-        return new FilterChain(Filters(options, inputs), options.OnError, _loggerFactory.CreateLogger<FilterChain>(), _time);
+        return new FilterChain(Filters(options, inputs), options.OnError, _loggerFactory.CreateLogger<FilterChain>(), _time, options.Modes());
     }
 
     /// <summary>The filters in chain order, for <see cref="Create"/> and for inspection.</summary>

@@ -31,6 +31,77 @@ public sealed class FilterChainTests
         Assert.Equal("(not sent)", result.Rcpt("b@example.com"));
     }
 
+    private FilterChain Monitored(OnError onError, IReadOnlyList<string> monitored, params IMilterFilter[] filters) =>
+        new(filters, onError, _log, modes: monitored.ToDictionary(n => n, _ => FilterMode.Monitor));
+
+    [Fact]
+    public async Task A_monitored_reject_is_reported_not_applied_and_later_filters_decide()
+    {
+        var first = new ScriptedFilter("first", Envelope | MilterStages.EndOfMessage).Answer("mail", Verdict.Reject(Go, "rule-a"));
+        var later = Verdict.Tempfail(SmtpReply.Parse("451 4.7.1 Later"), "rule-b");
+        var second = new ScriptedFilter("second", Envelope | MilterStages.EndOfMessage).AnswerRcpt("c@example.com", later);
+
+        var result = await Transaction.From("192.0.2.1").Helo("h").MailFrom("a@remote.example").RcptTo("b@example.com").RcptTo("c@example.com")
+            .EndOfMessage()
+            .RunAsync(Monitored(OnError.Tempfail, ["first"], first, second));
+
+        // The MTA heard continue at MAIL; the session went on to the end of the message.
+        Assert.Equal("continue", result.Heard("MAIL FROM"));
+        Assert.Equal("continue", result.Rcpt("b@example.com"));
+        Assert.Equal("451 4.7.1 Later", result.Rcpt("c@example.com"));
+        Assert.Equal("continue", result.EndOfMessage);
+        Assert.Equal(["connect", "helo", "mail", "rcpt:b@example.com", "rcpt:c@example.com", "eom", "close"], second.Calls);
+        Assert.Equal(
+            [
+                new Decision("mail", Verdict.Reject(Go, "rule-a"), "first", "rule-a") { Applied = false },
+                new Decision("rcpt", later, "second", "rule-b", "c@example.com"),
+            ],
+            result.Decisions);
+        Assert.Equal(["b@example.com"], result.Session.AcceptedRecipients);
+    }
+
+    [Fact]
+    public async Task A_monitored_refusal_at_connect_lets_the_session_run_and_every_later_refusal_is_reported()
+    {
+        var watched = new ScriptedFilter("watched", Envelope)
+            .Answer("connect", Verdict.Reject(Go, "by-address"))
+            .AnswerRcpt("b@example.com", new Verdict(VerdictKind.Discard, null, "drop"));
+        var enforced = new ScriptedFilter("enforced", Envelope);
+
+        var result = await Transaction.From("192.0.2.1").Helo("h").MailFrom("a@remote.example").RcptTo("b@example.com")
+            .RunAsync(Monitored(OnError.Tempfail, ["watched"], watched, enforced));
+
+        Assert.Equal("continue", result.Connect);
+        Assert.Equal("continue", result.Rcpt("b@example.com"));
+        Assert.Equal(["connect", "helo", "mail", "rcpt:b@example.com", "close"], enforced.Calls);
+        Assert.Equal([("connect", "by-address", false), ("rcpt", "drop", false)], result.Decisions.Select(d => (d.Stage, d.Rule!, d.Applied)));
+    }
+
+    [Fact]
+    public async Task A_monitored_filter_that_fails_is_reported_per_on_error_but_not_applied()
+    {
+        var broken = new ScriptedFilter("broken", Envelope).ThrowAt("rcpt");
+        var after = new ScriptedFilter("after", Envelope);
+
+        var result = await Transaction.From("192.0.2.1").MailFrom("a@remote.example").RcptTo("b@example.com")
+            .RunAsync(Monitored(OnError.Tempfail, ["broken"], broken, after));
+
+        Assert.Equal("continue", result.Rcpt("b@example.com"));
+        Assert.Contains("rcpt:b@example.com", after.Calls);
+        var decision = result.SingleDecision;
+        Assert.Equal(("on_error", VerdictKind.Tempfail, false), (decision.Rule, decision.Verdict.Kind, decision.Applied));
+    }
+
+    [Fact]
+    public void The_chain_runs_each_filter_in_the_mode_it_was_given()
+    {
+        var a = new ScriptedFilter("a", Envelope);
+        var b = new ScriptedFilter("b", Envelope);
+        var chain = Monitored(OnError.Tempfail, ["b"], a, b);
+
+        Assert.Equal((FilterMode.Enforce, FilterMode.Monitor), (chain.ModeOf(a), chain.ModeOf(b)));
+    }
+
     [Fact]
     public async Task Filters_run_in_the_configured_order_at_each_stage()
     {

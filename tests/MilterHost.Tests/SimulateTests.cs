@@ -26,7 +26,8 @@ public sealed class SimulateTests : IDisposable
     private string Database => Path.Combine(_dir.Path, "milterhost.db");
 
     // The greylist configs set spf_pools: false: the triplet is keyed by the client network, no DNS asked.
-    private string WriteConfig(string greylist = "{ enabled: false }") => _dir.Write("milterhost.yaml", $"""
+    private string WriteConfig(string greylist = "{ enabled: false }", string mode = "enforce") => _dir.Write("milterhost.yaml", $"""
+        mode: {mode}
         listen: unix:milter.sock
         database: sqlite:milterhost.db
         local_domains: [example.com]
@@ -83,7 +84,35 @@ public sealed class SimulateTests : IDisposable
         var mail = stages[2];
         Assert.Equal("550 5.7.1 No mail from spammer.example", mail.GetProperty("reply").GetString());
         Assert.Equal("ban", mail.GetProperty("filter").GetString());
-        Assert.Equal("ban#1 (line 7)", mail.GetProperty("rule").GetString());
+        Assert.Equal("ban#1 (line 8)", mail.GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public async Task In_monitor_mode_it_shows_what_would_happen_and_what_is_applied()
+    {
+        var config = WriteConfig(mode: "monitor");
+        var (exit, stdout, stderr) = await Simulate(config, "--client", "203.0.113.9", "--helo", "mx.outside.example",
+            "--from", "bulk@spammer.example", "--to", "x@foreign.example", "ghost@example.com", "alice@example.com");
+        var json = await SimulateJson(config, "--client", "203.0.113.9", "--from", "bulk@spammer.example", "--to", "x@foreign.example", "alice@example.com");
+
+        Assert.Equal((0, ""), (exit, stderr));
+        // Relay control stays enforced; the ban and the unknown recipient are only logged.
+        var lines = stdout.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("mail ", StringComparison.Ordinal) && l.Contains("reject (monitor, not applied)", StringComparison.Ordinal)
+            && l.Contains("550 5.7.1 No mail from spammer.example", StringComparison.Ordinal) && l.Contains("ban#1 (line 8)", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("mail ", StringComparison.Ordinal) && l.Contains(" continue", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("rcpt ", StringComparison.Ordinal) && l.Contains("<x@foreign.example>", StringComparison.Ordinal)
+            && l.Contains(" reject ", StringComparison.Ordinal) && l.Contains("Relaying denied", StringComparison.Ordinal) && !l.Contains("monitor", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("rcpt ", StringComparison.Ordinal) && l.Contains("<ghost@example.com>", StringComparison.Ordinal)
+            && l.Contains("reject (monitor, not applied)", StringComparison.Ordinal) && l.Contains("User unknown", StringComparison.Ordinal));
+        Assert.Contains("outcome: accepted for <ghost@example.com>, <alice@example.com>", stdout, StringComparison.Ordinal);
+
+        var mail = json.GetProperty("stages")[2];
+        Assert.Equal(("mail", "continue"), (mail.GetProperty("stage").GetString(), mail.GetProperty("verdict").GetString()));
+        var would = Assert.Single(mail.GetProperty("notApplied").EnumerateArray().ToList());
+        Assert.Equal(("reject", "ban", "ban#1 (line 8)", "monitor"),
+            (would.GetProperty("verdict").GetString(), would.GetProperty("filter").GetString(), would.GetProperty("rule").GetString(), would.GetProperty("mode").GetString()));
+        Assert.Equal("accept", json.GetProperty("outcome").GetProperty("verdict").GetString());
     }
 
     [Fact]
@@ -193,7 +222,7 @@ public sealed class SimulateTests : IDisposable
                 request.GetProperty("from").GetString(), request.GetProperty("auth").GetString()));
         Assert.Equal(["x@foreign.example"], Strings(request.GetProperty("to")));
         foreach (var stage in root.GetProperty("stages").EnumerateArray())
-            Assert.Equal(["stage", "input", "recipient", "sent", "verdict", "reply", "filter", "rule"], Names(stage));
+            Assert.Equal(["stage", "input", "recipient", "sent", "verdict", "reply", "filter", "rule", "notApplied"], Names(stage));
         Assert.Equal(["connect", "helo", "mail", "rcpt", "data", "header", "eoh", "eom"],
             root.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("stage").GetString()!));
         Assert.Equal("pc7.office.example [192.0.2.7]", Stage(root, "connect").GetProperty("input").GetString());
@@ -261,7 +290,7 @@ public sealed class SimulateTests : IDisposable
 
         Assert.Equal("", stderr);
         Assert.Equal(0, exit);
-        Assert.Contains("\nmail     <bulk@spammer.example>  reject    550 5.7.1 No mail from spammer.example  ban     ban#1 (line 7)\n", stdout, StringComparison.Ordinal);
+        Assert.Contains("\nmail     <bulk@spammer.example>  reject    550 5.7.1 No mail from spammer.example  ban     ban#1 (line 8)\n", stdout, StringComparison.Ordinal);
         Assert.EndsWith("\noutcome: reject at mail: 550 5.7.1 No mail from spammer.example\n", stdout, StringComparison.Ordinal);
     }
 

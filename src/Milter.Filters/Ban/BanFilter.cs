@@ -13,7 +13,8 @@ namespace Milter.Filters.Ban;
 /// <summary>
 /// The ban rules and the dynamic ban list. Each rule is checked at its stage (docs/design.md, "Order of
 /// checks"): CONNECT the dynamic ban list, then <c>client</c>, then <c>client_name</c> rules; HELO
-/// <c>helo</c>; MAIL <c>sender</c>; RCPT <c>recipient</c> (that recipient only); end of headers
+/// <c>helo</c>; MAIL <c>sender</c>; RCPT <c>recipient</c> (that recipient only; sender and
+/// recipient rules hold for every spelling of the address, see <see cref="MailboxSpellings"/>); end of headers
 /// <c>subject</c> on the decoded Subject. Within a kind the first rule in file order wins.
 /// A <c>discard</c> rule that matches at CONNECT or HELO takes effect at each MAIL of the
 /// session, since the MTA can only discard a message.
@@ -86,7 +87,7 @@ public sealed class BanFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(session);
         if (session.SessionState.TryGet(DeferredDiscardKey, out var deferred))
             return ValueTask.FromResult(deferred);
-        if (session.Sender is { } sender && First(BanKind.Sender, sender, static (r, s) => MatchesWithin(r, s, static (rule, value) => rule.Address!.Matches(value))) is { } rule)
+        if (session.Sender is { } sender && Has(BanKind.Sender) && First(BanKind.Sender, MailboxSpellings(sender), static (r, spellings) => Matches(r, spellings)) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
     }
@@ -100,10 +101,11 @@ public sealed class BanFilter : IMilterFilter
     }
 
     /// <summary>
-    /// The recipient as written and as the mailbox it reaches (parsed as the relay check parses it):
-    /// unquoted, without its <c>+detail</c>, and, when unqualified, at each local domain. A rule on
-    /// <c>former@example.com</c> then holds for <c>former+x@</c>, <c>"former"@</c> and plain
-    /// <c>former</c> too. A routed address is left as written: it is nobody's mailbox here.
+    /// The address (a recipient or the sender) as written and as the mailbox it names (parsed as the
+    /// relay check parses it): unquoted, without its <c>+detail</c>, and, when unqualified, at each
+    /// local domain. A rule on <c>former@example.com</c> then holds for <c>former+x@</c>,
+    /// <c>"former"@</c> and plain <c>former</c> too. A routed address is left as written: it is
+    /// nobody's mailbox here.
     /// </summary>
     private List<string> MailboxSpellings(string written)
     {

@@ -69,13 +69,15 @@ public sealed class BypassBanRecorder : IDecisionSink
     }
 
     // Unknown recipients and ban rules count; relay refusals, greylisting and failures (on_error) do
-    // not, nor does anything a trusted client or a logged-in user does (a typo is no attack).
+    // not, nor does anything a trusted client or a logged-in user does (a typo is no attack), nor a
+    // decision a filter in monitor mode did not apply (a monitored filter creates no bans).
     private bool Counts(SessionContext session, Decision decision) =>
         _options.Enabled
         && _options.BypassBan.After > 0
         && session.ClientAddress is { } client
         && session.AuthenticatedUser is null
         && IPNetworks.FirstContaining(_trustedClients, client) is null
+        && decision.Applied
         && decision.Filter is FilterNames.Ban or FilterNames.Recipients
         && decision.Rule != FilterChain.OnErrorRule
         && decision.Verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail or VerdictKind.Discard;

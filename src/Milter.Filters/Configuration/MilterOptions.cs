@@ -33,6 +33,23 @@ public record MilterOptions
     public LogScanSettings LogScan { get; init; } = new();
     /// <summary>The filter chain, by name, in the order the filters run; a filter left out is off.</summary>
     public IReadOnlyList<string> Filters { get; init; } = Milter.Filters.FilterNames.Default;
+    /// <summary>The top-level <c>mode:</c>, for every filter whose own section does not say (relay control excepted).</summary>
+    public FilterMode Mode { get; init; } = FilterMode.Enforce;
+    /// <summary>The <c>mode:</c> written in a filter's own section, by filter name.</summary>
+    public IReadOnlyDictionary<string, FilterMode> FilterModes { get; init; } = new Dictionary<string, FilterMode>();
+
+    /// <summary>
+    /// The mode <paramref name="filter"/> runs in: its own section's <c>mode:</c>, else the top-level
+    /// one; relay control stays enforced unless its own section says <c>mode: monitor</c>, so a
+    /// monitored rollout never opens the relay.
+    /// </summary>
+    public FilterMode ModeOf(string filter) =>
+        FilterModes.TryGetValue(filter, out var own) ? own
+        : filter == Milter.Filters.FilterNames.Relay ? FilterMode.Enforce
+        : Mode;
+
+    /// <summary><see cref="ModeOf"/> for every filter of <see cref="Filters"/>.</summary>
+    public IReadOnlyDictionary<string, FilterMode> Modes() => Filters.Distinct().ToDictionary(f => f, ModeOf, StringComparer.Ordinal);
 }
 
 public enum OnError { Tempfail, Accept }

@@ -11,7 +11,7 @@ namespace Milter.Filters.Stats;
 
 /// <summary>
 /// The per-minute tally of decisions (minute, filter, verdict, rule, client /24 or /64, sender
-/// domain) and of greylist events, behind <c>milterhost stats</c>, <c>/metrics</c> and the status
+/// domain; a decision of a filter in monitor mode under <c>monitor:VERDICT</c>) and of greylist events, behind <c>milterhost stats</c>, <c>/metrics</c> and the status
 /// page. The session path only adds one to a count in memory; <see cref="FlushAsync"/> writes what
 /// was counted in one transaction, run every few seconds by <see cref="RunAsync"/>. At most
 /// <see cref="StoreOptions.TallyCapacity"/> rows wait: past that (a flood from many networks and
@@ -71,7 +71,22 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(decision);
-        Count(Key(session, decision.Filter ?? NoFilter, VerdictName(decision.Verdict.Kind), decision.Rule ?? NoFilter));
+        Count(Key(session, decision.Filter ?? NoFilter, VerdictOf(decision), decision.Rule ?? NoFilter));
+    }
+
+    /// <summary>The prefix of the verdict a decision not applied (monitor mode) is counted under: <c>monitor:reject</c>.</summary>
+    public const string MonitorPrefix = FilterModeNames.Monitor + ":";
+
+    /// <summary>
+    /// The verdict a decision is counted under: its own (<c>reject</c>), or for one a filter in
+    /// monitor mode did not apply, <c>monitor:reject</c>, so that <c>stats</c> and the top refused
+    /// networks never count a message that was let through as refused.
+    /// </summary>
+    public static string VerdictOf(Decision decision)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        var name = VerdictName(decision.Verdict.Kind);
+        return decision.Applied ? name : MonitorPrefix + name;
     }
 
     /// <summary>A message that every filter let through (end of message, no decision): counted as <c>accept</c> by filter <c>-</c>.</summary>

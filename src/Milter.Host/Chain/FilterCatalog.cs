@@ -52,7 +52,7 @@ public sealed class FilterCatalog
         MilterFilterRegistration.BuiltIn(FilterNames.Relay, o => o.Relay,
             (c, relay) => relay.Enabled ? new RelayFilter(relay, c.LocalDomains) : null),
         MilterFilterRegistration.BuiltIn(FilterNames.Ban, o => o.Ban,
-            (c, rules) => new BanFilter(rules, c.Bans, c.Time)),
+            (c, rules) => new BanFilter(rules, c.Bans, c.Time, c.LocalDomains)),
         MilterFilterRegistration.BuiltIn(FilterNames.Recipients, o => o.Recipients,
             (c, recipients) => recipients.RejectUnknown
                 ? new RecipientFilter(recipients, c.LocalDomains,

@@ -14,8 +14,8 @@ public static class CheckConfigCommand
         var config = ConfigOption.Create();
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute. "
-            + "Exit status 0 when it is valid; a setting that is valid but risky (relay control switched off, listen: on a non-loopback "
-            + "address, status.listen without status.token) is printed as a 'file:line:column: warning: ...' line on stderr. "
+            + "Exit status 0 when it is valid; a setting that is valid but risky (relay control switched off or in monitor mode, listen: "
+            + "on a non-loopback address, status.listen without status.token) is printed as a 'file:line:column: warning: ...' line on stderr. "
             + "Otherwise 1, with one 'file:line:column: message' line per error on stderr.")
         {
             config,

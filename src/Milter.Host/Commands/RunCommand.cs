@@ -19,7 +19,7 @@ public static class RunCommand
         var command = new Command("run",
             "Run the milter daemon in the foreground (for systemd Type=notify, or by hand). "
             + "Reads the configuration first and exits with status 1, printing every error, if it is not valid. "
-            + "SIGHUP reloads the configuration; SIGTERM or SIGINT stops it.")
+            + "SIGHUP reloads the configuration (also to switch mode: between enforce and monitor); SIGTERM or SIGINT stops it.")
         {
             config,
         };

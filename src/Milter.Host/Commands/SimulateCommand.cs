@@ -58,7 +58,8 @@ public static class SimulateCommand
 
         var command = new Command("simulate",
             "Play one SMTP session to the configured filter chain, exactly as sendmail would over the milter protocol, and print each "
-            + "stage's verdict, SMTP reply and the filter and rule that decided. Reads the configured store; writes nothing unless --record.")
+            + "stage's verdict, SMTP reply and the filter and rule that decided; a filter in monitor mode shows what it would have done "
+            + "('reject (monitor, not applied)') above what the MTA was told. Reads the configured store; writes nothing unless --record.")
         {
             config, client, clientName, helo, from, to, subject, auth, record, json,
         };

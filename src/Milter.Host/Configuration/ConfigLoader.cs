@@ -75,8 +75,11 @@ public static class ConfigLoader
         // An empty file is all defaults; check-config shows what that means.
         var node = root ?? new YScalar(1, 1, "", YamlDotNet.Core.ScalarStyle.Plain, Tagged: false);
         var sections = new Dictionary<string, object>(StringComparer.Ordinal);
-        node = ReadPlugInSections(binder, node, catalog, sections);
+        var plugInModes = new Dictionary<string, Milter.Filters.FilterMode>(StringComparer.Ordinal);
+        node = ReadPlugInSections(binder, node, catalog, sections, plugInModes);
         ConfigSchema.Root.TryRead(binder, node, "", out var options);
+        foreach (var (name, mode) in plugInModes)
+            options = options with { FilterModes = ConfigSchema.WithMode(options.FilterModes, name, mode) };
         var warnings = new List<ConfigError>();
         if (binder.Errors.Count == 0)
             FilterOrder.Check(binder, node as YMapping, options, catalog, warnings);
@@ -92,8 +95,12 @@ public static class ConfigLoader
         });
     }
 
-    /// <summary>Reads the top-level sections of plug-in filters; returns the rest for the core schema.</summary>
-    private static YNode ReadPlugInSections(Binder binder, YNode root, FilterCatalog catalog, Dictionary<string, object> sections)
+    /// <summary>
+    /// Reads the top-level sections of plug-in filters, each with the <c>mode:</c> every filter's
+    /// section takes; returns the rest for the core schema.
+    /// </summary>
+    private static YNode ReadPlugInSections(Binder binder, YNode root, FilterCatalog catalog, Dictionary<string, object> sections,
+        Dictionary<string, Milter.Filters.FilterMode> modes)
     {
         if (root is not YMapping mapping)
             return root;
@@ -112,7 +119,11 @@ public static class ConfigLoader
                 continue;
             }
             binder.Remember(entry.Key.Value, entry.Key);
-            if (plugIn.TryReadSection(binder, entry.Value, out var section))
+            var ok = true;
+            var own = ModeKey.Split(binder, entry.Value, entry.Key.Value, out var mode, ref ok);
+            if (mode is { } m)
+                modes[plugIn.Name] = m;
+            if (plugIn.TryReadSection(binder, own, out var section) && ok)
                 sections[plugIn.Name] = section;
         }
         return mapping with { Entries = rest };

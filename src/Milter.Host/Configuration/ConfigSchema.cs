@@ -1,4 +1,5 @@
 using MilterHost.Configuration;
+using Milter.Filters;
 using Milter.Filters.Configuration;
 using Milter.Filters.Recipients;
 using Milter.Protocol.Session;
@@ -231,14 +232,15 @@ internal static class ConfigSchema
         .Field("log", Log, o => o.Log, (o, v) => o with { Log = v })
         .Field("limits", Limits, o => o.Limits, (o, v) => o with { Limits = v })
         .Field("local_domains", new ListCodec<string>(LocalDomain, flow: false), o => o.LocalDomains, (o, v) => o with { LocalDomains = v })
-        .Field("relay", Relay, o => o.Relay, (o, v) => o with { Relay = v })
-        .Field("recipients", Recipients, o => o.Recipients, (o, v) => o with { Recipients = v })
-        .Field("ban", new ListCodec<BanRule>(new BanRuleCodec(), flow: false, (rule, n, node) => rule with { Id = $"ban#{n} (line {node.Line})" }),
+        .Field(ModeKey.Key, ModeKey.Codec, o => o.Mode, (o, v) => o with { Mode = v })
+        .FilterSection(FilterNames.Relay, new ModedSection<RelayOptions>(Relay), o => o.Relay, (o, v) => o with { Relay = v })
+        .FilterSection(FilterNames.Recipients, new ModedSection<RecipientsOptions>(Recipients), o => o.Recipients, (o, v) => o with { Recipients = v })
+        .FilterSection(FilterNames.Ban, new ModedList<BanRule>(new ListCodec<BanRule>(new BanRuleCodec(), flow: false, (rule, n, node) => rule with { Id = $"ban#{n} (line {node.Line})" }), "rules"),
             o => o.Ban, (o, v) => o with { Ban = v })
-        .Field("greylist", Greylist, o => o.Greylist, (o, v) => o with { Greylist = v })
-        .Field("spf", Spf, o => o.Spf, (o, v) => o with { Spf = v })
+        .FilterSection(FilterNames.Greylist, new ModedSection<GreylistOptions>(Greylist), o => o.Greylist, (o, v) => o with { Greylist = v })
+        .FilterSection(FilterNames.Spf, new ModedSection<SpfOptions>(Spf), o => o.Spf, (o, v) => o with { Spf = v })
         .Field("dns", Dns, o => o.Dns, (o, v) => o with { Dns = v })
-        .Field("dns_lists", new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }),
+        .FilterSection(FilterNames.DnsLists, new ModedList<DnsListOptions>(new ListCodec<DnsListOptions>(DnsList, flow: false, (list, n, node) => list with { Id = $"dns_lists#{n} (line {node.Line})" }), "lists"),
             o => o.DnsLists, (o, v) => o with { DnsLists = v })
         .Field("status", new NullableCodec<StatusOptions>(Status), o => o.Status, (o, v) => o with { Status = v })
         .Field("logscan", LogScan, o => o.LogScan, (o, v) => o with { LogScan = v })
@@ -260,6 +262,21 @@ internal static class ConfigSchema
                 b.Error(mapping.KeyNamed("dns") ?? mapping.KeyNamed("limits") ?? (YNode)mapping,
                     $"dns: timeout ({Duration.Format(o.Dns.Timeout)}) must be shorter than limits.stage_timeout ({Duration.Format(o.Limits.StageTimeout)})");
         });
+
+    /// <summary>A built-in filter's section, named like the filter, with the <c>mode:</c> written in it kept in <see cref="MilterOptions.FilterModes"/>.</summary>
+    private static Section<DaemonOptions> FilterSection<T>(this Section<DaemonOptions> root, string filter, Codec<Moded<T>> codec,
+        Func<DaemonOptions, T> get, Func<DaemonOptions, T, DaemonOptions> set) =>
+        root.Field(filter, codec,
+            o => new Moded<T>(get(o), o.FilterModes.TryGetValue(filter, out var mode) ? mode : null),
+            (o, v) => set(o, v.Value) with { FilterModes = WithMode(o.FilterModes, filter, v.Mode) });
+
+    /// <summary><paramref name="modes"/> with <paramref name="filter"/>'s mode set, or left out when <paramref name="mode"/> is null.</summary>
+    internal static IReadOnlyDictionary<string, FilterMode> WithMode(IReadOnlyDictionary<string, FilterMode> modes, string filter, FilterMode? mode)
+    {
+        if (mode is not { } m)
+            return modes;
+        return new Dictionary<string, FilterMode>(modes, StringComparer.Ordinal) { [filter] = m };
+    }
 
     private static bool IsIPv4(string text, out uint value)
     {

@@ -3,7 +3,8 @@ using System.Net;
 namespace MilterHost.Configuration;
 
 /// <summary>
-/// Settings that are valid but risky: the loader's own (relay control off) and those that open the
+/// Settings that are valid but risky: the loader's own (relay control off), relay control in monitor
+/// mode, and those that open the
 /// daemon to other hosts without a password. check-config prints them on stderr (and still exits
 /// 0), the daemon logs them at start: one list for both. Each line reads
 /// <c>file:line:column: warning: message</c>.
@@ -14,6 +15,13 @@ public static class ConfigWarnings
     {
         ArgumentNullException.ThrowIfNull(config);
         var warnings = config.Warnings.Select(w => w.ToString()).ToList();
+        if (config.Options.FilterModes.GetValueOrDefault(Milter.Filters.FilterNames.Relay) == Milter.Filters.FilterMode.Monitor
+            && config.Options.Relay.Enabled && config.Options.Filters.Contains(Milter.Filters.FilterNames.Relay))
+        {
+            warnings.Add($"{config.Describe("relay.mode")}: warning: relay.mode: monitor logs relaying it would refuse but refuses none:"
+                + " while it is set, this server relays for anyone sendmail lets through. Remove it to keep relay control enforced"
+                + " (the top-level mode: monitor leaves relay control enforced)");
+        }
         var listen = config.Listen;
         if (!listen.IsLocal)
         {

@@ -89,9 +89,15 @@ internal sealed class Section<T>(Func<T> create, bool flow = false) : Codec<T> w
     public override void Write(IEmitter emitter, T value)
     {
         Emit.MappingStart(emitter, flow);
+        WriteFields(emitter, value);
+        Emit.MappingEnd(emitter);
+    }
+
+    /// <summary>The keys and values alone, for a mapping that holds more than this section (<see cref="ModedSection{T}"/>).</summary>
+    public void WriteFields(IEmitter emitter, T value)
+    {
         foreach (var field in _fields)
             field.Write(emitter, value);
-        Emit.MappingEnd(emitter);
     }
 
     private sealed class KeyField<TValue>(string key, Codec<TValue> codec, Func<T, TValue> get, Func<T, TValue, T> set) : IField

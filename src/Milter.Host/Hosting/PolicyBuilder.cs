@@ -74,7 +74,7 @@ internal sealed class PolicyBuilder(IGreylistCheck greylistStore, IBypassBanStor
         var filters = options.Filters
             .Select(name => (_catalog.Find(name) ?? throw new InvalidOperationException($"filters: no filter is named '{name}'")).Create(context, config))
             .OfType<IMilterFilter>();
-        return new FilterChain(filters, options.OnError, loggers.CreateLogger<FilterChain>(), time);
+        return new FilterChain(filters, options.OnError, loggers.CreateLogger<FilterChain>(), time, options.Modes());
     }
 
     /// <summary>For a build without a host: no services.</summary>

@@ -9,7 +9,8 @@ namespace MilterHost.Logging;
 /// <summary>
 /// Writes every final decision as one line a postmaster can grep, in sendmail's own style:
 /// <c>6ASKqX0x009129: decision=reject stage=rcpt client=mail.example.net [203.0.113.9] from=&lt;a@b&gt; to=&lt;c@d&gt; filter=relay rule=relay reply="550 5.7.1 Relaying denied"</c>,
-/// with <c>auth=USER</c> after the recipient when the session authenticated.
+/// with <c>auth=USER</c> after the recipient when the session authenticated, and <c>applied=no</c> at the
+/// end when a filter in monitor mode made it (what would have happened; the MTA was told to continue).
 /// A decision before the queue id is known is written <c>NOQUEUE:</c>, as sendmail does.
 /// Every value is written through <see cref="DecisionFields"/>: the client's name, the addresses and the
 /// user are the peer's text, and <c>milterhost logscan</c> reads these lines back.
@@ -32,7 +33,8 @@ internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
             session.AuthenticatedUser is null ? "" : " auth=" + DecisionFields.Value(session.AuthenticatedUser),
             DecisionFields.Value(decision.Filter ?? "-"),
             DecisionFields.Value(decision.Rule ?? "-"),
-            verdict.Reply is null ? "" : " reply=" + DecisionFields.Quoted(verdict.Reply.ToString()));
+            verdict.Reply is null ? "" : " reply=" + DecisionFields.Quoted(verdict.Reply.ToString()),
+            decision.Applied ? "" : " applied=no");
     }
 
     /// <summary><c>name [address]</c>, <c>[address]</c>, <c>local</c> or <c>unknown</c>; the name quoted when it needs to be.</summary>
@@ -45,6 +47,6 @@ internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
             : $"{DecisionFields.Value(session.ClientName, bracketsNeedQuotes: true)} [{address}]";
     }
 
-    [LoggerMessage(EventId = HostEventId.Decision, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To}{Auth} filter={Filter} rule={Rule}{Reply}")]
-    private static partial void Write(ILogger logger, LogLevel level, string queueId, string verdict, string stage, string client, string from, string to, string auth, string filter, string rule, string reply);
+    [LoggerMessage(EventId = HostEventId.Decision, Message = "{QueueId}: decision={Verdict} stage={Stage} client={Client}{From}{To}{Auth} filter={Filter} rule={Rule}{Reply}{Applied}")]
+    private static partial void Write(ILogger logger, LogLevel level, string queueId, string verdict, string stage, string client, string from, string to, string auth, string filter, string rule, string reply, string applied);
 }

@@ -1,3 +1,4 @@
+using Milter.Filters;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -7,7 +8,7 @@ namespace MilterHost.Simulation;
 /// <summary>
 /// The <c>--json</c> output of <c>simulate</c>, one object:
 /// <c>{"config","database","recorded","notes":[..],"request":{"client","clientName","helo","from","to":[..],"subject","auth"},
-/// "stages":[{"stage","input","recipient","sent","verdict","reply","filter","rule"}],
+/// "stages":[{"stage","input","recipient","sent","verdict","reply","filter","rule","notApplied":[{"verdict","reply","filter","rule","mode"}]}],
 /// "outcome":{"verdict","stage","reply","acceptedRecipients":[..]}}</c>. A stage not sent has
 /// <c>"sent": false</c> and verdict <c>"not sent"</c>; absent values are null. Addresses keep their angle brackets unescaped.
 /// </summary>
@@ -47,6 +48,18 @@ internal static class SimulationJsonWriter
                 json.WriteString("reply", step.Response.Reply?.ToString());
                 json.WriteString("filter", step.Decision?.Filter);
                 json.WriteString("rule", step.Decision?.Rule);
+                json.WriteStartArray("notApplied");
+                foreach (var monitored in step.NotApplied)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("verdict", Milter.Filters.Stats.DecisionTally.VerdictName(monitored.Verdict.Kind));
+                    json.WriteString("reply", monitored.Verdict.Reply?.ToString());
+                    json.WriteString("filter", monitored.Filter);
+                    json.WriteString("rule", monitored.Rule);
+                    json.WriteString("mode", FilterModeNames.Monitor);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
                 json.WriteEndObject();
             }
             json.WriteEndArray();

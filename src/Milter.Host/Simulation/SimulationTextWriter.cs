@@ -1,3 +1,4 @@
+using Milter.Filters.Stats;
 using MilterHost.Tools;
 
 namespace MilterHost.Simulation;
@@ -18,7 +19,15 @@ internal static class SimulationTextWriter
 
         var table = new TextTable("STAGE", "INPUT", "VERDICT", "REPLY", "FILTER", "RULE");
         foreach (var step in report.Steps)
+        {
+            // What a filter in monitor mode would have done, then what the MTA was told.
+            foreach (var monitored in step.NotApplied)
+            {
+                table.Add(step.Stage, step.Input, $"{DecisionTally.VerdictName(monitored.Verdict.Kind)} (monitor, not applied)",
+                    monitored.Verdict.Reply?.ToString() ?? "", monitored.Filter ?? "", monitored.Rule ?? "");
+            }
             table.Add(step.Stage, step.Input, step.VerdictText, ReplyText(step), step.Decision?.Filter ?? "", step.Decision?.Rule ?? "");
+        }
         table.WriteTo(output);
         output.WriteLine();
         foreach (var fact in report.DnsFacts)

@@ -51,10 +51,11 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
         var steps = new List<SimulationStep>(sent.Count);
         foreach (var (stage, input, response, recipient) in sent)
         {
-            var decision = unclaimed.FirstOrDefault(d => d.Stage == stage && d.Recipient == recipient);
-            if (decision is not null)
-                unclaimed.Remove(decision);
-            steps.Add(new SimulationStep(stage, input, response, decision, recipient));
+            var here = unclaimed.Where(d => d.Stage == stage && d.Recipient == recipient).ToList();
+            var decision = here.FirstOrDefault(d => d.Applied);
+            var notApplied = here.TakeWhile(d => !d.Applied).ToList();
+            unclaimed.RemoveAll(d => (object)d == decision || notApplied.Contains(d));
+            steps.Add(new SimulationStep(stage, input, response, decision, recipient) { NotApplied = notApplied });
         }
         return new SimulationReport(request, steps, OutcomeOf(request, steps))
         {

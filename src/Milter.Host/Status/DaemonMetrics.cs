@@ -49,7 +49,8 @@ internal sealed class DaemonMetrics : IStoreObserver
         _sessions = f.CreateCounter("milterhost_sessions_total", "SMTP sessions the MTA reported (milter CONNECT).");
         _messages = f.CreateCounter("milterhost_messages_total", "Messages started (MAIL FROM).");
         _decisions = f.CreateCounter("milterhost_decisions_total",
-            "Final decisions by filter and verdict; a message every filter let through counts as filter \"-\", verdict \"accept\".", ["filter", "verdict"]);
+            "Final decisions by filter, verdict and mode (enforce, or monitor: computed and logged but not applied); a message every filter let through counts as filter \"-\", verdict \"accept\".",
+            ["filter", "verdict", "mode"]);
         _stages = f.CreateHistogram("milterhost_stage_duration_seconds", "Time the filter chain took to answer one milter command, by stage.",
             ["stage"], new HistogramConfiguration { Buckets = StageBuckets });
         // Resolved once: a label lookup per milter command would cost more than the observation.
@@ -115,9 +116,9 @@ internal sealed class DaemonMetrics : IStoreObserver
     public void OnMessage() => _messages.Inc();
 
     public void OnDecision(Decision decision) =>
-        _decisions.WithLabels(decision.Filter ?? DecisionTally.NoFilter, DecisionTally.VerdictName(decision.Verdict.Kind)).Inc();
+        _decisions.WithLabels(decision.Filter ?? DecisionTally.NoFilter, DecisionTally.VerdictName(decision.Verdict.Kind), FilterModeNames.Of(decision)).Inc();
 
-    public void OnAccepted() => _decisions.WithLabels(DecisionTally.NoFilter, "accept").Inc();
+    public void OnAccepted() => _decisions.WithLabels(DecisionTally.NoFilter, "accept", FilterModeNames.Enforce).Inc();
 
     public void OnStage(string stage, TimeSpan elapsed) =>
         (_stageChildren.TryGetValue(stage, out var child) ? child : _stages.WithLabels(stage)).Observe(elapsed.TotalSeconds);

@@ -5,7 +5,8 @@ using Milter.Filters.Stats;
 namespace MilterHost.Status;
 
 /// <summary>One decision as the status page lists it.</summary>
-internal sealed record RecentDecision(DateTimeOffset At, string Verdict, string Stage, string Filter, string Rule, string Client, string Sender, string Recipient);
+/// <param name="Mode"><c>enforce</c>, or <c>monitor</c> for a decision a filter in monitor mode did not apply.</param>
+internal sealed record RecentDecision(DateTimeOffset At, string Verdict, string Mode, string Stage, string Filter, string Rule, string Client, string Sender, string Recipient);
 
 /// <summary>The last <see cref="Capacity"/> decisions in memory, newest first, for the status page.</summary>
 internal sealed class RecentDecisions(TimeProvider time, int capacity = 30)
@@ -16,11 +17,11 @@ internal sealed class RecentDecisions(TimeProvider time, int capacity = 30)
     public int Capacity => capacity;
 
     public void Add(SessionContext session, Decision decision) =>
-        Add(new RecentDecision(time.GetUtcNow(), DecisionTally.VerdictName(decision.Verdict.Kind), decision.Stage, decision.Filter ?? DecisionTally.NoFilter,
+        Add(new RecentDecision(time.GetUtcNow(), DecisionTally.VerdictName(decision.Verdict.Kind), FilterModeNames.Of(decision), decision.Stage, decision.Filter ?? DecisionTally.NoFilter,
             decision.Rule ?? DecisionTally.NoFilter, session.ClientDisplay, SenderOf(session), decision.Recipient ?? string.Join(", ", session.AcceptedRecipients)));
 
     public void AddAccepted(SessionContext session) =>
-        Add(new RecentDecision(time.GetUtcNow(), "accept", DecisionStage.EndOfMessage, DecisionTally.NoFilter, DecisionTally.NoFilter,
+        Add(new RecentDecision(time.GetUtcNow(), "accept", FilterModeNames.Enforce, DecisionStage.EndOfMessage, DecisionTally.NoFilter, DecisionTally.NoFilter,
             session.ClientDisplay, SenderOf(session), string.Join(", ", session.AcceptedRecipients)));
 
     public IReadOnlyList<RecentDecision> Snapshot()

@@ -94,8 +94,8 @@ internal static class StatusPage
         html.Append("</section>\n");
 
         html.Append("<section><h2>Recent decisions</h2>\n<div class=\"scroll\">");
-        Table(html, "recent", "none since the daemon started", ["time (UTC)", "verdict", "stage", "filter", "rule", "client", "from", "to"], model.Recent, r =>
-            $"<tr data-verdict=\"{E(r.Verdict)}\" data-filter=\"{E(r.Filter)}\" data-rule=\"{E(r.Rule)}\"><td>{Time(r.At)}</td><td>{Verdict(r.Verdict)}</td><td>{E(r.Stage)}</td>"
+        Table(html, "recent", "none since the daemon started", ["time (UTC)", "verdict", "mode", "stage", "filter", "rule", "client", "from", "to"], model.Recent, r =>
+            $"<tr data-verdict=\"{E(r.Verdict)}\" data-mode=\"{E(r.Mode)}\" data-filter=\"{E(r.Filter)}\" data-rule=\"{E(r.Rule)}\"><td>{Time(r.At)}</td><td>{Verdict(r.Verdict)}</td><td>{E(r.Mode)}</td><td>{E(r.Stage)}</td>"
             + $"<td>{E(r.Filter)}</td><td>{E(r.Rule)}</td><td>{E(r.Client)}</td><td>{E(r.Sender)}</td><td>{E(r.Recipient)}</td></tr>");
         html.Append("</div>\n</section>\n</main>\n</body>\n</html>\n");
         return html.ToString();

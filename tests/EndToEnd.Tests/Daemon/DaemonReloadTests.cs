@@ -43,6 +43,33 @@ public sealed class DaemonReloadTests
     }
 
     [Fact]
+    public async Task SIGHUP_switches_between_enforce_and_monitor_mode()
+    {
+        using var sandbox = new DaemonSandbox("reload-mode");
+        var enforce = new DaemonConfig { Ban = [$"{{ client: {BannedClient} }}"] };
+        await using var daemon = await sandbox.StartAsync(enforce);
+
+        Assert.Equal("550 5.7.1 Access denied", (await Mta.SendMessageAsync(sandbox.Endpoint, BannedClient)).Connect.ToString());
+
+        sandbox.Write(enforce with { Extra = "mode: monitor" });
+        daemon.Signal("HUP");
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains("(generation 2)", StringComparison.Ordinal), Mta.Bound), string.Join('\n', daemon.Output));
+
+        // Let through, and logged as what would have happened.
+        var monitored = await Mta.SendMessageAsync(sandbox.Endpoint, BannedClient);
+        Assert.Equal(VerdictKind.Continue, monitored.Connect.Kind);
+        Assert.Equal(VerdictKind.Continue, monitored.Rcpt!.Kind);
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains($"decision=reject stage=connect client=[{BannedClient}] filter=ban", StringComparison.Ordinal)
+            && l.EndsWith(" applied=no", StringComparison.Ordinal), Mta.Bound), string.Join('\n', daemon.Output));
+
+        sandbox.Write(enforce);
+        daemon.Signal("HUP");
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains("(generation 3)", StringComparison.Ordinal), Mta.Bound), string.Join('\n', daemon.Output));
+
+        Assert.Equal("550 5.7.1 Access denied", (await Mta.SendMessageAsync(sandbox.Endpoint, BannedClient)).Connect.ToString());
+    }
+
+    [Fact]
     public async Task SIGHUP_rereads_the_files_the_config_names()
     {
         using var sandbox = new DaemonSandbox("reload-files");

@@ -61,10 +61,10 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
         foreach (var (series, value) in (ValueTuple<string, double>[])[
                      ("milterhost_sessions_total", 9),
                      ("milterhost_messages_total", 9),
-                     ("milterhost_decisions_total{filter=\"ban\",verdict=\"reject\"}", 3),
-                     ("milterhost_decisions_total{filter=\"relay\",verdict=\"reject\"}", 2),
-                     ("milterhost_decisions_total{filter=\"greylist\",verdict=\"tempfail\"}", 3),
-                     ("milterhost_decisions_total{filter=\"-\",verdict=\"accept\"}", 1),
+                     ("milterhost_decisions_total{filter=\"ban\",verdict=\"reject\",mode=\"enforce\"}", 3),
+                     ("milterhost_decisions_total{filter=\"relay\",verdict=\"reject\",mode=\"enforce\"}", 2),
+                     ("milterhost_decisions_total{filter=\"greylist\",verdict=\"tempfail\",mode=\"enforce\"}", 3),
+                     ("milterhost_decisions_total{filter=\"-\",verdict=\"accept\",mode=\"enforce\"}", 1),
                      ("milterhost_stage_duration_seconds_count{stage=\"connect\"}", 9),
                      ("milterhost_stage_duration_seconds_count{stage=\"eom\"}", 1),
                      ("milterhost_greylist_triplets{state=\"pending\"}", 1),
@@ -160,7 +160,7 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
     private static List<(string Verdict, string Filter, string Rule)> RecentRows(string dom) =>
         [.. RecentRow().Matches(dom).Select(m => (m.Groups[1].Value, m.Groups[2].Value, System.Net.WebUtility.HtmlDecode(m.Groups[3].Value)))];
 
-    [GeneratedRegex("""<tr data-verdict="([^"]*)" data-filter="([^"]*)" data-rule="([^"]*)"><td>""")]
+    [GeneratedRegex("""<tr data-verdict="([^"]*)" data-mode="enforce" data-filter="([^"]*)" data-rule="([^"]*)"><td>""")]
     private static partial Regex RecentRow();
 
     private static double Value(string metrics, string series)

@@ -139,6 +139,25 @@ public sealed class BanFilterTests
         Assert.Equal(("ban", "ban#1", recipient), (result.SingleDecision.Filter, result.SingleDecision.Rule, result.SingleDecision.Recipient));
     }
 
+    [Theory]
+    [InlineData("spammer+x@example.com")]        // a +detail is the same sender
+    [InlineData("\"spammer\"@example.com")]      // so is the quoted local part
+    [InlineData("spammer")]                      // unqualified: the local user
+    [InlineData("SPAMMER+promo@Example.Com.")]
+    public async Task A_sender_rule_holds_for_every_spelling_of_the_banned_address(string sender)
+    {
+        var options = new MilterOptions { Ban = [Rule(BanKind.Sender, "spammer@example.com", id: "ban#1")], Recipients = new RecipientsOptions { RejectUnknown = false } };
+        var chain = new FilterChainFactory(_time, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
+            .Create(options, new FilterChainInputs { LocalDomains = new Milter.Filters.Relay.LocalDomains(["example.com"]) });
+
+        var banned = await Transaction.From("192.0.2.10").MailFrom(sender).RcptTo("bob@example.com").RunAsync(chain);
+        var other = await Transaction.From("192.0.2.10").MailFrom("spammers@example.com").RcptTo("bob@example.com").RunAsync(chain);
+
+        Assert.Equal("550 5.7.1 Access denied", banned.Heard("MAIL FROM"));
+        Assert.Equal(("ban", "ban#1"), (banned.SingleDecision.Filter, banned.SingleDecision.Rule));
+        Assert.Equal("continue", other.Heard("MAIL FROM"));
+    }
+
     [Fact]
     public async Task An_unqualified_recipient_is_not_matched_against_a_foreign_domain()
     {

@@ -90,6 +90,29 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_monitor_mode_the_first_attempt_goes_through_and_its_triplet_is_recorded_as_in_enforce_mode()
+    {
+        var chain = new FilterChain([Filter()], OnError.Tempfail, NullLogger<FilterChain>.Instance, _clock,
+            new Dictionary<string, FilterMode> { [FilterNames.Greylist] = FilterMode.Monitor });
+        var message = Milter.Filters.Tests.Support.Transaction.From("203.0.113.5").MailFrom("alice@example.org").RcptTo("bob@example.com").EndOfMessage();
+
+        var first = await message.RunAsync(chain);
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+        var pending = await RecordedAsync();
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var retry = await message.RunAsync(chain);
+
+        // What the MTA heard: continue; what was logged: the deferral, not applied.
+        Assert.Equal(("continue", "continue"), (first.Heard("DATA"), first.EndOfMessage));
+        var decision = first.SingleDecision;
+        Assert.Equal((FilterNames.Greylist, GreylistRules.New, VerdictKind.Tempfail, false), (decision.Filter, decision.Rule, decision.Verdict.Kind, decision.Applied));
+        Assert.Equal(TripletState.Pending, Assert.Single(pending).State);
+        // The retry after the delay passes, so switching to enforce delays nobody who already waited.
+        Assert.Empty(retry.Decisions);
+        Assert.Equal(TripletState.Passed, Assert.Single(await RecordedAsync()).State);
+    }
+
+    [Fact]
     public async Task Per_message_deferral_names_the_longest_wait_and_new_beats_early()
     {
         var filter = Filter();
@@ -340,6 +363,20 @@ public sealed class GreylistFilterTests : IAsyncLifetime
             Assert.Null(await recorder.RecordAsync(session, Unknown, default));
 
         Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
+    public async Task Refusals_a_monitored_filter_did_not_apply_never_count_toward_the_bypass_ban()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        var session = Session("alice@example.org");
+
+        for (var i = 0; i < 5; i++)
+            Assert.Null(await recorder.RecordAsync(session, Unknown with { Applied = false }, default));
+
+        Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+        Assert.Empty(await _stores.Bans.ListAsync(_clock.GetUtcNow(), default));
     }
 
     [Fact]

@@ -203,7 +203,7 @@ public sealed class GreylistHeaderTests : IAsyncLifetime
         var changes = new List<string>();
         var session = new SessionContext { ClientAddress = IPAddress.Parse("192.0.2.10"), Sender = "hal@sender.example" };
 
-        await chain.EndOfMessageAsync(session, new RecordingModifier(changes), default);
+        await chain.EndOfMessageAsync(session, new RecordingModifier(changes), null, default);
 
         Assert.Equal(ActionFlags.AddHeaders | ActionFlags.ChangeHeaders, chain.Requirements.Actions);
         Assert.Empty(changes);

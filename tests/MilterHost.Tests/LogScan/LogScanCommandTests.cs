@@ -128,6 +128,19 @@ public sealed class LogScanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Decisions_of_a_monitored_filter_are_not_counted_as_refusals()
+    {
+        _run.Write("maillog",
+            "Nov 28 03:00:00 mx1 milterhost[77]: sAS0300a000500: decision=reject stage=mail client=[192.0.2.60] from=<s@bad.example> filter=ban rule=\"ban#1 (line 3)\" reply=\"550 5.7.1 Access denied\" applied=no",
+            "Nov 28 03:00:01 mx1 milterhost[77]: sAS0300a000500: decision=reject stage=rcpt client=[192.0.2.60] from=<s@bad.example> to=<x@example.com> filter=recipients rule=unknown reply=\"550 5.1.1 User unknown\" applied=no",
+            "Nov 28 03:00:02 mx1 milterhost[77]: sAS0300a000501: decision=reject stage=mail client=[192.0.2.61] from=<s@bad.example> filter=ban rule=\"ban#1 (line 3)\" reply=\"550 5.7.1 Access denied\"");
+
+        var offenders = ByIp(await JsonAsync(["--log", _run.PathOf("maillog"), "--threshold", "1"]));
+
+        Assert.Equal(["192.0.2.61"], offenders.Keys.ToArray());
+    }
+
+    [Fact]
     public async Task Threshold_keeps_only_clients_with_that_many_events()
     {
         WriteEveryKind();

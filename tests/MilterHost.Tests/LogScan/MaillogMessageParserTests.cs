@@ -80,6 +80,10 @@ public sealed class MaillogMessageParserTests
     [InlineData("sm-mta", "p592kBc0012753: to=<es821@example.com>, delay=00:00:11, mailer=esmtp, pri=304741, relay=mx.example.com. [192.0.2.8], dsn=4.4.3, stat=queued")]
     [InlineData("sm-mta", "AUTH: available mech=LOGIN DIGEST-MD5 CRAM-MD5, allowed mech=EXTERNAL GSSAPI DIGEST-MD5 CRAM-MD5 LOGIN")]
     [InlineData("sm-mta", "p592kBc0012753: Milter: no active filter")]
+    // A filter in monitor mode refused nobody: the sender was told to continue.
+    [InlineData("milterhost", "p592kBc0012753: decision=reject stage=mail client=[192.0.2.1] from=<s@example.net> filter=ban rule=\"ban#1 (line 3)\" reply=\"550 5.7.1 Access denied\" applied=no")]
+    [InlineData("milterhost", "p592kBc0012753: applied=no decision=discard stage=mail client=[192.0.2.1] from=<s@example.net> filter=ban rule=ban#2")]
+    [InlineData("milterhost", "NOQUEUE: decision=reject stage=rcpt client=[192.0.2.1] to=<u@example.org> filter=recipients rule=unknown reply=\"550 5.1.1 User unknown\" applied=no")]
     public void Greylisting_deliveries_and_chatter_are_not_events(string program, string message)
     {
         Assert.Equal(LineRole.Other, MaillogMessageParser.Parse(program, message).Role);

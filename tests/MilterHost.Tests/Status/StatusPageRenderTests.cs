@@ -15,7 +15,7 @@ public sealed class StatusPageRenderTests
     [Fact]
     public void Text_from_the_wire_is_escaped()
     {
-        var page = StatusPage.Render(Model([], [new RecentDecision(Now, "reject", "rcpt", "ban", "ban#1", "evil [192.0.2.1]", "<script>alert(1)</script>@x", "a&b@example.com")]));
+        var page = StatusPage.Render(Model([], [new RecentDecision(Now, "reject", "enforce", "rcpt", "ban", "ban#1", "evil [192.0.2.1]", "<script>alert(1)</script>@x", "a&b@example.com")]));
 
         Assert.Contains("<title>milterhost on mx&lt;1&gt;</title>", page, StringComparison.Ordinal);
         Assert.Contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;@x</td><td>a&amp;b@example.com</td>", page, StringComparison.Ordinal);

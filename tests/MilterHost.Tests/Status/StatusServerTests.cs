@@ -46,6 +46,23 @@ public sealed class StatusServerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _port = FreePort.Next();
+        _config = Load("");
+        // A long busy timeout: a test holds the write lock for as long as it needs requests to wait.
+        _stores = await StoreFactory.OpenAsync(_config.Options.Database, _clock, options: new StoreOptions { BusyTimeout = TimeSpan.FromSeconds(60) });
+        var metrics = new DaemonMetrics("9.9.9");
+        _stores.Observer = metrics;
+        var recent = new RecentDecisions(_clock);
+        _feed = new StatusFeed(_stores.Tally, metrics, recent);
+        _sink = new CompositeDecisionSink(_feed);
+        var sources = new StatusSources(_stores, () => _config.Options, () => 3, () => _milter?.ActiveConnections ?? 0, metrics, recent, _clock, "9.9.9");
+        metrics.Bind(sources);
+        _server = await StatusServer.StartAsync(StatusServer.ParseEndpoint(_config.Options.Status!.Listen), Token, sources,
+            NullLoggerFactory.Instance, default);
+    }
+
+    /// <summary>The fixture's configuration, with <paramref name="extra"/> added at the top level (<c>mode: monitor</c>).</summary>
+    private LoadedConfig Load(string extra)
+    {
         var loaded = _dir.Load($$"""
             listen: unix:milter.sock
             database: sqlite:{{_dir.Path}}/mh.db
@@ -58,20 +75,10 @@ public sealed class StatusServerTests : IAsyncLifetime
             greylist: { enabled: false }
             status: { listen: "127.0.0.1:{{_port}}", token: "{{Token}}" }
             dns: { servers: ["127.0.0.1:9"] }
+            {{extra}}
             """, out _);
         Assert.True(loaded.Success, string.Join("\n", loaded.Errors));
-        _config = loaded.Config;
-        // A long busy timeout: a test holds the write lock for as long as it needs requests to wait.
-        _stores = await StoreFactory.OpenAsync(_config.Options.Database, _clock, options: new StoreOptions { BusyTimeout = TimeSpan.FromSeconds(60) });
-        var metrics = new DaemonMetrics("9.9.9");
-        _stores.Observer = metrics;
-        var recent = new RecentDecisions(_clock);
-        _feed = new StatusFeed(_stores.Tally, metrics, recent);
-        _sink = new CompositeDecisionSink(_feed);
-        var sources = new StatusSources(_stores, () => _config.Options, () => 3, () => _milter?.ActiveConnections ?? 0, metrics, recent, _clock, "9.9.9");
-        metrics.Bind(sources);
-        _server = await StatusServer.StartAsync(StatusServer.ParseEndpoint(_config.Options.Status!.Listen), Token, sources,
-            NullLoggerFactory.Instance, default);
+        return loaded.Config;
     }
 
     public async Task DisposeAsync()
@@ -124,9 +131,9 @@ public sealed class StatusServerTests : IAsyncLifetime
                      "milterhost_build_info{version=\"9.9.9\"} 1",
                      "milterhost_sessions_total 4",
                      "milterhost_messages_total 4",
-                     "milterhost_decisions_total{filter=\"relay\",verdict=\"reject\"} 1",
-                     "milterhost_decisions_total{filter=\"ban\",verdict=\"reject\"} 2",
-                     "milterhost_decisions_total{filter=\"-\",verdict=\"accept\"} 1",
+                     "milterhost_decisions_total{filter=\"relay\",verdict=\"reject\",mode=\"enforce\"} 1",
+                     "milterhost_decisions_total{filter=\"ban\",verdict=\"reject\",mode=\"enforce\"} 2",
+                     "milterhost_decisions_total{filter=\"-\",verdict=\"accept\",mode=\"enforce\"} 1",
                      "milterhost_stage_duration_seconds_count{stage=\"connect\"} 4",
                      "milterhost_stage_duration_seconds_count{stage=\"rcpt\"} 2",
                      "milterhost_stage_duration_seconds_count{stage=\"eom\"} 1",
@@ -182,9 +189,36 @@ public sealed class StatusServerTests : IAsyncLifetime
         Assert.Contains("<svg id=\"hourly\" viewBox=\"0 0 960 260\" role=\"img\" aria-label=\"decisions per hour by verdict\" data-total=\"4\">", page, StringComparison.Ordinal);
         Assert.Contains("<g data-hour=\"2026-03-02T09\" data-total=\"4\">", page, StringComparison.Ordinal);
         Assert.Contains("<tr data-network=\"203.0.113.0/24\" data-count=\"2\" data-banned=\"yes\">", page, StringComparison.Ordinal);
-        Assert.Contains("<tr data-verdict=\"reject\" data-filter=\"relay\" data-rule=\"relay\">", page, StringComparison.Ordinal);
+        Assert.Contains("<tr data-verdict=\"reject\" data-mode=\"enforce\" data-filter=\"relay\" data-rule=\"relay\">", page, StringComparison.Ordinal);
         Assert.DoesNotContain("http://", page.Replace("http-equiv", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.DoesNotContain("<script", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task In_monitor_mode_the_metrics_the_summary_and_the_page_tell_what_was_not_applied()
+    {
+        _config = Load("mode: monitor");
+
+        // The banned senders' messages go through; relay control stays enforced.
+        await SendTrafficAsync(bannedSendersPass: true);
+        _clock.Advance(StatusServer.SummaryLifetime);
+
+        var metrics = await GetAsync("/metrics");
+        var summary = JsonNode.Parse(await GetAsync("/api/summary"))!;
+        var page = await GetAsync("/");
+
+        foreach (var line in (string[])[
+                     "milterhost_decisions_total{filter=\"relay\",verdict=\"reject\",mode=\"enforce\"} 1",
+                     "milterhost_decisions_total{filter=\"ban\",verdict=\"reject\",mode=\"monitor\"} 2",
+                     "milterhost_decisions_total{filter=\"-\",verdict=\"accept\",mode=\"enforce\"} 3"])
+            Assert.Contains(line, metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("milterhost_decisions_total{filter=\"ban\",verdict=\"reject\",mode=\"enforce\"}", metrics, StringComparison.Ordinal);
+        Assert.Equal((3L, 1L), ((long)summary["totals"]!["accept"]!, (long)summary["totals"]!["reject"]!));
+        // Only the relay attempt was refused: the monitored refusals are no refused network.
+        Assert.Equal(["203.0.113.0/24"], summary["top_refused_networks"]!.AsArray().Select(n => (string?)n!["network"]));
+        Assert.Contains("<tr data-verdict=\"reject\" data-mode=\"monitor\" data-filter=\"ban\" data-rule=\"ban#1 (line 8)\">", page, StringComparison.Ordinal);
+        Assert.Contains("<td>monitor</td>", page, StringComparison.Ordinal);
+        Assert.Contains("<tr data-filter=\"ban\" data-verdict=\"monitor:reject\"", page, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -269,7 +303,7 @@ public sealed class StatusServerTests : IAsyncLifetime
 
     // Four sessions over a real milter socket: a relay attempt, two banned senders, one message every
     // filter let through; then one dynamic ban. One more connection stays open while the test looks.
-    private async Task SendTrafficAsync()
+    private async Task SendTrafficAsync(bool bannedSendersPass = false)
     {
         var chain = new PolicyBuilder(_stores, _sink, _clock, NullLoggerFactory.Instance).BuildChain(_config);
         var path = Path.Combine(_dir.Path, "milter.sock");
@@ -281,8 +315,9 @@ public sealed class StatusServerTests : IAsyncLifetime
         _serving = _milter.RunAsync(_stopMilter.Token);
         var endPoint = new UnixDomainSocketEndPoint(path);
         Assert.Equal(VerdictKind.Reject, await SessionAsync(endPoint, "203.0.113.77", "x@elsewhere.example", "victim@foreign.example"));
-        Assert.Equal(VerdictKind.Reject, await SessionAsync(endPoint, "203.0.113.78", "a@spam.example", "alice@example.com"));
-        Assert.Equal(VerdictKind.Reject, await SessionAsync(endPoint, "198.51.100.9", "b@spam.example", "alice@example.com"));
+        var banned = bannedSendersPass ? VerdictKind.Continue : VerdictKind.Reject;
+        Assert.Equal(banned, await SessionAsync(endPoint, "203.0.113.78", "a@spam.example", "alice@example.com"));
+        Assert.Equal(banned, await SessionAsync(endPoint, "198.51.100.9", "b@spam.example", "alice@example.com"));
         Assert.Equal(VerdictKind.Continue, await SessionAsync(endPoint, "192.0.2.10", "friend@partner.example", "alice@example.com"));
         await _stores.Bans.AddAsync(new DynamicBan(new IPNetwork(IPAddress.Parse("203.0.113.77"), 32), "test", BanSource.Admin,
             _clock.GetUtcNow(), _clock.GetUtcNow().AddDays(1)), default);

@@ -22,7 +22,8 @@ namespace MilterHost.Tools.LogScan;
 /// <c>milterhost[PID]: QID: decision=reject client=NAME [IP] from=&lt;S&gt; to=&lt;R&gt; [auth=U] filter=F rule=R reply="550 5.7.1 ..."</c>.
 /// Keys may come in any order; <c>client=</c> may also be <c>[IP]</c> or a bare IP; the queue id may be
 /// missing or <c>NOQUEUE</c> before MAIL. reject and discard count; tempfail (greylisting) and accept do
-/// not; a line with <c>auth=</c> is an authenticated session's, never abuse.</para>
+/// not, nor does a line with <c>applied=no</c> (a filter in monitor mode: nobody was refused); a line
+/// with <c>auth=</c> is an authenticated session's, never abuse.</para>
 /// </remarks>
 internal static partial class MaillogMessageParser
 {
@@ -196,6 +197,9 @@ internal static partial class MaillogMessageParser
             || !fields.TryGetValue("client", out var clientText))
             return MaillogMessage.Other;
         if (!verdict.Equals("reject", StringComparison.OrdinalIgnoreCase) && !verdict.Equals("discard", StringComparison.OrdinalIgnoreCase))
+            return MaillogMessage.Other;
+        // A filter in monitor mode only says what it would have done: the sender was not refused.
+        if (fields.TryGetValue("applied", out var applied) && applied.Equals("no", StringComparison.OrdinalIgnoreCase))
             return MaillogMessage.Other;
         var kind = fields.TryGetValue("filter", out var filter) ? filter.ToLowerInvariant() switch
         {
