@@ -32,7 +32,7 @@ public sealed class FilterModeConfigTests : IDisposable
         Assert.Equal(new Dictionary<string, FilterMode>
         {
             ["relay"] = FilterMode.Enforce, ["ban"] = FilterMode.Monitor, ["recipients"] = FilterMode.Monitor,
-            ["dns_lists"] = FilterMode.Monitor, ["greylist"] = FilterMode.Monitor,
+            ["dns_lists"] = FilterMode.Monitor, ["spf"] = FilterMode.Monitor, ["greylist"] = FilterMode.Monitor,
         }, config.Options.Modes());
         Assert.Empty(ConfigWarnings.Of(config));
     }
@@ -99,6 +99,17 @@ public sealed class FilterModeConfigTests : IDisposable
             $"{path}:6:3: unknown key 'rulez' in ban: write a list, or {{ mode: ..., rules: [...] }}",
             $"{path}:7:19: greylist.mode: expected enforce | monitor, got a list",
         ], errors);
+    }
+
+    [Fact]
+    public void An_spf_section_that_the_filter_list_leaves_out_loads_with_a_warning_at_it()
+    {
+        var left = _dir.Load(Base + "spf: { reject_fail: true }\nfilters: [relay, ban, recipients, greylist]\n", out var path).Config!;
+        var listed = _dir.Load(Base + "spf: { reject_fail: true }\n", out _).Config!;
+
+        var warning = Assert.Single(ConfigWarnings.Of(left));
+        Assert.StartsWith($"{path}:2:1: warning: spf: reject_fail or add_header is set, but filters: does not list spf", warning, StringComparison.Ordinal);
+        Assert.Empty(ConfigWarnings.Of(listed));
     }
 
     [Fact]

@@ -61,20 +61,5 @@ internal sealed class GreylistExemption
         return null;
     }
 
-    private static bool AnyMatches(AddressPattern[] patterns, string address)
-    {
-        foreach (var pattern in patterns)
-        {
-            try
-            {
-                if (pattern.Matches(address))
-                    return true;
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                // A backtracking pattern that ran too long on this address: it does not match.
-            }
-        }
-        return false;
-    }
+    private static bool AnyMatches(AddressPattern[] patterns, string address) => AddressPattern.AnyMatches(patterns, address);
 }

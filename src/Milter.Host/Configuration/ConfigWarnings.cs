@@ -4,7 +4,7 @@ namespace MilterHost.Configuration;
 
 /// <summary>
 /// Settings that are valid but risky: the loader's own (relay control off), relay control in monitor
-/// mode, and those that open the
+/// mode, an spf section the filter list leaves out, and those that open the
 /// daemon to other hosts without a password. check-config prints them on stderr (and still exits
 /// 0), the daemon logs them at start: one list for both. Each line reads
 /// <c>file:line:column: warning: message</c>.
@@ -21,6 +21,11 @@ public static class ConfigWarnings
             warnings.Add($"{config.Describe("relay.mode")}: warning: relay.mode: monitor logs relaying it would refuse but refuses none:"
                 + " while it is set, this server relays for anyone sendmail lets through. Remove it to keep relay control enforced"
                 + " (the top-level mode: monitor leaves relay control enforced)");
+        }
+        if (config.Options.Spf.IsOn && !config.Options.Filters.Contains(Milter.Filters.FilterNames.Spf))
+        {
+            warnings.Add($"{config.Describe("spf")}: warning: spf: reject_fail or add_header is set, but filters: does not list spf,"
+                + " so no SPF result refuses or marks anything. Add spf to filters: (before greylist)");
         }
         var listen = config.Listen;
         if (!listen.IsLocal)
