@@ -6,10 +6,8 @@ namespace Milter.Filters.Greylist;
 /// <summary>
 /// The check path's statements: the read of a check, the locked read-decide-write of a triplet row
 /// that both the durable first pass and the write-behind of deferrals use, and the lifetime
-/// extensions; through Dapper.AOT. On SQLite their commands are reused ([CacheCommand] in
-/// <see cref="Sqlite"/>), so the statements stay prepared. Dapper.AOT keeps one command per call
-/// site and thread and hands it to whatever connection comes next, so a cached call site may serve
-/// one backend only: PostgreSQL has call sites of its own, uncached.
+/// extensions; through Dapper.AOT. On SQLite their statements stay compiled per connection
+/// (<see cref="PreparedCommandFactory{T}"/>).
 /// </summary>
 internal static class GreylistRows
 {
@@ -19,7 +17,7 @@ internal static class GreylistRows
         var key = new TripletKeyArgs(triplet.Client, triplet.Sender, triplet.Recipient, cancellationToken);
         var row = session.Dialect.LocksTripletForUpdate
             ? await session.Connection.QueryFirstOrDefaultAsync<TripletRow>(StoreSql.SelectTripletForUpdate, key, commandTimeout: session.CommandTimeout).ConfigureAwait(false)
-            : await Sqlite.ReadTripletAsync(session, key).ConfigureAwait(false);
+            : await session.Connection.QueryFirstOrDefaultAsync<TripletRow>(StoreSql.SelectTriplet, key, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         return row?.ToEntry();
     }
 
@@ -27,53 +25,39 @@ internal static class GreylistRows
     public static async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadBothAsync(StoreSession session, Triplet triplet, CancellationToken cancellationToken)
     {
         var args = new TripletAndAwlArgs(triplet.Client, triplet.Sender, triplet.Recipient, triplet.SenderDomain, cancellationToken);
-        var row = session.Dialect.CachesCommands
-            ? await Sqlite.ReadBothAsync(session, args).ConfigureAwait(false)
-            : await session.Connection.QueryFirstOrDefaultAsync<TripletAndAwlRow>(StoreSql.SelectTripletAndAwl, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        var row = await session.Connection.QueryFirstOrDefaultAsync<TripletAndAwlRow>(StoreSql.SelectTripletAndAwl, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         return row is null ? (null, null) : (row.AutoWhitelist(), row.Triplet());
     }
 
     public static async Task<AutoWhitelistEntry?> ReadAutoWhitelistAsync(StoreSession session, string client, string domain, CancellationToken cancellationToken)
     {
         var args = new AwlKeyArgs(client, domain, cancellationToken);
-        var row = session.Dialect.CachesCommands
-            ? await Sqlite.ReadAutoWhitelistAsync(session, args).ConfigureAwait(false)
-            : await session.Connection.QueryFirstOrDefaultAsync<AwlRow>(StoreSql.SelectAwl, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        var row = await session.Connection.QueryFirstOrDefaultAsync<AwlRow>(StoreSql.SelectAwl, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         return row?.ToEntry();
     }
 
     /// <summary>Inserts a triplet row; 0 when another transaction inserted it first.</summary>
     public static Task<int> InsertTripletAsync(StoreSession session, TripletEntry entry, CancellationToken cancellationToken) =>
-        session.Dialect.CachesCommands
-            ? Sqlite.InsertTripletAsync(session, Write(entry, cancellationToken))
-            : session.Connection.ExecuteAsync(StoreSql.InsertTriplet, Write(entry, cancellationToken), commandTimeout: session.CommandTimeout);
+        session.Connection.ExecuteAsync(StoreSql.InsertTriplet, Write(entry, cancellationToken), commandTimeout: session.CommandTimeout);
 
     public static Task<int> UpdateTripletAsync(StoreSession session, TripletEntry entry, CancellationToken cancellationToken) =>
-        session.Dialect.CachesCommands
-            ? Sqlite.UpdateTripletAsync(session, Write(entry, cancellationToken))
-            : session.Connection.ExecuteAsync(StoreSql.UpdateTriplet, Write(entry, cancellationToken), commandTimeout: session.CommandTimeout);
+        session.Connection.ExecuteAsync(StoreSql.UpdateTriplet, Write(entry, cancellationToken), commandTimeout: session.CommandTimeout);
 
     /// <summary>Extends a live auto-whitelist entry to <paramref name="expires"/>, used at <paramref name="now"/>.</summary>
     public static Task<int> ExtendAutoWhitelistAsync(StoreSession session, string client, string senderDomain, long now, long expires,
         CancellationToken cancellationToken) =>
-        session.Dialect.CachesCommands
-            ? Sqlite.ExtendAutoWhitelistAsync(session, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken))
-            : session.Connection.ExecuteAsync(StoreSql.ExtendAwl, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken), commandTimeout: session.CommandTimeout);
+        session.Connection.ExecuteAsync(StoreSql.ExtendAwl, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken), commandTimeout: session.CommandTimeout);
 
     /// <summary>Counts a pass for (client, sender domain) (<see cref="StoreSql.CountPass"/>).</summary>
     public static Task<int> CountPassAsync(StoreSession session, string client, string senderDomain, long now, long expires,
         CancellationToken cancellationToken) =>
-        session.Dialect.CachesCommands
-            ? Sqlite.CountPassAsync(session, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken))
-            : session.Connection.ExecuteAsync(StoreSql.CountPass, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken), commandTimeout: session.CommandTimeout);
+        session.Connection.ExecuteAsync(StoreSql.CountPass, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken), commandTimeout: session.CommandTimeout);
 
     /// <summary>Extends a passed triplet's lifetime to <paramref name="expires"/>, used at <paramref name="now"/>.</summary>
     public static Task<int> TouchTripletAsync(StoreSession session, Triplet triplet, long now, long expires, CancellationToken cancellationToken)
     {
         var args = new TripletTouchArgs(triplet.Client, triplet.Sender, triplet.Recipient, now, expires, cancellationToken);
-        return session.Dialect.CachesCommands
-            ? Sqlite.TouchTripletAsync(session, args)
-            : session.Connection.ExecuteAsync(StoreSql.TouchTriplet, args, commandTimeout: session.CommandTimeout);
+        return session.Connection.ExecuteAsync(StoreSql.TouchTriplet, args, commandTimeout: session.CommandTimeout);
     }
 
     /// <summary>
@@ -113,28 +97,4 @@ internal static class GreylistRows
         entry.Expires.ToUnixTimeSeconds(), entry.Deferrals, cancellationToken);
 
     public static DateTimeOffset Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(unixSeconds);
-
-    /// <summary>The SQLite call sites, their commands reused.</summary>
-    [CacheCommand]
-    private static class Sqlite
-    {
-        public static Task<TripletRow?> ReadTripletAsync(StoreSession session, TripletKeyArgs args) =>
-            session.Connection.QueryFirstOrDefaultAsync<TripletRow>(StoreSql.SelectTriplet, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<TripletAndAwlRow?> ReadBothAsync(StoreSession session, TripletAndAwlArgs args) =>
-            session.Connection.QueryFirstOrDefaultAsync<TripletAndAwlRow>(StoreSql.SelectTripletAndAwl, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<AwlRow?> ReadAutoWhitelistAsync(StoreSession session, AwlKeyArgs args) =>
-            session.Connection.QueryFirstOrDefaultAsync<AwlRow>(StoreSql.SelectAwl, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<int> InsertTripletAsync(StoreSession session, TripletWrite args) => session.Connection.ExecuteAsync(StoreSql.InsertTriplet, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<int> UpdateTripletAsync(StoreSession session, TripletWrite args) => session.Connection.ExecuteAsync(StoreSql.UpdateTriplet, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<int> ExtendAutoWhitelistAsync(StoreSession session, AwlTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.ExtendAwl, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<int> CountPassAsync(StoreSession session, AwlTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.CountPass, args, commandTimeout: session.CommandTimeout);
-
-        public static Task<int> TouchTripletAsync(StoreSession session, TripletTouchArgs args) => session.Connection.ExecuteAsync(StoreSql.TouchTriplet, args, commandTimeout: session.CommandTimeout);
-    }
 }

@@ -108,7 +108,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             Pooling = false,
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         };
-        var connection = new SqliteConnection(builder.ToString());
+        var connection = new PreparingSqliteConnection(builder.ToString());
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);

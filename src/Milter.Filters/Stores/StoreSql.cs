@@ -279,7 +279,6 @@ internal sealed class SqlDialect
         // Takes the write lock up front: the read and the write of a check see one state.
         BeginWrite = "BEGIN IMMEDIATE",
         LocksTripletForUpdate = false,
-        CachesCommands = true,
         MigrationLock = null,
     };
 
@@ -289,7 +288,6 @@ internal sealed class SqlDialect
         BeginWrite = "BEGIN",
         // Row lock: a second MX host checking the same triplet waits and then sees this one's write.
         LocksTripletForUpdate = true,
-        CachesCommands = false,
         // Two hosts starting at once must not both migrate; any constant key shared by all milterhosts.
         MigrationLock = "SELECT pg_advisory_xact_lock(7045891263)",
     };
@@ -299,8 +297,6 @@ internal sealed class SqlDialect
     /// <summary>Whether a write transaction reads a triplet with <see cref="StoreSql.SelectTripletForUpdate"/> (a row lock) rather than <see cref="StoreSql.SelectTriplet"/> (SQLite: the whole database is locked already).</summary>
     public required bool LocksTripletForUpdate { get; init; }
 
-    /// <summary>Whether the check path reuses its commands (SQLite: a reused command keeps its statement prepared).</summary>
-    public required bool CachesCommands { get; init; }
     public required string? MigrationLock { get; init; }
 
     public const string Commit = "COMMIT";

@@ -128,6 +128,29 @@ public sealed class SqliteStoreTests : StoreContract
         }
     }
 
+    [Fact]
+    public async Task A_connection_keeps_each_statement_compiled_for_the_next_call_with_the_same_sql()
+    {
+        var stores = await OpenAsync();
+
+        var (before, afterFirst, afterSecond, reused) = await stores.Database.RunAsync(async (session, ct) =>
+        {
+            var connection = Assert.IsType<PreparingSqliteConnection>(session.Connection);
+            var before = connection.PreparedCount;
+            await GreylistRows.ReadAutoWhitelistAsync(session, "192.0.2.0/24", "sender.example", ct);
+            var afterFirst = connection.PreparedCount;
+            var kept = connection.TakePrepared(StoreSql.SelectAwl);
+            Assert.NotNull(kept);
+            connection.KeepPrepared(kept);
+            await GreylistRows.ReadAutoWhitelistAsync(session, "198.51.100.0/24", "other.example", ct);
+            return (before, afterFirst, connection.PreparedCount, ReferenceEquals(kept, connection.TakePrepared(StoreSql.SelectAwl)));
+        }, CancellationToken.None);
+
+        Assert.Equal(before + 1, afterFirst);
+        Assert.Equal(afterFirst, afterSecond);
+        Assert.True(reused, "the second call with the same SQL ran on the kept command");
+    }
+
     private static Task<long> SynchronousAsync(MilterStores stores) =>
         stores.Database.RunAsync(async (session, ct) =>
         {
