@@ -290,10 +290,6 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
             await WriteGreylistAsync(session, key, n, cancellationToken).ConfigureAwait(false);
     }
 
-    // Not [CacheCommand]: Dapper.AOT keeps a recycled command per call site for the whole process,
-    // whatever the provider, and hands a SqliteCommand to a PostgreSQL connection once one process
-    // has used both (InvalidCastException); it also detaches the command from its connection, which
-    // makes Microsoft.Data.Sqlite drop the prepared statement, so it would save only an allocation.
     private static Task<int> WriteGreylistAsync(StoreSession session, GreylistKey key, long n, CancellationToken cancellationToken) =>
         session.Connection.ExecuteAsync(StoreSql.AddGreylistTally,
             new GreylistTallyWrite(key.Minute, GreylistEventNames.Of(key.Event), key.Delay, n, cancellationToken), commandTimeout: session.CommandTimeout);
