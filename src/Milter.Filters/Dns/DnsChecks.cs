@@ -95,13 +95,24 @@ public sealed class DnsChecks
             return new MessageLookups(plan.IsEmpty ? Task.FromResult(DnsFacts.None) : state.Checks.LookUpAsync(plan, state.Session.QueueId ?? "-"));
         }, (Checks: this, Session: session));
 
+    /// <summary>
+    /// A client of ours: a local submission, a logged-in user or a relay client
+    /// (<c>relay.allow_clients</c>). No block list refuses it, nor an SPF result.
+    /// </summary>
+    public bool IsOurs(SessionContext session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return session.IsLocalSubmission
+            || session.ClientAddress is not { } client
+            || session.AuthenticatedUser is not null
+            || IPNetworks.FirstContaining(_relayClients, client) is not null;
+    }
+
     private LookupPlan Plan(SessionContext session)
     {
         if (session.IsLocalSubmission || session.ClientAddress is not { } client)
             return LookupPlan.Empty;
-        var authenticated = session.AuthenticatedUser is not null;
-        // Relay clients and logged-in users are ours: no block list (nor SPF refusal) refuses them.
-        var ours = authenticated || IPNetworks.FirstContaining(_relayClients, client) is not null;
+        var ours = IsOurs(session);
         var lists = ours ? [] : Lists;
         // Sender and recipient skips are decided per recipient: the lookups still serve the others.
         var greylisted = _greylist.Enabled && _greylistExemption.OfSession(session) is null;

@@ -29,21 +29,17 @@ public sealed class SpfFilter : IMilterFilter
 
     private readonly SpfOptions _options;
     private readonly DnsChecks _checks;
-    private readonly IReadOnlyList<IPNetwork> _trustedClients;
     private readonly AddressPattern[] _exempt;
     private readonly TraceStamp _stamp;
 
-    /// <param name="trustedClients"><c>relay.allow_clients</c>: never refused, never given a header.</param>
     /// <param name="stamp">Who the header names as receiver; null: <see cref="TraceStamp.Local"/>.</param>
     /// <exception cref="FormatException">An <c>exempt_recipients</c> pattern does not compile.</exception>
-    public SpfFilter(SpfOptions options, DnsChecks checks, IReadOnlyList<IPNetwork> trustedClients, TraceStamp? stamp = null)
+    public SpfFilter(SpfOptions options, DnsChecks checks, TraceStamp? stamp = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(checks);
-        ArgumentNullException.ThrowIfNull(trustedClients);
         _options = options;
         _checks = checks;
-        _trustedClients = trustedClients;
         _exempt = [.. options.ExemptRecipients.Select(AddressPattern.Parse)];
         _stamp = stamp ?? TraceStamp.Local;
         if (!options.IsOn)
@@ -88,7 +84,7 @@ public sealed class SpfFilter : IMilterFilter
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(recipient);
-        if (!_options.RejectFail || IsOurs(session) || AddressPattern.AnyMatches(_exempt, recipient.Address))
+        if (!_options.RejectFail || _checks.IsOurs(session) || AddressPattern.AnyMatches(_exempt, recipient.Address))
             return Verdict.Continue;
         var facts = await _checks.GetAsync(session, cancellationToken).ConfigureAwait(false);
         return facts.Spf is { Result: SpfResult.Fail } check
@@ -124,19 +120,13 @@ public sealed class SpfFilter : IMilterFilter
             for (var i = seen.Forged.Count - 1; i >= 0; i--)
                 modifier.ChangeHeader((uint)seen.Forged[i], ReceivedSpf.HeaderName, "");
         }
-        if (IsOurs(session))
+        if (_checks.IsOurs(session))
             return Verdict.Continue;
         var facts = await _checks.GetAsync(session, cancellationToken).ConfigureAwait(false);
         if (facts.Spf is { } check)
             modifier.InsertHeader(0, ReceivedSpf.HeaderName, ReceivedSpf.Value(check, session.ClientAddress!, session.Sender ?? "", session.Helo, _stamp.HostOf(session)));
         return Verdict.Continue;
     }
-
-    private bool IsOurs(SessionContext session) =>
-        session.IsLocalSubmission
-        || session.ClientAddress is not { } client
-        || session.AuthenticatedUser is not null
-        || IPNetworks.FirstContaining(_trustedClients, client) is not null;
 
     private static IncomingHeaders StateOf(SessionContext session) => session.MessageState.GetOrAdd(HeadersKey, static () => new IncomingHeaders());
 

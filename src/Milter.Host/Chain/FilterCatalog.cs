@@ -61,7 +61,7 @@ public sealed class FilterCatalog
         MilterFilterRegistration.BuiltIn(FilterNames.DnsLists, o => o.DnsLists,
             (c, lists) => lists.Count > 0 ? new DnsListFilter(c.Dns) : null),
         MilterFilterRegistration.BuiltIn(FilterNames.Spf, o => o.Spf,
-            (c, spf) => spf.IsOn ? new SpfFilter(spf, c.Dns, c.TrustedClients) : null),
+            (c, spf) => spf.IsOn ? new SpfFilter(spf, c.Dns) : null),
         MilterFilterRegistration.BuiltIn(FilterNames.Greylist, o => o.Greylist,
             (c, greylist) => greylist.Enabled
                 ? new GreylistFilter(c.Greylist, greylist, c.TrustedClients, c.Dns, c.Time, c.Loggers.CreateLogger<GreylistFilter>())

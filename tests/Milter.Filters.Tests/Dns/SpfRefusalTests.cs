@@ -61,7 +61,7 @@ public sealed class SpfRefusalTests : IAsyncLifetime
         return new FilterChainFactory(_clock, NullLoggerFactory.Instance).Create(options, new FilterChainInputs
         {
             LocalDomains = new LocalDomains(["example.com"]),
-            Greylist = [new SpfFilter(spf, checks, options.Relay.AllowClients, Stamp)],
+            Greylist = [new SpfFilter(spf, checks, Stamp)],
         });
     }
 
@@ -213,12 +213,12 @@ public sealed class SpfRefusalTests : IAsyncLifetime
     {
         var checks = new DnsChecks(_resolver, new MilterOptions(), _clock, NullLogger<DnsChecks>.Instance);
 
-        Assert.Equal(FilterNeeds.None, new SpfFilter(new SpfOptions(), checks, []).Needs);
-        var refusing = new SpfFilter(Refusing, checks, []).Needs;
+        Assert.Equal(FilterNeeds.None, new SpfFilter(new SpfOptions(), checks).Needs);
+        var refusing = new SpfFilter(Refusing, checks).Needs;
         Assert.Equal(Protocol.Negotiation.MilterStages.Mail | Protocol.Negotiation.MilterStages.Rcpt, refusing.Stages);
         Assert.Equal(Protocol.Negotiation.MilterStages.Rcpt, refusing.Replies);
         Assert.Equal(Protocol.Negotiation.ActionFlags.None, refusing.Actions);
-        var marking = new SpfFilter(new SpfOptions { AddHeader = true }, checks, []).Needs;
+        var marking = new SpfFilter(new SpfOptions { AddHeader = true }, checks).Needs;
         Assert.Equal(["Received-SPF"], marking.HeaderNames);
         Assert.Equal(Protocol.Negotiation.MilterStages.None, marking.Replies);
         Assert.Equal(Protocol.Negotiation.ActionFlags.AddHeaders | Protocol.Negotiation.ActionFlags.ChangeHeaders, marking.Actions);
