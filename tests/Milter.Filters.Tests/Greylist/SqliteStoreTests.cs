@@ -133,22 +133,25 @@ public sealed class SqliteStoreTests : StoreContract
     {
         var stores = await OpenAsync();
 
-        var (before, afterFirst, afterSecond, reused) = await stores.Database.RunAsync(async (session, ct) =>
+        var (before, afterFirst, afterSecond, reused, client) = await stores.Database.RunAsync(async (session, ct) =>
         {
             var connection = Assert.IsType<PreparingSqliteConnection>(session.Connection);
             var before = connection.PreparedCount;
             await GreylistRows.ReadAutoWhitelistAsync(session, "192.0.2.0/24", "sender.example", ct);
             var afterFirst = connection.PreparedCount;
-            var kept = connection.TakePrepared(StoreSql.SelectAwl);
+            var kept = connection.FindPrepared(StoreSql.SelectAwl);
             Assert.NotNull(kept);
-            connection.KeepPrepared(kept);
             await GreylistRows.ReadAutoWhitelistAsync(session, "198.51.100.0/24", "other.example", ct);
-            return (before, afterFirst, connection.PreparedCount, ReferenceEquals(kept, connection.TakePrepared(StoreSql.SelectAwl)));
+            var again = connection.FindPrepared(StoreSql.SelectAwl);
+            return (before, afterFirst, connection.PreparedCount, ReferenceEquals(kept, again),
+                again?.Parameters.Cast<SqliteParameter>().Select(p => p.Value).OfType<string>().FirstOrDefault());
         }, CancellationToken.None);
 
         Assert.Equal(before + 1, afterFirst);
         Assert.Equal(afterFirst, afterSecond);
         Assert.True(reused, "the second call with the same SQL ran on the kept command");
+        // The kept command's parameters were given the second call's values in place.
+        Assert.Equal("198.51.100.0/24", client);
     }
 
     private static Task<long> SynchronousAsync(MilterStores stores) =>
