@@ -24,7 +24,7 @@ public static class RestoreMailCommand
 
         var command = new Command("restore-mail",
             "Append the backed-up messages missing from each live mbox (by Message-ID, else by a hash of the whole message), "
-            + "under the locks the MTA and mail clients honour; the live mbox is never truncated.")
+            + "under the locks the MTA and mail clients honour; the live mbox is only appended to (a write that fails is cut back to the last whole message).")
         {
             from, users, spool, lockTimeout, dryRun, json,
         };
@@ -69,7 +69,7 @@ public static class RestoreMailCommand
             table.Add(mailbox.User,
                 mailbox.BackupMessages.ToString(CultureInfo.InvariantCulture),
                 mailbox.Failure is null ? mailbox.LiveMessages.ToString(CultureInfo.InvariantCulture) : "-",
-                mailbox.Failure is null ? mailbox.Appended.ToString(CultureInfo.InvariantCulture) : "-",
+                mailbox.Failure is null || mailbox.Appended > 0 ? mailbox.Appended.ToString(CultureInfo.InvariantCulture) : "-",
                 status);
         }
         table.WriteTo(output);

@@ -133,6 +133,18 @@ internal static unsafe partial class Posix
         return 0;
     }
 
+    /// <summary>ftruncate (across EINTR); 0 or the errno.</summary>
+    public static int Truncate(int fd, long length)
+    {
+        while (ftruncate(fd, length) != 0)
+        {
+            var errno = LibC.errno;
+            if (errno != EINTR)
+                return errno;
+        }
+        return 0;
+    }
+
     /// <summary>fsync; 0 or the errno.</summary>
     public static int Sync(int fd) => fsync(fd) == 0 ? 0 : LibC.errno;
 

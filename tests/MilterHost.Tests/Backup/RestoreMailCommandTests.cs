@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Milter.TestSupport;
 
 namespace MilterHost.Tests.Backup;
 
@@ -185,6 +186,50 @@ public sealed partial class RestoreMailCommandTests : IDisposable
             numbers.Add(number);
         }
         return numbers;
+    }
+
+    [Fact]
+    public async Task A_full_disk_leaves_the_mailbox_ending_in_the_last_whole_message_and_says_how_many_were_appended()
+    {
+        // Four messages of 24 KiB in the backup; the live spool is a 64 KiB tmpfs of a private mount
+        // namespace, so the third message's write fails part way with ENOSPC.
+        string Big(int n) => WithId($"big{n}@example.org", "f@example.org", string.Concat(Enumerable.Repeat($"line {n} of a large message\n", 900)));
+        _run.Mailbox("alice", Big(1) + Big(2) + Big(3) + Big(4));
+        Assert.Equal(0, (await _run.RunAsync()).Exit);
+        var live = WithId("live@example.org", "g@example.org", "arrived after the backup");
+        using var work = new TempDirectory();
+        var spool = work.Combine("spool");
+        Directory.CreateDirectory(spool);
+        var seed = work.Combine("seed");
+        File.WriteAllText(seed, live);
+        var result = work.Combine("result");
+
+        // As root a mount namespace is enough; otherwise a user namespace maps this user to root in it.
+        var psi = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (!Environment.IsPrivilegedProcess)
+            psi.ArgumentList.Add("--map-root-user");
+        string[] arguments =
+        [
+            "--mount", "--propagation", "private", "sh", "-c",
+            "mount -t tmpfs -o size=64k restore-test \"$SPOOL\" && cp \"$SEED\" \"$SPOOL/alice\" || exit 99; \"$@\"; rc=$?; cp \"$SPOOL/alice\" \"$RESULT\"; exit $rc", "sh",
+            .. MilterHostProcess.Command, "restore-mail", "--spool", spool, "--from", Path.Combine(_run.Destination, _run.Today),
+        ];
+        foreach (var a in arguments)
+            psi.ArgumentList.Add(a);
+        psi.Environment["SPOOL"] = spool;
+        psi.Environment["SEED"] = seed;
+        psi.Environment["RESULT"] = result;
+        using var process = Process.Start(psi)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}: {await output} {await error}");
+        // Whole messages only: the live one, then the two that fitted, and nothing of the third.
+        Assert.Equal(live + Big(1) + Big(2), File.ReadAllText(result));
+        var line = (await output).Split('\n')[1];
+        Assert.Matches(@"^alice\s+4\s+-\s+2\s+failed: append failed \(No space left on device\); the mailbox was cut back to its last whole message", line);
+        Assert.Contains("restore-mail: alice not restored: append failed (No space left on device)", await error);
     }
 
     [GeneratedRegex("(?=^From )", RegexOptions.Multiline)]

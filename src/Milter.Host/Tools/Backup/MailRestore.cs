@@ -8,7 +8,8 @@ namespace MilterHost.Tools.Backup;
 /// Puts backed-up messages back into the live spool: for each mailbox, under the same dot-lock and
 /// fcntl lock a delivery agent takes (an exclusive write lock here, as we append), the messages of the
 /// backup that the live mbox does not hold (by <see cref="MessageIdentity"/>) are appended as stored.
-/// The live mbox is only ever appended to, never truncated or rewritten, so mail that arrived since the
+/// The live mbox is only ever appended to, never cut below what it held or rewritten (a write that
+/// fails is cut back to the end of the last whole message appended), so mail that arrived since the
 /// backup stays as it is, and a second run appends nothing. A backup that does not match its manifest
 /// is not used.
 /// </summary>
@@ -63,10 +64,11 @@ public sealed class MailRestore(TimeProvider timeProvider)
         if (attempt.Lock is null)
             return Failed(attempt.Failure!);
         using var held = attempt.Lock;
+        Appender? target = null;
         try
         {
             var (live, liveMessages, tail) = await ReadLiveAsync(held, cancellationToken);
-            var target = options.DryRun ? null : new Appender(held.Descriptor, tail);
+            target = options.DryRun ? null : new Appender(held.Descriptor, held.Size, tail);
             var (inBackup, appended, appendedBytes) = await AppendMissingAsync(backup, live, target, cancellationToken);
             if (target is not null && appended > 0)
                 target.Sync();
@@ -74,6 +76,13 @@ public sealed class MailRestore(TimeProvider timeProvider)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
+            // The whole messages appended before a failed write stay (they were missing); say how many.
+            if (target is { Messages: > 0 })
+            {
+                var synced = Posix.Sync(held.Descriptor);
+                return new RestoreResult(entry.User, entry.Messages, 0, target.Messages, target.Bytes, held.Created,
+                    synced == 0 ? e.Message : $"{e.Message}; fsync: {Posix.Message(synced)}");
+            }
             return Failed(e.Message);
         }
     }
@@ -119,19 +128,32 @@ public sealed class MailRestore(TimeProvider timeProvider)
 
     /// <summary>
     /// Appends whole messages to the locked mbox (O_APPEND), each separated from the one before by an
-    /// empty line as mbox requires: a mailbox or message that does not end in one gets the newlines it lacks.
+    /// empty line as mbox requires: a mailbox or message that does not end in one gets the newlines it
+    /// lacks. A write that fails (a full disk, a quota) cuts the file back to where it ended before
+    /// that message, so the mailbox never ends in part of one; the lock keeps deliveries out meanwhile.
     /// </summary>
-    private sealed class Appender(int fd, byte[] tail)
+    private sealed class Appender(int fd, long size, byte[] tail)
     {
         // What the file ends with: "" (empty), "\n\n" (a blank line), "x\n" or "xx" (not).
         private bool _endsWithBlankLine = tail.Length == 0 || tail.AsSpan().SequenceEqual("\n\n"u8);
         private bool _endsWithNewline = tail.Length == 0 || tail[^1] == (byte)'\n';
+        // The file's length after the last whole message written.
+        private long _whole = size;
+
+        /// <summary>Whole messages appended so far.</summary>
+        public long Messages { get; private set; }
+
+        /// <summary>Their bytes, separators included.</summary>
+        public long Bytes { get; private set; }
 
         /// <summary>The bytes written.</summary>
         public long Append(byte[] message)
         {
             var separator = _endsWithBlankLine ? ""u8 : _endsWithNewline ? "\n"u8 : "\n\n"u8;
             var written = Write(separator) + Write(message);
+            _whole += written;
+            Messages++;
+            Bytes += written;
             _endsWithNewline = message.AsSpan().EndsWith("\n"u8);
             _endsWithBlankLine = message.AsSpan().EndsWith("\n\n"u8);
             return written;
@@ -141,7 +163,7 @@ public sealed class MailRestore(TimeProvider timeProvider)
         public void Sync()
         {
             if (!_endsWithBlankLine)
-                Write(_endsWithNewline ? "\n"u8 : "\n\n"u8);
+                _whole += Write(_endsWithNewline ? "\n"u8 : "\n\n"u8);
             _endsWithBlankLine = true;
             var errno = Posix.Sync(fd);
             if (errno != 0)
@@ -151,9 +173,12 @@ public sealed class MailRestore(TimeProvider timeProvider)
         private int Write(ReadOnlySpan<byte> data)
         {
             var errno = Posix.Write(fd, data);
-            if (errno != 0)
-                throw new IOException($"append failed, the mailbox may end in part of a restored message: {Posix.Message(errno)}");
-            return data.Length;
+            if (errno == 0)
+                return data.Length;
+            var cut = Posix.Truncate(fd, _whole);
+            throw new IOException(cut == 0
+                ? $"append failed ({Posix.Message(errno)}); the mailbox was cut back to its last whole message ({_whole} bytes)"
+                : $"append failed ({Posix.Message(errno)}), and cutting the mailbox back to its last whole message ({_whole} bytes) failed too ({Posix.Message(cut)}): it may end in part of a restored message");
         }
     }
 }
