@@ -162,6 +162,30 @@ public sealed class MilterServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Handlers_that_answer_late_at_every_stage_leave_the_connection_reading_the_next_frames()
+    {
+        // Every stage answers after a wait, so the socket is watched while each handler works; the
+        // watch must never keep the MTA's next frame from the session's own read (a watch on a
+        // socket operation of its own, left pending after the handler answered, hung here).
+        Start(new SessionOptions(), async c =>
+        {
+            await Task.Delay(2);
+            return await Policy(c);
+        });
+        await using var mta = await Open();
+
+        var first = await WholeMessage(mta, "Q1").WaitAsync(PipeSession.HangLimit);
+        var second = await WholeMessage(mta, "Q2").WaitAsync(PipeSession.HangLimit);
+        await mta.QuitAsync();
+
+        Assert.Equal(ReplyCode.Accept, first.Code);
+        Assert.Equal(ReplyCode.Accept, second.Code);
+        await WaitForNoConnections();
+        Assert.Equal("CLOSE", Assert.Single(_handlers).Stages.Last());
+        Assert.Empty(_log.AtLeast(LogLevel.Warning));
+    }
+
+    [Fact]
     public async Task Over_the_connection_cap_a_new_connection_is_closed_at_once_while_the_others_work()
     {
         Start(new SessionOptions { Limits = new() { MaxConnections = 2 } }, Policy);
