@@ -45,6 +45,22 @@ internal sealed class PreparingSqliteConnection(string connectionString) : Sqlit
     /// <summary>How many commands are kept (for tests).</summary>
     internal int PreparedCount => _prepared.Count;
 
+    /// <summary>
+    /// The command kept for a statement the stores run without Dapper (BEGIN, COMMIT, PRAGMAs): made
+    /// on first use and left kept, since a connection serves one session at a time.
+    /// </summary>
+    public SqliteCommand Statement(string sql)
+    {
+        var key = new PreparedKey(null, sql);
+        if (!_prepared.TryGetValue(key, out var command))
+        {
+            command = CreateCommand();
+            command.CommandText = sql;
+            _prepared.Add(key, command);
+        }
+        return command;
+    }
+
     /// <summary>A kept command for <paramref name="sql"/>, left in place (for tests); null when none is kept.</summary>
     internal SqliteCommand? FindPrepared(string sql) =>
         _prepared.FirstOrDefault(kept => kept.Key.Sql == sql).Value;
@@ -68,6 +84,6 @@ internal sealed class PreparingSqliteConnection(string connectionString) : Sqlit
         base.Dispose(disposing);
     }
 
-    /// <summary>A call site's factory (compared by reference) and its SQL text.</summary>
-    private readonly record struct PreparedKey(CommandFactory Factory, string Sql);
+    /// <summary>A call site's factory (compared by reference; null for <see cref="Statement"/>) and its SQL text.</summary>
+    private readonly record struct PreparedKey(CommandFactory? Factory, string Sql);
 }

@@ -35,12 +35,11 @@ internal sealed class SqliteDatabase : StoreDatabase
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _readGate = new(MaxReaders, MaxReaders);
     private readonly ConcurrentBag<Reader> _readers = [];
-    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private readonly string _path;
     private readonly StoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private SqliteConnection _connection;
+    private PreparingSqliteConnection _connection;
     private volatile bool _replacing;
     private volatile bool _unmigrated;
     private volatile bool _disposed;
@@ -56,7 +55,7 @@ internal sealed class SqliteDatabase : StoreDatabase
     private SqliteConnection? _checkpointer;
     private int _checkpointerGeneration;
 
-    private SqliteDatabase(SqliteConnection connection, string path, StoreOptions options, TimeProvider time, ILogger logger) : base(SqlDialect.Sqlite, "sqlite:" + path)
+    private SqliteDatabase(PreparingSqliteConnection connection, string path, StoreOptions options, TimeProvider time, ILogger logger) : base(SqlDialect.Sqlite, "sqlite:" + path)
     {
         _connection = connection;
         _path = path;
@@ -82,7 +81,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
-    private static async Task<SqliteConnection> ConnectAsync(string full, StoreOptions options, CancellationToken cancellationToken)
+    private static async Task<PreparingSqliteConnection> ConnectAsync(string full, StoreOptions options, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         return await ConnectAsync(full, options, SqliteOpenMode.ReadWriteCreate,
@@ -98,7 +97,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             ], cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<SqliteConnection> ConnectAsync(string full, StoreOptions options, SqliteOpenMode mode, string[] pragmas,
+    private static async Task<PreparingSqliteConnection> ConnectAsync(string full, StoreOptions options, SqliteOpenMode mode, string[] pragmas,
         CancellationToken cancellationToken)
     {
         var builder = new SqliteConnectionStringBuilder
@@ -191,9 +190,6 @@ internal sealed class SqliteDatabase : StoreDatabase
             if (!_replacing)
                 StoreLog.FileRemoved(_logger, Description); // once, however long the folder stays unusable
             _replacing = true;
-            foreach (var command in _prepared.Values)
-                await command.DisposeAsync().ConfigureAwait(false);
-            _prepared.Clear();
             await _connection.DisposeAsync().ConfigureAwait(false);
             // The old file's WAL and shared-memory index must not be read as the new file's.
             File.Delete(_path + "-wal");
@@ -272,9 +268,6 @@ internal sealed class SqliteDatabase : StoreDatabase
             if (_disposed)
                 return;
             _disposed = true;
-            foreach (var command in _prepared.Values)
-                await command.DisposeAsync().ConfigureAwait(false);
-            _prepared.Clear();
             await _connection.DisposeAsync().ConfigureAwait(false);
             // Wait for the readers in use, close them all, then let waiting readers in to see _disposed.
             for (var i = 0; i < MaxReaders; i++)
@@ -290,22 +283,10 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
-    /// <summary>The command for <paramref name="sql"/> kept prepared on <paramref name="connection"/>, made on first use.</summary>
-    private static SqliteCommand RentPrepared(Dictionary<string, SqliteCommand> prepared, SqliteConnection connection, string sql)
-    {
-        if (!prepared.TryGetValue(sql, out var command))
-        {
-            command = connection.CreateCommand();
-            command.CommandText = sql;
-            prepared.Add(sql, command);
-        }
-        return command;
-    }
-
     private sealed class Session(SqliteDatabase database, bool releasesGate = true) : StoreSession(database._connection, database.Dialect)
     {
         // Called only while this session holds the gate, so the cache needs no lock of its own.
-        public override DbCommand Rent(string sql) => RentPrepared(database._prepared, database._connection, sql);
+        public override DbCommand Rent(string sql) => database._connection.Statement(sql);
 
         public override void Return(DbCommand command) { }
 
@@ -334,27 +315,20 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
-    /// <summary>A read connection and the statements prepared on it.</summary>
-    private sealed class Reader(SqliteConnection connection, int generation) : IAsyncDisposable
+    /// <summary>A read connection (its statements stay prepared on it) and the file generation it was opened on.</summary>
+    private sealed class Reader(PreparingSqliteConnection connection, int generation) : IAsyncDisposable
     {
-        public SqliteConnection Connection { get; } = connection;
+        public PreparingSqliteConnection Connection { get; } = connection;
 
         public int Generation { get; } = generation;
 
-        public Dictionary<string, SqliteCommand> Prepared { get; } = new(StringComparer.Ordinal);
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var command in Prepared.Values)
-                await command.DisposeAsync().ConfigureAwait(false);
-            await Connection.DisposeAsync().ConfigureAwait(false);
-        }
+        public ValueTask DisposeAsync() => Connection.DisposeAsync();
     }
 
     private sealed class ReadSession(SqliteDatabase database, Reader reader) : StoreSession(reader.Connection, database.Dialect)
     {
         // The reader is this session's alone until it is given back.
-        public override DbCommand Rent(string sql) => RentPrepared(reader.Prepared, reader.Connection, sql);
+        public override DbCommand Rent(string sql) => reader.Connection.Statement(sql);
 
         public override void Return(DbCommand command) { }
 
