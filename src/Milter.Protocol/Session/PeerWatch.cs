@@ -10,22 +10,39 @@ namespace Milter.Protocol.Session;
 /// filter (sendmail's milter timeouts): then it sends QUIT and closes. Either one, or the end of the
 /// stream, means no one will read the answer.
 /// </summary>
+/// <remarks>
+/// A look is never cancelled: a cancelled socket operation completes through the thread pool with
+/// an <see cref="OperationCanceledException"/>, one per slow stage (over a thousand a second under
+/// churn). A look the handler outlived stays pending instead and ends when the MTA's next frame
+/// arrives; the socket queues the session's own read behind it and serves both from that arrival.
+/// A later slow stage waits on the same look while it is still pending.
+/// </remarks>
 internal sealed class PeerWatch(Socket socket)
 {
     // Enough for the QUIT frame behind a few macro or no-reply frames; a longer look is not needed,
     // since whatever else arrived ends the watch anyway.
     private readonly byte[] _peek = new byte[64];
+    private Task<bool>? _look;
 
     /// <summary>
     /// Completes with true once the MTA left (the end of the stream, a reset, or a QUIT among the
-    /// frames waiting), false when something else arrived first; cancelled by <paramref name="cancellationToken"/>.
+    /// frames waiting), false when something else arrived first. The look still pending from an
+    /// earlier stage, or a new one.
     /// </summary>
-    public async Task<bool> LeftAsync(CancellationToken cancellationToken)
+    public Task<bool> LeftAsync()
+    {
+        var look = _look;
+        if (look is null || look.IsCompleted)
+            _look = look = LookAsync();
+        return look;
+    }
+
+    private async Task<bool> LookAsync()
     {
         int n;
         try
         {
-            n = await socket.ReceiveAsync(_peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+            n = await socket.ReceiveAsync(_peek, SocketFlags.Peek).ConfigureAwait(false);
         }
         catch (SocketException)
         {

@@ -120,23 +120,12 @@ internal sealed class StageRunner : IDisposable
         }
     }
 
-    private async ValueTask<Verdict> SlowAsync(ValueTask<Verdict> pending, MilterStages stage, bool progress, CancellationToken ct)
+    private ValueTask<Verdict> SlowAsync(ValueTask<Verdict> pending, MilterStages stage, bool progress, CancellationToken ct)
     {
-        var task = pending.AsTask();
         // While the handler works, the socket is watched: an MTA that leaves (sendmail's milter timeout
         // sends QUIT and closes) gets its handler cancelled and its place under the cap back at once.
-        using var stopWatch = _socket is null ? null : new CancellationTokenSource();
-        var watch = stopWatch is null ? null : (_peerWatch ??= new PeerWatch(_socket!)).LeftAsync(stopWatch.Token);
-        try
-        {
-            return await AwaitHandlerAsync(task, watch, stage, progress, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            // The socket's next read is the session's own: the look must not be pending then.
-            if (watch is { IsCompleted: false })
-                stopWatch!.Cancel();
-        }
+        var watch = _socket is null ? null : (_peerWatch ??= new PeerWatch(_socket)).LeftAsync();
+        return AwaitHandlerAsync(pending.AsTask(), watch, stage, progress, ct);
     }
 
     private async ValueTask<Verdict> AwaitHandlerAsync(Task<Verdict> task, Task<bool>? watch, MilterStages stage, bool progress, CancellationToken ct)
