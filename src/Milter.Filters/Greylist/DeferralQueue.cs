@@ -34,7 +34,8 @@ internal sealed class DeferralQueue
         _database = database;
         _options = options;
         _logger = logger;
-        _attempts = new BatchWriter<Attempt>(WriteAttemptsAsync, (ex, count) => StoreLog.AttemptsLost(logger, count, ex), AttemptBatch);
+        _attempts = new BatchWriter<Attempt>(WriteAttemptsAsync, (ex, count) => StoreLog.AttemptsLost(logger, count, ex), AttemptBatch,
+            options.AttemptGather, database.Time);
     }
 
     /// <summary>

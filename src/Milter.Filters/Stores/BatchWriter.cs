@@ -3,8 +3,9 @@ namespace Milter.Filters.Stores;
 /// <summary>
 /// Write-behind: callers add items and go on; one writer at a time takes everything queued so far
 /// (up to <c>maxBatch</c>) and writes it in one go, so the more callers add at once, the fewer
-/// transactions per item. No thread waits while the queue is empty: the writer is started by the
-/// add that finds none running and stops when it has emptied the queue.
+/// transactions per item. With a gathering time, the writer first waits that long for more items
+/// unless a whole batch is already queued. No thread waits while the queue is empty: the writer is
+/// started by the add that finds none running and stops when it has emptied the queue.
 /// </summary>
 /// <typeparam name="T">One queued write.</typeparam>
 internal sealed class BatchWriter<T>
@@ -12,6 +13,8 @@ internal sealed class BatchWriter<T>
     private readonly Func<List<T>, Task> _write;
     private readonly Action<Exception, int> _failed;
     private readonly int _maxBatch;
+    private readonly TimeSpan _gather;
+    private readonly TimeProvider _time;
     private readonly Queue<T> _queue = new();
     private readonly Lock _lock = new();
     private long _added;
@@ -22,7 +25,9 @@ internal sealed class BatchWriter<T>
     /// <param name="write">Writes one batch.</param>
     /// <param name="failed">Told when <paramref name="write"/> threw, with how many items were dropped; the writer goes on with the next batch.</param>
     /// <param name="maxBatch">Items per batch at most.</param>
-    public BatchWriter(Func<List<T>, Task> write, Action<Exception, int> failed, int maxBatch)
+    /// <param name="gather">How long the writer waits for more items before it takes a batch smaller than <paramref name="maxBatch"/>; zero: not at all.</param>
+    /// <param name="time">The clock of <paramref name="gather"/>.</param>
+    public BatchWriter(Func<List<T>, Task> write, Action<Exception, int> failed, int maxBatch, TimeSpan gather = default, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(write);
         ArgumentNullException.ThrowIfNull(failed);
@@ -30,6 +35,8 @@ internal sealed class BatchWriter<T>
         _write = write;
         _failed = failed;
         _maxBatch = maxBatch;
+        _gather = gather;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>Items added and not yet written (or dropped).</summary>
@@ -88,6 +95,8 @@ internal sealed class BatchWriter<T>
     {
         while (true)
         {
+            if (_gather > TimeSpan.Zero && Queued < _maxBatch)
+                await Task.Delay(_gather, _time).ConfigureAwait(false);
             List<T> batch;
             lock (_lock)
             {

@@ -36,6 +36,18 @@ public sealed record StoreOptions
     public int MaxQueuedAttempts { get; init; } = 10_000;
 
     /// <summary>
+    /// How long the writer of deferred attempts waits for more of them before it starts a
+    /// transaction, so that a burst of first attempts shares a few transactions instead of one or two
+    /// rows each: every transaction writes the log frames of the index pages at its end and takes
+    /// SQLite's locks again. Zero (the default for the library and its tests): a batch starts at once;
+    /// the daemon uses <see cref="Daemon"/>'s.
+    /// </summary>
+    public TimeSpan AttemptGather { get; init; }
+
+    /// <summary>The daemon's tuning: the defaults, with deferred attempts gathered for 10 ms.</summary>
+    public static StoreOptions Daemon { get; } = new() { AttemptGather = TimeSpan.FromMilliseconds(10) };
+
+    /// <summary>
     /// Distinct tally rows waiting for the next write (every 5 s), at most; past it a decision is
     /// counted without its network and sender domain, and a greylist event is dropped and counted.
     /// </summary>

@@ -19,7 +19,7 @@ internal sealed class StoreService(LoadedConfig config, DaemonMetrics metrics, T
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _stores = await StoreFactory.OpenAsync(config.Options.Database, time, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _stores = await StoreFactory.OpenAsync(config.Options.Database, time, loggers, StoreOptions.Daemon, cancellationToken).ConfigureAwait(false);
         _stores.Observer = metrics;
     }
 
