@@ -94,6 +94,9 @@ public sealed class HarnessTests
         Assert.Contains($"did not start listening on port {port} (PortTaken)", error.Message, StringComparison.Ordinal);
         Assert.Contains("daemon MTA-v4: cannot bind: Address already in use", error.Message, StringComparison.Ordinal);
         Assert.False(sendmail.IsRunning);
+        // The daemon that could not bind wrote no pid file but kept retrying: it is stopped too, or
+        // it would take the port once free and outlive the test.
+        Assert.Empty(sendmail.ProcessesInSandbox());
     }
 
     [Fact]

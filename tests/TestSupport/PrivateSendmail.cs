@@ -159,11 +159,23 @@ public sealed class PrivateSendmail : IAsyncDisposable
         }
     }
 
+    /// <summary>The sendmail processes working in this sandbox, the daemon's pid file or not.</summary>
+    public IReadOnlyList<int> ProcessesInSandbox() => [.. ProcFs.WorkingIn(Directory, "sendmail")];
+
     /// <summary>Stops the daemon and any session processes it forked; does nothing when none runs.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Sandbox.ReadPid(_layout.PidFile) is not { } pid)
         {
+            // sendmail writes its pid file only once it has bound its port: a start that failed on a
+            // port held by another listener leaves a daemon that keeps retrying the bind, works in
+            // the sandbox's queue folder, and would serve that port once it is free, long after the
+            // test (one leaked per end-to-end run, adopted by init, its folder deleted).
+            foreach (var straggler in ProcessesInSandbox())
+            {
+                LibC.Signal(straggler, LibC.SIGKILL);
+            }
+
             return;
         }
 

@@ -56,6 +56,43 @@ internal static class ProcFs
         }
     }
 
+    /// <summary>
+    /// The live processes whose command name starts with <paramref name="command"/> and whose working
+    /// folder lies in <paramref name="folder"/> (also once that folder is deleted).
+    /// </summary>
+    public static IEnumerable<int> WorkingIn(string folder, string command)
+    {
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        foreach (var proc in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            string cwd, comm;
+            try
+            {
+                comm = File.ReadAllText(Path.Combine(proc, "comm")).TrimEnd('\n');
+                cwd = new FileInfo(Path.Combine(proc, "cwd")).LinkTarget ?? "";
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // it ended while we looked, or is not ours to see
+            }
+
+            if (cwd.EndsWith(" (deleted)", StringComparison.Ordinal))
+            {
+                cwd = cwd[..^" (deleted)".Length];
+            }
+
+            if (comm.StartsWith(command, StringComparison.Ordinal) && (cwd == root || cwd.StartsWith(root + "/", StringComparison.Ordinal)) && IsAlive(pid))
+            {
+                yield return pid;
+            }
+        }
+    }
+
     /// <summary>The process's command line (its title, for sendmail), arguments joined by spaces; empty once it has ended.</summary>
     public static string CommandLine(int pid)
     {
