@@ -76,6 +76,11 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
     {
         await using var daemon = await MountedDaemon.StartAsync("removed", Config);
         Assert.Equal([Greylisted], await BurstAsync(daemon, 1));
+        // The first attempt is written a moment after its answer (the write-behind gathers for 10 ms).
+        // Had that write come between the rm and the mount below, it would start the new file before
+        // the folder turned read-only, and the daemon's later opens through the read-only mount
+        // (SQLite falls back to read-only) would keep it busy at the umount.
+        await UntilWrittenAsync(daemon, 1);
 
         // Removed, with a read-only mount stacked over the folder: the daemon cannot start a new file.
         // (A read-only remount of a file system it has open for writing is refused by the kernel;
@@ -92,6 +97,20 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         Assert.Equal(1, daemon.Count("re-created at schema version"));
         Assert.Equal("ok", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'PRAGMA integrity_check'")).Trim());
         Assert.Equal("1", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim());
+    }
+
+    /// <summary>Waits until the database holds <paramref name="triplets"/> triplet rows (read with sqlite3 in the daemon's namespace).</summary>
+    private static async Task UntilWrittenAsync(MountedDaemon daemon, int triplets)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var count = (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim();
+            if (count == triplets.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                return;
+            Assert.True(DateTime.UtcNow < deadline, $"{count} triplet rows after 10 s, expected {triplets}");
+            await Task.Delay(20);
+        }
     }
 
     /// <summary>
