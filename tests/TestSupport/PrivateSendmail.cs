@@ -162,7 +162,7 @@ public sealed class PrivateSendmail : IAsyncDisposable
     /// <summary>The sendmail processes working in this sandbox, the daemon's pid file or not.</summary>
     public IReadOnlyList<int> ProcessesInSandbox() => [.. ProcFs.WorkingIn(Directory, "sendmail")];
 
-    /// <summary>Stops the daemon and any session processes it forked; does nothing when none runs.</summary>
+    /// <summary>Stops the daemon and any session processes it forked, and a daemon that never wrote its pid file; does nothing when none runs.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Sandbox.ReadPid(_layout.PidFile) is not { } pid)

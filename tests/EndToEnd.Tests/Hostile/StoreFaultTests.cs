@@ -96,7 +96,7 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         Assert.Equal(1, daemon.Count("was removed while in use; starting a new, empty one"));
         Assert.Equal(1, daemon.Count("re-created at schema version"));
         Assert.Equal("ok", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'PRAGMA integrity_check'")).Trim());
-        Assert.Equal("1", (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim());
+        Assert.Equal("1", await TripletRowsAsync(daemon));
     }
 
     /// <summary>Waits until the database holds <paramref name="triplets"/> triplet rows (read with sqlite3 in the daemon's namespace).</summary>
@@ -105,13 +105,17 @@ public sealed class StoreFaultTests(ITestOutputHelper output)
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (true)
         {
-            var count = (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim();
+            var count = await TripletRowsAsync(daemon);
             if (count == triplets.ToString(System.Globalization.CultureInfo.InvariantCulture))
                 return;
             Assert.True(DateTime.UtcNow < deadline, $"{count} triplet rows after 10 s, expected {triplets}");
             await Task.Delay(20);
         }
     }
+
+    /// <summary>The database's triplet rows, counted with sqlite3 in the daemon's namespace.</summary>
+    private static async Task<string> TripletRowsAsync(MountedDaemon daemon) =>
+        (await daemon.InNamespaceAsync($"sqlite3 {daemon.DatabasePath} 'SELECT count(*) FROM greylist_triplet'")).Trim();
 
     /// <summary>
     /// New triplets, one a second, until one is answered per on_error: the ones before are answered

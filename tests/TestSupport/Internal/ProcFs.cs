@@ -30,17 +30,12 @@ internal static class ProcFs
     /// <summary>The live processes whose parent is <paramref name="parent"/>.</summary>
     public static IEnumerable<int> Children(int parent)
     {
-        foreach (var folder in System.IO.Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in Pids())
         {
-            if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
             string stat;
             try
             {
-                stat = File.ReadAllText(Path.Combine(folder, "stat"));
+                stat = File.ReadAllText($"/proc/{pid}/stat");
             }
             catch (IOException)
             {
@@ -63,18 +58,13 @@ internal static class ProcFs
     public static IEnumerable<int> WorkingIn(string folder, string command)
     {
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        foreach (var proc in System.IO.Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in Pids())
         {
-            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-
             string cwd, comm;
             try
             {
-                comm = File.ReadAllText(Path.Combine(proc, "comm")).TrimEnd('\n');
-                cwd = new FileInfo(Path.Combine(proc, "cwd")).LinkTarget ?? "";
+                comm = File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n');
+                cwd = new FileInfo($"/proc/{pid}/cwd").LinkTarget ?? "";
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -87,6 +77,18 @@ internal static class ProcFs
             }
 
             if (comm.StartsWith(command, StringComparison.Ordinal) && (cwd == root || cwd.StartsWith(root + "/", StringComparison.Ordinal)) && IsAlive(pid))
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    /// <summary>Every process id in /proc.</summary>
+    private static IEnumerable<int> Pids()
+    {
+        foreach (var folder in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
             {
                 yield return pid;
             }
