@@ -171,9 +171,24 @@ public sealed class PrivateSendmail : IAsyncDisposable
             // port held by another listener leaves a daemon that keeps retrying the bind, works in
             // the sandbox's queue folder, and would serve that port once it is free, long after the
             // test (one leaked per end-to-end run, adopted by init, its folder deleted).
-            foreach (var straggler in ProcessesInSandbox())
+            // SIGKILL takes effect asynchronously, and a daemon caught mid-fork leaves a child: kill
+            // and look again until none is left.
+            using var reaping = new Deadline(StopTimeout, _time, cancellationToken);
+            for (var stragglers = ProcessesInSandbox(); stragglers.Count > 0; stragglers = ProcessesInSandbox())
             {
-                LibC.Signal(straggler, LibC.SIGKILL);
+                foreach (var straggler in stragglers)
+                {
+                    LibC.Signal(straggler, LibC.SIGKILL);
+                }
+
+                try
+                {
+                    await Task.Delay(PollInterval, _time, reaping.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new InvalidOperationException($"sendmail processes [{string.Join(", ", stragglers)}] in {Directory} outlived SIGKILL for {StopTimeout}.");
+                }
             }
 
             return;
