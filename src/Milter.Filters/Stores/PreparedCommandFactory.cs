@@ -18,13 +18,23 @@ internal abstract class PreparedCommandFactory<T> : CommandFactory<T>
 {
     public override DbCommand GetCommand(DbConnection connection, string sql, CommandType commandType, T args)
     {
-        if (connection is PreparingSqliteConnection sqlite && sqlite.TakePrepared(this, sql) is DbCommand kept)
+        if (connection is not PreparingSqliteConnection sqlite)
+            return base.GetCommand(connection, sql, commandType, args);
+        if (sqlite.TakePrepared(this, sql) is PreparedSqliteCommand kept)
         {
             // Same factory, same SQL: the kept command's parameters are the ones this factory added,
-            // in its order, so UpdateParameters may set them by position. No cache behind it (null).
-            return TryReuseInterlocked(ref kept!, sql, commandType, args, null!) ?? base.GetCommand(connection, sql, commandType, args);
+            // in its order, so UpdateParameters may set them by position, or by the names it gave
+            // them. No cache behind it (null).
+            kept.UseDapperNames();
+            DbCommand? field = kept;
+            var reused = TryReuseInterlocked(ref field, sql, commandType, args, null!);
+            kept.UseNamesAsWritten();
+            if (reused is not null)
+                return reused;
         }
-        return base.GetCommand(connection, sql, commandType, args);
+        var command = base.GetCommand(connection, sql, commandType, args);
+        (command as PreparedSqliteCommand)?.UseNamesAsWritten();
+        return command;
     }
 
     /// <summary>Keeps a finished SQLite command (and its compiled statement) for this factory's next call with the same SQL; false: Dapper disposes it.</summary>
@@ -41,6 +51,13 @@ internal abstract class PreparedCommandFactory<T> : CommandFactory<T>
 internal sealed class PreparingSqliteConnection(string connectionString) : SqliteConnection(connectionString)
 {
     private readonly Dictionary<PreparedKey, SqliteCommand> _prepared = [];
+
+    /// <summary>
+    /// Every command of this connection can keep its parameters' two spellings (<see cref="PreparedSqliteCommand"/>).
+    /// The stores begin and end transactions in SQL, never through ADO.NET, so a command needs no
+    /// transaction object (the base's would be the connection's, always none).
+    /// </summary>
+    public override SqliteCommand CreateCommand() => new PreparedSqliteCommand { Connection = this, CommandTimeout = DefaultTimeout };
 
     /// <summary>How many commands are kept (for tests).</summary>
     internal int PreparedCount => _prepared.Count;
@@ -86,4 +103,47 @@ internal sealed class PreparingSqliteConnection(string connectionString) : Sqlit
 
     /// <summary>A call site's factory (compared by reference; null for <see cref="Statement"/>) and its SQL text.</summary>
     private readonly record struct PreparedKey(CommandFactory? Factory, string Sql);
+}
+
+/// <summary>
+/// A SQLite command whose parameters go by the names the SQL writes while it runs. Dapper names a
+/// parameter without its prefix ("Client" for <c>@Client</c>), and Microsoft.Data.Sqlite binds
+/// such a name by trying it bare and then with each of <c>@ $ :</c>: four names built and encoded
+/// per parameter on every execution. Named <c>@Client</c> (every statement of the stores writes
+/// <c>@</c>), the first lookup finds it. Dapper's generated code that sets values by name on a kept
+/// command sees its own names meanwhile (<see cref="UseDapperNames"/>).
+/// </summary>
+internal sealed class PreparedSqliteCommand : SqliteCommand
+{
+    private string[]? _dapperNames;
+    private string[]? _writtenNames;
+
+    /// <summary>Names every parameter as the SQL writes it; the spellings are worked out once per command.</summary>
+    public void UseNamesAsWritten()
+    {
+        var parameters = Parameters;
+        if (_writtenNames is null || _writtenNames.Length != parameters.Count)
+        {
+            _dapperNames = new string[parameters.Count];
+            _writtenNames = new string[parameters.Count];
+            for (var i = 0; i < parameters.Count; i++)
+            {
+                var name = parameters[i].ParameterName;
+                _dapperNames[i] = name;
+                _writtenNames[i] = name.Length > 0 && name[0] is not ('@' or '$' or ':') ? "@" + name : name;
+            }
+        }
+        for (var i = 0; i < parameters.Count; i++)
+            parameters[i].ParameterName = _writtenNames[i];
+    }
+
+    /// <summary>Gives the parameters back the names Dapper's code added them with.</summary>
+    public void UseDapperNames()
+    {
+        if (_dapperNames is null)
+            return;
+        var parameters = Parameters;
+        for (var i = 0; i < parameters.Count; i++)
+            parameters[i].ParameterName = _dapperNames[i];
+    }
 }

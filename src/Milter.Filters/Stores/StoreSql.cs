@@ -136,15 +136,18 @@ internal static class StoreSql
     public const string SelectAwl = "SELECT " + AwlColumns + " FROM greylist_awl WHERE client = @Client AND sender_domain = @SenderDomain";
 
     /// <summary>
-    /// A check's read in one statement: always one row, the triplet's columns (null when it has no
-    /// row) and then the auto-whitelist entry's, named awl_* (null when none).
+    /// A check's read in one statement: the triplet's columns (null when it has no row) and then the
+    /// auto-whitelist entry's, named awl_* (null when none); no row when neither exists, the first
+    /// attempt of a new triplet, so that no reader maps a row of nulls (Microsoft.Data.Sqlite
+    /// works out a null column's type from its declaration, allocating, for every column).
     /// </summary>
     public const string SelectTripletAndAwl =
         "SELECT t.client, t.sender, t.recipient, t.state, t.first_seen, t.last_seen, t.expires, t.deferrals, " +
         "a.client AS awl_client, a.sender_domain AS awl_sender_domain, a.passes AS awl_passes, a.first_seen AS awl_first_seen, " +
         "a.last_seen AS awl_last_seen, a.expires AS awl_expires FROM (SELECT 1) AS one " +
         "LEFT JOIN greylist_triplet t ON t.client = @Client AND t.sender = @Sender AND t.recipient = @Recipient " +
-        "LEFT JOIN greylist_awl a ON a.client = @Client AND a.sender_domain = @SenderDomain";
+        "LEFT JOIN greylist_awl a ON a.client = @Client AND a.sender_domain = @SenderDomain " +
+        "WHERE t.client IS NOT NULL OR a.client IS NOT NULL";
 
     /// <summary>
     /// One more passed triplet for (client, sender domain), atomically so that two MX hosts passing two

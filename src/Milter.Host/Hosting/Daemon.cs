@@ -66,9 +66,11 @@ internal static class Daemon
         // decides what is written (its provider sets the logger factory's filters aside).
         nlog.LoggingRules.Insert(0, new NLog.Config.LoggingRule("Microsoft.Extensions.Hosting.*", NLog.LogLevel.Trace, NLog.LogLevel.Error,
             new NLog.Targets.NullTarget("hosting")) { Final = true });
+        // The layouts (LoggingSetup) write the formatted message only: no event properties, message
+        // templates or scopes are captured, which would cost a dictionary per decision line.
         builder.Logging.ClearProviders()
             .SetMinimumLevel(LogLevel.Trace)
-            .AddNLog(nlog);
+            .AddNLog(nlog, new NLogProviderOptions { CaptureMessageTemplates = false, CaptureMessageProperties = false, IncludeScopes = false });
         var services = builder.Services;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Options.Limits.ShutdownGrace);
         services.AddSystemd();

@@ -154,6 +154,57 @@ public sealed class SqliteStoreTests : StoreContract
         Assert.Equal("198.51.100.0/24", client);
     }
 
+    [Fact]
+    public async Task A_kept_statement_binds_its_parameters_by_the_names_its_sql_writes()
+    {
+        var stores = await OpenAsync();
+
+        var names = await stores.Database.RunAsync(async (session, ct) =>
+        {
+            var connection = Assert.IsType<PreparingSqliteConnection>(session.Connection);
+            await GreylistRows.ReadAutoWhitelistAsync(session, "192.0.2.0/24", "sender.example", ct);
+            await GreylistRows.ReadAutoWhitelistAsync(session, "198.51.100.0/24", "other.example", ct);
+            return connection.FindPrepared(StoreSql.SelectAwl)!.Parameters.Cast<SqliteParameter>().Select(p => p.ParameterName).ToArray();
+        }, CancellationToken.None);
+
+        // Dapper adds them as "Client" and "SenderDomain"; so named, Microsoft.Data.Sqlite would look
+        // each up four times (bare, @, $, :), building the names anew on every execution.
+        Assert.Equal(["@Client", "@SenderDomain"], names);
+    }
+
+    [Fact]
+    public async Task The_check_read_finds_no_row_for_a_first_attempt_and_one_when_the_triplet_or_its_auto_whitelist_entry_exists()
+    {
+        var stores = await OpenAsync();
+        await _file.ScalarAsync("INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
+            "VALUES ('192.0.2.0/24', 'a@known.example', 'rcpt@example.com', 'known.example', 0, 1, 1, 9999999999, 1)");
+        await _file.ScalarAsync("INSERT INTO greylist_awl (client, sender_domain, passes, first_seen, last_seen, expires) " +
+            "VALUES ('198.51.100.0/24', 'listed.example', 5, 1, 1, 9999999999)");
+
+        Task<int> RowsAsync(string client, string sender, string domain) => stores.Database.RunAsync(async (session, ct) =>
+        {
+            await using var command = session.Connection.CreateCommand();
+            command.CommandText = StoreSql.SelectTripletAndAwl;
+            foreach (var (name, value) in new[] { ("@Client", client), ("@Sender", sender), ("@Recipient", "rcpt@example.com"), ("@SenderDomain", domain) })
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                parameter.Value = value;
+                command.Parameters.Add(parameter);
+            }
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var rows = 0;
+            while (await reader.ReadAsync(ct))
+                rows++;
+            return rows;
+        }, CancellationToken.None);
+
+        // A first attempt, the spam case: nothing to map (a row of nulls costs a type lookup per column).
+        Assert.Equal(0, await RowsAsync("203.0.113.0/24", "new@new.example", "new.example"));
+        Assert.Equal(1, await RowsAsync("192.0.2.0/24", "a@known.example", "known.example"));
+        Assert.Equal(1, await RowsAsync("198.51.100.0/24", "b@listed.example", "listed.example"));
+    }
+
     private static Task<long> SynchronousAsync(MilterStores stores) =>
         stores.Database.RunAsync(async (session, ct) =>
         {
