@@ -42,14 +42,9 @@ internal readonly record struct FileEntry(FileKind Kind, uint Owner, uint Group,
     /// <summary>For a message to the postmaster: "a regular file (1234 bytes)", "a directory", "a symbolic link to /etc/shadow".</summary>
     public string Describe(string path) => Kind switch
     {
-        FileKind.Missing => "nothing",
-        FileKind.Socket => "a socket",
         FileKind.Regular => $"a regular file ({Size} bytes)",
-        FileKind.Directory => "a directory",
         FileKind.SymbolicLink => $"a symbolic link to {LinkTarget(path)}",
-        FileKind.Fifo => "a FIFO",
-        FileKind.Device => "a device",
-        _ => "something other than a socket",
+        _ => FileKinds.Describe(Kind),
     };
 
     private static string LinkTarget(string path)
@@ -67,16 +62,7 @@ internal readonly record struct FileEntry(FileKind Kind, uint Owner, uint Group,
     private static FileEntry From(in stat buffer)
     {
         var mode = (uint)buffer.st_mode;
-        var kind = (mode & (uint)S_IFMT) switch
-        {
-            var t when t == (uint)S_IFSOCK => FileKind.Socket,
-            var t when t == (uint)S_IFREG => FileKind.Regular,
-            var t when t == (uint)S_IFDIR => FileKind.Directory,
-            var t when t == (uint)S_IFLNK => FileKind.SymbolicLink,
-            var t when t == (uint)S_IFIFO => FileKind.Fifo,
-            var t when t == (uint)S_IFCHR || t == (uint)S_IFBLK => FileKind.Device,
-            _ => FileKind.Other,
-        };
+        var kind = FileKinds.Of(mode);
         return new FileEntry(kind, (uint)buffer.st_uid, (uint)buffer.st_gid, (UnixFileMode)(mode & 0x1FF), buffer.st_size);
     }
 }

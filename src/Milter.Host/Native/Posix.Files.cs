@@ -15,25 +15,11 @@ internal static unsafe partial class Posix
 
     public readonly record struct FileId(ulong Device, ulong Inode);
 
-    /// <summary>The file type bits of st_mode, named for messages.</summary>
-    public enum FileKind { Regular, Directory, SymbolicLink, Fifo, Socket, CharacterDevice, BlockDevice }
-
     /// <param name="Permissions">The permission bits of st_mode (07777).</param>
     public readonly record struct Status(FileId Id, long Size, FileKind Kind, DateTimeOffset Modified, uint Owner, uint Group, ushort Permissions)
     {
         public bool Regular => Kind == FileKind.Regular;
     }
-
-    public static string Describe(FileKind kind) => kind switch
-    {
-        FileKind.Regular => "a regular file",
-        FileKind.Directory => "a directory",
-        FileKind.SymbolicLink => "a symbolic link",
-        FileKind.Fifo => "a FIFO",
-        FileKind.Socket => "a socket",
-        FileKind.CharacterDevice => "a character device",
-        _ => "a block device",
-    };
 
     public static string Message(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
@@ -168,20 +154,9 @@ internal static unsafe partial class Posix
     private static Status ToStatus(in stat buffer) => new(
         new FileId((ulong)buffer.st_dev, (ulong)buffer.st_ino),
         buffer.st_size,
-        KindOf((uint)buffer.st_mode),
+        FileKinds.Of((uint)buffer.st_mode),
         DateTimeOffset.FromUnixTimeSeconds(buffer.st_mtim.tv_sec).AddTicks(buffer.st_mtim.tv_nsec / 100),
         (uint)buffer.st_uid,
         (uint)buffer.st_gid,
         (ushort)((uint)buffer.st_mode & 0xFFF));
-
-    private static FileKind KindOf(uint mode) => (mode & 0xF000) switch
-    {
-        0x8000 => FileKind.Regular,         // S_IFREG
-        0x4000 => FileKind.Directory,       // S_IFDIR
-        0xA000 => FileKind.SymbolicLink,    // S_IFLNK
-        0x1000 => FileKind.Fifo,            // S_IFIFO
-        0xC000 => FileKind.Socket,          // S_IFSOCK
-        0x2000 => FileKind.CharacterDevice, // S_IFCHR
-        _ => FileKind.BlockDevice,          // S_IFBLK
-    };
 }

@@ -94,7 +94,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
             if (status.Regular)
                 mailboxes.Add((entry.Name, entry.FullName));
             else
-                ignored.Add($"{entry.FullName}: {Posix.Describe(status.Kind)}, not a mailbox");
+                ignored.Add($"{entry.FullName}: {FileKinds.Describe(status.Kind)}, not a mailbox");
         }
         return (mailboxes, ignored);
     }

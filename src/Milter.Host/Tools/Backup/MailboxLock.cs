@@ -132,7 +132,7 @@ internal sealed class MailboxLock : IDisposable
         }
         if (!seen.Regular)
         {
-            failure = $"{mailbox} is {Posix.Describe(seen.Kind)}, not a regular file";
+            failure = $"{mailbox} is {FileKinds.Describe(seen.Kind)}, not a regular file";
             return -1;
         }
         var fd = Posix.Open(mailbox, access == MailboxAccess.Read ? O_RDONLY : O_RDWR | O_APPEND, 0, out errno);
