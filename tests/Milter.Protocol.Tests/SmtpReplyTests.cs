@@ -96,4 +96,19 @@ public sealed class SmtpReplyTests
         Assert.Equal("451-4.7.1 one\r\n451-4.7.1 two\r\n451 4.7.1 three", new SmtpReply(451, "4.7.1", "one", "two", "three").ToWireText());
         Assert.Equal("550-one\r\n550 two", new SmtpReply(550, null, "one", "two").ToWireText());
     }
+
+    [Fact]
+    public void Two_replies_with_the_same_code_enhanced_code_and_lines_are_equal()
+    {
+        var a = new SmtpReply(550, "5.7.1", ["Relaying denied", "see the postmaster"]);
+        var b = new SmtpReply(550, "5.7.1", new List<string> { "Relaying denied", "see the postmaster" });
+
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.True(a == b);
+        Assert.NotEqual(a, new SmtpReply(550, "5.7.1", "Relaying denied"));
+        Assert.NotEqual(a, new SmtpReply(550, null, ["Relaying denied", "see the postmaster"]));
+        Assert.NotEqual(a, new SmtpReply(554, "5.7.1", ["Relaying denied", "see the postmaster"]));
+        Assert.False(a.Equals(null));
+    }
 }

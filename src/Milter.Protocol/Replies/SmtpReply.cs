@@ -93,6 +93,12 @@ public sealed record SmtpReply
         return sb.ToString();
     }
 
+    /// <summary>Same code, enhanced code and lines (a record would compare the list of lines by reference).</summary>
+    public bool Equals(SmtpReply? other) =>
+        other is not null && Code == other.Code && Enhanced == other.Enhanced && Lines.SequenceEqual(other.Lines, StringComparer.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Code, Enhanced, Lines.Count, Lines[0]);
+
     /// <summary>The reply as the SMTP client sees its last line, e.g. <c>550 5.7.1 Relaying denied</c>.</summary>
     public override string ToString() =>
         Enhanced is null ? $"{Code} {string.Join(" / ", Lines)}" : $"{Code} {Enhanced} {string.Join(" / ", Lines)}";
