@@ -141,6 +141,32 @@ public sealed class FilterModeConfigTests : IDisposable
         Assert.Equal([("relay", FilterMode.Enforce), ("max_recipients", FilterMode.Monitor)], chain.Filters.Select(f => (f.Name, chain.ModeOf(f))));
     }
 
+    [Fact]
+    public void Check_config_prints_a_plug_in_section_with_its_mode_and_defaults_and_the_print_loads_back_the_same()
+    {
+        var setup = new MilterHostSetup(services => services
+            .AddMilterFilter("max_recipients",
+                new FilterSection<Limit>(() => new Limit()).Integer("max", 1, 1000, o => o.Max, (o, v) => o with { Max = v }),
+                (_, _) => new NamedFilter("max_recipients"))
+            .AddMilterFilter("max_size",
+                new FilterSection<Limit>(() => new Limit()).Integer("max", 1, 1000, o => o.Max, (o, v) => o with { Max = v }),
+                (_, _) => new NamedFilter("max_size")));
+        var config = ConfigLoader.Parse(Base + "max_recipients: { max: 5, mode: monitor }\n", "m.yaml", _dir.Path, catalog: setup.Catalog).Config!;
+
+        var printed = EffectiveConfig.ToYaml(config, setup.Catalog);
+
+        Assert.Contains("\nmax_recipients:\n  mode: monitor\n  max: 5\n", printed, StringComparison.Ordinal);
+        // Not written: printed with its defaults, as every built-in section is.
+        Assert.Contains("\nmax_size:\n  max: 100\n", printed, StringComparison.Ordinal);
+        Assert.StartsWith(EffectiveConfig.ToYaml(config.Options), printed, StringComparison.Ordinal);
+        var again = ConfigLoader.Parse(printed, "again.yaml", _dir.Path, catalog: setup.Catalog);
+        Assert.True(again.Success, string.Join("\n", again.Errors));
+        Assert.Equal(new Limit { Max = 5 }, again.Config!.Sections["max_recipients"]);
+        Assert.Equal(new Limit(), again.Config.Sections["max_size"]);
+        Assert.Equal(FilterMode.Monitor, again.Config.Options.ModeOf("max_recipients"));
+        Assert.Equal(printed, EffectiveConfig.ToYaml(again.Config, setup.Catalog));
+    }
+
     private sealed record Limit
     {
         public int Max { get; init; } = 100;

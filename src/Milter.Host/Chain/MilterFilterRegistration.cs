@@ -1,3 +1,4 @@
+using YamlDotNet.Core;
 using Milter.Filters;
 using Milter.Filters.Configuration;
 using MilterHost.Configuration;
@@ -33,6 +34,9 @@ public abstract class MilterFilterRegistration
     /// <summary>The filter for one generation, or null when its section switches it off.</summary>
     internal abstract IMilterFilter? Create(FilterBuildContext context, LoadedConfig config);
 
+    /// <summary>A plug-in's section as <c>check-config</c> prints it: its key, <c>mode:</c> when written, every setting (defaults filled in); nothing for a built-in filter, which the core schema prints.</summary>
+    internal abstract void WriteSection(IEmitter emitter, LoadedConfig config);
+
     /// <summary>A built-in filter whose options are part of <see cref="MilterOptions"/>.</summary>
     internal static MilterFilterRegistration BuiltIn<TOptions>(string name, Func<MilterOptions, TOptions> section, Func<FilterBuildContext, TOptions, IMilterFilter?> create) =>
         new BuiltInRegistration<TOptions>(name, section, create);
@@ -51,6 +55,10 @@ public abstract class MilterFilterRegistration
             throw new InvalidOperationException($"{Name} is read by the core schema");
 
         internal override IMilterFilter? Create(FilterBuildContext context, LoadedConfig config) => create(context, section(config.Options));
+
+        internal override void WriteSection(IEmitter emitter, LoadedConfig config)
+        {
+        }
     }
 
     private sealed class PlugInRegistration<TOptions>(string name, FilterSection<TOptions> section, Func<FilterBuildContext, TOptions, IMilterFilter?> create)
@@ -66,6 +74,18 @@ public abstract class MilterFilterRegistration
         }
 
         internal override IMilterFilter? Create(FilterBuildContext context, LoadedConfig config) =>
-            create(context, config.Sections.TryGetValue(Name, out var written) ? (TOptions)written : section.Defaults());
+            create(context, OptionsOf(config));
+
+        internal override void WriteSection(IEmitter emitter, LoadedConfig config)
+        {
+            Emit.Key(emitter, Name);
+            Emit.MappingStart(emitter, flow: false);
+            ModeKey.Write(emitter, config.Options.FilterModes.TryGetValue(Name, out var mode) ? mode : null);
+            section.Schema.WriteFields(emitter, OptionsOf(config));
+            Emit.MappingEnd(emitter);
+        }
+
+        private TOptions OptionsOf(LoadedConfig config) =>
+            config.Sections.TryGetValue(Name, out var written) ? (TOptions)written : section.Defaults();
     }
 }

@@ -13,7 +13,7 @@ public static class CheckConfigCommand
         setup ??= MilterHostSetup.BuiltIn;
         var config = ConfigOption.Create();
         var command = new Command("check-config",
-            "Check the configuration file and print it with every default filled in and every path made absolute. "
+            "Check the configuration file and print it with every default filled in and every path made absolute, the sections of this executable's own filters included. "
             + "Exit status 0 when it is valid; a setting that is valid but risky (relay control switched off or in monitor mode, listen: "
             + "on a non-loopback address, status.listen without status.token) is printed as a 'file:line:column: warning: ...' line on stderr. "
             + "Otherwise 1, with one 'file:line:column: message' line per error on stderr.")
@@ -35,7 +35,7 @@ public static class CheckConfigCommand
                 error.WriteLine(warning);
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");
             output.WriteLine("# (defaults filled in, paths absolute, passwords and tokens shown as ********)");
-            output.Write(EffectiveConfig.ToYaml(result.Config.Options));
+            output.Write(EffectiveConfig.ToYaml(result.Config, setup.Catalog));
             return 0;
         });
         return command;

@@ -1,4 +1,5 @@
 using EndToEnd.Tests.Daemon;
+using EndToEnd.Tests.Support;
 using Milter.TestSupport;
 
 namespace EndToEnd.Tests.CustomFilter;
@@ -41,6 +42,20 @@ public sealed class CustomFilterTests
         await sendmail.Log.WaitForLineAsync(l => l.Contains($"[{daemon.Pid}]: ", StringComparison.Ordinal)
             && l.Contains("decision=tempfail stage=rcpt client=[127.0.0.5] from=<someone@outside.example> to=<carol@example.com> filter=max_recipients rule=\"max_recipients (2)\" reply=\"452 4.5.3 Too many recipients\"",
                 StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task The_examples_check_config_prints_its_filters_section_with_the_defaults_filled_in()
+    {
+        await using var sendmail = await PrivateSendmail.CreateAsync();
+        var sandbox = new DaemonSandbox("custom-check", sendmail.Directory);
+        var path = sandbox.Write(new DaemonConfig { Extra = "max_recipients: { max: 2, mode: monitor }\nfilters: [relay, ban, max_recipients]\n" });
+        var result = await Tool.RunAsync(MilterHostProcess.DotnetHost,
+            [Path.Combine(AppContext.BaseDirectory, "customfilter.dll"), "check-config", "--config", path], TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("\nmax_recipients:\n  mode: monitor\n  max: 2\n  add_header: false\n", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal("", result.Stderr);
     }
 
     /// <summary>
