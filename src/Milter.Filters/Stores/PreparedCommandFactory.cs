@@ -122,7 +122,7 @@ internal sealed class PreparedSqliteCommand : SqliteCommand
     public void UseNamesAsWritten()
     {
         var parameters = Parameters;
-        if (_writtenNames is null || _writtenNames.Length != parameters.Count)
+        if (_writtenNames is null)
         {
             _dapperNames = new string[parameters.Count];
             _writtenNames = new string[parameters.Count];

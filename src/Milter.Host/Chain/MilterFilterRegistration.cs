@@ -34,7 +34,7 @@ public abstract class MilterFilterRegistration
     /// <summary>The filter for one generation, or null when its section switches it off.</summary>
     internal abstract IMilterFilter? Create(FilterBuildContext context, LoadedConfig config);
 
-    /// <summary>A plug-in's section as <c>check-config</c> prints it: its key, <c>mode:</c> when written, every setting (defaults filled in); nothing for a built-in filter, which the core schema prints.</summary>
+    /// <summary>A plug-in's section as <c>check-config</c> prints it: its key, <c>mode:</c> when written, every setting (defaults filled in). A built-in filter's is the core schema's.</summary>
     internal abstract void WriteSection(IEmitter emitter, LoadedConfig config);
 
     /// <summary>A built-in filter whose options are part of <see cref="MilterOptions"/>.</summary>
@@ -56,9 +56,8 @@ public abstract class MilterFilterRegistration
 
         internal override IMilterFilter? Create(FilterBuildContext context, LoadedConfig config) => create(context, section(config.Options));
 
-        internal override void WriteSection(IEmitter emitter, LoadedConfig config)
-        {
-        }
+        internal override void WriteSection(IEmitter emitter, LoadedConfig config) =>
+            throw new InvalidOperationException($"{Name} is printed by the core schema");
     }
 
     private sealed class PlugInRegistration<TOptions>(string name, FilterSection<TOptions> section, Func<FilterBuildContext, TOptions, IMilterFilter?> create)
@@ -76,13 +75,12 @@ public abstract class MilterFilterRegistration
         internal override IMilterFilter? Create(FilterBuildContext context, LoadedConfig config) =>
             create(context, OptionsOf(config));
 
+        // The same mapping as a built-in filter's section: mode: when written, then the settings.
         internal override void WriteSection(IEmitter emitter, LoadedConfig config)
         {
             Emit.Key(emitter, Name);
-            Emit.MappingStart(emitter, flow: false);
-            ModeKey.Write(emitter, config.Options.FilterModes.TryGetValue(Name, out var mode) ? mode : null);
-            section.Schema.WriteFields(emitter, OptionsOf(config));
-            Emit.MappingEnd(emitter);
+            new ModedSection<TOptions>(section.Schema).Write(emitter,
+                new Moded<TOptions>(OptionsOf(config), config.Options.FilterModes.TryGetValue(Name, out var mode) ? mode : null));
         }
 
         private TOptions OptionsOf(LoadedConfig config) =>
