@@ -19,9 +19,12 @@ public sealed class GreylistCheck : IGreylistCheck
     private readonly DeferralQueue _deferrals;
     private readonly FirstPassWriter _firstPass;
     private readonly DecisionTally? _tally;
+    private readonly GreylistKeyFilter? _keys;
 
-    internal GreylistCheck(StoreDatabase database, GreylistAllowList allow, PassCache passes, DeferralQueue deferrals, DecisionTally? tally)
+    internal GreylistCheck(StoreDatabase database, GreylistAllowList allow, PassCache passes, DeferralQueue deferrals, DecisionTally? tally,
+        GreylistKeyFilter? keys)
     {
+        _keys = keys;
         _database = database;
         _allow = allow;
         _passes = passes;
@@ -68,6 +71,7 @@ public sealed class GreylistCheck : IGreylistCheck
 
         if (evaluation.Result.Action == GreylistAction.Defer)
         {
+            _keys?.AddTriplet(triplet);
             await _deferrals.AddAsync(triplet, at, options, evaluation.Entry, cancellationToken).ConfigureAwait(false);
             GreylistTallyEvents.Report(_tally, GreylistTallyEvents.Of(entry, evaluation.Result, at));
             await _deferrals.ThrottleAsync(cancellationToken).ConfigureAwait(false);
@@ -84,6 +88,11 @@ public sealed class GreylistCheck : IGreylistCheck
         // after this triplet's earlier attempts have been written.
         if (_deferrals.Unwritten(triplet) is not null)
             await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
+        if (_keys is not null)
+        {
+            _keys.AddTriplet(triplet);
+            _keys.AddAutoWhitelist(triplet.Client, triplet.SenderDomain);
+        }
         var outcome = await _firstPass.DecideAsync(triplet, at, options, cancellationToken).ConfigureAwait(false);
         GreylistTallyEvents.Report(_tally, outcome.Events);
         if (outcome.Result.Passes)
@@ -94,14 +103,15 @@ public sealed class GreylistCheck : IGreylistCheck
     /// <summary>
     /// The auto-whitelist entry (when it applies) and the triplet's row as a check must see them: the
     /// database's, unless an answered attempt is still waiting to be written, with lifetime
-    /// extensions still waiting for the flush counted in.
+    /// extensions still waiting for the flush counted in. No read when the key filter knows that
+    /// neither row exists (a triplet never seen).
     /// </summary>
     private async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadStateAsync(Triplet triplet, bool awlApplies, CancellationToken cancellationToken)
     {
         var unwritten = _deferrals.Unwritten(triplet);
         AutoWhitelistEntry? awl = null;
         var entry = unwritten;
-        if (awlApplies || unwritten is null)
+        if ((awlApplies || unwritten is null) && _keys?.SurelyAbsent(triplet, triplet: unwritten is null, autoWhitelist: awlApplies) != true)
         {
             var read = await _database.ReadAsync((session, ct) => GreylistRows.ReadBothAsync(session, triplet, ct), cancellationToken).ConfigureAwait(false);
             awl = awlApplies ? read.Awl : null;

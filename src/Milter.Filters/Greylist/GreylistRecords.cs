@@ -50,6 +50,18 @@ internal sealed record AwlCountRow(long Entries, long Whitelisted);
 /// <summary>A row of <c>StoreSql.TopPendingClients</c>.</summary>
 internal sealed record PendingClientRow(string Client, long Pending, long LastSeen);
 
+/// <summary>A row of <c>StoreSql.TripletKeysAfter</c>: a triplet's key and its rowid.</summary>
+internal sealed record TripletKeyRow(long Id, string Client, string Sender, string Recipient);
+
+/// <summary>A row of <c>StoreSql.AwlKeysAfter</c>: an auto-whitelist entry's key and its rowid.</summary>
+internal sealed record AwlKeyRow(long Id, string Client, string SenderDomain);
+
+/// <summary>The row of <c>StoreSql.LastKeyRowids</c>.</summary>
+internal sealed record LastKeyRowidsRow(long Triplets, long Awl);
+
+/// <summary>At most <c>Limit</c> rows after rowid <c>After</c>.</summary>
+internal sealed record KeysAfterArgs(long After, long Limit, CancellationToken Cancel);
+
 /// <summary>One triplet by its key.</summary>
 internal sealed record TripletKeyArgs(string Client, string Sender, string Recipient, CancellationToken Cancel);
 

@@ -27,7 +27,8 @@ public sealed class GreylistStore : IExpiringStore
         _deferrals = new DeferralQueue(database, options, logger);
         _allow = new GreylistAllowList(database, time, options, logger);
         _expiry = new GreylistExpiry(database, _passes, _deferrals);
-        Check = new GreylistCheck(database, _allow, _passes, _deferrals, tally);
+        Keys = database.Dialect.FiltersGreylistKeys ? new GreylistKeyFilter(database) : null;
+        Check = new GreylistCheck(database, _allow, _passes, _deferrals, tally, Keys);
         Admin = new GreylistAdmin(database, _allow, _passes, _deferrals, [_expiry, .. purgedWith]);
     }
 
@@ -36,6 +37,15 @@ public sealed class GreylistStore : IExpiringStore
 
     /// <summary>Listings, counts, the allow list, removals and the purge.</summary>
     public GreylistAdmin Admin { get; }
+
+    /// <summary>The filter of the keys in the database, which spares a check of a triplet never seen its read; null where not used (PostgreSQL).</summary>
+    internal GreylistKeyFilter? Keys { get; }
+
+    /// <summary>Checks answered without reading the database, the key filter knowing that neither row exists.</summary>
+    public long SkippedReads => Keys?.SkippedReads ?? 0;
+
+    /// <summary>Takes in the keys other processes inserted since the last call (the change poll calls it); nothing where no key filter is used.</summary>
+    internal Task CatchUpKeysAsync(CancellationToken cancellationToken) => Keys?.CatchUpAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>Entries in the pass cache (for the status page and tests).</summary>
     public int CachedPasses => _passes.Count;

@@ -50,7 +50,8 @@ public sealed class MilterStores : IAsyncDisposable
     /// <summary>
     /// Asks the database which change counters moved since the last call and re-reads what another
     /// process changed: the ban list, the allow list, or (after admin removals) the greylist's cached
-    /// passes. The first call re-reads everything. Returns the names of the counters that moved.
+    /// passes. The first call re-reads everything. Then the greylist's key filter takes in the rows
+    /// inserted since (<see cref="GreylistStore.CatchUpKeysAsync"/>). Returns the names of the counters that moved.
     /// </summary>
     /// <exception cref="StoreUnavailableException">The database did not answer; nothing was re-read.</exception>
     public async Task<IReadOnlyList<string>> RefreshChangedAsync(CancellationToken cancellationToken)
@@ -76,6 +77,8 @@ public sealed class MilterStores : IAsyncDisposable
             }
         }
         _generations = current;
+        // Not a change to report: the keys of rows inserted since the last poll, by anyone.
+        await Greylist.CatchUpKeysAsync(cancellationToken).ConfigureAwait(false);
         return changed;
     }
 

@@ -161,6 +161,18 @@ internal static class StoreSql
         "first_seen = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN excluded.first_seen ELSE greylist_awl.first_seen END, " +
         "last_seen = excluded.last_seen, expires = excluded.expires";
 
+    // ---- the greylist's key filter (SQLite only: rowid) ----------------------------------------
+
+    /// <summary>Triplet keys in insertion order after a rowid: what the key filter has not seen yet.</summary>
+    public const string TripletKeysAfter =
+        "SELECT rowid AS id, client, sender, recipient FROM greylist_triplet WHERE rowid > @After ORDER BY rowid LIMIT @Limit";
+    public const string AwlKeysAfter =
+        "SELECT rowid AS id, client, sender_domain FROM greylist_awl WHERE rowid > @After ORDER BY rowid LIMIT @Limit";
+    /// <summary>The highest rowid of each table: lower than a cursor once rows at the top were deleted (or the file started anew).</summary>
+    public const string LastKeyRowids =
+        "SELECT COALESCE((SELECT MAX(rowid) FROM greylist_triplet), 0) AS triplets, COALESCE((SELECT MAX(rowid) FROM greylist_awl), 0) AS awl";
+    public const string CountKeys = "SELECT (SELECT COUNT(*) FROM greylist_triplet) + (SELECT COUNT(*) FROM greylist_awl)";
+
     // ---- bypass ban ------------------------------------------------------------------------
 
     public const string HasPassed =
@@ -283,6 +295,7 @@ internal sealed class SqlDialect
         BeginWrite = "BEGIN IMMEDIATE",
         LocksTripletForUpdate = false,
         MigrationLock = null,
+        FiltersGreylistKeys = true,
     };
 
     public static SqlDialect Postgres { get; } = new()
@@ -293,6 +306,7 @@ internal sealed class SqlDialect
         LocksTripletForUpdate = true,
         // Two hosts starting at once must not both migrate; any constant key shared by all milterhosts.
         MigrationLock = "SELECT pg_advisory_xact_lock(7045891263)",
+        FiltersGreylistKeys = false,
     };
 
     public required string Name { get; init; }
@@ -301,6 +315,13 @@ internal sealed class SqlDialect
     public required bool LocksTripletForUpdate { get; init; }
 
     public required string? MigrationLock { get; init; }
+
+    /// <summary>
+    /// Whether the daemon keeps a filter of the greylist's keys (<c>GreylistKeyFilter</c>): on a SQLite
+    /// file, where every row comes from this host and the filter reads new ones by rowid; not on a
+    /// database that MX hosts share, whose rows come from the others at any moment.
+    /// </summary>
+    public required bool FiltersGreylistKeys { get; init; }
 
     public const string Commit = "COMMIT";
     public const string Rollback = "ROLLBACK";

@@ -1,6 +1,8 @@
+using Milter.Filters.Greylist;
 using Milter.Filters.Stores;
 using Milter.Filters.Tests.Support;
 using Milter.TestSupport;
+using static Milter.Filters.Tests.Greylist.GreylistTestData;
 
 namespace Milter.Filters.Tests.Greylist;
 
@@ -26,6 +28,23 @@ public sealed class PostgresStoreTests(PrivatePostgres server) : StoreContract
 
     // The server crashes (pg_ctl -m immediate) and comes back when the handle is disposed.
     protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _database.CrashAsync();
+
+    [Fact]
+    public async Task Another_hosts_first_attempt_is_seen_by_the_retry_here_at_once_as_no_key_filter_is_kept_on_a_shared_database()
+    {
+        var here = await OpenAsync();
+        var there = await OpenAsync();
+        await here.RefreshChangedAsync(default);
+        var triplet = Mail("alice@example.org", "bob@example.com");
+        await there.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        await there.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromMinutes(3));
+
+        var retry = await here.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+
+        Assert.Null(here.Greylist.Keys);
+        Assert.Equal((GreylistAction.Pass, true), (retry.Action, retry.FirstPass));
+    }
 
     [Fact]
     public async Task Statement_that_a_frozen_server_never_answers_fails_after_the_command_timeout()

@@ -205,6 +205,129 @@ public sealed class SqliteStoreTests : StoreContract
         Assert.Equal(1, await RowsAsync("198.51.100.0/24", "b@listed.example", "listed.example"));
     }
 
+    // ---- the key filter -------------------------------------------------------------------------
+
+    private sealed class ReadCounter : IStoreObserver
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void OnOperation(bool write, TimeSpan elapsed, bool failed)
+        {
+            if (!write)
+                Interlocked.Increment(ref _count);
+        }
+    }
+
+    private Task<GreylistResult> CheckAsync(MilterStores stores, Triplet triplet) =>
+        stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+
+    private const string InsertTripletSql =
+        "INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) ";
+
+    [Fact]
+    public async Task Once_the_change_poll_filled_the_key_filter_a_first_attempt_is_answered_without_a_read_and_its_retry_reads_its_row()
+    {
+        var stores = await OpenAsync();
+        var reads = new ReadCounter();
+        stores.Observer = reads;
+        var triplet = Mail("alice@example.org", "bob@example.com");
+
+        // Before the first poll there is no filter: a check reads (the first also loads the allow list).
+        await CheckAsync(stores, Mail("early@example.org", "bob@example.com"));
+        var readsBefore = reads.Count;
+        await CheckAsync(stores, Mail("second@example.org", "bob@example.com"));
+        var readsBeforePoll = reads.Count - readsBefore;
+        await stores.RefreshChangedAsync(default);
+        var readsAfterPoll = reads.Count;
+        var first = await CheckAsync(stores, triplet);
+        var readsByFirstAttempt = reads.Count - readsAfterPoll;
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        // Its key went into the filter before its row was written: no poll needed for the retry to find it.
+        var retry = await CheckAsync(stores, triplet);
+
+        Assert.Equal(1, readsBeforePoll);
+        Assert.NotNull(stores.Greylist.Keys);
+        Assert.True(stores.Greylist.Keys!.Ready);
+        Assert.Equal((GreylistAction.Defer, GreylistRules.New), (first.Action, first.Rule));
+        Assert.Equal(0, readsByFirstAttempt);
+        Assert.Equal(1, stores.Greylist.SkippedReads);
+        Assert.Equal((GreylistAction.Pass, GreylistRules.Passed, true), (retry.Action, retry.Rule, retry.FirstPass));
+    }
+
+    [Fact]
+    public async Task A_triplet_another_process_recorded_costs_at_most_one_more_deferral_before_the_next_change_poll_and_none_after_it()
+    {
+        var daemon = await OpenAsync();
+        var other = await OpenAsync(); // simulate --record, say: a process without the change poll
+        await daemon.RefreshChangedAsync(default);
+        var missed = Mail("alice@example.org", "bob@example.com");
+        var polled = Mail("carol@example.org", "bob@example.com");
+        await CheckAsync(other, missed);
+        await CheckAsync(other, polled);
+        await other.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromMinutes(3));
+
+        // Not polled yet: answered as new, and its write keeps the row the other process wrote.
+        var beforePoll = await CheckAsync(daemon, missed);
+        await daemon.Greylist.WhenAttemptsWrittenAsync(default);
+        var nextAttempt = await CheckAsync(daemon, missed);
+        await daemon.RefreshChangedAsync(default);
+        var afterPoll = await CheckAsync(daemon, polled);
+
+        Assert.Equal((GreylistAction.Defer, GreylistRules.New), (beforePoll.Action, beforePoll.Rule));
+        Assert.Equal((GreylistAction.Pass, true), (nextAttempt.Action, nextAttempt.FirstPass));
+        Assert.Equal((GreylistAction.Pass, true), (afterPoll.Action, afterPoll.FirstPass));
+        var rows = await daemon.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), Clock.GetUtcNow(), default);
+        Assert.All(rows, row => Assert.Equal(Start, row.FirstSeen));
+    }
+
+    [Fact]
+    public async Task A_key_filter_past_its_capacity_is_replaced_by_a_bigger_one_that_knows_every_key()
+    {
+        var stores = await OpenAsync();
+        await stores.RefreshChangedAsync(default);
+        var firstCapacity = stores.Greylist.Keys!.Capacity;
+        // More rows than the first filter holds, written by another program.
+        await _file.ScalarAsync("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70000) " + InsertTripletSql +
+            "SELECT '" + Client + "/32', 'sender' || i || '@bulk.example', 'bob@example.com', 'bulk.example', 0, 1, 1, 9999999999, 1 FROM n");
+        await stores.RefreshChangedAsync(default);
+        var keys = stores.Greylist.Keys!;
+
+        var known = Enumerable.Range(1, 70000).Where(i => i % 97 == 0)
+            .Select(i => new Triplet(Client + "/32", $"sender{i}@bulk.example", "bob@example.com")).ToList();
+        var unknown = Enumerable.Range(1, 2000).Select(i => new Triplet(Client + "/32", $"never{i}@bulk.example", "bob@example.com")).ToList();
+
+        Assert.Equal(65536, firstCapacity);
+        Assert.Equal(140000, keys.Capacity);
+        Assert.All(known, t => Assert.False(keys.SurelyAbsent(t, triplet: true, autoWhitelist: false), $"{t} is in the table"));
+        // About 1 % of keys never written look present; far fewer than 5 % in any run.
+        Assert.InRange(unknown.Count(t => !keys.SurelyAbsent(t, triplet: true, autoWhitelist: false)), 0, 100);
+    }
+
+    [Fact]
+    public async Task Rows_written_after_the_table_was_emptied_are_still_caught_up_though_their_rowids_start_again_lower()
+    {
+        var stores = await OpenAsync();
+        var triplet = Mail("alice@example.org", "bob@example.com");
+        await _file.ScalarAsync("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) " + InsertTripletSql +
+            "SELECT 'net:192.0.2.0/24', 'old' || i || '@example.org', 'bob@example.com', 'example.org', 0, 1, 1, 9999999999, 1 FROM n");
+        await stores.RefreshChangedAsync(default);
+        await _file.ScalarAsync("DELETE FROM greylist_triplet");
+        var firstSeen = Clock.GetUtcNow().AddMinutes(-10).ToUnixTimeSeconds();
+        await _file.ScalarAsync(InsertTripletSql + $"VALUES ('{triplet.Client}', '{triplet.Sender}', '{triplet.Recipient}', 'example.org', 0, " +
+            $"{firstSeen}, {firstSeen}, 9999999999, 1)");
+        await stores.RefreshChangedAsync(default);
+
+        var check = await CheckAsync(stores, triplet);
+
+        Assert.Equal(1L, await _file.ScalarAsync("SELECT MAX(rowid) FROM greylist_triplet"));
+        Assert.Equal((GreylistAction.Pass, true), (check.Action, check.FirstPass));
+        Assert.Equal(0, stores.Greylist.SkippedReads);
+    }
+
     private static Task<long> SynchronousAsync(MilterStores stores) =>
         stores.Database.RunAsync(async (session, ct) =>
         {

@@ -1,0 +1,166 @@
+using Dapper;
+using Milter.Filters.Stores;
+
+namespace Milter.Filters.Greylist;
+
+/// <summary>
+/// Every key the greylist's SQLite file may hold (triplets and auto-whitelist entries) in a Bloom
+/// filter (<see cref="KeyBloom"/>), so that a check of a triplet never seen before, which is most first
+/// attempts, is answered without reading the database: no hop off the socket's thread, no SQLite call.
+/// A key it has is read as before (about 1 % of the absent ones too).
+/// <para>
+/// It learns keys two ways. The check adds a key before it writes that row (a deferral, a pass, an
+/// auto-whitelist count), so the daemon's own rows are known before they exist. Every change poll
+/// (<see cref="CatchUpAsync"/>) reads the keys inserted since the last one by rowid, so rows written by
+/// another process (<c>simulate --record</c>, the sqlite3 shell) are known within a poll period. A key
+/// missed meanwhile costs its sender one more deferral, never a wrong pass: the attempt is answered as
+/// new, its write finds the row and keeps its first sighting, and the next attempt reads it.
+/// </para>
+/// <para>
+/// Not used on PostgreSQL: there other MX hosts insert rows at any moment and the retry of one host's
+/// first attempt often comes to another.
+/// Removed rows stay in the filter (they only cost a read). When the rows it has taken in exceed its
+/// capacity, or the rows at the top of a table were deleted (new ones may then reuse rowids it has
+/// passed), a filter twice the size of the tables is filled from the start beside it and replaces it.
+/// </para>
+/// </summary>
+internal sealed class GreylistKeyFilter
+{
+    // Rows per read of a catch-up (each its own short read transaction), and reads per call at most,
+    // so that a first fill of a large file does not hold up the other work of the change poll for long.
+    private const int ChunkRows = 5_000;
+    private const int MaxChunksPerCall = 200;
+    private const long MinCapacity = 65_536;
+
+    private readonly StoreDatabase _database;
+    // The filter checks use once it has caught up with the tables; null until then (every check reads).
+    private volatile Filling? _current;
+    // A filter being filled from the start: the first one, or the bigger one that replaces _current.
+    private volatile Filling? _next;
+    private long _skippedReads;
+
+    public GreylistKeyFilter(StoreDatabase database) => _database = database;
+
+    /// <summary>Whether checks use it (filled up to the tables at least once).</summary>
+    public bool Ready => _current is not null;
+
+    /// <summary>Checks answered without a read, since start.</summary>
+    public long SkippedReads => Interlocked.Read(ref _skippedReads);
+
+    /// <summary>The capacity of the filter in use (0: none yet).</summary>
+    public long Capacity => _current?.Bloom.Capacity ?? 0;
+
+    /// <summary>
+    /// True when neither the triplet's row (if <paramref name="triplet"/>) nor its auto-whitelist entry
+    /// (if <paramref name="autoWhitelist"/>) can be in the database, so the check need not read.
+    /// </summary>
+    public bool SurelyAbsent(Triplet key, bool triplet, bool autoWhitelist)
+    {
+        if (_current is not { } current || (!triplet && !autoWhitelist))
+            return false;
+        if (triplet && current.Bloom.MayContain(TripletHash(key.Client, key.Sender, key.Recipient)))
+            return false;
+        if (autoWhitelist && current.Bloom.MayContain(AwlHash(key.Client, key.SenderDomain)))
+            return false;
+        Interlocked.Increment(ref _skippedReads);
+        return true;
+    }
+
+    /// <summary>The triplet's row is about to be written (before the write, so no check misses it in between).</summary>
+    public void AddTriplet(Triplet key) => Add(TripletHash(key.Client, key.Sender, key.Recipient));
+
+    /// <summary>The (client, sender domain) auto-whitelist entry may be about to be written.</summary>
+    public void AddAutoWhitelist(string client, string senderDomain) => Add(AwlHash(client, senderDomain));
+
+    /// <summary>
+    /// Takes in the rows inserted since the last call (by this process or another); starts or goes on
+    /// filling a new filter when there is none yet or the one in use is full, and puts it in use once it
+    /// has caught up. Called by the change poll, one call at a time.
+    /// </summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        var rewound = false;
+        if (_current is { } current)
+            (_, rewound) = await FillAsync(current, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        if (_next is { } filling && (await FillAsync(filling, 0, cancellationToken).ConfigureAwait(false)).Rewound)
+            _next = null;
+        if (_next is null && (rewound || _current is null || _current.Rows > _current.Bloom.Capacity))
+        {
+            var rows = await _database.ReadAsync((session, ct) => session.Connection.ExecuteScalarAsync<long>(
+                StoreSql.CountKeys, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
+            _next = new Filling(new KeyBloom(Math.Max(MinCapacity, 2 * rows)));
+        }
+        if (_next is { } next && (await FillAsync(next, MaxChunksPerCall, cancellationToken).ConfigureAwait(false)).CaughtUp)
+        {
+            // _current first: an add that finds _next cleared then finds this one in use.
+            _current = next;
+            _next = null;
+        }
+    }
+
+    private void Add(ulong hash)
+    {
+        // _next first: it becomes _current before it is cleared, so an add reaches the filter that stays.
+        _next?.Bloom.Add(hash);
+        _current?.Bloom.Add(hash);
+    }
+
+    /// <summary>
+    /// Reads rows after the filling's cursors into it, <paramref name="maxChunks"/> reads at most.
+    /// <c>CaughtUp</c> once a read found no more; <c>Rewound</c> when a table's highest rowid is below
+    /// its cursor: rows at the top were deleted (or the file started anew), so rows inserted since may
+    /// have rowids the cursor has passed, and only a filling from the start is sure to have them.
+    /// </summary>
+    private async Task<(bool CaughtUp, bool Rewound)> FillAsync(Filling filling, int maxChunks, CancellationToken cancellationToken)
+    {
+        var last = await _database.ReadAsync((session, ct) => session.Connection.QuerySingleAsync<LastKeyRowidsRow>(
+            StoreSql.LastKeyRowids, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
+        var rewound = last.Triplets < filling.TripletCursor || last.Awl < filling.AwlCursor;
+        for (var chunk = 0; chunk < maxChunks; chunk++)
+        {
+            var (triplets, awl) = await _database.ReadAsync((session, ct) => ReadChunkAsync(session, filling, ct), cancellationToken).ConfigureAwait(false);
+            foreach (var row in triplets)
+                filling.Bloom.Add(TripletHash(row.Client, row.Sender, row.Recipient));
+            foreach (var row in awl)
+                filling.Bloom.Add(AwlHash(row.Client, row.SenderDomain));
+            if (triplets.Count > 0)
+                filling.TripletCursor = triplets[^1].Id;
+            if (awl.Count > 0)
+                filling.AwlCursor = awl[^1].Id;
+            filling.Rows += triplets.Count + awl.Count;
+            if (triplets.Count < ChunkRows && awl.Count < ChunkRows)
+                return (true, rewound);
+        }
+        return (false, rewound);
+    }
+
+    private static async Task<(List<TripletKeyRow> Triplets, List<AwlKeyRow> Awl)> ReadChunkAsync(StoreSession session, Filling filling,
+        CancellationToken cancellationToken)
+    {
+        var triplets = await session.Connection.QueryAsync<TripletKeyRow>(StoreSql.TripletKeysAfter,
+            new KeysAfterArgs(filling.TripletCursor, ChunkRows, cancellationToken), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        var awl = await session.Connection.QueryAsync<AwlKeyRow>(StoreSql.AwlKeysAfter,
+            new KeysAfterArgs(filling.AwlCursor, ChunkRows, cancellationToken), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+        return (triplets.AsList(), awl.AsList());
+    }
+
+    // HashCode mixes each string's hash with a seed chosen per process: a sender cannot pick keys
+    // that collide (a collision would only cost reads anyway). The last argument keeps the two kinds apart.
+    private static ulong TripletHash(string client, string sender, string recipient) =>
+        Join(HashCode.Combine(client, sender, recipient, 1), HashCode.Combine(recipient, sender, client, 2));
+
+    private static ulong AwlHash(string client, string senderDomain) =>
+        Join(HashCode.Combine(client, senderDomain, 3), HashCode.Combine(senderDomain, client, 4));
+
+    private static ulong Join(int high, int low) => ((ulong)(uint)high << 32) | (uint)low;
+
+    /// <summary>A filter and how far into each table it has read.</summary>
+    private sealed class Filling(KeyBloom bloom)
+    {
+        public KeyBloom Bloom { get; } = bloom;
+        public long TripletCursor { get; set; }
+        public long AwlCursor { get; set; }
+        // Rows taken in from the tables (the filter's own adds are counted when their rows are read).
+        public long Rows { get; set; }
+    }
+}
