@@ -141,7 +141,7 @@ internal sealed class GreylistKeyFilter
             new KeysAfterArgs(filling.TripletCursor, ChunkRows, cancellationToken), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         var awl = await session.Connection.QueryAsync<AwlKeyRow>(StoreSql.AwlKeysAfter,
             new KeysAfterArgs(filling.AwlCursor, ChunkRows, cancellationToken), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
-        return (triplets.AsList(), awl.AsList());
+        return ([.. triplets], [.. awl]);
     }
 
     // HashCode mixes each string's hash with a seed chosen per process: a sender cannot pick keys
