@@ -17,6 +17,15 @@ public sealed class LoadRunner
         _time = time;
     }
 
+    /// <summary>When set, every message's start and end timestamps are kept (<see cref="Worker.Ends"/>) for a latency log.</summary>
+    public bool KeepTimes { get; init; }
+
+    /// <summary>The timestamp the last <see cref="RunAsync"/> started at.</summary>
+    public long LastStarted { get; private set; }
+
+    /// <summary>The workers of the last <see cref="RunAsync"/>.</summary>
+    public IReadOnlyList<Worker> LastWorkers { get; private set; } = [];
+
     /// <summary>
     /// Runs <paramref name="sessionOf"/>(0), (1), ... until <paramref name="messages"/> messages are
     /// claimed or, when given, <paramref name="duration"/> has passed (sessions under way then finish).
@@ -29,10 +38,11 @@ public sealed class LoadRunner
         long claimed = 0;
         var workers = new Worker[connections];
         var started = _time.GetTimestamp();
+        LastStarted = started;
         var tasks = new Task[connections];
         for (var w = 0; w < connections; w++)
         {
-            var worker = workers[w] = new Worker(_time);
+            var worker = workers[w] = new Worker(_time, KeepTimes);
             tasks[w] = Task.Run(async () =>
             {
                 while (!cancellationToken.IsCancellationRequested && (duration is not { } d || _time.GetElapsedTime(started) < d))
@@ -50,14 +60,17 @@ public sealed class LoadRunner
             }, cancellationToken);
         }
         await Task.WhenAll(tasks).ConfigureAwait(false);
+        LastWorkers = workers;
         var elapsed = _time.GetElapsedTime(started);
         return RunResult.Merge(workers, elapsed, _time.TimestampFrequency);
     }
 
     /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
-    internal sealed class Worker(TimeProvider time)
+    public sealed class Worker(TimeProvider time, bool keepTimes)
     {
         public List<long> Latencies { get; } = new(4096);
+        /// <summary>Each message's (start, end) timestamps, when kept.</summary>
+        public List<(long Start, long End)>? Ends { get; } = keepTimes ? new(4096) : null;
         public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
         public long Errors { get; private set; }
         public long Refused { get; private set; }
@@ -71,7 +84,9 @@ public sealed class LoadRunner
             {
                 await driver.RunAsync(plan, (start, outcome) =>
                 {
-                    Latencies.Add(time.GetTimestamp() - start);
+                    var end = time.GetTimestamp();
+                    Latencies.Add(end - start);
+                    Ends?.Add((start, end));
                     Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;
                     ended++;
                 }, ct).ConfigureAwait(false);

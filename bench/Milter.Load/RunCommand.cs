@@ -8,7 +8,7 @@ namespace Milter.Load;
 /// <summary>
 /// <c>milter-load run --target unix:PATH|inet:PORT@HOST [--connections C] [--messages M] [--duration 5s]
 /// [--mix new|passed|banned|unknown|blend] [--known-set N] [--warm | --warm-only] [--warm-delay 2.2s]
-/// [--warmup 1s] [--churn] [--pid PID] [--label NAME] [--round N] [--json]</c>
+/// [--warmup 1s] [--churn] [--pid PID] [--label NAME] [--round N] [--json] [--latency-log FILE]</c>
 /// <para>With <c>--warm</c> the known set is first sent twice, <c>--warm-delay</c> apart (longer
 /// than the filter's greylist delay), so that every known triplet has been seen and then retried in
 /// time; only then the measured run starts.</para>
@@ -40,13 +40,14 @@ public static class RunCommand
         var warmup = args.Duration("--warmup");
         var pid = (int)args.Number("--pid", 0);
         var json = args.Flag("--json");
+        var latencyLog = args.Text("--latency-log");
         var churn = args.Flag("--churn");
         var nonce = args.Text("--nonce") ?? Traffic.Letters((ulong)RandomNumberGenerator.GetInt32(int.MaxValue));
         args.EnsureAllUsed();
 
         var time = TimeProvider.System;
         var traffic = new Traffic(mix, knownSet, nonce, churn);
-        var runner = new LoadRunner(target, time);
+        var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null };
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
         (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);
@@ -71,6 +72,8 @@ public static class RunCommand
         var result = warmOnly
             ? warmResult!
             : await runner.RunAsync(traffic.Session, connections, messages, ct, duration).ConfigureAwait(false);
+        if (latencyLog is not null && !warmOnly)
+            WriteLatencyLog(latencyLog, runner, time.TimestampFrequency);
         var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
         var cpuAtEnd = Cpu();
         var cpu = new CpuReport(
@@ -84,6 +87,16 @@ public static class RunCommand
         else
             Console.Write(report.ToText());
         return result.Errors == 0 ? 0 : 1;
+    }
+
+    /// <summary>One line per message of the measured run, in start order: start and end (ms since the run began), latency (ms).</summary>
+    private static void WriteLatencyLog(string path, LoadRunner runner, long frequency)
+    {
+        double Ms(long ticks) => ticks * 1000.0 / frequency;
+        var lines = runner.LastWorkers.SelectMany(w => w.Ends ?? []).OrderBy(e => e.Start)
+            .Select(e => string.Create(CultureInfo.InvariantCulture,
+                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}"));
+        File.WriteAllLines(path, lines);
     }
 
     private static double PerMessage(TimeSpan cpu, RunResult result) => result.Messages == 0 ? 0 : cpu.TotalMilliseconds * 1000 / result.Messages;
