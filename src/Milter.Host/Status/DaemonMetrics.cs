@@ -38,6 +38,7 @@ internal sealed class DaemonMetrics : IStoreObserver
     private readonly Gauge _awlWhitelisted;
     private readonly Gauge _allowEntries;
     private readonly Gauge _expiredRows;
+    private readonly Counter _readsSkipped;
     private readonly Gauge _bans;
     private readonly Gauge _tables;
 
@@ -73,6 +74,8 @@ internal sealed class DaemonMetrics : IStoreObserver
         _awlWhitelisted = f.CreateGauge("milterhost_greylist_auto_whitelisted", "(client, sender domain) pairs auto-whitelisted now (auto_whitelist.after passes reached).");
         _allowEntries = f.CreateGauge("milterhost_greylist_allow_entries", "Entries of the admin greylist allow list.");
         _expiredRows = f.CreateGauge("milterhost_greylist_expired_rows", "Expired triplet and auto-whitelist rows waiting for the sweeper.");
+        _readsSkipped = f.CreateCounter("milterhost_greylist_reads_skipped_total",
+            "Greylist checks answered without reading the database: the key filter knew that neither the triplet nor its auto-whitelist entry exists (SQLite only).");
         _bans = f.CreateGauge("milterhost_dynamic_bans_active", "Dynamic bans in force now (admin, logscan, bypass ban).");
         _tables = f.CreateGauge("milterhost_status_scrape_store_ok", "1 when the last scrape could read the table sizes from the database, else 0.");
     }
@@ -89,6 +92,7 @@ internal sealed class DaemonMetrics : IStoreObserver
             _generation.Set(sources.Generation());
             _tallyDropped.IncTo(sources.Stores.Tally.Dropped);
             _tallyFolded.IncTo(sources.Stores.Tally.FoldedDecisions);
+            _readsSkipped.IncTo(sources.Stores.Greylist.SkippedReads);
             try
             {
                 var now = sources.Time.GetUtcNow();

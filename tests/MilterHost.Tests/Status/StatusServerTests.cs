@@ -154,6 +154,25 @@ public sealed class StatusServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_count_the_greylist_checks_the_key_filter_answered_without_a_read()
+    {
+        var options = new Milter.Filters.Configuration.GreylistOptions();
+        Task<Milter.Filters.Greylist.GreylistResult> CheckAsync(string sender) => _stores.Greylist.Check.CheckAsync(
+            Milter.Filters.Greylist.Triplet.Create("net:192.0.2.0/24", sender, "bob@example.com"), IPAddress.Parse("192.0.2.1"),
+            _clock.GetUtcNow(), options, default);
+
+        await CheckAsync("before-the-poll@example.org");
+        var before = await GetAsync("/metrics");
+        await _stores.RefreshChangedAsync(default);
+        await CheckAsync("first@example.org");
+        await CheckAsync("second@example.org");
+        var after = await GetAsync("/metrics");
+
+        Assert.Contains("\nmilterhost_greylist_reads_skipped_total 0\n", before, StringComparison.Ordinal);
+        Assert.Contains("\nmilterhost_greylist_reads_skipped_total 2\n", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Summary_is_the_json_of_stats_for_the_same_store()
     {
         await SendTrafficAsync();
