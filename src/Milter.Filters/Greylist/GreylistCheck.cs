@@ -58,7 +58,8 @@ public sealed class GreylistCheck : IGreylistCheck
             return cached;
 
         var awlApplies = options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet);
-        var (awl, entry) = await ReadStateAsync(triplet, awlApplies, cancellationToken).ConfigureAwait(false);
+        var keys = _keys is null ? default : GreylistKeyFilter.HashesOf(triplet);
+        var (awl, entry) = await ReadStateAsync(triplet, keys, awlApplies, cancellationToken).ConfigureAwait(false);
         if (awlApplies && GreylistPolicy.IsWhitelisted(awl, at, options))
         {
             if (record)
@@ -71,7 +72,7 @@ public sealed class GreylistCheck : IGreylistCheck
 
         if (evaluation.Result.Action == GreylistAction.Defer)
         {
-            _keys?.AddTriplet(triplet);
+            _keys?.AddTriplet(keys);
             await _deferrals.AddAsync(triplet, at, options, evaluation.Entry, cancellationToken).ConfigureAwait(false);
             GreylistTallyEvents.Report(_tally, GreylistTallyEvents.Of(entry, evaluation.Result, at));
             await _deferrals.ThrottleAsync(cancellationToken).ConfigureAwait(false);
@@ -90,8 +91,8 @@ public sealed class GreylistCheck : IGreylistCheck
             await _deferrals.WhenWrittenAsync(cancellationToken).ConfigureAwait(false);
         if (_keys is not null)
         {
-            _keys.AddTriplet(triplet);
-            _keys.AddAutoWhitelist(triplet.Client, triplet.SenderDomain);
+            _keys.AddTriplet(keys);
+            _keys.AddAutoWhitelist(keys);
         }
         var outcome = await _firstPass.DecideAsync(triplet, at, options, cancellationToken).ConfigureAwait(false);
         GreylistTallyEvents.Report(_tally, outcome.Events);
@@ -106,12 +107,13 @@ public sealed class GreylistCheck : IGreylistCheck
     /// extensions still waiting for the flush counted in. No read when the key filter knows that
     /// neither row exists (a triplet never seen).
     /// </summary>
-    private async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadStateAsync(Triplet triplet, bool awlApplies, CancellationToken cancellationToken)
+    private async Task<(AutoWhitelistEntry? Awl, TripletEntry? Entry)> ReadStateAsync(Triplet triplet, KeyHashes keys, bool awlApplies,
+        CancellationToken cancellationToken)
     {
         var unwritten = _deferrals.Unwritten(triplet);
         AutoWhitelistEntry? awl = null;
         var entry = unwritten;
-        if ((awlApplies || unwritten is null) && _keys?.SurelyAbsent(triplet, triplet: unwritten is null, autoWhitelist: awlApplies) != true)
+        if ((awlApplies || unwritten is null) && _keys?.SurelyAbsent(keys, triplet: unwritten is null, autoWhitelist: awlApplies) != true)
         {
             var read = await _database.ReadAsync((session, ct) => GreylistRows.ReadBothAsync(session, triplet, ct), cancellationToken).ConfigureAwait(false);
             awl = awlApplies ? read.Awl : null;

@@ -51,38 +51,55 @@ internal sealed class GreylistKeyFilter
     public long Capacity => _current?.Bloom.Capacity ?? 0;
 
     /// <summary>
+    /// The filter's hashes of a check's two keys, worked out once per check: each string is hashed
+    /// once, and the same values serve <see cref="SurelyAbsent"/> and the adds before the write.
+    /// </summary>
+    public static KeyHashes HashesOf(Triplet key)
+    {
+        var client = key.Client.GetHashCode();
+        return new(TripletHash(client, key.Sender.GetHashCode(), key.Recipient.GetHashCode()), AwlHash(client, key.SenderDomain.GetHashCode()));
+    }
+
+    /// <summary>
     /// True when neither the triplet's row (if <paramref name="triplet"/>) nor its auto-whitelist entry
     /// (if <paramref name="autoWhitelist"/>) can be in the database, so the check need not read.
     /// </summary>
-    public bool SurelyAbsent(Triplet key, bool triplet, bool autoWhitelist)
+    public bool SurelyAbsent(in KeyHashes keys, bool triplet, bool autoWhitelist)
     {
         if (_current is not { } current || (!triplet && !autoWhitelist))
             return false;
-        if (triplet && current.Bloom.MayContain(TripletHash(key.Client, key.Sender, key.Recipient)))
+        if (triplet && current.Bloom.MayContain(keys.Triplet))
             return false;
-        if (autoWhitelist && current.Bloom.MayContain(AwlHash(key.Client, key.SenderDomain)))
+        if (autoWhitelist && current.Bloom.MayContain(keys.AutoWhitelist))
             return false;
         Interlocked.Increment(ref _skippedReads);
         return true;
     }
 
     /// <summary>The triplet's row is about to be written (before the write, so no check misses it in between).</summary>
-    public void AddTriplet(Triplet key) => Add(TripletHash(key.Client, key.Sender, key.Recipient));
+    public void AddTriplet(in KeyHashes keys) => Add(keys.Triplet);
 
     /// <summary>The (client, sender domain) auto-whitelist entry may be about to be written.</summary>
-    public void AddAutoWhitelist(string client, string senderDomain) => Add(AwlHash(client, senderDomain));
+    public void AddAutoWhitelist(in KeyHashes keys) => Add(keys.AutoWhitelist);
 
     /// <summary>
     /// Takes in the rows inserted since the last call (by this process or another); starts or goes on
-    /// filling a new filter when there is none yet or the one in use is full, and puts it in use once it
-    /// has caught up. Called by the change poll, one call at a time.
+    /// filling a new filter when there is none yet, the one in use is full, or a table's highest rowid
+    /// fell below its cursor (rows at the top were deleted, or the file started anew: rows inserted
+    /// since may have rowids the cursor has passed, and only a filling from the start is sure to have
+    /// them); puts the new one in use once it has caught up. Called by the change poll, one call at a time.
     /// </summary>
     public async Task CatchUpAsync(CancellationToken cancellationToken)
     {
+        var top = await _database.ReadAsync((session, ct) => session.Connection.QuerySingleAsync<LastKeyRowidsRow>(
+            StoreSql.LastKeyRowids, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
         var rewound = false;
         if (_current is { } current)
-            (_, rewound) = await FillAsync(current, int.MaxValue, cancellationToken).ConfigureAwait(false);
-        if (_next is { } filling && (await FillAsync(filling, 0, cancellationToken).ConfigureAwait(false)).Rewound)
+        {
+            rewound = current.IsPast(top);
+            await FillAsync(current, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        }
+        if (_next is { } filling && filling.IsPast(top))
             _next = null;
         if (_next is null && (rewound || _current is null || _current.Rows > _current.Bloom.Capacity))
         {
@@ -90,7 +107,7 @@ internal sealed class GreylistKeyFilter
                 StoreSql.CountKeys, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
             _next = new Filling(new KeyBloom(Math.Max(MinCapacity, 2 * rows)));
         }
-        if (_next is { } next && (await FillAsync(next, MaxChunksPerCall, cancellationToken).ConfigureAwait(false)).CaughtUp)
+        if (_next is { } next && await FillAsync(next, MaxChunksPerCall, cancellationToken).ConfigureAwait(false))
         {
             // _current first: an add that finds _next cleared then finds this one in use.
             _current = next;
@@ -105,33 +122,25 @@ internal sealed class GreylistKeyFilter
         _current?.Bloom.Add(hash);
     }
 
-    /// <summary>
-    /// Reads rows after the filling's cursors into it, <paramref name="maxChunks"/> reads at most.
-    /// <c>CaughtUp</c> once a read found no more; <c>Rewound</c> when a table's highest rowid is below
-    /// its cursor: rows at the top were deleted (or the file started anew), so rows inserted since may
-    /// have rowids the cursor has passed, and only a filling from the start is sure to have them.
-    /// </summary>
-    private async Task<(bool CaughtUp, bool Rewound)> FillAsync(Filling filling, int maxChunks, CancellationToken cancellationToken)
+    /// <summary>Reads rows after the filling's cursors into it, <paramref name="maxChunks"/> reads at most; true once a read found no more.</summary>
+    private async Task<bool> FillAsync(Filling filling, int maxChunks, CancellationToken cancellationToken)
     {
-        var last = await _database.ReadAsync((session, ct) => session.Connection.QuerySingleAsync<LastKeyRowidsRow>(
-            StoreSql.LastKeyRowids, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
-        var rewound = last.Triplets < filling.TripletCursor || last.Awl < filling.AwlCursor;
         for (var chunk = 0; chunk < maxChunks; chunk++)
         {
             var (triplets, awl) = await _database.ReadAsync((session, ct) => ReadChunkAsync(session, filling, ct), cancellationToken).ConfigureAwait(false);
             foreach (var row in triplets)
-                filling.Bloom.Add(TripletHash(row.Client, row.Sender, row.Recipient));
+                filling.Bloom.Add(TripletHash(row.Client.GetHashCode(), row.Sender.GetHashCode(), row.Recipient.GetHashCode()));
             foreach (var row in awl)
-                filling.Bloom.Add(AwlHash(row.Client, row.SenderDomain));
+                filling.Bloom.Add(AwlHash(row.Client.GetHashCode(), row.SenderDomain.GetHashCode()));
             if (triplets.Count > 0)
                 filling.TripletCursor = triplets[^1].Id;
             if (awl.Count > 0)
                 filling.AwlCursor = awl[^1].Id;
             filling.Rows += triplets.Count + awl.Count;
             if (triplets.Count < ChunkRows && awl.Count < ChunkRows)
-                return (true, rewound);
+                return true;
         }
-        return (false, rewound);
+        return false;
     }
 
     private static async Task<(List<TripletKeyRow> Triplets, List<AwlKeyRow> Awl)> ReadChunkAsync(StoreSession session, Filling filling,
@@ -144,12 +153,12 @@ internal sealed class GreylistKeyFilter
         return ([.. triplets], [.. awl]);
     }
 
-    // HashCode mixes each string's hash with a seed chosen per process: a sender cannot pick keys
-    // that collide (a collision would only cost reads anyway). The last argument keeps the two kinds apart.
-    private static ulong TripletHash(string client, string sender, string recipient) =>
+    // The strings' hashes (Marvin) and HashCode's mixing are seeded per process: a sender cannot pick
+    // keys that collide (a collision would only cost reads anyway). The last argument keeps the two kinds apart.
+    private static ulong TripletHash(int client, int sender, int recipient) =>
         Join(HashCode.Combine(client, sender, recipient, 1), HashCode.Combine(recipient, sender, client, 2));
 
-    private static ulong AwlHash(string client, string senderDomain) =>
+    private static ulong AwlHash(int client, int senderDomain) =>
         Join(HashCode.Combine(client, senderDomain, 3), HashCode.Combine(senderDomain, client, 4));
 
     private static ulong Join(int high, int low) => ((ulong)(uint)high << 32) | (uint)low;
@@ -162,5 +171,10 @@ internal sealed class GreylistKeyFilter
         public long AwlCursor { get; set; }
         // Rows taken in from the tables (the filter's own adds are counted when their rows are read).
         public long Rows { get; set; }
+
+        public bool IsPast(LastKeyRowidsRow top) => top.Triplets < TripletCursor || top.Awl < AwlCursor;
     }
 }
+
+/// <summary>The key filter's hashes of a triplet's row and of its (client, sender domain) auto-whitelist entry.</summary>
+internal readonly record struct KeyHashes(ulong Triplet, ulong AutoWhitelist);
