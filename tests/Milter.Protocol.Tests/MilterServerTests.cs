@@ -26,13 +26,15 @@ public sealed class MilterServerTests : IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    private void Start(SessionOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null)
+    /// <param name="beforeServing">Runs once the socket listens, before the server accepts anything.</param>
+    private void Start(SessionOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null, Action? beforeServing = null)
     {
         _options = options;
         _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_dir, "milter.sock"));
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(_endPoint);
         listener.Listen(16);
+        beforeServing?.Invoke();
         _server = new MilterServer(listener, () =>
         {
             var h = new ScriptedHandler { Script = script };
@@ -222,6 +224,81 @@ public sealed class MilterServerTests : IAsyncLifetime
         Assert.All(_handlers, h => Assert.Equal("CLOSE", h.Stages.Last()));
         Assert.Equal(0, thrown);
         Assert.Empty(_log.AtLeast(LogLevel.Warning));
+    }
+
+    [Fact]
+    public async Task A_peer_that_never_waits_for_a_reply_does_not_hold_up_the_other_connections()
+    {
+        // Its commands are there before the server reads the first and come faster than the server
+        // takes them, and they want no reply (macros) until the last (HELO), so no read or write of its
+        // session waits: a session that ran until it waited would keep the thread it started on (here
+        // the accept loop's) for the whole stream, and nobody else would be accepted or answered until
+        // it ended.
+        const int Chunks = 800;
+        using var pipeliner = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        long replies = 0;
+        var threads = new List<Thread>();
+        Start(new SessionOptions(), beforeServing: () =>
+        {
+            pipeliner.Connect(_endPoint);
+            var macros = Bytes.Concat(Enumerable.Range(0, 1_000).Select(i => Bytes.Macro('H', ("{tls_version}", "TLSv1.3"), ("{cipher}", "TLS_AES_256_GCM_SHA384"))).ToArray());
+            pipeliner.Send(Bytes.Concat(Bytes.SendmailOffer, Bytes.Connect4(), macros, macros));
+            threads.Add(new Thread(() =>
+            {
+                for (var i = 2; i < Chunks; i++)
+                    pipeliner.Send(macros);
+                pipeliner.Send(Bytes.Helo());
+            }));
+            // OPTNEG, CONNECT and HELO are answered.
+            threads.Add(new Thread(() => CountFrames(pipeliner, ref replies, 3)));
+            foreach (var t in threads)
+                t.Start();
+        });
+
+        for (var i = 0; i < 4; i++)
+        {
+            await using var other = await Open();
+            Assert.True(Volatile.Read(ref replies) < 3, $"connection {i} was answered only after the pipelining peer's whole stream");
+        }
+        // The pipelining peer is served in full all the same.
+        foreach (var t in threads)
+            Assert.True(t.Join(PipeSession.HangLimit));
+        Assert.Equal(3, Volatile.Read(ref replies));
+        var pipelined = Assert.Single(_handlers, h => h.At("CONNECT").Any(c => ((ConnectCommand)c.Command!).Address == "192.0.2.7"));
+        Assert.Equal(["CONNECT", "HELO"], pipelined.Stages.Take(2));
+    }
+
+    /// <summary>Reads frames off a blocking socket until <paramref name="until"/> have come, counting them.</summary>
+    private static void CountFrames(Socket socket, ref long count, long until)
+    {
+        var buffer = new byte[64 * 1024];
+        var header = new byte[4];
+        var inHeader = 0;
+        long payloadLeft = 0;
+        while (Volatile.Read(ref count) < until)
+        {
+            var n = socket.Receive(buffer);
+            if (n == 0)
+                return;
+            for (var i = 0; i < n;)
+            {
+                if (payloadLeft > 0)
+                {
+                    var take = (int)Math.Min(payloadLeft, n - i);
+                    payloadLeft -= take;
+                    i += take;
+                    if (payloadLeft == 0)
+                        Interlocked.Increment(ref count);
+                    continue;
+                }
+                header[inHeader++] = buffer[i++];
+                if (inHeader == 4)
+                {
+                    payloadLeft = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header);
+                    inHeader = 0;
+                }
+            }
+        }
     }
 
     [Fact]

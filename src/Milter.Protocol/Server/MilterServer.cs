@@ -56,6 +56,8 @@ public sealed class MilterServer
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         using var hardStop = new CancellationTokenSource();
+        // Sessions start on this loop's thread, so the stretch counts their first steps too.
+        var budget = new SocketThreadBudget(_time);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -63,7 +65,16 @@ public sealed class MilterServer
                 Socket socket;
                 try
                 {
-                    socket = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
+                    var accept = _listener.AcceptAsync(stoppingToken);
+                    var waits = !accept.IsCompleted;
+                    if (!waits && budget.Spent)
+                    {
+                        await Task.Yield();
+                        budget.Restart();
+                    }
+                    socket = await accept.ConfigureAwait(false);
+                    if (waits)
+                        budget.Restart();
                 }
                 catch (Exception e) when (e is OperationCanceledException || (stoppingToken.IsCancellationRequested && e is SocketException or ObjectDisposedException))
                 {
@@ -88,8 +99,8 @@ public sealed class MilterServer
                 var id = Interlocked.Increment(ref _nextConnectionId);
                 Interlocked.Increment(ref _occupied);
                 // Registered before it starts, so its own removal can never come first; then run here
-                // until its first read waits (the OPTNEG usually came with the connection): no hand-off
-                // to the thread pool per connection.
+                // until its first read waits (the OPTNEG usually came with the connection) or its
+                // stretch is spent (SocketThreadBudget): no hand-off to the thread pool per connection.
                 var start = new Task<Task>(() => RunSessionAsync(socket, id, options, hardStop.Token));
                 _sessions[id] = start.Unwrap();
                 start.RunSynchronously(TaskScheduler.Default);

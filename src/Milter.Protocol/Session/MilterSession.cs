@@ -70,12 +70,22 @@ public sealed class MilterSession
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         await using var stopRegistration = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var stages = _stages = new StageRunner(_handler, _context, _options, _time, _logger, _transport.Output, _socket, _peerLeftCallback, cancellationToken);
+        var budget = new SocketThreadBudget(_time);
         try
         {
             while (true)
             {
                 idle.CancelAfter(_options.Limits.IdleTimeout);
-                var result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                var read = reader.ReadAsync(idle.Token);
+                var waits = !read.IsCompleted;
+                if (!waits && budget.Spent)
+                {
+                    await Task.Yield();
+                    budget.Restart();
+                }
+                var result = await read.ConfigureAwait(false);
+                if (waits)
+                    budget.Restart();
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 var open = true;

@@ -1,0 +1,23 @@
+namespace Milter.Protocol.Session;
+
+/// <summary>
+/// How long a loop has run on without waiting. Socket completions run inline on the few socket-engine
+/// threads (the daemon sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), so a loop whose every read
+/// or accept completes at once (a peer that always answers before it is asked) would keep its thread
+/// from every other socket of that engine. Under churn one client's connections followed each other on
+/// one such thread for 50 ms while the other connections there waited (perf trace, bench/RESULTS.md).
+/// A loop that finds its stretch spent yields to the thread pool before going on.
+/// </summary>
+internal struct SocketThreadBudget(TimeProvider time)
+{
+    /// <summary>The longest stretch a loop keeps a socket thread without waiting.</summary>
+    public static readonly TimeSpan Stretch = TimeSpan.FromMilliseconds(1);
+
+    private long _since = time.GetTimestamp();
+
+    /// <summary>Starts a new stretch: the loop has just waited, or moved to another thread.</summary>
+    public void Restart() => _since = time.GetTimestamp();
+
+    /// <summary>Whether the loop has run <see cref="Stretch"/> or longer since it last waited.</summary>
+    public readonly bool Spent => time.GetElapsedTime(_since) >= Stretch;
+}
