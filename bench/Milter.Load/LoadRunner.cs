@@ -20,6 +20,12 @@ public sealed class LoadRunner
     /// <summary>When set, every message's start and end timestamps are kept (<see cref="Worker.Ends"/>) for a latency log.</summary>
     public bool KeepTimes { get; init; }
 
+    /// <summary>
+    /// One thread per connection with blocking sockets, as sendmail runs one process per SMTP session
+    /// (the default of <c>run</c>); otherwise every connection on async sockets.
+    /// </summary>
+    public bool Threads { get; init; }
+
     /// <summary>The timestamp the last <see cref="RunAsync"/> started at.</summary>
     public long LastStarted { get; private set; }
 
@@ -33,7 +39,7 @@ public sealed class LoadRunner
     public async Task<RunResult> RunAsync(Func<long, SessionPlan> sessionOf, int connections, long messages, CancellationToken cancellationToken,
         TimeSpan? duration = null)
     {
-        var driver = new SessionDriver(_target, _time);
+        var driver = new SessionDriver(_target, _time, Threads);
         long nextSession = -1;
         long claimed = 0;
         var workers = new Worker[connections];
@@ -43,7 +49,7 @@ public sealed class LoadRunner
         for (var w = 0; w < connections; w++)
         {
             var worker = workers[w] = new Worker(_time, KeepTimes);
-            tasks[w] = Task.Run(async () =>
+            async Task Loop()
             {
                 while (!cancellationToken.IsCancellationRequested && (duration is not { } d || _time.GetElapsedTime(started) < d))
                 {
@@ -57,7 +63,8 @@ public sealed class LoadRunner
                         plan = plan with { Messages = plan.Messages[..take] };
                     await worker.RunAsync(driver, plan, cancellationToken).ConfigureAwait(false);
                 }
-            }, cancellationToken);
+            }
+            tasks[w] = Threads ? OnThread(Loop, $"load {w}") : Task.Run(Loop, cancellationToken);
         }
         await Task.WhenAll(tasks).ConfigureAwait(false);
         LastWorkers = workers;
@@ -65,12 +72,32 @@ public sealed class LoadRunner
         return RunResult.Merge(workers, elapsed, _time.TimestampFrequency);
     }
 
+    /// <summary>Runs <paramref name="loop"/> on a thread of its own; with blocking sockets it completes there without yielding.</summary>
+    private static Task OnThread(Func<Task> loop, string name)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop().GetAwaiter().GetResult();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }, maxStackSize: 256 * 1024) { IsBackground = true, Name = name };
+        thread.Start();
+        return done.Task;
+    }
+
     /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
     public sealed class Worker(TimeProvider time, bool keepTimes)
     {
         public List<long> Latencies { get; } = new(4096);
-        /// <summary>Each message's (start, end) timestamps, when kept.</summary>
-        public List<(long Start, long End)>? Ends { get; } = keepTimes ? new(4096) : null;
+        /// <summary>Each message's start and end timestamps and its replies' arrivals, when kept.</summary>
+        public List<(long Start, long End, (string Step, long At)[] Steps)>? Ends { get; } = keepTimes ? new(4096) : null;
         public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
         public long Errors { get; private set; }
         public long Refused { get; private set; }
@@ -80,16 +107,21 @@ public sealed class LoadRunner
         public async Task RunAsync(SessionDriver driver, SessionPlan plan, CancellationToken ct)
         {
             var ended = 0;
+            var steps = Ends is null ? null : new List<(string, long)>();
             try
             {
                 await driver.RunAsync(plan, (start, outcome) =>
                 {
                     var end = time.GetTimestamp();
                     Latencies.Add(end - start);
-                    Ends?.Add((start, end));
+                    if (Ends is not null)
+                    {
+                        Ends.Add((start, end, [.. steps!]));
+                        steps!.Clear();
+                    }
                     Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;
                     ended++;
-                }, ct).ConfigureAwait(false);
+                }, ct, steps).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {

@@ -8,7 +8,7 @@ namespace Milter.Load;
 /// <summary>
 /// <c>milter-load run --target unix:PATH|inet:PORT@HOST [--connections C] [--messages M] [--duration 5s]
 /// [--mix new|passed|banned|unknown|blend] [--known-set N] [--warm | --warm-only] [--warm-delay 2.2s]
-/// [--warmup 1s] [--churn] [--pid PID] [--label NAME] [--round N] [--json] [--latency-log FILE]</c>
+/// [--warmup 1s] [--churn] [--client threads|async] [--pid PID] [--label NAME] [--round N] [--json] [--latency-log FILE]</c>
 /// <para>With <c>--warm</c> the known set is first sent twice, <c>--warm-delay</c> apart (longer
 /// than the filter's greylist delay), so that every known triplet has been seen and then retried in
 /// time; only then the measured run starts.</para>
@@ -16,6 +16,10 @@ namespace Milter.Load;
 /// its own, ended as sendmail ends it (QUIT, the socket closed at once): the connection churn of
 /// sendmail's one milter connection per SMTP transaction. A connection the filter refuses or closes
 /// before answering OPTNEG counts as refused (sendmail would tempfail that message).</para>
+/// <para>With <c>--client threads</c> (the default) each connection is a thread of its own on blocking
+/// sockets, as each of sendmail's SMTP sessions is a process of its own: one session never waits for
+/// another's. <c>--client async</c> plays them all on async sockets, which costs less CPU per message
+/// but lets a fast filter's sessions take turns on the few socket-engine threads.</para>
 /// <para>With <c>--warmup</c> the same kind of traffic (new triplets of a nonce of its own) runs that
 /// long unmeasured first, so that neither this process's JIT nor a cold filter is in the figures: a
 /// load generator still running its first, unoptimised code is slower against a fast filter than a
@@ -42,12 +46,13 @@ public static class RunCommand
         var json = args.Flag("--json");
         var latencyLog = args.Text("--latency-log");
         var churn = args.Flag("--churn");
+        var client = args.Choice("--client", ClientModel.Threads);
         var nonce = args.Text("--nonce") ?? Traffic.Letters((ulong)RandomNumberGenerator.GetInt32(int.MaxValue));
         args.EnsureAllUsed();
 
         var time = TimeProvider.System;
         var traffic = new Traffic(mix, knownSet, nonce, churn);
-        var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null };
+        var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null, Threads = client == ClientModel.Threads };
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
         (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);
@@ -69,6 +74,7 @@ public static class RunCommand
             await runner.RunAsync(new Traffic(mix, knownSet, nonce + "w", churn).Session, connections, long.MaxValue, ct, unmeasured).ConfigureAwait(false);
         if (!warmOnly)
             cpuAtStart = Cpu();
+        var gcAtStart = GcCounts();
         var result = warmOnly
             ? warmResult!
             : await runner.RunAsync(traffic.Session, connections, messages, ct, duration).ConfigureAwait(false);
@@ -76,6 +82,9 @@ public static class RunCommand
             WriteLatencyLog(latencyLog, runner, time.TimestampFrequency);
         var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
         var cpuAtEnd = Cpu();
+        var gcAtEnd = GcCounts();
+        // The generator's own pauses hold up all its connections at once; on stderr, beside the report.
+        Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all");
         var cpu = new CpuReport(
             cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
             PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result));
@@ -89,15 +98,21 @@ public static class RunCommand
         return result.Errors == 0 ? 0 : 1;
     }
 
-    /// <summary>One line per message of the measured run, in start order: start and end (ms since the run began), latency (ms).</summary>
+    /// <summary>
+    /// One line per message of the measured run, in start order: start and end (ms since the run began),
+    /// latency (ms), then each reply's arrival as step=ms since the message's start.
+    /// </summary>
     private static void WriteLatencyLog(string path, LoadRunner runner, long frequency)
     {
         double Ms(long ticks) => ticks * 1000.0 / frequency;
         var lines = runner.LastWorkers.SelectMany(w => w.Ends ?? []).OrderBy(e => e.Start)
             .Select(e => string.Create(CultureInfo.InvariantCulture,
-                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}"));
+                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}{string.Concat(e.Steps.Select(s => string.Create(CultureInfo.InvariantCulture, $" {s.Step}={Ms(s.At - e.Start):F3}")))}"));
         File.WriteAllLines(path, lines);
     }
+
+    private static (int G0, int G1, int G2, TimeSpan Pause) GcCounts() =>
+        (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
 
     private static double PerMessage(TimeSpan cpu, RunResult result) => result.Messages == 0 ? 0 : cpu.TotalMilliseconds * 1000 / result.Messages;
 
@@ -114,6 +129,9 @@ public static class RunCommand
         }
     }
 }
+
+/// <summary>How the generator plays its connections (<c>--client</c>).</summary>
+public enum ClientModel { Threads, Async }
 
 /// <summary>CPU time per message in microseconds: the filter's (when its pid was given) and the load generator's own.</summary>
 public sealed record CpuReport(double? DaemonUsPerMessage, double LoadUsPerMessage);

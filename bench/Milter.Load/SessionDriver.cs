@@ -26,27 +26,45 @@ public sealed class SessionDriver
 
     private readonly EndPoint _target;
     private readonly TimeProvider _time;
+    private readonly bool _blocking;
 
-    public SessionDriver(EndPoint target, TimeProvider time)
+    /// <param name="blocking">
+    /// Blocking sockets, each session played start to end on its caller's thread (<see cref="BlockingConnection"/>),
+    /// as each of sendmail's SMTP sessions is its own process; otherwise async sockets.
+    /// </param>
+    public SessionDriver(EndPoint target, TimeProvider time, bool blocking)
     {
         _target = target;
         _time = time;
+        _blocking = blocking;
     }
 
-    /// <summary>Runs the session; <paramref name="done"/> hears of each message (start timestamp, outcome) as it ends.</summary>
-    public async Task RunAsync(SessionPlan plan, Action<long, string> done, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the session; <paramref name="done"/> hears of each message (start timestamp, outcome) as it ends.
+    /// When <paramref name="steps"/> is given, each reply's arrival is added to it (step name, timestamp).
+    /// </summary>
+    public async Task RunAsync(SessionPlan plan, Action<long, string> done, CancellationToken cancellationToken, List<(string Step, long At)>? steps = null)
     {
+        // With async sockets each session starts on a thread-pool thread, not where the last one ended:
+        // socket completions run inline on the epoll threads (Program.cs), and when the filter answers
+        // before the generator asks for the answer every receive completes at once, so one connection's
+        // sessions could follow each other on one epoll thread for 200 ms while every connection
+        // registered with that engine waited.
+        if (!_blocking)
+            await Task.Yield();
         var start = _time.GetTimestamp();
+        void Step(string name) => steps?.Add((name, _time.GetTimestamp()));
         MilterClient client;
         try
         {
-            client = await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
+            client = _blocking ? BlockingConnection.Connect(_target) : await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException e)
         {
             // ECONNREFUSED, or EAGAIN from a Unix listener whose queue is full: sendmail tempfails the message.
             throw new FilterRefusedException($"connect: {e.SocketErrorCode}", e);
         }
+        Step("accept");
         await using (client.ConfigureAwait(false))
         {
             try
@@ -58,8 +76,10 @@ public sealed class SessionDriver
                 // Accepted and closed unanswered: a filter at its connection cap does this.
                 throw new FilterRefusedException("closed before answering OPTNEG", e);
             }
+            Step("optneg");
             await client.SendMacrosAsync('C', ConnectMacros(plan), cancellationToken).ConfigureAwait(false);
             var r = await client.ConnectAsync(plan.ClientName, ConnectFamily.Inet, plan.ClientPort, plan.ClientAddress, cancellationToken).ConfigureAwait(false);
+            Step("connect");
             if (IsFinal(r))
             {
                 // sendmail answers the client itself from now on and asks the filter nothing more.
@@ -69,6 +89,7 @@ public sealed class SessionDriver
             }
             await client.SendMacrosAsync('H', NoMacros, cancellationToken).ConfigureAwait(false);
             r = await client.HeloAsync(plan.Helo, cancellationToken).ConfigureAwait(false);
+            Step("helo");
             if (IsFinal(r))
             {
                 done(start, Outcome(r, "helo"));
@@ -79,8 +100,12 @@ public sealed class SessionDriver
             for (var m = 0; m < plan.Messages.Length; m++)
             {
                 if (m > 0)
+                {
+                    if (!_blocking)
+                        await Task.Yield();
                     start = _time.GetTimestamp();
-                var (outcome, abort) = await MessageAsync(client, plan, plan.Messages[m], cancellationToken).ConfigureAwait(false);
+                }
+                var (outcome, abort) = await MessageAsync(client, plan, plan.Messages[m], Step, cancellationToken).ConfigureAwait(false);
                 done(start, outcome);
                 var last = m == plan.Messages.Length - 1;
                 // After a final verdict sendmail aborts the filter's message itself; after refused
@@ -94,10 +119,12 @@ public sealed class SessionDriver
 
     private enum AbortBy { None, Mta, ClientRset }
 
-    private static async Task<(string Outcome, AbortBy Abort)> MessageAsync(MilterClient client, SessionPlan session, MessagePlan message, CancellationToken ct)
+    private static async Task<(string Outcome, AbortBy Abort)> MessageAsync(MilterClient client, SessionPlan session, MessagePlan message, Action<string> step,
+        CancellationToken ct)
     {
         await client.SendMacrosAsync('M', MailMacros(message), ct).ConfigureAwait(false);
         var r = await client.MailAsync(message.Sender, MailArguments, ct).ConfigureAwait(false);
+        step("mail");
         if (IsFinal(r))
             return Finished(r, "mail");
 
@@ -107,6 +134,7 @@ public sealed class SessionDriver
         {
             await client.SendMacrosAsync('R', RcptMacros(recipient), ct).ConfigureAwait(false);
             r = await client.RcptAsync(recipient, null, ct).ConfigureAwait(false);
+            step("rcpt");
             if (r.Kind == VerdictKind.Accept)
                 return (Outcome(r, "rcpt"), AbortBy.None); // the whole message, unfiltered from here
             if (r.Kind == VerdictKind.Continue)
@@ -118,6 +146,7 @@ public sealed class SessionDriver
             return (Outcome(refusal!, "rcpt"), AbortBy.ClientRset);
 
         r = await client.DataAsync(ct).ConfigureAwait(false);
+        step("data");
         if (IsFinal(r))
             return Finished(r, "data");
         foreach (var (name, value) in Headers(session, message))
@@ -127,6 +156,7 @@ public sealed class SessionDriver
                 return Finished(r, "header");
         }
         r = await client.EndOfHeadersAsync(ct).ConfigureAwait(false);
+        step("eoh");
         if (IsFinal(r))
             return Finished(r, "eoh");
         r = await client.BodyChunksAsync(Body, ct).ConfigureAwait(false);
@@ -134,6 +164,7 @@ public sealed class SessionDriver
             return Finished(r, "body");
         await client.SendMacrosAsync('E', [new("{msg_id}", MessageId(message))], ct).ConfigureAwait(false);
         r = await client.EndOfMessageAsync(ct).ConfigureAwait(false);
+        step("eom");
         return (Outcome(r, "eom"), AbortBy.None);
     }
 

@@ -1,0 +1,89 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Milter.Protocol.Client;
+using Milter.Protocol.Session;
+
+namespace Milter.Load;
+
+/// <summary>
+/// A milter connection as sendmail makes one: a blocking socket, read and written by the one thread
+/// that plays the SMTP session. The stream's async methods do the blocking call and return a completed
+/// task, so <see cref="MilterClient"/>'s async code runs straight through on the caller's thread and
+/// never touches the socket engine or the thread pool.
+/// </summary>
+public static class BlockingConnection
+{
+    /// <summary>How long a connect, a read or a write may block before the session fails (sendmail's own milter timeouts are seconds to minutes).</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static MilterClient Connect(EndPoint endPoint)
+    {
+        var socket = endPoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // A Unix listener whose queue is full makes a blocking connect wait, as sendmail's does, up
+            // to the send timeout; then it fails with EAGAIN.
+            socket.SendTimeout = socket.ReceiveTimeout = (int)Timeout.TotalMilliseconds;
+            socket.Connect(endPoint);
+            if (socket.ProtocolType == ProtocolType.Tcp)
+                socket.NoDelay = true;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var stream = new SocketStream(socket);
+        var pipe = new DuplexPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)), PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        return new MilterClient(pipe, owned: stream);
+    }
+
+    private sealed class SocketStream(Socket socket) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(Span<byte> buffer) => socket.Receive(buffer, SocketFlags.None);
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => new(Read(buffer.Span));
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            while (!buffer.IsEmpty)
+                buffer = buffer[socket.Send(buffer, SocketFlags.None)..];
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Write(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+
+        public override void Flush() { }
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                socket.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
