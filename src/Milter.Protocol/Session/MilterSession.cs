@@ -78,11 +78,6 @@ public sealed class MilterSession
                 idle.CancelAfter(_options.Limits.IdleTimeout);
                 var read = reader.ReadAsync(idle.Token);
                 var waits = !read.IsCompleted;
-                if (!waits && budget.Spent)
-                {
-                    await Task.Yield();
-                    budget.Restart();
-                }
                 var result = await read.ConfigureAwait(false);
                 if (waits)
                     budget.Restart();
@@ -92,7 +87,15 @@ public sealed class MilterSession
                 try
                 {
                     while (open && FrameReader.TryRead(ref buffer, _options.Limits.MaxFrameSize, out var code, out var payload))
+                    {
+                        // Checked per frame: one read can bring hundreds of them.
+                        if (budget.Spent)
+                        {
+                            await Task.Yield();
+                            budget.Restart();
+                        }
                         open = await DispatchAsync(code, payload, cancellationToken).ConfigureAwait(false) && !stages.HandlerStuck && !stages.PeerLeft;
+                    }
                 }
                 finally
                 {
