@@ -61,7 +61,8 @@ public sealed class SessionDriver
         }
         catch (SocketException e)
         {
-            // ECONNREFUSED, or EAGAIN from a Unix listener whose queue is full: sendmail tempfails the message.
+            // ECONNREFUSED, or EAGAIN from a Unix listener whose queue is full (at once on async sockets,
+            // after the connect timeout on blocking ones, as sendmail's): sendmail tempfails the message.
             throw new FilterRefusedException($"connect: {e.SocketErrorCode}", e);
         }
         Step("accept");

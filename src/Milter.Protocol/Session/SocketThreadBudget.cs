@@ -3,10 +3,10 @@ namespace Milter.Protocol.Session;
 /// <summary>
 /// How long a loop has run on without waiting. Socket completions run inline on the few socket-engine
 /// threads (the daemon sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), so a loop whose every read
-/// or accept completes at once (a peer that always answers before it is asked) would keep its thread
-/// from every other socket of that engine. Under churn one client's connections followed each other on
-/// one such thread for 50 ms while the other connections there waited (perf trace, bench/RESULTS.md).
-/// A loop that finds its stretch spent yields to the thread pool before going on.
+/// or accept completes at once (a peer whose next command, or next connection, is always there already:
+/// a fast MTA under churn, a pipelining one) would keep its thread from every other socket of that
+/// engine for as long as that lasts. A loop that finds its stretch spent yields to the thread pool
+/// before going on.
 /// </summary>
 internal struct SocketThreadBudget(TimeProvider time)
 {
