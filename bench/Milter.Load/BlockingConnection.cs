@@ -1,8 +1,6 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Milter.Protocol.Client;
-using Milter.Protocol.Session;
 
 namespace Milter.Load;
 
@@ -36,9 +34,7 @@ public static class BlockingConnection
             socket.Dispose();
             throw;
         }
-        var stream = new SocketStream(socket);
-        var pipe = new DuplexPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)), PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
-        return new MilterClient(pipe, owned: stream);
+        return MilterClient.Over(new SocketStream(socket));
     }
 
     private sealed class SocketStream(Socket socket) : Stream

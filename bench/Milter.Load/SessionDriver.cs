@@ -53,7 +53,6 @@ public sealed class SessionDriver
         if (!_blocking)
             await Task.Yield();
         var start = _time.GetTimestamp();
-        void Step(string name) => steps?.Add((name, _time.GetTimestamp()));
         MilterClient client;
         try
         {
@@ -65,7 +64,7 @@ public sealed class SessionDriver
             // after the connect timeout on blocking ones, as sendmail's): sendmail tempfails the message.
             throw new FilterRefusedException($"connect: {e.SocketErrorCode}", e);
         }
-        Step("accept");
+        Mark(steps, "accept");
         await using (client.ConfigureAwait(false))
         {
             try
@@ -77,10 +76,10 @@ public sealed class SessionDriver
                 // Accepted and closed unanswered: a filter at its connection cap does this.
                 throw new FilterRefusedException("closed before answering OPTNEG", e);
             }
-            Step("optneg");
+            Mark(steps, "optneg");
             await client.SendMacrosAsync('C', ConnectMacros(plan), cancellationToken).ConfigureAwait(false);
             var r = await client.ConnectAsync(plan.ClientName, ConnectFamily.Inet, plan.ClientPort, plan.ClientAddress, cancellationToken).ConfigureAwait(false);
-            Step("connect");
+            Mark(steps, "connect");
             if (IsFinal(r))
             {
                 // sendmail answers the client itself from now on and asks the filter nothing more.
@@ -90,7 +89,7 @@ public sealed class SessionDriver
             }
             await client.SendMacrosAsync('H', NoMacros, cancellationToken).ConfigureAwait(false);
             r = await client.HeloAsync(plan.Helo, cancellationToken).ConfigureAwait(false);
-            Step("helo");
+            Mark(steps, "helo");
             if (IsFinal(r))
             {
                 done(start, Outcome(r, "helo"));
@@ -106,7 +105,7 @@ public sealed class SessionDriver
                         await Task.Yield();
                     start = _time.GetTimestamp();
                 }
-                var (outcome, abort) = await MessageAsync(client, plan, plan.Messages[m], Step, cancellationToken).ConfigureAwait(false);
+                var (outcome, abort) = await MessageAsync(client, plan, plan.Messages[m], steps, cancellationToken).ConfigureAwait(false);
                 done(start, outcome);
                 var last = m == plan.Messages.Length - 1;
                 // After a final verdict sendmail aborts the filter's message itself; after refused
@@ -120,12 +119,15 @@ public sealed class SessionDriver
 
     private enum AbortBy { None, Mta, ClientRset }
 
-    private static async Task<(string Outcome, AbortBy Abort)> MessageAsync(MilterClient client, SessionPlan session, MessagePlan message, Action<string> step,
+    /// <summary>A reply has arrived: its step and the time, when the steps are kept.</summary>
+    private void Mark(List<(string, long)>? steps, string step) => steps?.Add((step, _time.GetTimestamp()));
+
+    private async Task<(string Outcome, AbortBy Abort)> MessageAsync(MilterClient client, SessionPlan session, MessagePlan message, List<(string, long)>? steps,
         CancellationToken ct)
     {
         await client.SendMacrosAsync('M', MailMacros(message), ct).ConfigureAwait(false);
         var r = await client.MailAsync(message.Sender, MailArguments, ct).ConfigureAwait(false);
-        step("mail");
+        Mark(steps, "mail");
         if (IsFinal(r))
             return Finished(r, "mail");
 
@@ -135,7 +137,7 @@ public sealed class SessionDriver
         {
             await client.SendMacrosAsync('R', RcptMacros(recipient), ct).ConfigureAwait(false);
             r = await client.RcptAsync(recipient, null, ct).ConfigureAwait(false);
-            step("rcpt");
+            Mark(steps, "rcpt");
             if (r.Kind == VerdictKind.Accept)
                 return (Outcome(r, "rcpt"), AbortBy.None); // the whole message, unfiltered from here
             if (r.Kind == VerdictKind.Continue)
@@ -147,7 +149,7 @@ public sealed class SessionDriver
             return (Outcome(refusal!, "rcpt"), AbortBy.ClientRset);
 
         r = await client.DataAsync(ct).ConfigureAwait(false);
-        step("data");
+        Mark(steps, "data");
         if (IsFinal(r))
             return Finished(r, "data");
         foreach (var (name, value) in Headers(session, message))
@@ -157,7 +159,7 @@ public sealed class SessionDriver
                 return Finished(r, "header");
         }
         r = await client.EndOfHeadersAsync(ct).ConfigureAwait(false);
-        step("eoh");
+        Mark(steps, "eoh");
         if (IsFinal(r))
             return Finished(r, "eoh");
         r = await client.BodyChunksAsync(Body, ct).ConfigureAwait(false);
@@ -165,7 +167,7 @@ public sealed class SessionDriver
             return Finished(r, "body");
         await client.SendMacrosAsync('E', [new("{msg_id}", MessageId(message))], ct).ConfigureAwait(false);
         r = await client.EndOfMessageAsync(ct).ConfigureAwait(false);
-        step("eom");
+        Mark(steps, "eom");
         return (Outcome(r, "eom"), AbortBy.None);
     }
 

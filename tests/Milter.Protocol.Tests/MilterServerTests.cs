@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Milter.Protocol.Client;
@@ -268,36 +269,18 @@ public sealed class MilterServerTests : IAsyncLifetime
         Assert.Equal(["CONNECT", "HELO"], pipelined.Stages.Take(2));
     }
 
-    /// <summary>Reads frames off a blocking socket until <paramref name="until"/> have come, counting them.</summary>
+    /// <summary>Reads off a blocking socket until <paramref name="until"/> whole frames have come, counting them.</summary>
     private static void CountFrames(Socket socket, ref long count, long until)
     {
+        var received = new List<byte>();
         var buffer = new byte[64 * 1024];
-        var header = new byte[4];
-        var inHeader = 0;
-        long payloadLeft = 0;
         while (Volatile.Read(ref count) < until)
         {
             var n = socket.Receive(buffer);
             if (n == 0)
                 return;
-            for (var i = 0; i < n;)
-            {
-                if (payloadLeft > 0)
-                {
-                    var take = (int)Math.Min(payloadLeft, n - i);
-                    payloadLeft -= take;
-                    i += take;
-                    if (payloadLeft == 0)
-                        Interlocked.Increment(ref count);
-                    continue;
-                }
-                header[inHeader++] = buffer[i++];
-                if (inHeader == 4)
-                {
-                    payloadLeft = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header);
-                    inHeader = 0;
-                }
-            }
+            received.AddRange(buffer.AsSpan(0, n));
+            Volatile.Write(ref count, Bytes.CountFrames(CollectionsMarshal.AsSpan(received)));
         }
     }
 

@@ -38,7 +38,7 @@ public sealed class SocketThreadBudgetTests
             Assert.All(onPool.Take(4), p => Assert.False(p));
             Assert.True(onPool[4]);
             var output = await session.ReadAllOutputAsync();
-            Assert.Equal(Helos + 2, CountFrames(output)); // OPTNEG, CONNECT and every HELO answered
+            Assert.Equal(Helos + 2, Bytes.CountFrames(output)); // OPTNEG, CONNECT and every HELO answered
         }
     }
 
@@ -71,13 +71,5 @@ public sealed class SocketThreadBudgetTests
         starter.Start();
         starter.Join();
         return (run, onPool, session);
-    }
-
-    private static int CountFrames(byte[] bytes)
-    {
-        var frames = 0;
-        for (var at = 0; at + 4 <= bytes.Length; frames++)
-            at += 4 + System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(at));
-        return frames;
     }
 }

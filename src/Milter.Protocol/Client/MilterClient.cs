@@ -52,10 +52,13 @@ public sealed class MilterClient : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        var pipe = new DuplexPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)), PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
-        return new MilterClient(pipe, owned: stream);
+        return Over(new NetworkStream(socket, ownsSocket: true));
     }
+
+    /// <summary>A client over a connected stream, which it disposes with itself.</summary>
+    public static MilterClient Over(Stream stream) =>
+        new(new DuplexPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)), PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true))),
+            owned: stream);
 
     /// <summary>The filter's OPTNEG answer, once negotiated.</summary>
     public OptionNegotiation? Negotiated => _negotiated;

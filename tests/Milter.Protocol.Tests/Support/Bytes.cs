@@ -86,5 +86,19 @@ public static class Bytes
     /// <summary>A REPLYCODE frame: 'y' and the text with its NUL.</summary>
     public static byte[] ReplyCode(string text) => Frame('y', text);
 
+    /// <summary>The whole frames at the start of <paramref name="bytes"/>, by their length prefixes.</summary>
+    public static int CountFrames(ReadOnlySpan<byte> bytes)
+    {
+        var frames = 0;
+        for (var at = 0; at + 4 <= bytes.Length; frames++)
+        {
+            var next = at + 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(bytes[at..]);
+            if (next > bytes.Length)
+                break;
+            at = next;
+        }
+        return frames;
+    }
+
     public static string ToHex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes).ToLowerInvariant();
 }
