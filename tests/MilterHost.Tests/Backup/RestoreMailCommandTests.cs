@@ -101,7 +101,8 @@ public sealed partial class RestoreMailCommandTests : IDisposable
         var alice = _run.Mailbox("alice", MboxText.Messages(1, 10));
         await _run.RunAsync();
         File.WriteAllText(alice, MboxText.Messages(1, 3));
-        using var writer = await LockingProcess.AppendAsync(alice, 101, 160, TimeSpan.FromMilliseconds(3));
+        // 60 messages 15 ms apart: the writer outlasts the restore (with 3 ms it once finished first in .ci/run).
+        using var writer = await LockingProcess.AppendAsync(alice, 101, 160, TimeSpan.FromMilliseconds(15));
 
         var (exit, output, error) = await _run.RestoreAsync("--lock-timeout", "20s");
         var writerWasRunning = !writer.HasExited;
