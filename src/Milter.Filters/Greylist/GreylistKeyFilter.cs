@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Extensions.Logging;
 using Milter.Filters.Stores;
 
 namespace Milter.Filters.Greylist;
@@ -31,15 +32,22 @@ internal sealed class GreylistKeyFilter
     private const int ChunkRows = 5_000;
     private const int MaxChunksPerCall = 200;
     private const long MinCapacity = 65_536;
+    // A first filling that read this many rows or more is followed by one compacting collection (see Settle).
+    internal const long CompactAfterRows = 50_000;
 
     private readonly StoreDatabase _database;
+    private readonly ILogger _logger;
     // The filter checks use once it has caught up with the tables; null until then (every check reads).
     private volatile Filling? _current;
     // A filter being filled from the start: the first one, or the bigger one that replaces _current.
     private volatile Filling? _next;
     private long _skippedReads;
 
-    public GreylistKeyFilter(StoreDatabase database) => _database = database;
+    public GreylistKeyFilter(StoreDatabase database, ILogger logger)
+    {
+        _database = database;
+        _logger = logger;
+    }
 
     /// <summary>Whether checks use it (filled up to the tables at least once).</summary>
     public bool Ready => _current is not null;
@@ -105,14 +113,38 @@ internal sealed class GreylistKeyFilter
         {
             var rows = await _database.ReadAsync((session, ct) => session.Connection.ExecuteScalarAsync<long>(
                 StoreSql.CountKeys, new CancelArgs(ct), commandTimeout: session.CommandTimeout), cancellationToken).ConfigureAwait(false);
-            _next = new Filling(new KeyBloom(Math.Max(MinCapacity, 2 * rows)));
+            _next = new Filling(new KeyBloom(Math.Max(MinCapacity, 2 * rows)), _database.Time.GetTimestamp());
         }
         if (_next is { } next && await FillAsync(next, MaxChunksPerCall, cancellationToken).ConfigureAwait(false))
         {
             // _current first: an add that finds _next cleared then finds this one in use.
+            var first = _current is null;
             _current = next;
             _next = null;
+            if (first)
+                Settle(next);
         }
+    }
+
+    /// <summary>
+    /// After the first filling, which runs once at start: reading every key of a large file allocates
+    /// about 350 bytes a row, all of it garbage at once, and the GC's heap grows with it (a million
+    /// rows: 80 MB resident instead of 45). An idle daemon allocates too little to collect again, so it
+    /// would keep that memory for hours; one blocking, compacting collection gives it back (measured
+    /// in bench/RESULTS.md, eighth pass). Not after later fillings: they run under load, where the
+    /// GC collects anyway and a full blocking collection would hold up every session.
+    /// </summary>
+    private void Settle(Filling filling)
+    {
+        var seconds = _database.Time.GetElapsedTime(filling.Started).TotalSeconds;
+        if (filling.Rows < CompactAfterRows)
+        {
+            GreylistLog.KeyFilterReady(_logger, filling.Rows, seconds);
+            return;
+        }
+        var start = _database.Time.GetTimestamp();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GreylistLog.KeyFilterReadyCompacted(_logger, filling.Rows, seconds, _database.Time.GetElapsedTime(start).TotalMilliseconds);
     }
 
     private void Add(ulong hash)
@@ -164,9 +196,11 @@ internal sealed class GreylistKeyFilter
     private static ulong Join(int high, int low) => ((ulong)(uint)high << 32) | (uint)low;
 
     /// <summary>A filter and how far into each table it has read.</summary>
-    private sealed class Filling(KeyBloom bloom)
+    private sealed class Filling(KeyBloom bloom, long started)
     {
         public KeyBloom Bloom { get; } = bloom;
+        // When the filling began (TimeProvider timestamp), for the log line once it is in use.
+        public long Started { get; } = started;
         public long TripletCursor { get; set; }
         public long AwlCursor { get; set; }
         // Rows taken in from the tables (the filter's own adds are counted when their rows are read).

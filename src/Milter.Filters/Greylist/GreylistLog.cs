@@ -17,4 +17,11 @@ internal static partial class GreylistLog
 
     [LoggerMessage(FilterEventId.MisbehaviourNotRecorded, LogLevel.Warning, "A refusal of {Address} could not be counted toward its bypass ban")]
     public static partial void MisbehaviourNotRecorded(ILogger logger, string address, Exception exception);
+
+    [LoggerMessage(FilterEventId.KeyFilterReady, LogLevel.Information, "Greylist key filter ready: {Keys} keys read from the database in {Seconds:F1} s")]
+    public static partial void KeyFilterReady(ILogger logger, long keys, double seconds);
+
+    [LoggerMessage(FilterEventId.KeyFilterReady, LogLevel.Information,
+        "Greylist key filter ready: {Keys} keys read from the database in {Seconds:F1} s; the memory the reading used given back to the system in {PauseMs:F0} ms")]
+    public static partial void KeyFilterReadyCompacted(ILogger logger, long keys, double seconds, double pauseMs);
 }

@@ -27,7 +27,7 @@ public sealed class GreylistStore : IExpiringStore
         _deferrals = new DeferralQueue(database, options, logger);
         _allow = new GreylistAllowList(database, time, options, logger);
         _expiry = new GreylistExpiry(database, _passes, _deferrals);
-        Keys = database.Dialect.FiltersGreylistKeys ? new GreylistKeyFilter(database) : null;
+        Keys = database.Dialect.FiltersGreylistKeys ? new GreylistKeyFilter(database, logger) : null;
         Check = new GreylistCheck(database, _allow, _passes, _deferrals, tally, Keys);
         Admin = new GreylistAdmin(database, _allow, _passes, _deferrals, [_expiry, .. purgedWith]);
     }

@@ -46,6 +46,7 @@ internal static class FilterEventId
     public const int AttemptsDropped = 3712;
     public const int CheckpointFailed = 3713;
     public const int DatabaseFileRemoved = 3714;
+    public const int KeyFilterReady = 3715;
 
     // 3800-3899: the decision and greylist tallies.
     public const int TallyFlushFailed = 3800;

@@ -296,6 +296,46 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     [Fact]
+    public async Task After_a_first_filling_of_many_keys_the_memory_it_used_is_given_back_once_and_the_filter_is_logged_ready()
+    {
+        var rows = GreylistKeyFilter.CompactAfterRows;
+        await OpenAsync(); // the schema
+        await _file.ScalarAsync($"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) " + InsertTripletSql +
+            "SELECT 'net:192.0.2.0/24', 'bulk' || i || '@example.org', 'bob@example.com', 'example.org', 0, 1, 1, 9999999999, 1 FROM n");
+        var collector = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
+        var stores = await OpenAsync(loggers: loggers);
+
+        var fullCollections = GC.CollectionCount(GC.MaxGeneration);
+        await stores.RefreshChangedAsync(default);
+        var collectedDuringFill = GC.CollectionCount(GC.MaxGeneration) - fullCollections;
+        await _file.ScalarAsync(InsertTripletSql + "VALUES ('net:192.0.2.0/24', 'late@example.org', 'bob@example.com', 'example.org', 0, 1, 1, 9999999999, 1)");
+        await stores.RefreshChangedAsync(default);
+
+        var ready = collector.GetSnapshot().Where(r => r.Id.Id == 3715).ToList();
+        var line = Assert.Single(ready); // the second poll only caught up: no second line, no second collection
+        Assert.True(stores.Greylist.Keys!.Ready);
+        Assert.StartsWith($"Greylist key filter ready: {rows} keys read from the database in ", line.Message);
+        Assert.Contains("the memory the reading used given back to the system in", line.Message);
+        Assert.True(collectedDuringFill >= 1, "no full collection ran during the first filling");
+    }
+
+    [Fact]
+    public async Task A_first_filling_of_few_keys_is_logged_ready_without_a_collection()
+    {
+        var collector = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
+        var stores = await OpenAsync(loggers: loggers);
+        await _file.ScalarAsync("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) " + InsertTripletSql +
+            "SELECT 'net:192.0.2.0/24', 'few' || i || '@example.org', 'bob@example.com', 'example.org', 0, 1, 1, 9999999999, 1 FROM n");
+
+        await stores.RefreshChangedAsync(default);
+
+        var line = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 3715);
+        Assert.Equal("Greylist key filter ready: 50 keys read from the database in 0.0 s", line.Message);
+    }
+
+    [Fact]
     public async Task Rows_written_after_the_table_was_emptied_are_still_caught_up_though_their_rowids_start_again_lower()
     {
         var stores = await OpenAsync();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Milter.Filters.Stores;
 using Milter.Filters.Tests.Greylist;
@@ -36,9 +37,9 @@ public abstract class StoreTestBase : IAsyncLifetime
             await stores.DisposeAsync();
     }
 
-    protected async Task<MilterStores> OpenAsync(StoreOptions? options = null)
+    protected async Task<MilterStores> OpenAsync(StoreOptions? options = null, ILoggerFactory? loggers = null)
     {
-        var stores = await StoreFactory.OpenAsync(Database, Clock, null, options ?? Tuning);
+        var stores = await StoreFactory.OpenAsync(Database, Clock, loggers, options ?? Tuning);
         _open.Add(stores);
         return stores;
     }
