@@ -351,6 +351,21 @@ public sealed class MilterServerTests : IAsyncLifetime
         _log.AtLeast(LogLevel.Warning).Where(e => e.EventId.Id == 1010).Select(e => Convert.ToInt64(e.State["Refused"], System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
     [Fact]
+    public async Task After_QUIT_the_server_closes_its_end_and_the_MTA_reads_the_end_of_the_stream()
+    {
+        Start(new SessionOptions());
+        using var raw = await ConnectRawAsync();
+
+        // The MTA keeps its side open: only the server's close can end what the MTA reads.
+        await raw.SendAsync(new byte[] { 0, 0, 0, 1, (byte)'Q' });
+        using var timeout = new CancellationTokenSource(PipeSession.HangLimit);
+        var read = await raw.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token);
+
+        Assert.Equal(0, read);
+        await WaitForNoConnections();
+    }
+
+    [Fact]
     public async Task Connections_that_end_at_once_free_their_place_under_the_cap()
     {
         Start(new SessionOptions { Limits = new() { MaxConnections = 3 } });

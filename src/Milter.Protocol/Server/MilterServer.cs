@@ -144,9 +144,14 @@ public sealed class MilterServer
         }
         try
         {
+            // The socket is closed by its own Dispose (after the stream's), not by the stream: a stream
+            // that owns its socket shuts it down first, one more syscall per connection for a peer that
+            // has in most cases closed already. close(2) alone sends the FIN (nothing else holds the
+            // descriptor: it is opened close-on-exec).
+            using var owned = socket;
             if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
                 socket.NoDelay = true;
-            await using var stream = new NetworkStream(socket, ownsSocket: true);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
             var transport = new DuplexPipe(
                 PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true)),
                 PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true)));
