@@ -127,12 +127,12 @@ internal sealed class GreylistKeyFilter
     }
 
     /// <summary>
-    /// After the first filling, which runs once at start: reading every key of a large file allocates
-    /// about 350 bytes a row, all of it garbage at once, and the GC's heap grows with it (a million
-    /// rows: 80 MB resident instead of 45). An idle daemon allocates too little to collect again, so it
-    /// would keep that memory for hours; one blocking, compacting collection gives it back (measured
-    /// in bench/RESULTS.md, eighth pass). Not after later fillings: they run under load, where the
-    /// GC collects anyway and a full blocking collection would hold up every session.
+    /// After the first filling, which runs once at start: reading every key of a large file makes a
+    /// few hundred bytes of garbage a row, all at once, and the GC's heap grows with it. An idle
+    /// daemon allocates too little to collect again, so it would keep that memory for hours; one
+    /// blocking, compacting collection gives it back (bench/RESULTS.md, eighth pass). Not after later
+    /// fillings: they run under load, where the GC collects anyway and a full blocking collection
+    /// would hold up every session.
     /// </summary>
     private void Settle(Filling filling)
     {

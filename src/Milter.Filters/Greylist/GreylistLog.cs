@@ -21,7 +21,7 @@ internal static partial class GreylistLog
     [LoggerMessage(FilterEventId.KeyFilterReady, LogLevel.Information, "Greylist key filter ready: {Keys} keys read from the database in {Seconds:F1} s")]
     public static partial void KeyFilterReady(ILogger logger, long keys, double seconds);
 
-    [LoggerMessage(FilterEventId.KeyFilterReady, LogLevel.Information,
+    [LoggerMessage(FilterEventId.KeyFilterReadyCompacted, LogLevel.Information,
         "Greylist key filter ready: {Keys} keys read from the database in {Seconds:F1} s; the memory the reading used given back to the system in {PauseMs:F0} ms")]
     public static partial void KeyFilterReadyCompacted(ILogger logger, long keys, double seconds, double pauseMs);
 }

@@ -131,10 +131,9 @@ internal static class Daemon
     /// The socket engine's event threads, on which the sessions run (above): one per two CPUs, at
     /// least one. With inline completions the runtime's default is one per CPU, as if the process had
     /// the machine to itself; a milter shares it with sendmail, whose SMTP sessions are the other half
-    /// of every message. On 2 CPUs one thread instead of two: a known message 130 against 180 µs of
-    /// CPU, p99 3 against 8-9 ms at 8 connections; first attempts the same or better (bench/RESULTS.md,
-    /// eighth pass). Read with the inline setting, hence set before any socket; an administrator's own
-    /// setting wins.
+    /// of every message, and more threads than that take CPUs from the MTA and bounce sessions between
+    /// themselves (bench/RESULTS.md, eighth pass). Read with the inline setting, hence set before any
+    /// socket; an administrator's own setting wins.
     /// </summary>
     private static void UseSocketThreads()
     {
