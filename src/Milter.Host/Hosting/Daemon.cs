@@ -29,8 +29,7 @@ internal static class Daemon
 {
     public static async Task<int> RunAsync(LoadedConfig config, MilterHostSetup setup, ParseResult parseResult, CancellationToken cancellationToken)
     {
-        UseInlineSocketCompletions();
-        UseSocketThreads();
+        UseSocketEngineSettings();
         var stderr = parseResult.InvocationConfiguration.Error;
         var options = config.Options;
         var interactive = !Console.IsErrorRedirected || (!options.Log.Syslog && options.Log.File is null);
@@ -110,34 +109,29 @@ internal static class Daemon
     public static string Version =>
         typeof(Daemon).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
-    private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
     /// <summary>
-    /// Runs a session's code straight on the socket engine's event threads when its packet arrives,
-    /// instead of queueing it to the thread pool for every packet: about 40% less CPU per message
-    /// (bench/RESULTS.md). Nothing on the session path may block there: the stores and account
-    /// lookups move to the thread pool first. Read by the runtime when the first socket operation
-    /// starts, hence set before any; an administrator's own setting (0 to turn it off) wins.
+    /// How the runtime's socket engine runs the sessions, read by it when the first socket operation
+    /// starts, hence set before any; an administrator's own setting of either variable wins.
+    /// <list type="bullet">
+    /// <item>Inline completions: a session's code runs straight on the engine's event threads when its
+    /// packet arrives, instead of being queued to the thread pool for every packet: about 40% less CPU
+    /// per message (bench/RESULTS.md). Nothing on the session path may block there: the stores and
+    /// account lookups move to the thread pool first. <c>0</c> turns it off.</item>
+    /// <item>One event thread per two CPUs, at least one. With inline completions the runtime's default
+    /// is one per CPU, as if the process had the machine to itself; a milter shares it with sendmail,
+    /// whose SMTP sessions are the other half of every message, and more threads than that take CPUs
+    /// from the MTA and bounce sessions between themselves (bench/RESULTS.md, eighth pass).</item>
+    /// </list>
     /// </summary>
-    private static void UseInlineSocketCompletions()
+    private static void UseSocketEngineSettings()
     {
-        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
-            Environment.SetEnvironmentVariable(InlineCompletions, "1");
+        DefaultTo("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        DefaultTo("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", Math.Max(1, Environment.ProcessorCount / 2).ToString(CultureInfo.InvariantCulture));
     }
 
-    private const string SocketThreadCount = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
-
-    /// <summary>
-    /// The socket engine's event threads, on which the sessions run (above): one per two CPUs, at
-    /// least one. With inline completions the runtime's default is one per CPU, as if the process had
-    /// the machine to itself; a milter shares it with sendmail, whose SMTP sessions are the other half
-    /// of every message, and more threads than that take CPUs from the MTA and bounce sessions between
-    /// themselves (bench/RESULTS.md, eighth pass). Read with the inline setting, hence set before any
-    /// socket; an administrator's own setting wins.
-    /// </summary>
-    private static void UseSocketThreads()
+    private static void DefaultTo(string variable, string value)
     {
-        if (Environment.GetEnvironmentVariable(SocketThreadCount) is null)
-            Environment.SetEnvironmentVariable(SocketThreadCount, Math.Max(1, Environment.ProcessorCount / 2).ToString(CultureInfo.InvariantCulture));
+        if (Environment.GetEnvironmentVariable(variable) is null)
+            Environment.SetEnvironmentVariable(variable, value);
     }
 }
