@@ -152,9 +152,14 @@ public sealed class MilterServer
             if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
                 socket.NoDelay = true;
             await using var stream = new NetworkStream(socket, ownsSocket: false);
+            // A session spends most of its life waiting for the MTA's next command. With zero-byte reads
+            // it waits without a buffer and rents one only once bytes are there; otherwise each waiting
+            // session holds 4 KB, and 512 of them hold more than the shared pool keeps, so its buffers are
+            // allocated anew and promoted with the session (bench/RESULTS.md, ninth pass). The answers are
+            // a few bytes: the writer starts small and rents more only for a long modification.
             var transport = new DuplexPipe(
-                PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true)),
-                PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true)));
+                PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true)),
+                PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 512, leaveOpen: true)));
             IMilterHandler handler;
             try
             {
