@@ -34,6 +34,8 @@ internal sealed class DaemonLifetime(
         _registrations.Add(application.ApplicationStarted.Register(() =>
         {
             HostLog.Started(_logger, Daemon.Version, config.Listen.ToString(), config.Path, policy.Current.Generation, stores.Stores.Description, socket.Privileges);
+            if (_logger.IsEnabled(LogLevel.Debug))
+                HostLog.Runtime(_logger, RuntimeSettings.Describe());
             PolicyGenerations.Notify(notifier, "READY=1\nSTATUS=" + policy.Status());
         }));
         return Task.CompletedTask;

@@ -15,6 +15,7 @@ internal static class HostEventId
     public const int RestartNeeded = 5006;
     public const int SocketNotRemoved = 5007;
     public const int ConfigWarning = 5008;
+    public const int Runtime = 5009;
 
     // 5100-5199: the decision lines.
     public const int Decision = 5100;

@@ -8,6 +8,10 @@ internal static partial class HostLog
     [LoggerMessage(HostEventId.Started, LogLevel.Information, "milterhost {Version} started: listening on {Listen}, config {ConfigPath} (generation {Generation}), database {Database}; {Privileges}")]
     public static partial void Started(ILogger logger, string version, string listen, string configPath, int generation, string database, string privileges);
 
+    /// <summary>The runtime settings the daemon's memory and CPU depend on, as the runtime took them (see <see cref="RuntimeSettings"/>).</summary>
+    [LoggerMessage(HostEventId.Runtime, LogLevel.Debug, "runtime: {Settings}")]
+    public static partial void Runtime(ILogger logger, string settings);
+
     [LoggerMessage(HostEventId.Reloaded, LogLevel.Information, "configuration reloaded from {ConfigPath} (generation {Generation}); new connections use it")]
     public static partial void Reloaded(ILogger logger, string configPath, int generation);
 

@@ -3,12 +3,15 @@ using Milter.Protocol.Wire;
 namespace EndToEnd.Tests.Daemon;
 
 /// <summary>
-/// The sessions run on the socket engine's event threads: the daemon asks for one per two CPUs (it
-/// shares the machine with sendmail), unless the administrator set the runtime's own variable.
+/// The runtime settings the daemon brings: the sessions run on the socket engine's event threads, one
+/// per two CPUs (it shares the machine with sendmail), unless the administrator set the runtime's own
+/// variable; and the GC's allocation budget is held to twice the surviving data. These run against the
+/// build under test, the native one too, where the project file's settings are compiled in.
 /// </summary>
-public sealed class DaemonSocketThreadsTests
+public sealed class DaemonRuntimeSettingsTests
 {
     private const string ThreadCount = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task Runs_one_socket_thread_per_two_processors_and_at_least_one()
@@ -33,6 +36,30 @@ public sealed class DaemonSocketThreadsTests
 
         Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
         Assert.Equal(3, SocketThreads(daemon.Pid));
+    }
+
+    [Fact]
+    public async Task The_GC_runs_as_the_project_sets_it_and_says_so_at_debug_level()
+    {
+        using var sandbox = new DaemonSandbox("gcsettings");
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig());
+
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains(" runtime: ", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
+
+        var line = Assert.Single(daemon.Output, l => l.Contains(" runtime: ", StringComparison.Ordinal));
+        Assert.EndsWith($"runtime: server GC, dynamic adaptation (DATAS) with an allocation budget of at most 2 times the surviving data; socket threads: {Math.Max(1, Environment.ProcessorCount / 2)}", line);
+    }
+
+    [Fact]
+    public async Task The_administrators_GC_variable_wins_over_the_project_setting()
+    {
+        using var sandbox = new DaemonSandbox("gcsettings5");
+        // The runtime reads DOTNET_GC... values as hexadecimal: 1388 is 5,000 per mille.
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), environment: new Dictionary<string, string> { ["DOTNET_GCDGen0GrowthMaxFactor"] = "1388" });
+
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains(" runtime: ", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
+
+        Assert.Contains(daemon.Output, l => l.Contains("allocation budget of at most 5 times the surviving data", StringComparison.Ordinal));
     }
 
     // The runtime names each engine's event thread ".NET Sockets".
