@@ -45,7 +45,8 @@ internal static class LoggingSetup
     }
 
     /// <summary>
-    /// Syslog and the file are written by a thread of their own: a session logs its decision from the
+    /// Syslog and the file are written off the socket threads, from a queue that a timer empties on
+    /// the thread pool (NLog's AsyncTargetWrapper): a session logs its decision from the
     /// socket's event thread, which a slow disk or a syslogd that stopped reading /dev/log would
     /// otherwise hold up, and every connection of that thread with it; the file also gets its lines
     /// in batches. Past <see cref="QueuedLines"/> waiting lines the logging session waits (nothing
@@ -63,9 +64,10 @@ internal static class LoggingSetup
     /// <summary>The logger of the "not starting" line, which goes to syslog and the file but not the console.</summary>
     public const string StartupLogger = "milterhost.start";
 
-    /// <summary><c>debug</c>, <c>info</c>, <c>warning</c>, <c>error</c> (also NLog's names).</summary>
+    /// <summary>The schema's levels (<c>trace</c> to <c>fatal</c>, and <c>off</c>: no lines at all), also under Microsoft.Extensions.Logging's names.</summary>
     public static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
     {
+        "off" or "none" => LogLevel.Off,
         "trace" => LogLevel.Trace,
         "debug" => LogLevel.Debug,
         "info" or "information" => LogLevel.Info,

@@ -26,4 +26,25 @@ public sealed class LoggingSetupTests
         Assert.EndsWith("INFO  decision 0", written[0], StringComparison.Ordinal);
         Assert.EndsWith($"INFO  decision {lines - 1}", written[^1], StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("off", new string[0])]
+    [InlineData("warn", new[] { "WARN  warning", "ERROR error" })]
+    [InlineData("info", new[] { "INFO  info", "WARN  warning", "ERROR error" })]
+    public void The_level_of_the_configuration_decides_which_lines_reach_the_file(string level, string[] expected)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("milterhost.log");
+        var factory = new LogFactory { Configuration = LoggingSetup.Build(new LogOptions { Level = level, Syslog = false, File = path }, console: false) };
+        var logger = factory.GetLogger("milterhost");
+
+        logger.Debug("debug");
+        logger.Info("info");
+        logger.Warn("warning");
+        logger.Error("error");
+        factory.Shutdown();
+
+        var written = File.Exists(path) ? File.ReadAllLines(path) : [];
+        Assert.Equal(expected, written.Select(line => line[(line.IndexOf(' ', line.IndexOf(' ', StringComparison.Ordinal) + 1) + 1)..]));
+    }
 }
