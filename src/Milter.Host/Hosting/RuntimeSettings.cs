@@ -17,7 +17,8 @@ internal static class RuntimeSettings
     {
         var gc = GC.GetConfigurationVariables();
         var collector = GCSettings.IsServerGC ? "server" : "workstation";
-        var datas = Number(gc, "GCDynamicAdaptationMode") == 1;
+        // DATAS adapts the server GC only.
+        var datas = GCSettings.IsServerGC && Number(gc, "GCDynamicAdaptationMode") == 1;
         var factor = Number(gc, "GCDGen0GrowthMaxFactor") is { } perMille and > 0 ? perMille : DefaultGen0GrowthMaxPerMille;
         var threads = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") ?? "the runtime's default";
         return string.Create(CultureInfo.InvariantCulture,

@@ -62,6 +62,17 @@ public sealed class DaemonRuntimeSettingsTests
         Assert.Contains(daemon.Output, l => l.Contains("allocation budget of at most 5 times the surviving data", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_workstation_GC_the_administrator_chose_is_said_to_run_without_dynamic_adaptation()
+    {
+        using var sandbox = new DaemonSandbox("gcworkstation");
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), environment: new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" });
+
+        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains(" runtime: ", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
+
+        Assert.Contains(daemon.Output, l => l.Contains("runtime: workstation GC, no dynamic adaptation; socket threads: ", StringComparison.Ordinal));
+    }
+
     // The runtime names each engine's event thread ".NET Sockets".
     private static int SocketThreads(int pid) =>
         Directory.GetDirectories($"/proc/{pid}/task").Count(task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == ".NET Sockets");
