@@ -50,27 +50,18 @@ public sealed class DaemonRuntimeSettingsTests
         Assert.EndsWith($"runtime: server GC, dynamic adaptation (DATAS) with an allocation budget of at most 2 times the surviving data; socket threads: {Math.Max(1, Environment.ProcessorCount / 2)}", line);
     }
 
-    [Fact]
-    public async Task The_administrators_GC_variable_wins_over_the_project_setting()
+    // The runtime reads DOTNET_GC... values as hexadecimal: 1388 is 5,000 per mille.
+    [Theory]
+    [InlineData("DOTNET_GCDGen0GrowthMaxFactor", "1388", "runtime: server GC, dynamic adaptation (DATAS) with an allocation budget of at most 5 times the surviving data; ")]
+    [InlineData("DOTNET_gcServer", "0", "runtime: workstation GC, no dynamic adaptation; ")]
+    public async Task The_administrators_GC_variables_win_over_the_project_settings_and_the_line_says_so(string variable, string value, string said)
     {
-        using var sandbox = new DaemonSandbox("gcsettings5");
-        // The runtime reads DOTNET_GC... values as hexadecimal: 1388 is 5,000 per mille.
-        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), environment: new Dictionary<string, string> { ["DOTNET_GCDGen0GrowthMaxFactor"] = "1388" });
+        using var sandbox = new DaemonSandbox("gc" + value);
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), environment: new Dictionary<string, string> { [variable] = value });
 
         Assert.True(await daemon.WaitForOutputAsync(l => l.Contains(" runtime: ", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
 
-        Assert.Contains(daemon.Output, l => l.Contains("allocation budget of at most 5 times the surviving data", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public async Task A_workstation_GC_the_administrator_chose_is_said_to_run_without_dynamic_adaptation()
-    {
-        using var sandbox = new DaemonSandbox("gcworkstation");
-        await using var daemon = await sandbox.StartAsync(new DaemonConfig(), environment: new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" });
-
-        Assert.True(await daemon.WaitForOutputAsync(l => l.Contains(" runtime: ", StringComparison.Ordinal), Bound), string.Join('\n', daemon.Output));
-
-        Assert.Contains(daemon.Output, l => l.Contains("runtime: workstation GC, no dynamic adaptation; socket threads: ", StringComparison.Ordinal));
+        Assert.Contains(daemon.Output, l => l.Contains(said, StringComparison.Ordinal));
     }
 
     // The runtime names each engine's event thread ".NET Sockets".
