@@ -109,6 +109,9 @@ internal static class Daemon
     public static string Version =>
         typeof(Daemon).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
+    /// <summary>The runtime's variable for the socket engine's event threads (set by <see cref="UseSocketEngineSettings"/>).</summary>
+    internal const string SocketThreadsVariable = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
+
     /// <summary>
     /// How the runtime's socket engine runs the sessions, read by it when the first socket operation
     /// starts, hence set before any; an administrator's own setting of either variable wins.
@@ -126,7 +129,7 @@ internal static class Daemon
     private static void UseSocketEngineSettings()
     {
         DefaultTo("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-        DefaultTo("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", Math.Max(1, Environment.ProcessorCount / 2).ToString(CultureInfo.InvariantCulture));
+        DefaultTo(SocketThreadsVariable, Math.Max(1, Environment.ProcessorCount / 2).ToString(CultureInfo.InvariantCulture));
     }
 
     private static void DefaultTo(string variable, string value)

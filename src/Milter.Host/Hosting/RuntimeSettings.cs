@@ -20,7 +20,7 @@ internal static class RuntimeSettings
         // DATAS adapts the server GC only.
         var datas = GCSettings.IsServerGC && Number(gc, "GCDynamicAdaptationMode") == 1;
         var factor = Number(gc, "GCDGen0GrowthMaxFactor") is { } perMille and > 0 ? perMille : DefaultGen0GrowthMaxPerMille;
-        var threads = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") ?? "the runtime's default";
+        var threads = Environment.GetEnvironmentVariable(Daemon.SocketThreadsVariable) ?? "the runtime's default";
         return string.Create(CultureInfo.InvariantCulture,
             $"{collector} GC, {(datas ? $"dynamic adaptation (DATAS) with an allocation budget of at most {factor / 1000.0:0.##} times the surviving data" : "no dynamic adaptation")}; socket threads: {threads}");
     }

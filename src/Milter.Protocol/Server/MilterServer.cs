@@ -24,6 +24,13 @@ public sealed class MilterServer
     // its socket closes, so an MTA that reconnects the moment it sees the close finds the slot free.
     private int _occupied;
     private readonly NegotiationCache _negotiations = new();
+    // A session spends most of its life waiting for the MTA's next command. With zero-byte reads it
+    // waits without a buffer and rents one only once bytes are there; otherwise each waiting session
+    // holds 4 KB, and 512 of them hold more than the shared pool keeps, so its buffers are allocated
+    // anew and promoted with the session (bench/RESULTS.md, ninth pass). The answers are a few bytes:
+    // the writer starts small and rents more only for a long modification. Immutable, so shared.
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true);
+    private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 512, leaveOpen: true);
     private long _nextConnectionId;
     private long _refusedInBurst;
     private long _lastCapLog = long.MinValue;
@@ -152,14 +159,7 @@ public sealed class MilterServer
             if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
                 socket.NoDelay = true;
             await using var stream = new NetworkStream(socket, ownsSocket: false);
-            // A session spends most of its life waiting for the MTA's next command. With zero-byte reads
-            // it waits without a buffer and rents one only once bytes are there; otherwise each waiting
-            // session holds 4 KB, and 512 of them hold more than the shared pool keeps, so its buffers are
-            // allocated anew and promoted with the session (bench/RESULTS.md, ninth pass). The answers are
-            // a few bytes: the writer starts small and rents more only for a long modification.
-            var transport = new DuplexPipe(
-                PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true)),
-                PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 512, leaveOpen: true)));
+            var transport = new DuplexPipe(PipeReader.Create(stream, ReaderOptions), PipeWriter.Create(stream, WriterOptions));
             IMilterHandler handler;
             try
             {
