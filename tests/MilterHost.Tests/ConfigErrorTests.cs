@@ -61,7 +61,7 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("limits:\n  max_connections: 0", "2:20: limits.max_connections: expected a whole number from 1 to 100000, got '0'")]
     [InlineData("greylist:\n  subnet: { ipv4: 33 }", "2:19: greylist.subnet.ipv4: expected a whole number from 0 to 32, got '33'")]
     [InlineData("logscan: { threshold: 0 }", "1:23: logscan.threshold: expected a whole number from 1 to 1000000, got '0'")]
-    [InlineData("log:\n  level: verbose", "2:10: log.level: expected trace | debug | info | warn | error | fatal | off, got 'verbose'")]
+    [InlineData("log:\n  level: verbose", "2:10: log.level: expected trace | debug | info | warn | warning | error | fatal | off, got 'verbose'")]
     [InlineData("log:\n  syslog: [true]", "2:11: log.syslog: expected true or false, got a list")]
     [InlineData("listen:", "1:8: listen: expected a listen address, got nothing")]
     [InlineData("on_error: reject", "1:11: on_error: expected tempfail | accept, got 'reject'")]

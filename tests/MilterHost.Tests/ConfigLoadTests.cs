@@ -195,6 +195,23 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.DoesNotContain("hunter2", printed, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("trace", "Trace")]
+    [InlineData("debug", "Debug")]
+    [InlineData("info", "Info")]
+    [InlineData("warn", "Warn")]
+    [InlineData("warning", "Warn")]
+    [InlineData("Warning", "Warn")]
+    [InlineData("error", "Error")]
+    [InlineData("fatal", "Fatal")]
+    [InlineData("off", "Off")]
+    public void Every_level_the_schema_accepts_is_a_logging_level(string written, string expected)
+    {
+        var result = _dir.Load($"log: {{ level: {written} }}\n", out _);
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal(NLog.LogLevel.FromString(expected), MilterHost.Logging.LoggingSetup.ParseLevel(result.Config.Options.Log.Level));
+    }
+
     [Fact]
     public void Empty_file_means_every_default()
     {

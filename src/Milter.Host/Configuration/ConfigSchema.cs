@@ -123,7 +123,7 @@ internal static class ConfigSchema
         .Field("group", new NullableCodec<string>(Codecs.AccountName), o => o.Group, (o, v) => o with { Group = v });
 
     private static readonly Section<LogOptions> Log = new Section<LogOptions>(() => new())
-        .Field("level", Codecs.OneOf("trace", "debug", "info", "warn", "error", "fatal", "off"), o => o.Level, (o, v) => o with { Level = v })
+        .Field("level", Codecs.OneOf("trace", "debug", "info", "warn", "warning", "error", "fatal", "off"), o => o.Level, (o, v) => o with { Level = v })
         .Field("syslog", Codecs.Bool, o => o.Syslog, (o, v) => o with { Syslog = v })
         .Field("file", new NullableCodec<string>(Codecs.OutputPath), o => o.File, (o, v) => o with { File = v });
 

@@ -64,16 +64,16 @@ internal static class LoggingSetup
     /// <summary>The logger of the "not starting" line, which goes to syslog and the file but not the console.</summary>
     public const string StartupLogger = "milterhost.start";
 
-    /// <summary>The schema's levels (<c>trace</c> to <c>fatal</c>, and <c>off</c>: no lines at all), also under Microsoft.Extensions.Logging's names.</summary>
+    /// <summary>A level the schema accepted (ConfigSchema's <c>log.level</c>; <c>warning</c> is syslog's word for <c>warn</c>) as NLog's.</summary>
     public static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
     {
-        "off" or "none" => LogLevel.Off,
+        "off" => LogLevel.Off,
         "trace" => LogLevel.Trace,
         "debug" => LogLevel.Debug,
-        "info" or "information" => LogLevel.Info,
+        "info" => LogLevel.Info,
         "warn" or "warning" => LogLevel.Warn,
         "error" => LogLevel.Error,
-        "critical" or "fatal" => LogLevel.Fatal,
-        _ => LogLevel.Info,
+        "fatal" => LogLevel.Fatal,
+        _ => throw new ArgumentOutOfRangeException(nameof(level), level, "not a level of the schema"),
     };
 }

@@ -30,6 +30,7 @@ public sealed class LoggingSetupTests
     [Theory]
     [InlineData("off", new string[0])]
     [InlineData("warn", new[] { "WARN  warning", "ERROR error" })]
+    [InlineData("warning", new[] { "WARN  warning", "ERROR error" })]
     [InlineData("info", new[] { "INFO  info", "WARN  warning", "ERROR error" })]
     public void The_level_of_the_configuration_decides_which_lines_reach_the_file(string level, string[] expected)
     {
