@@ -9,8 +9,9 @@ namespace MilterHost.Status;
 
 /// <summary>
 /// The daemon's Prometheus metrics, in a registry of its own (no process-wide default): counters and
-/// histograms updated as sessions run, and gauges read from their sources at each scrape. Every
-/// name is listed with its meaning in docs/status.md.
+/// histograms updated as sessions run, and gauges read from their sources at each scrape, the
+/// process's and its GC's among them (<see cref="ProcessMetrics"/>). Every name is listed with its
+/// meaning in docs/status.md.
 /// </summary>
 internal sealed class DaemonMetrics : IStoreObserver
 {
@@ -78,6 +79,7 @@ internal sealed class DaemonMetrics : IStoreObserver
             "Greylist checks answered without reading the database: the key filter knew that neither the triplet nor its auto-whitelist entry exists (SQLite only).");
         _bans = f.CreateGauge("milterhost_dynamic_bans_active", "Dynamic bans in force now (admin, logscan, bypass ban).");
         _tables = f.CreateGauge("milterhost_status_scrape_store_ok", "1 when the last scrape could read the table sizes from the database, else 0.");
+        Registry.AddBeforeCollectCallback(new ProcessMetrics(f).Update);
     }
 
     public CollectorRegistry Registry { get; }

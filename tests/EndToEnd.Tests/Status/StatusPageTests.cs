@@ -80,6 +80,28 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
     }
 
     [Fact]
+    public async Task Metrics_give_the_daemons_memory_descriptors_and_collections_as_the_kernel_sees_them()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var metrics = await http.GetStringAsync(new Uri(fixture.StatusUrl, "metrics"));
+        var pid = fixture.Daemon.Pid;
+        var status = File.ReadAllLines($"/proc/{pid}/status").ToDictionary(l => l[..l.IndexOf(':', StringComparison.Ordinal)], l => l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim());
+        double Kb(string name) => double.Parse(status[name].Replace(" kB", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) * 1024;
+
+        // The daemon idles between the scrape and the reads: the figures move by little.
+        Assert.InRange(Value(metrics, "process_resident_memory_bytes"), Kb("VmRSS") * 0.8, Kb("VmRSS") * 1.25);
+        Assert.InRange(Value(metrics, "milterhost_resident_memory_peak_bytes"), Kb("VmHWM") * 0.8, Kb("VmHWM"));
+        Assert.InRange(Value(metrics, "process_open_fds"), Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length - 3, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length + 3);
+        var limit = File.ReadLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))["Max open files".Length..]
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.Equal(double.Parse(limit, CultureInfo.InvariantCulture), Value(metrics, "process_max_fds"));
+        Assert.InRange(Value(metrics, "process_start_time_seconds"), DateTimeOffset.UtcNow.AddMinutes(-30).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        Assert.True(Value(metrics, "process_cpu_seconds_total") > 0);
+        Assert.True(Value(metrics, "dotnet_gc_heap_total_allocated_bytes_total") > 1_000_000);
+        Assert.True(Value(metrics, "dotnet_gc_last_collection_memory_committed_size_bytes") < Kb("VmRSS"));
+    }
+
+    [Fact]
     public async Task Summary_and_stats_json_agree_with_each_other_and_with_the_traffic()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
