@@ -93,6 +93,11 @@ internal static class Daemon
         services.AddHostedService<GreylistSweepService>();
         services.AddHostedService<TallyFlushService>();
         services.AddHostedService<StoreWatchService>();
+        services.AddHostedService(sp =>
+        {
+            var listener = sp.GetRequiredService<MilterListener>();
+            return new QuietCollectionService(() => listener.ActiveConnections, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+        });
         AddStarted<StatusService>(services);
         AddStarted<MilterListener>(services);
         return builder.Build();

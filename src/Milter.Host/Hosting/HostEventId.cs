@@ -16,6 +16,7 @@ internal static class HostEventId
     public const int SocketNotRemoved = 5007;
     public const int ConfigWarning = 5008;
     public const int Runtime = 5009;
+    public const int QuietCollected = 5010;
 
     // 5100-5199: the decision lines.
     public const int Decision = 5100;

@@ -12,6 +12,11 @@ internal static partial class HostLog
     [LoggerMessage(HostEventId.Runtime, LogLevel.Debug, "runtime: {Settings}")]
     public static partial void Runtime(ILogger logger, string settings);
 
+    /// <summary>A collection once the daemon went quiet after a burst (<see cref="QuietCollection"/>).</summary>
+    [LoggerMessage(HostEventId.QuietCollected, LogLevel.Debug,
+        "memory: no mail for {Quiet} s after a burst; collected: resident {Before:F1} -> {After:F1} MB, managed heap {Heap:F1} MB, paused {Paused:F1} ms")]
+    public static partial void QuietCollected(ILogger logger, int quiet, double before, double after, double heap, double paused);
+
     [LoggerMessage(HostEventId.Reloaded, LogLevel.Information, "configuration reloaded from {ConfigPath} (generation {Generation}); new connections use it")]
     public static partial void Reloaded(ILogger logger, string configPath, int generation);
 
