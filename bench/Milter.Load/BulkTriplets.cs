@@ -11,14 +11,14 @@ namespace Milter.Load;
 /// </summary>
 public static class BulkTriplets
 {
-    /// <summary>Selects the rows <c>@from</c>..<c>@to</c>-1 of greylist_triplet, state passed, expiring at <c>@expires</c>.</summary>
+    /// <summary>Selects the rows <c>@From</c>..<c>@To</c>-1 of greylist_triplet, state passed, expiring at <c>@Expires</c>.</summary>
     public const string InsertSql =
-        "WITH RECURSIVE n(x) AS (SELECT @from UNION ALL SELECT x + 1 FROM n WHERE x + 1 < @to) " +
+        "WITH RECURSIVE n(x) AS (SELECT @From UNION ALL SELECT x + 1 FROM n WHERE x + 1 < @To) " +
         "INSERT OR IGNORE INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
         "SELECT 'net:10.' || ((x / 65536) % 256) || '.' || ((x / 256) % 256) || '.0/24', " +
         "'bulk' || x || 'z@bulk' || (x % 5000) || '.example', " +
         "'user' || printf('%05d', x % 10000) || '@example.com', " +
-        "'bulk' || (x % 5000) || '.example', 1, @now - 86400, @now - 3600, @expires, 1 FROM n";
+        "'bulk' || (x % 5000) || '.example', 1, @Now - 86400, @Now - 3600, @Expires, 1 FROM n";
 
     public static Triplet Key(long x) => Triplet.Create(
         string.Create(CultureInfo.InvariantCulture, $"net:10.{x / 65536 % 256}.{x / 256 % 256}.0/24"),

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Milter.Filters.Stores;
 
@@ -36,13 +37,13 @@ public static class PrefillCommand
         await using (connection.ConfigureAwait(false))
         {
             await connection.OpenAsync(ct).ConfigureAwait(false);
-            await ExecuteAsync(connection, "PRAGMA synchronous = OFF", ct).ConfigureAwait(false);
-            await ExecuteAsync(connection, "PRAGMA cache_size = -262144", ct).ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA synchronous = OFF", new Cancel(ct)).ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA cache_size = -262144", new Cancel(ct)).ConfigureAwait(false);
             // Rows start..start+count-1 pass for a year; the next expired rows expired an hour ago.
             await InsertAsync(connection, first, first + count, now + 365L * 86400, now, ct).ConfigureAwait(false);
             await InsertAsync(connection, first + count, first + count + expired, now - 3600, now, ct).ConfigureAwait(false);
-            await ExecuteAsync(connection, "PRAGMA wal_checkpoint(TRUNCATE)", ct).ConfigureAwait(false);
-            var rows = await ScalarAsync(connection, "SELECT COUNT(*) FROM greylist_triplet", ct).ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA wal_checkpoint(TRUNCATE)", new Cancel(ct)).ConfigureAwait(false);
+            var rows = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM greylist_triplet", new Cancel(ct)).ConfigureAwait(false);
             var seconds = time.GetElapsedTime(started).TotalSeconds;
             var size = new FileInfo(path).Length / 1048576.0;
             if (json)
@@ -57,42 +58,19 @@ public static class PrefillCommand
     {
         for (var start = from; start < to; start += Chunk)
         {
-            var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
-                var command = connection.CreateCommand();
-                await using (command.ConfigureAwait(false))
-                {
-                    command.Transaction = transaction;
-                    command.CommandText = BulkTriplets.InsertSql;
-                    command.Parameters.AddWithValue("@from", start);
-                    command.Parameters.AddWithValue("@to", Math.Min(to, start + Chunk));
-                    command.Parameters.AddWithValue("@now", now);
-                    command.Parameters.AddWithValue("@expires", expires);
-                    await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
+                await connection.ExecuteAsync(BulkTriplets.InsertSql, new BulkRange(start, Math.Min(to, start + Chunk), now, expires, ct), transaction)
+                    .ConfigureAwait(false);
                 await transaction.CommitAsync(ct).ConfigureAwait(false);
             }
         }
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken ct)
-    {
-        var command = connection.CreateCommand();
-        await using (command.ConfigureAwait(false))
-        {
-            command.CommandText = sql;
-            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<long> ScalarAsync(SqliteConnection connection, string sql, CancellationToken ct)
-    {
-        var command = connection.CreateCommand();
-        await using (command.ConfigureAwait(false))
-        {
-            command.CommandText = sql;
-            return Convert.ToInt64(await command.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
-        }
-    }
 }
+
+// The parameters of the prefill's statements; a CancellationToken member cancels the command, as in the stores.
+internal sealed record BulkRange(long From, long To, long Now, long Expires, CancellationToken Cancel);
+
+internal sealed record Cancel(CancellationToken Token);

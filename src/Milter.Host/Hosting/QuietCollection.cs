@@ -23,7 +23,7 @@ internal sealed class QuietCollection
 
     /// <summary>
     /// Allocation per <see cref="Period"/> that still counts as quiet: the idle daemon's timers (the
-    /// change watcher, the tally flush, the sweeper) allocate a little; a dozen messages allocate more.
+    /// change watcher, the tally flush, the sweeper) allocate a little; thirty first attempts allocate more.
     /// </summary>
     public const long IdleAllocation = 512L << 10;
 

@@ -38,8 +38,11 @@ internal sealed class ProcessMetrics
         _openFds = f.CreateGauge("process_open_fds", "Open file descriptors: milter connections, the database, logs, listeners.");
         _maxFds = f.CreateGauge("process_max_fds", "The soft limit on open file descriptors (RLIMIT_NOFILE).");
         _cpu = f.CreateCounter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.");
-        f.CreateGauge("process_start_time_seconds", "When the process started, in seconds since the Unix epoch.")
-            .Set(new DateTimeOffset(Process.GetCurrentProcess().StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+        using (var self = Process.GetCurrentProcess())
+        {
+            f.CreateGauge("process_start_time_seconds", "When the process started, in seconds since the Unix epoch.")
+                .Set(new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+        }
         _collections = f.CreateCounter("dotnet_gc_collections_total", "Garbage collections since the process started, by the oldest generation collected.", ["gc_heap_generation"]);
         _allocated = f.CreateCounter("dotnet_gc_heap_total_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.");
         _pause = f.CreateCounter("dotnet_gc_pause_time_seconds_total", "Time the garbage collector has paused the process, in seconds.");
