@@ -34,6 +34,11 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
             File.Copy(screenshot, Path.Combine(Repository.Root, "docs", "status-page.png"), overwrite: true);
 
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is a real picture");
+        var resident = double.Parse(Id(dom, "memory-resident"), CultureInfo.InvariantCulture);
+        var kernelResident = double.Parse(File.ReadLines($"/proc/{fixture.Daemon.Pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))[6..]
+            .Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture) / 1024;
+        Assert.InRange(resident, kernelResident * 0.8, kernelResident * 1.25);
+        Assert.InRange(double.Parse(Id(dom, "memory-peak"), CultureInfo.InvariantCulture), resident, 4096);
         Assert.Equal(
             ("1", "5", "3", "0"),
             (Id(dom, "total-accept"), Id(dom, "total-reject"), Id(dom, "total-tempfail"), Id(dom, "total-discard")));

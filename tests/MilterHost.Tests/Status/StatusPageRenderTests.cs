@@ -8,7 +8,7 @@ public sealed class StatusPageRenderTests
     private static readonly DateTimeOffset Now = new(2026, 3, 2, 9, 30, 0, TimeSpan.Zero);
 
     private static StatusPageModel Model(IReadOnlyList<HourlyCount> hourly, IReadOnlyList<RecentDecision> recent) => new(
-        "mx<1>", "1.0", Now, 1, 0,
+        "mx<1>", "1.0", Now, 1, 0, new ProcessMemory(51.24, 84.96),
         new StatsReport(Now.AddHours(-24), Now, [], new GreylistFunnel(0, 0, 0, 0, 0, null), 0, 0, 0, 0, 0, [], []),
         Now.AddHours(-47).AddMinutes(-30), hourly, recent);
 
@@ -20,6 +20,14 @@ public sealed class StatusPageRenderTests
         Assert.Contains("<title>milterhost on mx&lt;1&gt;</title>", page, StringComparison.Ordinal);
         Assert.Contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;@x</td><td>a&amp;b@example.com</td>", page, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_daemons_resident_memory_and_its_peak_are_in_the_meta_line()
+    {
+        Assert.Contains("""connections open <span id="connections-open">0</span> · memory <span id="memory-resident">51.2</span> MB (peak <span id="memory-peak">85.0</span> MB) · updated""",
+            StatusPage.Render(Model([], [])), StringComparison.Ordinal);
+        Assert.Contains(" · memory unknown · ", StatusPage.Render(Model([], []) with { Memory = new ProcessMemory(null, null) }), StringComparison.Ordinal);
     }
 
     [Fact]
