@@ -28,12 +28,12 @@ internal sealed class QuietCollectionService(Func<int> openConnections, TimeProv
     {
         if (!_policy.ShouldCollect(time.GetUtcNow(), openConnections(), GC.GetTotalAllocatedBytes()))
             return false;
-        var before = ProcessMetrics.ProcStatus.Read().ResidentKb;
+        var before = ProcStatus.Read().ResidentKb;
         var started = time.GetTimestamp();
         // Aggressive: compacts every generation and decommits what the heap no longer needs.
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var paused = time.GetElapsedTime(started);
-        var after = ProcessMetrics.ProcStatus.Read().ResidentKb;
+        var after = ProcStatus.Read().ResidentKb;
         HostLog.QuietCollected(_logger, (int)QuietCollection.Quiet.TotalSeconds, Megabytes(before), Megabytes(after),
             GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, paused.TotalMilliseconds);
         return true;

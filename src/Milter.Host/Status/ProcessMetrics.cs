@@ -65,7 +65,7 @@ internal sealed class ProcessMetrics
             _threads.Set(threads);
         if (OpenDescriptors() is { } open)
             _openFds.Set(open);
-        if (ProcStatus.OpenFilesLimit() is { } limit)
+        if (OpenFilesLimit() is { } limit)
             _maxFds.Set(limit);
         _cpu.IncTo(Environment.CpuUsage.TotalTime.TotalSeconds);
 
@@ -93,66 +93,22 @@ internal sealed class ProcessMetrics
         }
     }
 
-    /// <summary>The lines of <c>/proc/self/status</c> the metrics use; null where the kernel gave none.</summary>
-    internal readonly record struct ProcStatus(long? ResidentKb, long? ResidentPeakKb, long? VirtualKb, int? Threads)
+    /// <summary>The soft limit of <c>Max open files</c> in <c>/proc/self/limits</c>; null when unlimited or unreadable.</summary>
+    private static long? OpenFilesLimit()
     {
-        public static ProcStatus Read()
+        try
         {
-            string text;
-            try
+            foreach (var line in File.ReadLines("/proc/self/limits"))
             {
-                text = File.ReadAllText("/proc/self/status");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return default;
-            }
-            return Parse(text);
-        }
-
-        public static ProcStatus Parse(string text)
-        {
-            long? rss = null, hwm = null, size = null;
-            int? threads = null;
-            foreach (var line in text.AsSpan().EnumerateLines())
-            {
-                var colon = line.IndexOf(':');
-                if (colon < 0)
+                if (!line.StartsWith("Max open files", StringComparison.Ordinal))
                     continue;
-                var name = line[..colon];
-                var value = line[(colon + 1)..].Trim();
-                if (value.EndsWith(" kB", StringComparison.Ordinal))
-                    value = value[..^3];
-                if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
-                    continue;
-                switch (name)
-                {
-                    case "VmRSS": rss = number; break;
-                    case "VmHWM": hwm = number; break;
-                    case "VmSize": size = number; break;
-                    case "Threads": threads = (int)number; break;
-                }
+                var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var soft) ? soft : null;
             }
-            return new ProcStatus(rss, hwm, size, threads);
         }
-
-        /// <summary>The soft limit of <c>Max open files</c> in <c>/proc/self/limits</c>; null when unlimited or unreadable.</summary>
-        public static long? OpenFilesLimit()
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            try
-            {
-                foreach (var line in File.ReadLines("/proc/self/limits"))
-                {
-                    if (!line.StartsWith("Max open files", StringComparison.Ordinal))
-                        continue;
-                    var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var soft) ? soft : null;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-            }
-            return null;
         }
+        return null;
     }
 }

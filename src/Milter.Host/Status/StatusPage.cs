@@ -13,21 +13,11 @@ internal sealed record StatusPageModel(
     DateTimeOffset Now,
     int Generation,
     int ConnectionsOpen,
-    ProcessMemory Memory,
+    ProcStatus Process,
     StatsReport Summary,
     DateTimeOffset HoursFrom,
     IReadOnlyList<HourlyCount> Hourly,
     IReadOnlyList<RecentDecision> Recent);
-
-/// <summary>The daemon's resident memory now and at its most since the start, in MB; null where the kernel did not say.</summary>
-internal sealed record ProcessMemory(double? ResidentMb, double? PeakMb)
-{
-    public static ProcessMemory Read()
-    {
-        var status = ProcessMetrics.ProcStatus.Read();
-        return new ProcessMemory(status.ResidentKb / 1024.0, status.ResidentPeakKb / 1024.0);
-    }
-}
 
 /// <summary>
 /// The status page: one self-contained HTML document (inline CSS, charts drawn here as inline SVG,
@@ -39,8 +29,8 @@ internal static class StatusPage
     /// <summary>Hours in the decisions chart.</summary>
     public const int Hours = 48;
 
-    private static string Memory(ProcessMemory memory) => memory.ResidentMb is { } resident && memory.PeakMb is { } peak
-        ? string.Create(CultureInfo.InvariantCulture, $"""memory <span id="memory-resident">{resident:F1}</span> MB (peak <span id="memory-peak">{peak:F1}</span> MB)""")
+    private static string Memory(ProcStatus process) => process.ResidentKb is { } resident && process.ResidentPeakKb is { } peak
+        ? string.Create(CultureInfo.InvariantCulture, $"""memory <span id="memory-resident">{resident / 1024.0:F1}</span> MB (peak <span id="memory-peak">{peak / 1024.0:F1}</span> MB)""")
         : "memory unknown";
 
     private static readonly (string Verdict, string Color, string Label)[] Series =
@@ -69,7 +59,7 @@ internal static class StatusPage
             <body>
             <header>
             <h1>milterhost <span class="host">{E(model.Host)}</span></h1>
-            <p class="meta">version {E(model.Version)} · config generation <span id="generation">{model.Generation}</span> · connections open <span id="connections-open">{model.ConnectionsOpen}</span> · {Memory(model.Memory)} · updated {Time(model.Now)} UTC · refreshes every minute</p>
+            <p class="meta">version {E(model.Version)} · config generation <span id="generation">{model.Generation}</span> · connections open <span id="connections-open">{model.ConnectionsOpen}</span> · {Memory(model.Process)} · updated {Time(model.Now)} UTC · refreshes every minute</p>
             </header>
             <main>
             <h2 class="period">Last 24 hours</h2>

@@ -125,7 +125,7 @@ internal sealed class StatusRequests
     {
         var summary = await _summary.GetAsync(cancellationToken).ConfigureAwait(false);
         var hourly = await _hourly.GetAsync(cancellationToken).ConfigureAwait(false);
-        return new StatusPageModel(Environment.MachineName, _sources.Version, _sources.Time.GetUtcNow(), _sources.Generation(), _sources.ActiveConnections(), ProcessMemory.Read(), summary,
+        return new StatusPageModel(Environment.MachineName, _sources.Version, _sources.Time.GetUtcNow(), _sources.Generation(), _sources.ActiveConnections(), ProcStatus.Read(), summary,
             hourly.From, hourly.Rows, _sources.Recent.Snapshot());
     }
 

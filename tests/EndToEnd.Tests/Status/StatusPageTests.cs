@@ -35,8 +35,7 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
 
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is a real picture");
         var resident = double.Parse(Id(dom, "memory-resident"), CultureInfo.InvariantCulture);
-        var kernelResident = double.Parse(File.ReadLines($"/proc/{fixture.Daemon.Pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))[6..]
-            .Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture) / 1024;
+        var kernelResident = ProcessStats.Sample(fixture.Daemon.Pid).RssMiB;
         Assert.InRange(resident, kernelResident * 0.8, kernelResident * 1.25);
         Assert.InRange(double.Parse(Id(dom, "memory-peak"), CultureInfo.InvariantCulture), resident, 4096);
         Assert.Equal(
@@ -90,12 +89,12 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
         var metrics = await http.GetStringAsync(new Uri(fixture.StatusUrl, "metrics"));
         var pid = fixture.Daemon.Pid;
-        var status = File.ReadAllLines($"/proc/{pid}/status").ToDictionary(l => l[..l.IndexOf(':', StringComparison.Ordinal)], l => l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim());
-        double Kb(string name) => double.Parse(status[name].Replace(" kB", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) * 1024;
+        var kernel = ProcessStats.Sample(pid);
+        double rss = kernel.RssKiB * 1024.0, peak = kernel.PeakRssKiB * 1024.0;
 
         // The daemon idles between the scrape and the reads: the figures move by little.
-        Assert.InRange(Value(metrics, "process_resident_memory_bytes"), Kb("VmRSS") * 0.8, Kb("VmRSS") * 1.25);
-        Assert.InRange(Value(metrics, "milterhost_resident_memory_peak_bytes"), Kb("VmHWM") * 0.8, Kb("VmHWM"));
+        Assert.InRange(Value(metrics, "process_resident_memory_bytes"), rss * 0.8, rss * 1.25);
+        Assert.InRange(Value(metrics, "milterhost_resident_memory_peak_bytes"), peak * 0.8, peak);
         Assert.InRange(Value(metrics, "process_open_fds"), Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length - 3, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length + 3);
         var limit = File.ReadLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))["Max open files".Length..]
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
@@ -103,7 +102,7 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
         Assert.InRange(Value(metrics, "process_start_time_seconds"), DateTimeOffset.UtcNow.AddMinutes(-30).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         Assert.True(Value(metrics, "process_cpu_seconds_total") > 0);
         Assert.True(Value(metrics, "dotnet_gc_heap_total_allocated_bytes_total") > 1_000_000);
-        Assert.True(Value(metrics, "dotnet_gc_last_collection_memory_committed_size_bytes") < Kb("VmRSS"));
+        Assert.True(Value(metrics, "dotnet_gc_last_collection_memory_committed_size_bytes") < rss);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ public sealed class StatusPageRenderTests
     private static readonly DateTimeOffset Now = new(2026, 3, 2, 9, 30, 0, TimeSpan.Zero);
 
     private static StatusPageModel Model(IReadOnlyList<HourlyCount> hourly, IReadOnlyList<RecentDecision> recent) => new(
-        "mx<1>", "1.0", Now, 1, 0, new ProcessMemory(51.24, 84.96),
+        "mx<1>", "1.0", Now, 1, 0, new ProcStatus(ResidentKb: 52470, ResidentPeakKb: 86999, VirtualKb: 300000, Threads: 17),
         new StatsReport(Now.AddHours(-24), Now, [], new GreylistFunnel(0, 0, 0, 0, 0, null), 0, 0, 0, 0, 0, [], []),
         Now.AddHours(-47).AddMinutes(-30), hourly, recent);
 
@@ -27,7 +27,7 @@ public sealed class StatusPageRenderTests
     {
         Assert.Contains("""connections open <span id="connections-open">0</span> · memory <span id="memory-resident">51.2</span> MB (peak <span id="memory-peak">85.0</span> MB) · updated""",
             StatusPage.Render(Model([], [])), StringComparison.Ordinal);
-        Assert.Contains(" · memory unknown · ", StatusPage.Render(Model([], []) with { Memory = new ProcessMemory(null, null) }), StringComparison.Ordinal);
+        Assert.Contains(" · memory unknown · ", StatusPage.Render(Model([], []) with { Process = default }), StringComparison.Ordinal);
     }
 
     [Fact]
