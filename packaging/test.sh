@@ -7,10 +7,11 @@
 #                                     no SupplementaryGroups; systemd-analyze verify where systemd is
 #   packaging/test.sh rpm-install     rpm -i --root into a scratch root (--noscripts --nodeps): files,
 #                                     owners, modes, the RHEL config (root; no RHEL host needed)
-#   packaging/test.sh rpm-scriptlets  the rpm's scriptlets run with logging stubs for useradd, systemctl,
+#   packaging/test.sh rpm-scriptlets  the rpm's scriptlets run with logging stubs for useradd, gpasswd, systemctl,
 #                                     semodule, restorecon...: install, upgrade and erase calls
 #   packaging/test.sh selinux         build the SELinux policy module (build.sh selinux) and check it
-#   packaging/test.sh install-cycle   dpkg -i, check the installed system, dpkg -r, dpkg -P
+#   packaging/test.sh install-cycle   dpkg -i, check the installed system, upgrades (edited config kept;
+#                                     a first package's smmsp membership taken away), dpkg -r, dpkg -P
 #                                     (root on Debian; leaves the machine as it found it)
 #   packaging/test.sh daemon-cycle    dpkg -i, run the installed daemon as user milterhost (no
 #                                     systemd needed) behind a private sendmail, one banned and one
@@ -329,24 +330,31 @@ drwx------ 0:0 /var/backups/milterhost
 
 # Runs rpm scriptlet $1 (PREIN, POSTIN, PREUN, POSTUN) with argument $2, with
 # only the logging stubs on PATH; with $3 = systemd, as if systemd were running
-# (a private /run/systemd/system). The calls land in $work/calls, one per line.
+# (a private /run/systemd/system); with $4 a unit file, as if that were the
+# installed package's milterhost.service (the unit folder holds only it; else
+# none). The calls land in $work/calls, one per line.
 run_scriptlet() {
-	local tag=$1 arg=$2 systemd=${3:-}
+	local tag=$1 arg=$2 systemd=${3:-} unit=${4:-}
 	rpm -qp --qf "%{$tag}" "$rpm" 2>/dev/null > "$work/$tag.sh"
 	: > "$work/calls"
-	if [ "$systemd" = systemd ]; then
-		unshare --mount sh -c 'mkdir -p /run/systemd && mount -t tmpfs scriptlet-test /run/systemd && mkdir /run/systemd/system &&
-			exec env -i PATH="$1" CALLS="$2" /bin/sh -e "$3" "$4"' sh "$work/stubs" "$work/calls" "$work/$tag.sh" "$arg" \
-			> "$work/$tag.out" 2>&1 || fail "rpm %{$tag} $arg failed: $(cat "$work/$tag.out")"
-	else
-		unshare --mount sh -c 'if [ -d /run/systemd ]; then mount -t tmpfs scriptlet-test /run/systemd; fi &&
-			exec env -i PATH="$1" CALLS="$2" /bin/sh -e "$3" "$4"' sh "$work/stubs" "$work/calls" "$work/$tag.sh" "$arg" \
-			> "$work/$tag.out" 2>&1 || fail "rpm %{$tag} $arg failed: $(cat "$work/$tag.out")"
-	fi
+	unshare --mount sh -c '
+		if [ "$5" = systemd ]; then
+			mkdir -p /run/systemd && mount -t tmpfs scriptlet-test /run/systemd && mkdir /run/systemd/system
+		elif [ -d /run/systemd ]; then
+			mount -t tmpfs scriptlet-test /run/systemd
+		fi &&
+		if [ -n "$6" ]; then
+			mkdir -p /usr/lib/systemd/system && mount -t tmpfs scriptlet-units /usr/lib/systemd/system &&
+				cp "$6" /usr/lib/systemd/system/milterhost.service
+		elif [ -d /usr/lib/systemd/system ]; then
+			mount -t tmpfs scriptlet-units /usr/lib/systemd/system
+		fi &&
+		exec env -i PATH="$1" CALLS="$2" /bin/sh -e "$3" "$4"' sh "$work/stubs" "$work/calls" "$work/$tag.sh" "$arg" "$systemd" "$unit" \
+		> "$work/$tag.out" 2>&1 || fail "rpm %{$tag} $arg failed: $(cat "$work/$tag.out")"
 }
 
 # The calls of the last run_scriptlet, excluding the lookups.
-calls() { grep -v -e '^getent ' -e '^selinuxenabled' "$work/calls" || true; }
+calls() { grep -v -e '^getent ' -e '^selinuxenabled' -e '^id ' "$work/calls" || true; }
 
 cmd_rpm_scriptlets() {
 	need_file "$rpm"
@@ -354,9 +362,11 @@ cmd_rpm_scriptlets() {
 	# Each stub logs its name and arguments; getent finds no account, selinuxenabled says yes.
 	mkdir -p "$work/stubs"
 	local stub
-	for stub in useradd groupadd usermod userdel groupdel chown chmod install systemctl semodule restorecon; do
+	for stub in useradd groupadd usermod userdel groupdel gpasswd chown chmod install systemctl semodule restorecon; do
 		printf '#!/bin/sh\necho "%s $*" >> "$CALLS"\n' "$stub" > "$work/stubs/$stub"
 	done
+	# id: the user is in group smmsp, as the first packages left it.
+	printf '#!/bin/sh\necho "id $*" >> "$CALLS"\necho milterhost smmsp\n' > "$work/stubs/id"
 	printf '#!/bin/sh\necho "getent $*" >> "$CALLS"\nexit 2\n' > "$work/stubs/getent"
 	printf '#!/bin/sh\necho "selinuxenabled" >> "$CALLS"\nexit 0\n' > "$work/stubs/selinuxenabled"
 	chmod 0755 "$work/stubs"/*
@@ -364,6 +374,20 @@ cmd_rpm_scriptlets() {
 	run_scriptlet PREIN 1
 	expect_eq "%pre (install) calls" "$(calls)" "groupadd --system milterhost
 useradd --system --gid milterhost --home-dir /var/lib/milterhost --no-create-home --shell /usr/sbin/nologin --comment milterhost mail filter milterhost"
+
+	# An upgrade from the first packages, whose unit gave the daemon group smmsp (and
+	# which added the user to it): %pre takes the membership away.
+	local create_calls
+	create_calls=$(calls)
+	printf '[Service]\nUser=milterhost\nGroup=milterhost\nSupplementaryGroups=smmsp\n' > "$work/first.service"
+	run_scriptlet PREIN 2 "" "$work/first.service"
+	expect_eq "%pre (upgrade from a package that added group smmsp) calls" "$(calls)" "$create_calls
+gpasswd -d milterhost smmsp"
+	grep -q 'removed user milterhost from group smmsp' "$work/PREIN.out" || fail "%pre did not say it removed the smmsp membership: $(cat "$work/PREIN.out")"
+	# From a later package (this unit): a membership the admin gave stays.
+	run_scriptlet PREIN 2 "" "$here/milterhost.service"
+	expect_eq "%pre (upgrade from a later package) calls" "$(calls)" "$create_calls"
+	ok "%pre (upgrade): group smmsp taken away only from a first package's user"
 
 	run_scriptlet POSTIN 1 systemd
 	expect_eq "%post (install, systemd running) calls" "$(calls)" "chown root:milterhost /etc/milterhost
@@ -452,6 +476,7 @@ mode_owner() { stat -c '%A %U:%G' "$1"; }
 
 daemon_pid=""
 sandbox=""
+made_smmsp=""
 
 # The machine ends without the package, its files, its user and anything a
 # check started, whatever happened.
@@ -464,6 +489,9 @@ cleanup_installed() {
 		rm -rf "$sandbox" /run/milterhost
 	fi
 	dpkg -P milterhost >/dev/null 2>&1 || true
+	if [ -n "$made_smmsp" ]; then
+		groupdel smmsp 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 
@@ -536,6 +564,28 @@ cmd_install_cycle() {
 	[ "$(tail -n 1 /etc/milterhost/milterhost.yaml)" = "# edited by the admin" ] || fail "reinstall overwrote the edited config"
 	expect_eq "config after reinstall" "$(mode_owner /etc/milterhost/milterhost.yaml)" "-rw-r----- root:milterhost"
 	touch /var/lib/milterhost/milterhost.db
+
+	# An upgrade from the first packages (their unit said SupplementaryGroups=smmsp, and
+	# they added the user to that group) takes the membership away; the installed unit is
+	# made theirs here, dpkg replaces it. One the admin gave on a later package stays.
+	if ! getent group smmsp >/dev/null; then
+		groupadd --system smmsp
+		made_smmsp=1
+	fi
+	echo "SupplementaryGroups=smmsp" >> /usr/lib/systemd/system/milterhost.service
+	usermod --append --groups smmsp milterhost
+	dpkg_retry -i "$deb" || fail "upgrading over a first package's install failed"
+	expect_eq "groups of milterhost after an upgrade from a package that added smmsp" "$(id -nG milterhost)" "milterhost"
+	grep -q 'removed user milterhost from group smmsp' "$work/dpkg.log" || fail "the upgrade did not say it removed the smmsp membership: $(cat "$work/dpkg.log")"
+	! grep -q '^SupplementaryGroups' /usr/lib/systemd/system/milterhost.service || fail "the upgrade left the first package's unit"
+	usermod --append --groups smmsp milterhost
+	dpkg_retry -i "$deb" || fail "reinstalling with the admin's smmsp membership failed"
+	expect_eq "groups of milterhost after an upgrade from a later package" "$(id -nG milterhost)" "milterhost smmsp"
+	gpasswd -d milterhost smmsp >/dev/null
+	if [ -n "$made_smmsp" ]; then
+		groupdel smmsp
+		made_smmsp=""
+	fi
 
 	dpkg_retry -r milterhost || fail "dpkg -r failed"
 	[ ! -e /usr/bin/milterhost ] && [ ! -e /usr/lib/milterhost ] || fail "dpkg -r left the binary"

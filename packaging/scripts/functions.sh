@@ -19,6 +19,33 @@ mh_create_user() {
 	fi
 }
 
+# The first packages (before 2026-12-05) also put the user in group smmsp, and
+# their unit said SupplementaryGroups=smmsp. The daemon never needs that group,
+# and it can write sendmail's submission queue. Run before the new files land:
+# an upgrade from such a package (its unit still in place) takes the membership
+# away; one an admin gave on a later package is left alone. Shell builtins and
+# id only, so that it also runs where little else is on PATH.
+mh_unit_file=/usr/lib/systemd/system/milterhost.service
+mh_leave_smmsp() {
+	[ -f "$mh_unit_file" ] || return 0
+	mh_added_smmsp=
+	while IFS= read -r mh_line || [ -n "$mh_line" ]; do
+		if [ "$mh_line" = "SupplementaryGroups=smmsp" ]; then
+			mh_added_smmsp=1
+		fi
+	done < "$mh_unit_file"
+	[ -n "$mh_added_smmsp" ] || return 0
+	case " $(id -nG milterhost 2>/dev/null || true) " in
+		*" smmsp "*)
+			if gpasswd -d milterhost smmsp >/dev/null; then
+				echo "milterhost: removed user milterhost from group smmsp (an earlier package added it; the daemon does not need it)"
+			else
+				echo "milterhost: could not remove user milterhost from group smmsp; run: gpasswd -d milterhost smmsp" >&2
+			fi
+			;;
+	esac
+}
+
 # The configuration may hold a database password: readable by the daemon's
 # group, writable by root only. State and log directories belong to the user.
 mh_make_dirs() {

@@ -72,9 +72,11 @@ public sealed class PackageTests(PackageBuildFixture fixture)
             "rpm -e removed the program");
 
     [Fact]
-    public async Task Rpm_scriptlets_create_the_user_load_the_selinux_module_and_leave_the_timers_disabled() =>
+    public async Task Rpm_scriptlets_create_the_user_take_a_first_packages_smmsp_membership_load_the_selinux_module_and_leave_the_timers_disabled() =>
         AssertPassed(await RunCheckAsync("rpm-scriptlets"),
             "%pre (install) calls",
+            "%pre (upgrade from a package that added group smmsp) calls",
+            "%pre (upgrade from a later package) calls",
             "%post: directories, SELinux module and labels, the unit enabled and not started, timers left disabled",
             "%post (upgrade): module updated, enablement left alone",
             "%postun (upgrade, systemd running) calls",
@@ -91,11 +93,13 @@ public sealed class PackageTests(PackageBuildFixture fixture)
             "the rpm ships this module");
 
     [Fact]
-    public async Task Deb_installs_enabled_but_stopped_keeps_config_on_remove_and_purges_everything() =>
+    public async Task Deb_installs_enabled_but_stopped_upgrades_keeping_config_without_smmsp_keeps_config_on_remove_and_purges_everything() =>
         AssertPassed(await RunCheckAsync("install-cycle"),
             "milterhost.service not started",
             "timers installed, not enabled",
             "groups of milterhost",
+            "groups of milterhost after an upgrade from a package that added smmsp",
+            "groups of milterhost after an upgrade from a later package",
             "dpkg -r removed the program, kept config, database and user",
             "dpkg -P deleted config, data, the enablement and the user");
 
