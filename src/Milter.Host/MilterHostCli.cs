@@ -29,7 +29,13 @@ public static class MilterHostCli
         }
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.
-        var exit = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        // What the commands print passes through PrintableWriter: stored addresses and DNS answers are the client's words.
+        var exit = await parse.InvokeAsync(new InvocationConfiguration
+        {
+            ProcessTerminationTimeout = null,
+            Output = new Tools.PrintableWriter(Console.Out),
+            Error = new Tools.PrintableWriter(Console.Error),
+        });
         // relay-test's status 1 means "open relay": a mistyped command line must not read as one.
         return parse.Errors.Count > 0 && parse.CommandResult.Command.Name == RelayTestCommand.Name ? RelayTestCommand.NotTested : exit;
     }

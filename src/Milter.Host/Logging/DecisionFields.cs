@@ -35,8 +35,8 @@ internal static class DecisionFields
                 text.Append(c);
             else if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
                 text.Append(c).Append(value[++i]);
-            else if (c == '=' || IsUnsafe(c))
-                text.Append(c < 0x100 ? $"\\x{(int)c:x2}" : $"\\u{(int)c:x4}");
+            else if (c == '=' || PrintableText.IsUnsafe(c))
+                PrintableText.AppendEscape(text, c);
             else
                 text.Append(c);
         }
@@ -49,17 +49,11 @@ internal static class DecisionFields
     {
         foreach (var c in value)
         {
-            if (IsUnsafe(c) || (bracketsNeedQuotes && c is '[' or ']'))
+            if (PrintableText.IsUnsafe(c) || (bracketsNeedQuotes && c is '[' or ']'))
                 return true;
         }
         return false;
     }
-
-    // Controls (CR, LF, NUL, DEL, C1), format characters and every separator but the plain space.
-    private static bool IsUnsafe(char c) =>
-        char.IsSurrogate(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Control or UnicodeCategory.Format
-            or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
-            or UnicodeCategory.OtherNotAssigned;
 
     /// <summary>
     /// Splits a decision line (after <c>QUEUEID: </c>) into its fields. <c>client=</c> may be followed by

@@ -12,11 +12,13 @@ internal static class LoggingSetup
 {
     public static LoggingConfiguration Build(LogOptions options, bool console)
     {
+        // Registered before the layouts below are read, which look it up by name.
+        LogManager.Setup().SetupExtensions(extensions => extensions.RegisterLayoutRenderer(SafeMessage, static logEvent => PrintableText.Of(logEvent.FormattedMessage)));
         var config = new LoggingConfiguration();
         var minimum = ParseLevel(options.Level);
         if (options.Syslog)
         {
-            var syslog = new SyslogTarget { Name = "syslog", Layout = "${message}${onexception: ${exception:format=shortType,message}}" };
+            var syslog = new SyslogTarget { Name = "syslog", Layout = "${" + SafeMessage + "}${onexception: ${exception:format=shortType,message}}" };
             config.AddRule(minimum, LogLevel.Fatal, Behind(syslog));
         }
         if (options.File is { } path)
@@ -24,7 +26,7 @@ internal static class LoggingSetup
             var file = new FileTarget("file")
             {
                 FileName = path,
-                Layout = "${longdate} ${level:uppercase=true:padding=-5} ${message}${onexception:${newline}${exception:format=tostring}}",
+                Layout = "${longdate} ${level:uppercase=true:padding=-5} ${" + SafeMessage + "}${onexception:${newline}${exception:format=tostring}}",
                 KeepFileOpen = true,
             };
             config.AddRule(minimum, LogLevel.Fatal, Behind(file));
@@ -33,7 +35,7 @@ internal static class LoggingSetup
         {
             var stderr = new ConsoleTarget("console")
             {
-                Layout = "${time} ${level:uppercase=true:padding=-5} ${message}${onexception:${newline}${exception:format=tostring}}",
+                Layout = "${time} ${level:uppercase=true:padding=-5} ${" + SafeMessage + "}${onexception:${newline}${exception:format=tostring}}",
                 StdErr = true,
             };
             var rule = new LoggingRule("*", minimum, LogLevel.Fatal, stderr) { FilterDefaultAction = NLog.Filters.FilterResult.Log };
@@ -57,6 +59,14 @@ internal static class LoggingSetup
         QueueLimit = QueuedLines,
         OverflowAction = AsyncTargetWrapperOverflowAction.Block,
     };
+
+    /// <summary>
+    /// The message as every target writes it: made printable (<see cref="PrintableText"/>), since many
+    /// lines quote what a client sent (its HELO name, the sender of a failed check, an SPF record), and
+    /// a control character in a log line would reach whoever reads it with <c>tail -f</c>, or split the
+    /// line in two. The decision line is escaped where it is made and passes unchanged.
+    /// </summary>
+    public const string SafeMessage = "milterhost-message";
 
     /// <summary>Log lines waiting for syslog or the file, at most, before a logging session waits.</summary>
     public const int QueuedLines = 10_000;

@@ -1,4 +1,5 @@
 using Milter.Filters.Stats;
+using MilterHost.Logging;
 using MilterHost.Tools;
 
 namespace MilterHost.Simulation;
@@ -9,8 +10,8 @@ internal static class SimulationTextWriter
     public static void Write(TextWriter output, SimulationReport report, SimulationSetting setting)
     {
         var request = report.Request;
-        output.WriteLine($"client {request.Client} ({request.ClientName ?? "no name: unresolved"}), helo {request.HeloName}, from <{request.From.Trim('<', '>')}>"
-            + (request.AuthUser is null ? "" : $", authenticated as {request.AuthUser}"));
+        output.WriteLine(PrintableText.Of($"client {request.Client} ({request.ClientName ?? "no name: unresolved"}), helo {request.HeloName}, from <{request.From.Trim('<', '>')}>"
+            + (request.AuthUser is null ? "" : $", authenticated as {request.AuthUser}")));
         output.WriteLine($"config {setting.ConfigPath}; database {setting.Database}"
             + (setting.Recorded ? " (recorded)" : " (read-only: nothing is written; --record writes what a delivery would)"));
         foreach (var note in setting.Notes)
@@ -31,8 +32,8 @@ internal static class SimulationTextWriter
         table.WriteTo(output);
         output.WriteLine();
         foreach (var fact in report.DnsFacts)
-            output.WriteLine($"dns: {fact}");
-        output.WriteLine($"outcome: {report.Outcome.Describe()}");
+            output.WriteLine(PrintableText.Of($"dns: {fact}"));
+        output.WriteLine(PrintableText.Of($"outcome: {report.Outcome.Describe()}"));
     }
 
     /// <summary>The filter's reply; a refusal without one gets the MTA's own text.</summary>

@@ -21,8 +21,8 @@ internal sealed class WarningWriter(TextWriter error) : ILoggerProvider, ILogger
     {
         if (!IsEnabled(logLevel))
             return;
-        var line = $"simulate: {logLevel.ToString().ToLowerInvariant()}: {formatter(state, exception)}"
-            + (exception is null ? "" : $" ({exception.Message})");
+        var line = Logging.PrintableText.Of($"simulate: {logLevel.ToString().ToLowerInvariant()}: {formatter(state, exception)}"
+            + (exception is null ? "" : $" ({exception.Message})"));
         lock (_lock)
             error.WriteLine(line);
     }

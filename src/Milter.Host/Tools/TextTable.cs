@@ -1,6 +1,10 @@
 namespace MilterHost.Tools;
 
-/// <summary>An aligned plain-text table, the human output of the listing commands.</summary>
+/// <summary>
+/// An aligned plain-text table, the human output of the listing commands. Cells hold what clients
+/// sent (addresses, names), so each is made printable (<see cref="Logging.PrintableText"/>), its line
+/// feeds included: a row stays one line, whatever a cell holds.
+/// </summary>
 internal sealed class TextTable(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
@@ -17,7 +21,7 @@ internal sealed class TextTable(params string[] headers)
     {
         if (cells.Length != headers.Length)
             throw new ArgumentException($"expected {headers.Length} cells, got {cells.Length}", nameof(cells));
-        _rows.Add(cells);
+        _rows.Add(Array.ConvertAll(cells, Logging.PrintableText.Of));
     }
 
     public void WriteTo(TextWriter output)

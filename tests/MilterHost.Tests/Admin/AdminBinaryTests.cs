@@ -1,4 +1,6 @@
+using System.Net;
 using System.Text.Json;
+using Milter.Filters.Greylist;
 using Milter.TestSupport;
 
 namespace MilterHost.Tests.Admin;
@@ -80,6 +82,31 @@ public sealed class AdminBinaryTests : IDisposable
         await process.WaitForExitAsync();
         Assert.Equal(0, process.ExitCode);
         return output;
+    }
+
+    [Fact]
+    public async Task A_stored_sender_reaches_the_terminal_with_its_escape_sequences_as_text_and_the_json_unchanged()
+    {
+        // A sender sendmail 8.17 accepts in MAIL FROM (a quoted local part): it retitles and recolours
+        // the terminal, and its CR would let the rest of the line overwrite the row.
+        const string Sender = "\"\u001b]0;owned\u0007\u001b[41mx\rpassed\"@evil.example";
+        var client = IPAddress.Parse("192.0.2.9");
+        await using (var stores = await _run.OpenAsync())
+        {
+            await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(client, AdminRun.Greylist.Subnet), Sender, "bob@example.com"),
+                client, DateTimeOffset.UtcNow, AdminRun.Greylist, default); // the binary lists by the real clock
+        }
+
+        var text = await RunAsync("greylist", "list");
+        var json = await RunAsync("greylist", "list", "--json");
+
+        Assert.Equal((0, ""), (text.ExitCode, text.StdErr));
+        Assert.DoesNotContain(text.StdOut, c => char.IsControl(c) && c != '\n');
+        Assert.Contains("\\x1b[41mx\\x0dpassed\"@evil.example>", text.StdOut, StringComparison.Ordinal);
+        Assert.Equal(0, json.ExitCode);
+        using var document = JsonDocument.Parse(json.StdOut);
+        var stored = Assert.Single(document.RootElement.GetProperty("triplets").EnumerateArray()).GetProperty("sender").GetString();
+        Assert.Contains("\u001b[41mx\rpassed\"@evil.example", stored, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,4 +48,28 @@ public sealed class LoggingSetupTests
         var written = File.Exists(path) ? File.ReadAllLines(path) : [];
         Assert.Equal(expected, written.Select(line => line[(line.IndexOf(' ', line.IndexOf(' ', StringComparison.Ordinal) + 1) + 1)..]));
     }
+
+    [Fact]
+    public void A_message_quoting_a_client_reaches_the_file_as_one_line_without_control_characters()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("milterhost.log");
+        var factory = new LogFactory { Configuration = LoggingSetup.Build(new LogOptions { Syslog = false, File = path }, console: false) };
+        var logger = factory.GetLogger("milterhost");
+
+        // A sender sendmail accepts (a quoted local part): it retitles and recolours a terminal, and its CR and LF would forge a line.
+        const string Sender = "\"\u001b]0;owned\u0007\u001b[41mx\rFAKE\nDec  6 mx sendmail: ok\u202e\"@evil.example";
+        logger.Error(new InvalidOperationException("store down"), "Filter greylist failed for sender <" + Sender + ">");
+        logger.Info("decision from=<alice@example.org> reply=\"451 4.7.1 Greylisted\"");
+        factory.Shutdown();
+
+        var text = File.ReadAllText(path);
+        var lines = text.TrimEnd('\n').Split('\n');
+        Assert.EndsWith(
+            "ERROR Filter greylist failed for sender <\"\\x1b]0;owned\\x07\\x1b[41mx\\x0dFAKE\\x0aDec  6 mx sendmail: ok\\u202e\"@evil.example>", lines[0], StringComparison.Ordinal);
+        // The exception's own lines follow (ours); the plain line is written as it came.
+        Assert.Equal("System.InvalidOperationException: store down", lines[1]);
+        Assert.EndsWith("INFO  decision from=<alice@example.org> reply=\"451 4.7.1 Greylisted\"", lines[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain(text, c => c is '\u001b' or '\u0007' or '\r' or '\u202e');
+    }
 }
