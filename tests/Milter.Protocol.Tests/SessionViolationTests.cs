@@ -179,4 +179,27 @@ public sealed class SessionViolationTests
         Assert.Equal(Bytes.ToHex(Bytes.Concat(Answer, Continue)), Bytes.ToHex(await s.ReadAllOutputAsync()));
         Assert.Equal("CLOSE", ((ScriptedHandler)s.Handler).Seen[^1].Stage);
     }
+
+    [Fact]
+    public async Task By_default_an_MTA_reading_a_long_message_from_its_client_keeps_the_connection_for_two_hours()
+    {
+        // sendmail sends the first header only once its client has sent the whole message, which on a
+        // slow link takes as long as its Timeout.datablock (1 h) allows; libmilter waits 7,210 s.
+        var time = new ObservableTimeProvider();
+        await using var s = PipeSession.Start(ReferenceFilter.Create(), new SessionOptions(), time);
+        await s.SendAsync(OpenMessage());
+
+        time.Advance(TimeSpan.FromMinutes(61));
+        await Task.Delay(50);
+        Assert.False(s.Run.IsCompleted);
+        await s.SendAsync(Bytes.Bare('T'));
+        time.Advance(TimeSpan.FromHours(2) - TimeSpan.FromSeconds(1));
+        await Task.Delay(50);
+        Assert.False(s.Run.IsCompleted);
+        Assert.Empty(s.Logger.AtLeast(LogLevel.Information));
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        await s.WaitForEndAsync();
+        Assert.Equal(1002, Assert.Single(s.Logger.AtLeast(LogLevel.Information)).EventId.Id);
+    }
 }

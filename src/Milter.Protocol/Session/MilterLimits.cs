@@ -9,8 +9,15 @@ public sealed record MilterLimits
     /// <summary>Concurrent connections (sendmail opens one per SMTP session); more are accepted and closed at once (counted, logged once per burst).</summary>
     public int MaxConnections { get; init; } = 1000;
 
-    /// <summary>A connection silent this long between commands is closed; sendmail's own timeouts are far shorter.</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// A connection silent this long between commands is closed. An MTA can be silent for as long as
+    /// its SMTP client takes: sendmail reads the whole message before it sends the first header (and
+    /// asks its milters one after another), Postfix sends them once the message is queued, and between
+    /// transactions the client may idle up to sendmail's <c>Timeout.command</c> (1 h, as its
+    /// <c>Timeout.datablock</c>). So two hours, as libmilter's 7,210 s: shorter, and a large message on a
+    /// slow link would lose its connection mid-DATA and be deferred on every retry.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromHours(2);
 
     /// <summary>Largest frame accepted. sendmail sends at most 64 KiB unless 256K/1M was agreed; 1 MiB plus headroom covers both.</summary>
     public int MaxFrameSize { get; init; } = 1024 * 1024 + 64;
