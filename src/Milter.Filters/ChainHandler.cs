@@ -79,9 +79,16 @@ public sealed class ChainHandler : IMilterHandler
         CatchQueueId(context);
         var recipient = new RecipientContext(command.Address, context.Macros.Get("rcpt_mailer"));
         var decision = await _chain.RcptAsync(Session, recipient, _sink, cancellationToken).ConfigureAwait(false);
-        if (decision is null || decision.Verdict.Kind == VerdictKind.Accept)
-            Session.AcceptedRecipients.Add(recipient.Address);
-        return Report(decision);
+        var verdict = Report(decision);
+        if (verdict.Kind is VerdictKind.Reject or VerdictKind.Tempfail)
+            return verdict;
+        Session.AcceptedRecipients.Add(recipient.Address);
+        if (verdict.Kind == VerdictKind.Discard)
+            Session.DiscardedRecipients.Add(recipient.Address);
+        // At RCPT a verdict concerns that recipient. Accept or discard answered there would concern the
+        // message: sendmail stops asking about it (accept) or drops it for every recipient (discard),
+        // so the MTA hears continue; a discarded recipient is deleted at end of message.
+        return verdict.Kind is VerdictKind.Accept or VerdictKind.Discard ? Verdict.Continue : verdict;
     }
 
     public async ValueTask<Verdict> OnDataAsync(MilterConnectionContext context, CancellationToken cancellationToken)
@@ -110,9 +117,29 @@ public sealed class ChainHandler : IMilterHandler
 
     public async ValueTask<Verdict> OnEndOfMessageAsync(IMessageModifier modifier, MilterConnectionContext context, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(modifier);
         Bind(context);
         CatchQueueId(context);
-        return Report(await _chain.EndOfMessageAsync(Session, modifier, _sink, cancellationToken).ConfigureAwait(false));
+        var verdict = Report(await _chain.EndOfMessageAsync(Session, modifier, _sink, cancellationToken).ConfigureAwait(false));
+        if (Session.DiscardedRecipients.Count == 0 || verdict.Kind is not (VerdictKind.Continue or VerdictKind.Accept))
+            return verdict;
+        // Each discard was logged at its RCPT. With no other recipient left the message goes; else
+        // those recipients are taken out of its envelope (the filter that discards asked for
+        // SMFIF_DELRCPT in its needs; an MTA that did not offer it keeps them, so nothing else is lost).
+        if (Session.AcceptedRecipients.TrueForAll(Session.DiscardedRecipients.Contains))
+            return Verdict.Discard;
+        foreach (var recipient in Session.DiscardedRecipients)
+        {
+            try
+            {
+                modifier.DeleteRecipient(recipient);
+            }
+            catch (InvalidOperationException)
+            {
+                break;
+            }
+        }
+        return verdict;
     }
 
     public async ValueTask OnAbortAsync(MilterConnectionContext context, CancellationToken cancellationToken)

@@ -34,6 +34,20 @@ public sealed class ChainHandlerTests
         public ValueTask<Verdict> OnEndOfHeadersAsync(SessionContext s, CancellationToken ct) => Note("eoh", s);
     }
 
+    /// <summary>Accepts one recipient at RCPT (a custom filter's allow list), and notes every recipient it is asked about.</summary>
+    private sealed class AcceptsOne(string address) : IMilterFilter
+    {
+        public string Name => "vip";
+        public FilterNeeds Needs { get; } = new(MilterStages.Rcpt, new Dictionary<MacroStage, IReadOnlyList<string>>());
+        public List<string> Asked { get; } = [];
+
+        public ValueTask<Verdict> OnRcptAsync(SessionContext s, RecipientContext r, CancellationToken ct)
+        {
+            Asked.Add(r.Address);
+            return ValueTask.FromResult(r.Address == address ? Verdict.Accept : Verdict.Continue);
+        }
+    }
+
     private static FilterChain Chain(params IMilterFilter[] filters) => new(filters, OnError.Tempfail, new FakeLogger<FilterChain>());
 
     public static TheoryData<string, string?, string?> ReportedNames => new()
@@ -57,6 +71,20 @@ public sealed class ChainHandlerTests
         Assert.Equal(IPAddress.Parse(address), snoop.Seen[0].Address);
         Assert.False(snoop.Seen[0].Local);
         Assert.Equal(expected is null ? $"[{address}]" : $"{expected} [{address}]", result.Session.ClientDisplay);
+    }
+
+    [Fact]
+    public async Task An_accept_at_RCPT_accepts_that_recipient_and_the_MTA_still_asks_about_the_next()
+    {
+        // Answered as accept, sendmail would stop asking about the whole message (SMFS_DONE).
+        var vip = new AcceptsOne("boss@example.com");
+        var result = await Transaction.From("192.0.2.10").Helo("h").MailFrom("a@sender.example")
+            .RcptTo("boss@example.com").RcptTo("x@remote.example").EndOfMessage().RunAsync(Chain(vip));
+
+        Assert.Equal(("continue", "continue"), (result.Rcpt("boss@example.com"), result.Rcpt("x@remote.example")));
+        Assert.Equal(["boss@example.com", "x@remote.example"], vip.Asked);
+        Assert.Equal(["boss@example.com", "x@remote.example"], result.Session.AcceptedRecipients);
+        Assert.Equal((VerdictKind.Accept, "rcpt"), (result.SingleDecision.Verdict.Kind, result.SingleDecision.Stage));
     }
 
     [Fact]

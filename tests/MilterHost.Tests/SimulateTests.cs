@@ -130,6 +130,20 @@ public sealed class SimulateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_recipient_discarded_by_a_ban_rule_is_dropped_from_the_envelope_and_its_colleague_still_gets_the_message()
+    {
+        var config = WriteConfig();
+        File.WriteAllText(config, File.ReadAllText(config).Replace("ban:\n", "ban:\n  - recipient: bob@example.com\n    action: discard\n", StringComparison.Ordinal));
+
+        var root = await SimulateJson(config, "--client", "192.0.2.7", "--from", "colleague@example.com", "--to", "bob@example.com", "alice@example.com");
+        var alone = await SimulateJson(config, "--client", "192.0.2.7", "--from", "colleague@example.com", "--to", "bob@example.com");
+
+        Assert.Equal("accept", root.GetProperty("outcome").GetProperty("verdict").GetString());
+        Assert.Equal(["alice@example.com"], Strings(root.GetProperty("outcome").GetProperty("acceptedRecipients")));
+        Assert.Equal("discard", alone.GetProperty("outcome").GetProperty("verdict").GetString());
+    }
+
+    [Fact]
     public async Task A_greylisted_first_attempt_stays_new_without_record_and_is_stored_with_it()
     {
         var config = WriteConfig("{ enabled: true, delay: 2m, per_message: true, spf_pools: false }");

@@ -201,6 +201,14 @@ public sealed class BanFilter : IMilterFilter
         if (Has(BanKind.Recipient))
             stages |= MilterStages.Rcpt;
         var replies = stages;
+        // A recipient rule that discards drops that recipient alone: the chain deletes it at end of
+        // message (ChainHandler), since a discard answered at RCPT drops the whole message.
+        var actions = ActionFlags.None;
+        if (Rules(BanKind.Recipient).Any(r => r.Verdict.Kind == VerdictKind.Discard))
+        {
+            stages |= MilterStages.EndOfMessage;
+            actions = ActionFlags.DeleteRecipient;
+        }
         if (Has(BanKind.Subject))
         {
             // The chain reads the Subject from the headers; the verdict waits for their end, so
@@ -208,7 +216,7 @@ public sealed class BanFilter : IMilterFilter
             stages |= MilterStages.Header | MilterStages.EndOfHeaders;
             replies |= MilterStages.EndOfHeaders;
         }
-        return new FilterNeeds(stages, macros) { Replies = replies, HeaderNames = ["Subject"] };
+        return new FilterNeeds(stages, macros) { Replies = replies, HeaderNames = ["Subject"], Actions = actions };
     }
 
     private static CompiledRule Compile(BanRule rule, int index)

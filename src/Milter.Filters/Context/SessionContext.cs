@@ -42,6 +42,12 @@ public sealed class SessionContext
     /// <summary>Recipients accepted so far in this message (addresses without brackets).</summary>
     public List<string> AcceptedRecipients { get; } = [];
 
+    /// <summary>
+    /// Recipients of this message a filter discarded at RCPT (among <see cref="AcceptedRecipients"/>):
+    /// deleted at end of message, or the whole message discarded when no other recipient is left.
+    /// </summary>
+    public HashSet<string> DiscardedRecipients { get; } = [];
+
     /// <summary>The decoded Subject header, once seen.</summary>
     public string? Subject { get; set; }
 
@@ -61,6 +67,7 @@ public sealed class SessionContext
         Sender = null;
         Subject = null;
         AcceptedRecipients.Clear();
+        DiscardedRecipients.Clear();
         MessageState.Clear();
     }
 

@@ -96,7 +96,8 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
             await mta.SendMacrosAsync('R', [new("{rcpt_addr}", recipient)], cancellationToken).ConfigureAwait(false);
             var answer = await mta.RcptAsync(recipient, cancellationToken: cancellationToken).ConfigureAwait(false);
             sent.Add((DecisionStage.Rcpt, $"<{recipient}>", answer, recipient));
-            // A discard at RCPT drops the whole message; a refusal only this recipient.
+            // A discard answered at RCPT drops the whole message (milterhost answers continue and
+            // deletes the recipient at end of message); a refusal drops only this recipient.
             if (answer.Kind == VerdictKind.Discard)
                 return;
             if (answer.Kind is VerdictKind.Continue or VerdictKind.Accept or VerdictKind.Skip)
@@ -129,7 +130,11 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
     private static SimulationOutcome OutcomeOf(SimulationRequest request, IReadOnlyList<SimulationStep> steps)
     {
         var rcpts = steps.Where(s => s.Stage == DecisionStage.Rcpt).ToList();
-        var accepted = rcpts.Where(s => !s.IsFinal || s.Verdict == VerdictKind.Accept).Select(s => s.Recipient!).ToList();
+        // A recipient a filter discarded at RCPT is taken out of the envelope at end of message.
+        var deleted = steps.Where(s => s.Stage == DecisionStage.EndOfMessage)
+            .SelectMany(s => s.Response.Modifications.OfType<Milter.Protocol.Replies.DeleteRecipientModification>())
+            .Select(d => d.Recipient.Trim('<', '>')).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var accepted = rcpts.Where(s => (!s.IsFinal || s.Verdict == VerdictKind.Accept) && !deleted.Contains(s.Recipient!)).Select(s => s.Recipient!).ToList();
         var last = steps[^1];
         if (last.IsFinal && (last.Stage != DecisionStage.Rcpt || last.Verdict == VerdictKind.Discard))
         {

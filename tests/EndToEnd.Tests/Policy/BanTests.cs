@@ -20,12 +20,13 @@ public sealed class BanFixture : PolicyFixture
             "{ sender: \"*@later.example\", action: tempfail, reply: \"451 4.7.1 Not now, later.example\" }",
             "{ recipient: former-employee@example.com, reply: \"550 5.1.1 This person has left\" }",
             "{ subject: \"(?i)cheap\\\\s+meds\", reply: \"550 5.7.1 No cheap meds here\" }",
+            "{ recipient: quiet-leaver@example.com, action: discard }",
         ],
     };
 
     protected override SendmailOptions SendmailOptions(string milterSocket) => base.SendmailOptions(milterSocket) with
     {
-        Aliases = SendmailAliasesWith("former-employee"),
+        Aliases = SendmailAliasesWith("former-employee", "quiet-leaver"),
     };
 }
 
@@ -109,6 +110,21 @@ public sealed class BanTests(BanFixture mx) : IClassFixture<BanFixture>
         Assert.Equal("550 5.1.1 <former-employee@example.com>... This person has left", rcpt[0].Text);
         Assert.Equal("250 2.1.5 <alice@example.com>... Recipient ok", rcpt[1].Text);
         Assert.Equal(["alice@example.com"], mx.Sendmail.ReadQueuedMessage(result.QueueId!).Recipients);
+    }
+
+    [Fact]
+    public async Task A_recipient_discarded_by_a_rule_leaves_the_envelope_and_the_colleague_on_the_message_still_gets_it()
+    {
+        // Answered "discard" at RCPT, sendmail would drop the message for every recipient (EF_DISCARD).
+        var shared = await mx.SendAsync("127.0.0.33", "someone@outside.example", ["quiet-leaver@example.com", "alice@example.com"]);
+        var alone = await mx.SendAsync("127.0.0.34", "someone@outside.example", ["quiet-leaver@example.com"]);
+
+        Assert.Equal(["250 2.1.5 <quiet-leaver@example.com>... Recipient ok", "250 2.1.5 <alice@example.com>... Recipient ok"],
+            shared.RepliesTo("RCPT").Select(r => r.Text));
+        Assert.Equal(["alice@example.com"], mx.Sendmail.ReadQueuedMessage(shared.QueueId!).Recipients);
+        Assert.Throws<InvalidOperationException>(() => mx.Sendmail.ReadQueuedMessage(alone.QueueId!));
+        await mx.Sendmail.Log.WaitForLineAsync(l => l.Contains(alone.QueueId!, StringComparison.Ordinal) && l.EndsWith("Milter: data, discard", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -27,11 +27,16 @@ public abstract class PolicyFixture : IAsyncLifetime
     protected virtual SendmailOptions SendmailOptions(string milterSocket) => new() { MilterSocket = milterSocket };
 
     /// <summary>
-    /// sendmail's standard aliases plus <paramref name="user"/>: sendmail refuses a user unknown to
+    /// sendmail's standard aliases plus <paramref name="users"/>: sendmail refuses a user unknown to
     /// its own aliases before the milter hears of it.
     /// </summary>
-    protected static IReadOnlyDictionary<string, string> SendmailAliasesWith(string user) =>
-        new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases) { [user] = "root" };
+    protected static IReadOnlyDictionary<string, string> SendmailAliasesWith(params string[] users)
+    {
+        var aliases = new Dictionary<string, string>(Milter.TestSupport.SendmailOptions.StandardAliases);
+        foreach (var user in users)
+            aliases[user] = "root";
+        return aliases;
+    }
 
     /// <summary>milterhost's log level; its lines go to the shared maillog.</summary>
     protected virtual string LogLevel => "info";

@@ -6,6 +6,7 @@ using Milter.Filters.Configuration;
 using Milter.Filters.Stores;
 using Milter.Filters.Tests.Support;
 using Milter.Protocol.Negotiation;
+using Milter.Protocol.Replies;
 
 namespace Milter.Filters.Tests.Ban;
 
@@ -233,6 +234,27 @@ public sealed class BanFilterTests
         Assert.Equal("continue", result.Connect);
         Assert.Equal(["discard", "discard"], result.Steps.Where(s => s.Command.StartsWith("MAIL", StringComparison.Ordinal)).Select(s => s.Heard));
         Assert.All(result.Decisions, d => Assert.Equal(("mail", "quiet"), (d.Stage, d.Rule)));
+    }
+
+    [Fact]
+    public async Task A_discard_rule_for_a_recipient_drops_that_recipient_alone_and_the_message_only_when_none_is_left()
+    {
+        // Discard answered at RCPT would drop the message for every recipient (sendmail's EF_DISCARD):
+        // the MTA hears continue, and the recipient is deleted from the envelope at end of message.
+        var chain = Chain(Rule(BanKind.Recipient, "former@example.com", BanAction.Discard, id: "gone"));
+        var shared = await Transaction.From("192.0.2.10").Helo("h").MailFrom("a@sender.example")
+            .RcptTo("former@example.com").RcptTo("colleague@example.com").EndOfMessage().RunAsync(chain);
+        var alone = await Transaction.From("192.0.2.10").Helo("h").MailFrom("a@sender.example")
+            .RcptTo("former+x@example.com").EndOfMessage().RunAsync(chain);
+
+        Assert.Equal(("continue", "continue", "continue"), (shared.Rcpt("former@example.com"), shared.Rcpt("colleague@example.com"), shared.EndOfMessage));
+        Assert.Equal(["delete recipient former@example.com"], shared.HeaderChanges);
+        var decision = shared.SingleDecision;
+        Assert.Equal((VerdictKind.Discard, "rcpt", "gone"), (decision.Verdict.Kind, decision.Stage, decision.Rule));
+        Assert.Equal(("continue", "discard"), (alone.Rcpt("former+x@example.com"), alone.EndOfMessage));
+        Assert.Empty(alone.HeaderChanges);
+        var needs = Assert.Single(chain.Filters).Needs;
+        Assert.Equal((true, ActionFlags.DeleteRecipient), (needs.Stages.HasFlag(MilterStages.EndOfMessage), needs.Actions));
     }
 
     [Fact]

@@ -252,7 +252,7 @@ public sealed class Transaction
         public void InsertHeader(uint index, string name, string value) => Made.Add($"insert {index} {name}: {value}");
         public void ChangeHeader(uint index, string name, string value) => Made.Add(value.Length == 0 ? $"remove {index} {name}" : $"change {index} {name}: {value}");
         public void AddRecipient(string recipient, string? esmtpArguments = null) => throw new InvalidOperationException("unexpected modification");
-        public void DeleteRecipient(string recipient) => throw new InvalidOperationException("unexpected modification");
+        public void DeleteRecipient(string recipient) => Made.Add($"delete recipient {recipient}");
         public void ChangeFrom(string sender, string? esmtpArguments = null) => throw new InvalidOperationException("unexpected modification");
         public void ReplaceBody(ReadOnlySpan<byte> chunk) => throw new InvalidOperationException("unexpected modification");
         public void Quarantine(string reason) => throw new InvalidOperationException("unexpected modification");
