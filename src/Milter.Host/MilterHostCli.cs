@@ -22,10 +22,10 @@ public static class MilterHostCli
         {
             var blocked = Native.SignalMask.UnblockStopAndReload();
             if (blocked.Count > 0)
-                await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", blocked)} were blocked by the parent process; unblocked");
+                await Console.Error.WriteLineAsync($"milterhost: note: the parent process had blocked {string.Join(", ", blocked)}; unblocked, so that stop and reload work");
             var ignored = Native.SignalMask.StopIgnoringStopAndReload();
             if (ignored.Count > 0)
-                await Console.Error.WriteLineAsync($"milterhost: {string.Join(", ", ignored)} were ignored by the parent process (nohup, a background job); handled again");
+                await Console.Error.WriteLineAsync($"milterhost: note: the parent process (nohup, a background job) had set {string.Join(", ", ignored)} to be ignored; handled again, so that stop and reload work");
         }
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.

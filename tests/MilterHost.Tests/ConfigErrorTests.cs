@@ -359,6 +359,23 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.StartsWith($"{path}:3:2: YAML syntax error: ", error, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, int, int> TabIndentations => new()
+    {
+        // Under a key in the middle of the file; YamlDotNet blames the start of the mapping (1:1).
+        { "log:\n  level: info\nlimits:\n  max_connections: 100\n\tidle_timeout: 2h\n", 5, 1 },
+        // After spaces; YamlDotNet blames the end of the line before.
+        { "greylist:\n  enabled: true\n  \tdelay: 2m\n", 3, 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(TabIndentations))]
+    public void A_tab_in_the_indentation_is_reported_where_it_is(string yaml, int line, int column)
+    {
+        var errors = _dir.Errors(yaml, out var path);
+        var error = Assert.Single(errors);
+        Assert.Equal($"{path}:{line}:{column}: YAML syntax error: a tab in the indentation; YAML indents with spaces only", error);
+    }
+
     [Fact]
     public void Malformed_flow_list_is_a_syntax_error_not_a_crash()
     {

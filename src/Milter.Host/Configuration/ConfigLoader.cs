@@ -67,7 +67,7 @@ public static class ConfigLoader
         ArgumentNullException.ThrowIfNull(fileName);
         ArgumentNullException.ThrowIfNull(baseDirectory);
         var binder = new Binder(fileName, Path.GetFullPath(baseDirectory));
-        var (root, syntaxErrors) = YamlTree.Parse(new StringReader(text));
+        var (root, syntaxErrors) = YamlTree.Parse(text);
         foreach (var (line, column, message) in syntaxErrors)
             binder.Error(line, column, message);
         if (syntaxErrors.Count > 0)

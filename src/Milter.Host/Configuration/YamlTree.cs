@@ -61,13 +61,19 @@ internal sealed class YamlTree
     /// Parses one document. Returns the root (null for an empty file) and the errors found; a syntax
     /// error ends parsing, so it is the last error.
     /// </summary>
-    public static (YNode? Root, IReadOnlyList<(int Line, int Column, string Message)> Errors) Parse(TextReader reader)
+    public static (YNode? Root, IReadOnlyList<(int Line, int Column, string Message)> Errors) Parse(string text)
     {
-        var tree = new YamlTree(new Parser(new Scanner(reader, skipComments: true)));
+        var tree = new YamlTree(new Parser(new Scanner(new StringReader(text), skipComments: true)));
         YNode? root = null;
         try
         {
             root = tree.ReadStream();
+        }
+        catch (YamlException ex) when (ex.Message.Contains("tab", StringComparison.OrdinalIgnoreCase) && TabIndentation(text, ex.Start) is { } tab)
+        {
+            // YamlDotNet blames the start of the mapping, or the end of the line before: say where the tab is.
+            tree._errors.Add((tab.Line, tab.Column, "YAML syntax error: a tab in the indentation; YAML indents with spaces only"));
+            root = null;
         }
         catch (YamlException ex)
         {
@@ -142,6 +148,21 @@ internal sealed class YamlTree
             default:
                 throw new YamlException(start.Start, start.End, $"unexpected {start.GetType().Name}");
         }
+    }
+
+    /// <summary>The first tab among a line's leading blanks, from the line of <paramref name="from"/> on (1-based).</summary>
+    private static (int Line, int Column)? TabIndentation(string text, Mark from)
+    {
+        var lines = text.Split('\n');
+        for (var i = Math.Max(0, Line(from) - 1); i < lines.Length; i++)
+        {
+            var line = lines[i];
+            var indent = line.Length - line.TrimStart(' ', '\t').Length;
+            var tab = line.IndexOf('\t', 0, indent);
+            if (tab >= 0)
+                return (i + 1, tab + 1);
+        }
+        return null;
     }
 
     private static int Line(Mark mark) => (int)Math.Clamp(mark.Line, 1, int.MaxValue);

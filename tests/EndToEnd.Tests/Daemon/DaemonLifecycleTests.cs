@@ -41,8 +41,8 @@ public sealed class DaemonLifecycleTests
 
     /// <summary>A parent that blocks the signals (inherited mask) or ignores them (nohup; a shell's background job), then execs the daemon.</summary>
     [Theory]
-    [InlineData("sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die;", "milterhost: SIGHUP, SIGINT, SIGTERM were blocked by the parent process; unblocked", "TERM")]
-    [InlineData("$SIG{HUP} = $SIG{INT} = 'IGNORE';", "milterhost: SIGHUP, SIGINT were ignored by the parent process (nohup, a background job); handled again", "INT")]
+    [InlineData("sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die;", "milterhost: note: the parent process had blocked SIGHUP, SIGINT, SIGTERM; unblocked, so that stop and reload work", "TERM")]
+    [InlineData("$SIG{HUP} = $SIG{INT} = 'IGNORE';", "milterhost: note: the parent process (nohup, a background job) had set SIGHUP, SIGINT to be ignored; handled again, so that stop and reload work", "INT")]
     public async Task Signals_the_parent_blocked_or_ignored_still_reload_and_stop(string parent, string said, string stopSignal)
     {
         using var sandbox = new DaemonSandbox("sigparent");
