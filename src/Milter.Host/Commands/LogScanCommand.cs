@@ -80,7 +80,7 @@ public static class LogScanCommand
         };
         var json = new Option<bool>("--json") { Description = "Write JSON instead of a table." };
 
-        var command = new Command("logscan", "Find IPs with repeated refused or unauthorized attempts in the maillog and ban them.")
+        var command = new Command("logscan", "Find IPs with repeated refused or unauthorized attempts in the maillog; with --apply, ban them.")
         {
             config, logs, journal, since, threshold, ignore, apply, banFor, firewall, json, state,
         };
