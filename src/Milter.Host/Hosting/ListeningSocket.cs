@@ -31,6 +31,9 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
         var listen = config.Listen;
         foreach (var warning in ConfigWarnings.Of(config))
             HostLog.ConfigWarning(logger, warning);
+        // A start that will be refused (root without user:, say) creates no folder and binds nothing:
+        // a root-owned folder left behind would stop the next, correct start.
+        PrivilegeDropper.Check(options.User);
         if (listen.Family == ListenFamily.Unix)
         {
             PrepareDirectory(listen.Path!, options.User);

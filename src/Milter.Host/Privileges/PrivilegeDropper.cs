@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Milter.Filters.Recipients;
 using MilterHost.Native;
 using static Tmds.Linux.LibC;
 
@@ -13,15 +14,12 @@ internal sealed class PrivilegeException(string message) : Exception(message);
 /// </summary>
 internal static class PrivilegeDropper
 {
-    /// <summary>True when running with effective uid 0.</summary>
-    public static bool IsRoot => geteuid() == 0;
-
     /// <summary>
-    /// Applies the <c>user:</c> setting. As root: drop to that user (or stay root only when written
-    /// <c>user: root</c>). As anyone else: nothing to do, unless a different user was asked for.
-    /// Returns a line for the log.
+    /// Refuses, before anything is created or bound, what <see cref="Apply"/> would refuse: root
+    /// without <c>user:</c>, an account that does not exist or has uid 0, another user asked for
+    /// without root. Returns the account to drop to, or null when there is nothing to drop.
     /// </summary>
-    public static string Apply(string? user)
+    public static LocalAccount? Check(string? user)
     {
         if (!IsRoot)
         {
@@ -32,20 +30,36 @@ internal static class PrivilegeDropper
                 if (u is null || u.Uid != geteuid())
                     throw new PrivilegeException($"user: {user} is configured, but milterhost runs as {me} and cannot switch users without root");
             }
-            return $"running as {me} (uid {geteuid()})";
+            return null;
         }
-
         if (user is null)
             throw new PrivilegeException("refusing to run filters as root: set user: to an unprivileged account (or write user: root to insist)");
         if (user == "root")
-            return "running as root, as user: root asks";
-
+            return null;
         var target = Posix.FindUser(user) ?? throw new PrivilegeException($"user: no account named '{user}'");
         if (target.Uid == 0)
             throw new PrivilegeException($"user: '{user}' has uid 0; choose an unprivileged account");
+        return target;
+    }
 
-        if (Posix.InitGroups(user, target.Gid) != 0)
-            throw new PrivilegeException($"initgroups({user}) failed: errno {Marshal.GetLastPInvokeError()}");
+    /// <summary>True when running with effective uid 0.</summary>
+    public static bool IsRoot => geteuid() == 0;
+
+    /// <summary>
+    /// Applies the <c>user:</c> setting. As root: drop to that user (or stay root only when written
+    /// <c>user: root</c>). As anyone else: nothing to do, unless a different user was asked for.
+    /// Returns a line for the log.
+    /// </summary>
+    public static string Apply(string? user)
+    {
+        var target = Check(user);
+        if (!IsRoot)
+            return $"running as {Environment.UserName} (uid {geteuid()})";
+        if (target is null)
+            return "running as root, as user: root asks";
+
+        if (Posix.InitGroups(target.Name, target.Gid) != 0)
+            throw new PrivilegeException($"initgroups({target.Name}) failed: errno {Marshal.GetLastPInvokeError()}");
         if (setgid(target.Gid) != 0)
             throw new PrivilegeException($"setgid({target.Gid}) failed: errno {Marshal.GetLastPInvokeError()}");
         if (setuid(target.Uid) != 0)
@@ -56,6 +70,6 @@ internal static class PrivilegeDropper
             throw new PrivilegeException("privilege drop did not take effect");
         if (setuid(0) == 0)
             throw new PrivilegeException("privilege drop is reversible (setuid(0) succeeded); refusing to run");
-        return $"dropped privileges to {user} (uid {target.Uid}, gid {target.Gid})";
+        return $"dropped privileges to {target.Name} (uid {target.Uid}, gid {target.Gid})";
     }
 }

@@ -62,7 +62,9 @@ public sealed class DaemonPrivilegeTests
     public async Task Refuses_to_run_as_root_without_a_user_setting()
     {
         using var sandbox = new DaemonSandbox("noroot");
-        var config = sandbox.Write(new DaemonConfig { User = null });
+        // Socket and database in a folder that does not exist yet, as README's ./var/.
+        var folder = Path.Combine(sandbox.Directory, "var");
+        var config = sandbox.Write(new DaemonConfig { User = null, Listen = $"unix:{folder}/milter.sock", Database = $"sqlite:{folder}/milterhost.db" });
 
         var (exitCode, _, stderr) = await MilterHostProcess.RunToEndAsync(["run", "--config", config], Bound);
 
@@ -71,6 +73,8 @@ public sealed class DaemonPrivilegeTests
         // Said once: the console log does not repeat the plain line.
         Assert.Single(stderr.Split('\n'), line => line.Contains("not starting", StringComparison.Ordinal));
         Assert.False(File.Exists(sandbox.SocketPath), "the refused start left its socket file");
+        // Nothing created: a root-owned folder left behind would refuse the next start as another user.
+        Assert.False(Directory.Exists(folder), "the refused start created the socket's folder");
     }
 
     private static async Task<string> RunAsync(string program, params string[] arguments)
