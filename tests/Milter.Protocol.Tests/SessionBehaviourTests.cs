@@ -54,6 +54,22 @@ public sealed class SessionBehaviourTests
     }
 
     [Fact]
+    public async Task An_MTA_that_leaves_during_a_message_has_it_aborted_before_the_close_as_libmilter_does()
+    {
+        var handler = new ScriptedHandler();
+        await using var s = PipeSession.Start(handler);
+        await Begin(s.Client);
+        await s.Client.MailAsync("<a@remote.example>");
+        await s.Client.RcptAsync("<bob@example.com>");
+
+        await s.Client.QuitAsync();
+        await s.WaitForEndAsync();
+
+        Assert.Equal(["ABORT", "CLOSE"], handler.Stages.TakeLast(2));
+        Assert.Single(handler.At("ABORT"));
+    }
+
+    [Fact]
     public async Task Only_the_headers_the_handler_names_reach_it_and_the_others_are_still_answered()
     {
         var handler = new ScriptedHandler
@@ -149,7 +165,8 @@ public sealed class SessionBehaviourTests
         await s.WaitForEndAsync();
 
         Assert.Equal(VerdictKind.Continue, connect.Kind);
-        Assert.Equal(["CONNECT", "HELO", "MAIL", "CLOSE", "CONNECT", "HELO", "MAIL", "CLOSE"], handler.Stages);
+        // Each SMTP session ended with its message open: aborted, then closed.
+        Assert.Equal(["CONNECT", "HELO", "MAIL", "ABORT", "CLOSE", "CONNECT", "HELO", "MAIL", "ABORT", "CLOSE"], handler.Stages);
         var second = handler.At("CONNECT").ElementAt(1);
         Assert.Empty(second.Macros);
         Assert.False(handler.At("MAIL").ElementAt(1).Macros.ContainsKey("i"));
@@ -289,7 +306,8 @@ public sealed class SessionBehaviourTests
 
         var c = Bytes.Reply('c');
         Assert.Equal(Bytes.ToHex(Bytes.Concat(Bytes.Hex("0000000d4f00000006000001ff00000400"), c, c, c)), Bytes.ToHex(output));
-        Assert.Equal(["ABORT", "CLOSE"], s.Logger.AtLeast(LogLevel.Warning).Select(e => e.Exception!.Message));
+        // The ABORT sent, then the second message's, left open at QUIT, then the close.
+        Assert.Equal(["ABORT", "ABORT", "CLOSE"], s.Logger.AtLeast(LogLevel.Warning).Select(e => e.Exception!.Message));
     }
 
     [Fact]

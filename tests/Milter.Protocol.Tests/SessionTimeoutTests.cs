@@ -83,6 +83,41 @@ public sealed class SessionTimeoutTests
         Assert.Equal(ReplyCode.Continue, (await s.Client.EndOfMessageAsync()).Code);
     }
 
+    [Fact]
+    public async Task An_end_of_message_answered_per_on_error_sends_none_of_the_changes_the_handler_had_begun()
+    {
+        var time = new ObservableTimeProvider();
+        var cancelled = new TaskCompletionSource();
+        var handler = new ScriptedHandler
+        {
+            Script = c =>
+            {
+                if (c.Stage != "EOM")
+                    return default;
+                // Half done: one header added, the other change never made.
+                c.Modifier!.AddHeader("X-Half", "made");
+                return c.Context.QueueId == "SLOW" ? new(WaitHonouringCancellation(c.Token, cancelled)) : throw new InvalidOperationException("store down");
+            },
+        };
+        await using var s = PipeSession.Start(handler, Options with { FailureVerdict = Verdict.Continue }, time, PipeSession.Threaded);
+        await OpenMessage(s.Client, "SLOW");
+
+        var slow = s.Client.EndOfMessageAsync();
+        while (!slow.IsCompleted)
+        {
+            await time.NextTimerAsync();
+            time.Advance(TimeSpan.FromSeconds(5));
+        }
+        var timedOut = await slow;
+        await s.Client.SendMacrosAsync('M', ("i", "FAILS"));
+        await OpenMessage2(s.Client);
+        var failed = await s.Client.EndOfMessageAsync();
+
+        Assert.True(cancelled.Task.IsCompleted);
+        Assert.Equal((ReplyCode.Continue, 0), (timedOut.Code, timedOut.Modifications.Count));
+        Assert.Equal((ReplyCode.Continue, 0), (failed.Code, failed.Modifications.Count));
+    }
+
     private static async Task OpenMessage2(MilterClient mta)
     {
         await mta.MailAsync("<a@remote.example>");

@@ -335,8 +335,13 @@ public sealed class MilterSession
             verdict = Verdict.Continue;
         if (_stages.PeerLeft)
             return;
-        foreach (var m in modifier.Modifications)
-            ReplyCodec.WriteModification(_transport.Output, m);
+        // Answered per on_error: what the handler had begun to change is dropped, not sent half made
+        // (and a handler still inside its call may yet be adding to it).
+        if (!_stages.LastCallFailed)
+        {
+            foreach (var m in modifier.Modifications)
+                ReplyCodec.WriteModification(_transport.Output, m);
+        }
         ReplyCodec.WriteVerdict(_transport.Output, verdict, skipAllowed: false);
         await _transport.Output.FlushAsync(ct).ConfigureAwait(false);
         EndMessage();
@@ -365,8 +370,12 @@ public sealed class MilterSession
 
     private async ValueTask CloseSmtpSessionAsync()
     {
-        if (_state.CloseSmtpSession())
-            await _stages!.CloseAsync().ConfigureAwait(false);
+        var messageOpen = _state.Current == SessionState.Phase.Message;
+        if (!_state.CloseSmtpSession())
+            return;
+        if (messageOpen)
+            await _stages!.AbortLeftMessageAsync().ConfigureAwait(false);
+        await _stages!.CloseAsync().ConfigureAwait(false);
     }
 
     /// <summary>Runs a parser on the payload as one span, copying into a pooled buffer only when it spans segments.</summary>

@@ -50,6 +50,12 @@ internal sealed class StageRunner : IDisposable
     /// <summary>The handler ignored cancellation and is still inside its call: it must not be called again.</summary>
     public bool HandlerStuck { get; private set; }
 
+    /// <summary>
+    /// The last call was answered per on_error (the handler threw, overran the stage or was left by the
+    /// MTA), not by the handler: whatever it had begun (end-of-message modifications) is not sent.
+    /// </summary>
+    public bool LastCallFailed { get; private set; }
+
     /// <summary>The MTA closed the connection or sent QUIT while the handler worked: nothing more is answered.</summary>
     public bool PeerLeft { get; private set; }
 
@@ -67,6 +73,7 @@ internal sealed class StageRunner : IDisposable
         bool progress = false)
     {
         ValueTask<Verdict> pending;
+        LastCallFailed = false;
         try
         {
             pending = call(_handler, argument, _context, _stageCts.Token);
@@ -82,6 +89,7 @@ internal sealed class StageRunner : IDisposable
     public ValueTask<Verdict> CallBodyAsync(ReadOnlySequence<byte> chunk, CancellationToken ct)
     {
         ValueTask<Verdict> call;
+        LastCallFailed = false;
         try
         {
             call = _handler.OnBodyAsync(chunk, _context, _stageCts.Token);
@@ -104,6 +112,23 @@ internal sealed class StageRunner : IDisposable
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             ProtocolLog.HandlerFailed(_logger, e, _context.ConnectionId, "ABORT", "nothing (no reply to ABORT)");
+        }
+    }
+
+    /// <summary>
+    /// The MTA left (QUIT or the connection closed) with a message open: the handler drops it as at
+    /// ABORT before it hears of the close, as libmilter calls xxfi_abort before xxfi_close. Not with
+    /// the stage's token, which the MTA's leaving may have cancelled; a failure is only logged.
+    /// </summary>
+    public async ValueTask AbortLeftMessageAsync()
+    {
+        try
+        {
+            await _handler.OnAbortAsync(_context, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ProtocolLog.HandlerFailed(_logger, e, _context.ConnectionId, "ABORT", "nothing (the MTA left during the message)");
         }
     }
 
@@ -169,6 +194,7 @@ internal sealed class StageRunner : IDisposable
         }
 
         ProtocolLog.HandlerTimedOut(_logger, _context.ConnectionId, StageName(stage), timeout.TotalSeconds, _options.FailureVerdict.ToString());
+        LastCallFailed = true;
         await _stageCts.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -200,6 +226,7 @@ internal sealed class StageRunner : IDisposable
     private async ValueTask<Verdict> PeerLeftAsync(Task<Verdict> task, MilterStages stage, CancellationToken ct)
     {
         PeerLeft = true;
+        LastCallFailed = true;
         _peerLeftCallback?.Invoke();
         ProtocolLog.PeerLeftDuringStage(_logger, _context.ConnectionId, StageName(stage));
         await _stageCts.CancelAsync().ConfigureAwait(false);
@@ -222,6 +249,7 @@ internal sealed class StageRunner : IDisposable
 
     private Verdict Fail(Exception e, MilterStages stage)
     {
+        LastCallFailed = true;
         ProtocolLog.HandlerFailed(_logger, e, _context.ConnectionId, StageName(stage), _options.FailureVerdict.ToString());
         return _options.FailureVerdict;
     }
