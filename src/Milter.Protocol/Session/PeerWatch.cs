@@ -55,16 +55,21 @@ internal sealed class PeerWatch(Socket socket)
         return n == 0 || HasQuit(_peek.AsSpan(0, n));
     }
 
-    /// <summary>Whether whole frames at the start of <paramref name="bytes"/> include QUIT.</summary>
+    /// <summary>
+    /// Whether whole frames at the start of <paramref name="bytes"/> include QUIT. The look may start
+    /// inside a frame (the session's read took the first part of a long one the MTA sent without
+    /// waiting), so only what reads as frames counts: a known command byte after each length, and
+    /// QUIT exactly as the MTA writes it (length 1, no payload); anything else is no QUIT.
+    /// </summary>
     internal static bool HasQuit(ReadOnlySpan<byte> bytes)
     {
         while (bytes.Length >= 5)
         {
             var length = BinaryPrimitives.ReadUInt32BigEndian(bytes);
-            if (length == 0)
+            if (length == 0 || !Enum.IsDefined((CommandCode)bytes[4]))
                 return false;
             if (bytes[4] == (byte)CommandCode.Quit)
-                return true;
+                return length == 1;
             if (length > (uint)(bytes.Length - 4))
                 return false;
             bytes = bytes[(4 + (int)length)..];
