@@ -38,10 +38,13 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
             sessionOptions, time, NullLogger.Instance, connectionId: 1);
         var running = session.RunAsync(cancellationToken);
         var sent = new List<(string Stage, string Input, MilterResponse Response, string? Recipient)>();
+        IReadOnlyList<string> dnsFacts;
         await using (var mta = new MilterClient(new DuplexPipe(toMta.Reader, toFilter.Writer)))
         {
             await mta.NegotiateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             await PlayAsync(mta, request, sent, cancellationToken).ConfigureAwait(false);
+            // Read while the message is still open: a message left open at QUIT is aborted, which drops its state.
+            dnsFacts = Milter.Filters.Dns.DnsFacts.Of(handler.Session)?.Describe() ?? [];
             await mta.QuitAsync(cancellationToken).ConfigureAwait(false);
             await running.ConfigureAwait(false);
         }
@@ -57,10 +60,7 @@ internal sealed class Simulator(FilterChain chain, SessionOptions sessionOptions
             unclaimed.RemoveAll(d => (object)d == decision || notApplied.Contains(d));
             steps.Add(new SimulationStep(stage, input, response, decision, recipient) { NotApplied = notApplied });
         }
-        return new SimulationReport(request, steps, OutcomeOf(request, steps))
-        {
-            DnsFacts = Milter.Filters.Dns.DnsFacts.Of(handler.Session)?.Describe() ?? [],
-        };
+        return new SimulationReport(request, steps, OutcomeOf(request, steps)) { DnsFacts = dnsFacts };
     }
 
     private static async Task PlayAsync(MilterClient mta, SimulationRequest request, List<(string, string, MilterResponse, string?)> sent,
