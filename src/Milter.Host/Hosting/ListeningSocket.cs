@@ -36,7 +36,7 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
         PrivilegeDropper.Check(options.User);
         if (listen.Family == ListenFamily.Unix)
         {
-            PrepareDirectory(listen.Path!, options.User);
+            PrepareDirectory("listen", listen.Path!, options.User);
             _socket = ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group);
             _unixPath = listen.Path;
         }
@@ -46,7 +46,7 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
             _socket = ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host!, family), listen.Port);
         }
         if (config.Database.Kind == DatabaseKind.Sqlite)
-            PrepareDirectory(config.Database.Target, options.User);
+            PrepareDirectory("database", config.Database.Target, options.User);
         Privileges = PrivilegeDropper.Apply(options.User);
         return Task.CompletedTask;
     }
@@ -90,14 +90,14 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
     /// exist yet: create the folder for the user we are about to become, so that it can write the
     /// database there and remove its socket on exit after the drop.
     /// </summary>
-    private static void PrepareDirectory(string file, string? user)
+    private static void PrepareDirectory(string setting, string file, string? user)
     {
         if (!PrivilegeDropper.IsRoot || user is null or "root")
             return;
         var dir = Path.GetDirectoryName(Path.GetFullPath(file));
         if (dir is null || Directory.Exists(dir))
             return;
-        Directory.CreateDirectory(dir);
+        ListenerBinder.CreateFolder(setting, dir);
         var account = Posix.FindUser(user);
         if (account is not null)
             _ = Posix.Chown(dir, account.Uid, account.Gid);

@@ -34,8 +34,7 @@ internal static class ListenerBinder
     public static Socket BindUnix(string path, string mode, string? group)
     {
         var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
+        CreateFolder("listen", Path.GetDirectoryName(full)!);
         var permissions = ParseMode(mode);
         uint? gid = group is null ? null : Posix.FindGroup(group) ?? throw new ListenerException($"socket.group: no group named '{group}'");
         RemoveStaleSocket(full);
@@ -51,6 +50,23 @@ internal static class ListenerBinder
             throw;
         }
         return socket;
+    }
+
+    /// <summary>
+    /// Creates the folder a setting's file goes in, with a refusal that names the setting and the
+    /// folder (the runtime's own says only "Access to the path '/x' is denied").
+    /// </summary>
+    public static void CreateFolder(string setting, string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var why = e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.');
+            throw new ListenerException($"{setting}: cannot create the folder {folder} ({why}); create it, or correct the path", e);
+        }
     }
 
     /// <summary>Binds a TCP listener (sendmail's <c>inet:PORT@HOST</c> / <c>inet6:PORT@HOST</c>).</summary>

@@ -32,6 +32,20 @@ public sealed class ListenerBinderTests : IDisposable
     }
 
     [Fact]
+    public void A_socket_folder_that_cannot_be_made_is_refused_naming_the_setting_and_the_folder()
+    {
+        // A path through a regular file: its folder cannot be made, even by root.
+        var file = _dir.Combine("not-a-folder");
+        File.WriteAllText(file, "x");
+        var folder = Path.Combine(file, "run");
+
+        var error = Assert.Throws<ListenerException>(() => ListenerBinder.BindUnix(Path.Combine(folder, "milter.sock"), "0660", null));
+
+        Assert.StartsWith($"listen: cannot create the folder {folder} (", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("); create it, or correct the path", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_directory_at_the_socket_path_is_left_alone()
     {
         Directory.CreateDirectory(SocketPath);
