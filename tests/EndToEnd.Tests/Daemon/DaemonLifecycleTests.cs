@@ -56,6 +56,18 @@ public sealed class DaemonLifecycleTests
     }
 
     [Fact]
+    public async Task Started_by_hand_under_umask_022_its_database_is_not_readable_by_others()
+    {
+        using var sandbox = new DaemonSandbox("filemodes");
+        await using var daemon = await sandbox.StartAsync(new DaemonConfig());
+        var answers = await Mta.SendMessageAsync(sandbox.Endpoint);
+
+        Assert.Equal(ReplyCode.Continue, answers.EndOfMessage!.Code);
+        var database = Path.Combine(sandbox.Directory, "milterhost.db");
+        Assert.Equal(("640", "640"), (await StatAsync(database, "%a"), await StatAsync(database + "-wal", "%a")));
+    }
+
+    [Fact]
     public async Task Socket_gets_the_configured_mode_and_group()
     {
         using var sandbox = new DaemonSandbox("sockmode");
