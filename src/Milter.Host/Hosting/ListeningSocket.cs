@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Recipients;
 using MilterHost.Configuration;
 using MilterHost.Listening;
 using MilterHost.Native;
@@ -33,10 +34,10 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
             HostLog.ConfigWarning(logger, warning);
         // A start that will be refused (root without user:, say) creates no folder and binds nothing:
         // a root-owned folder left behind would stop the next, correct start.
-        PrivilegeDropper.Check(options.User);
+        var dropTo = PrivilegeDropper.Check(options.User);
         if (listen.Family == ListenFamily.Unix)
         {
-            PrepareDirectory("listen", listen.Path!, options.User);
+            PrepareDirectory("listen", listen.Path!, dropTo);
             _socket = ListenerBinder.BindUnix(listen.Path!, options.Socket.Mode, options.Socket.Group);
             _unixPath = listen.Path;
         }
@@ -46,7 +47,7 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
             _socket = ListenerBinder.BindTcp(ListenerBinder.ResolveHost(listen.Host!, family), listen.Port);
         }
         if (config.Database.Kind == DatabaseKind.Sqlite)
-            PrepareDirectory("database", config.Database.Target, options.User);
+            PrepareDirectory("database", config.Database.Target, dropTo);
         Privileges = PrivilegeDropper.Apply(options.User);
         return Task.CompletedTask;
     }
@@ -90,16 +91,15 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
     /// exist yet: create the folder for the user we are about to become, so that it can write the
     /// database there and remove its socket on exit after the drop.
     /// </summary>
-    private static void PrepareDirectory(string setting, string file, string? user)
+    /// <param name="dropTo">The account root drops to (<see cref="PrivilegeDropper.Check"/>); null: no drop, nothing to prepare.</param>
+    private static void PrepareDirectory(string setting, string file, LocalAccount? dropTo)
     {
-        if (!PrivilegeDropper.IsRoot || user is null or "root")
+        if (dropTo is null)
             return;
         var dir = Path.GetDirectoryName(Path.GetFullPath(file));
         if (dir is null || Directory.Exists(dir))
             return;
         ListenerBinder.CreateFolder(setting, dir);
-        var account = Posix.FindUser(user);
-        if (account is not null)
-            _ = Posix.Chown(dir, account.Uid, account.Gid);
+        _ = Posix.Chown(dir, dropTo.Uid, dropTo.Gid);
     }
 }

@@ -44,8 +44,14 @@ internal static class PrintableText
             or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned));
 
     /// <summary><c>\xHH</c> below U+0100, else <c>\uHHHH</c>.</summary>
-    public static void AppendEscape(StringBuilder text, char c) =>
-        text.Append(c < 0x100 ? "\\x" : "\\u").Append(((int)c).ToString(c < 0x100 ? "x2" : "x4", CultureInfo.InvariantCulture));
+    public static void AppendEscape(StringBuilder text, char c)
+    {
+        // Formatted into the builder itself: no string per character.
+        if (c < 0x100)
+            text.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+        else
+            text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+    }
 
     private static int FirstUnsafe(string text, bool keepLineFeeds)
     {

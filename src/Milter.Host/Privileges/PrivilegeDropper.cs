@@ -14,6 +14,9 @@ internal sealed class PrivilegeException(string message) : Exception(message);
 /// </summary>
 internal static class PrivilegeDropper
 {
+    /// <summary>True when running with effective uid 0.</summary>
+    public static bool IsRoot => geteuid() == 0;
+
     /// <summary>
     /// Refuses, before anything is created or bound, what <see cref="Apply"/> would refuse: root
     /// without <c>user:</c>, an account that does not exist or has uid 0, another user asked for
@@ -41,9 +44,6 @@ internal static class PrivilegeDropper
             throw new PrivilegeException($"user: '{user}' has uid 0; choose an unprivileged account");
         return target;
     }
-
-    /// <summary>True when running with effective uid 0.</summary>
-    public static bool IsRoot => geteuid() == 0;
 
     /// <summary>
     /// Applies the <c>user:</c> setting. As root: drop to that user (or stay root only when written
