@@ -14,7 +14,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Check_config_prints_the_effective_config_and_exits_0()
     {
-        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\ngreylist:\n  delay: 90s\n");
+        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\nlocal_domains: [example.com]\ngreylist:\n  delay: 90s\n");
         var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal(0, exit);
@@ -31,7 +31,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Check_config_warns_about_a_milter_port_and_a_status_port_other_hosts_reach_without_a_password()
     {
-        var path = _dir.Write("milterhost.yaml", "listen: inet6:8891@[::]\nstatus: { listen: \"192.0.2.1:8025\" }\n");
+        var path = _dir.Write("milterhost.yaml", "listen: inet6:8891@[::]\nstatus: { listen: \"192.0.2.1:8025\" }\nlocal_domains: [example.com]\n");
         var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal(0, exit);
@@ -50,7 +50,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("listen: inet6:8891@[::1]\nstatus: { listen: \"0.0.0.0:8025\", token: s3cret }\n", "inet6:8891@[::1]")]
     public async Task Check_config_is_quiet_about_loopback_and_a_status_port_with_a_token(string yaml, string listen)
     {
-        var path = _dir.Write("milterhost.yaml", yaml);
+        var path = _dir.Write("milterhost.yaml", yaml + "local_domains: [example.com]\n");
         var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
 
         Assert.Equal((0, ""), (exit, stderr));
@@ -70,6 +70,45 @@ public sealed class CommandTests : IDisposable
             + $"{path}:3:3: unknown key 'enabld' in greylist (did you mean 'enabled'?)\n"
             + $"2 errors in {path}\n",
             stderr);
+    }
+
+    [Fact]
+    public async Task Check_config_warns_when_local_domains_is_empty_as_relay_control_then_refuses_all_inbound_mail()
+    {
+        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\n");
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(0, exit);
+        Assert.StartsWith($"{path}: warning: local_domains is empty: every recipient counts as another domain's, so the relay filter refuses all mail", stderr,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_config_refuses_what_run_would_refuse_at_start_an_unknown_account_or_group_and_a_file_the_filters_cannot_read()
+    {
+        _dir.Write("local-host-names", "example.com\nnot a name!\n");
+        var path = _dir.Write("milterhost.yaml",
+            "listen: unix:milter.sock\nuser: no-such-user-here\nsocket:\n  group: no-such-group-here\nlocal_domains: [\"file:local-host-names\"]\n");
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.Equal($"{path}:2:1: user: no account named 'no-such-user-here'", lines[0]);
+        Assert.Equal($"{path}:4:3: socket.group: no group named 'no-such-group-here'", lines[1]);
+        Assert.Equal($"{_dir.Path}/local-host-names:2: 'name!': '!' is not allowed in a domain name", lines[2]);
+        Assert.Equal($"3 errors in {path}", lines[3]);
+    }
+
+    [Fact]
+    public async Task Check_config_accepts_accounts_and_files_that_exist()
+    {
+        _dir.Write("local-host-names", "example.com\n");
+        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\nuser: nobody\nsocket:\n  group: root\nlocal_domains: [\"file:local-host-names\"]\n");
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal((0, ""), (exit, stderr));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace MilterHost.Tests;
 /// <summary><c>mode:</c> at the top level and in each filter's own section: what it means per filter, its errors and warnings.</summary>
 public sealed class FilterModeConfigTests : IDisposable
 {
-    private const string Base = "recipients: { reject_unknown: false }\n";
+    private const string Base = "local_domains: [example.com]\nrecipients: { reject_unknown: false }\n";
     private readonly ConfigDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -108,7 +108,7 @@ public sealed class FilterModeConfigTests : IDisposable
         var listed = _dir.Load(Base + "spf: { reject_fail: true }\n", out _).Config!;
 
         var warning = Assert.Single(ConfigWarnings.Of(left));
-        Assert.StartsWith($"{path}:2:1: warning: spf: reject_fail or add_header is set, but filters: does not list spf", warning, StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:3:1: warning: spf: reject_fail or add_header is set, but filters: does not list spf", warning, StringComparison.Ordinal);
         Assert.Empty(ConfigWarnings.Of(listed));
     }
 
@@ -119,7 +119,7 @@ public sealed class FilterModeConfigTests : IDisposable
 
         Assert.Equal(FilterMode.Monitor, config.Options.ModeOf("relay"));
         var warning = Assert.Single(ConfigWarnings.Of(config));
-        Assert.StartsWith($"{path}:3:3: warning: relay.mode: monitor logs relaying it would refuse but refuses none", warning, StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:4:3: warning: relay.mode: monitor logs relaying it would refuse but refuses none", warning, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public sealed class FilterModeConfigTests : IDisposable
         Assert.True(good.Success, string.Join("\n", good.Errors));
         Assert.Equal(new Limit { Max = 5 }, good.Config!.Sections["max_recipients"]);
         Assert.Equal(FilterMode.Monitor, good.Config.Options.ModeOf("max_recipients"));
-        Assert.Equal(["m.yaml:3:9: max_recipients.mode: expected enforce | monitor, got 'maybe'"], bad.Errors.Select(e => e.ToString()));
+        Assert.Equal(["m.yaml:4:9: max_recipients.mode: expected enforce | monitor, got 'maybe'"], bad.Errors.Select(e => e.ToString()));
 
         var chain = new PolicyBuilder(new Simulation.ReadOnlyGreylistCheck(null!), null!, new Simulation.ReadOnlyDynamicBanStore(null!), new NoSink(), TimeProvider.System,
             NullLoggerFactory.Instance, setup.Catalog).BuildChain(good.Config);

@@ -15,12 +15,14 @@ public static class CheckConfigCommand
         var command = new Command("check-config",
             "Check the configuration file and print it with every default filled in and every path made absolute, the sections of this executable's own filters included. "
             + "Exit status 0 when it is valid; a setting that is valid but risky (relay control switched off or in monitor mode, listen: "
-            + "on a non-loopback address, status.listen without status.token) is printed as a 'file:line:column: warning: ...' line on stderr. "
-            + "Otherwise 1, with one 'file:line:column: message' line per error on stderr.")
+            + "on a non-loopback address, status.listen without status.token, an empty local_domains under relay control) is printed as a 'file:line:column: warning: ...' line on stderr. "
+            + "Otherwise 1, with one 'file:line:column: message' line per error on stderr. Besides the file itself it checks what run would refuse "
+            + "at start: the accounts user: and socket.group name, and the files the filters read (local_domains files, aliases, virtusertable), "
+            + "opened as the user running check-config.")
         {
             config,
         };
-        command.SetAction(parseResult =>
+        command.SetAction(async (parseResult, cancellationToken) =>
         {
             var path = parseResult.GetValue(config) ?? ConfigLoader.DefaultPath;
             var output = parseResult.InvocationConfiguration.Output;
@@ -29,6 +31,14 @@ public static class CheckConfigCommand
             if (!result.Success)
             {
                 ConfigErrors.Print(error, result.Errors, path);
+                return 1;
+            }
+            var problems = await EnvironmentChecks.RunAsync(result.Config, setup, cancellationToken).ConfigureAwait(false);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                    await error.WriteLineAsync(problem).ConfigureAwait(false);
+                await error.WriteLineAsync(problems.Count == 1 ? $"1 error in {path}" : $"{problems.Count} errors in {path}").ConfigureAwait(false);
                 return 1;
             }
             foreach (var warning in ConfigWarnings.Of(result.Config))

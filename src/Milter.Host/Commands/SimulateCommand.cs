@@ -203,12 +203,4 @@ public static class SimulateCommand
         result.AddError($"--client '{text}' is not an IP address (write 203.0.113.9 or 2001:db8::1).");
         return IPAddress.None;
     }
-
-    /// <summary>The chain's decisions are printed from the simulation itself; nothing else hears them.</summary>
-    private sealed class NoDecisions : IDecisionSink
-    {
-        public static readonly NoDecisions Instance = new();
-
-        public void OnDecision(SessionContext session, Decision decision) { }
-    }
 }

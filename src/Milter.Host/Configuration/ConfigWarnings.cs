@@ -22,6 +22,12 @@ public static class ConfigWarnings
                 + " while it is set, this server relays for anyone sendmail lets through. Remove it to keep relay control enforced"
                 + " (the top-level mode: monitor leaves relay control enforced)");
         }
+        if (config.Options.LocalDomains.Count == 0 && config.Options.Relay.Enabled && config.Options.Filters.Contains(Milter.Filters.FilterNames.Relay))
+        {
+            warnings.Add($"{config.Path}: warning: local_domains is empty: every recipient counts as another domain's, so the relay filter refuses all mail"
+                + " from clients outside relay.allow_clients (inbound mail included). List the domains this server takes mail for,"
+                + " e.g. local_domains: [file:/etc/mail/local-host-names]");
+        }
         if (config.Options.Spf.IsOn && !config.Options.Filters.Contains(Milter.Filters.FilterNames.Spf))
         {
             warnings.Add($"{config.Describe("spf")}: warning: spf: reject_fail or add_header is set, but filters: does not list spf,"

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Logging;
+using Milter.Filters.Stores;
+using MilterHost.Chain;
+using MilterHost.Configuration;
+using MilterHost.Hosting;
+using MilterHost.Native;
+using MilterHost.Simulation;
+
+namespace MilterHost.Commands;
+
+/// <summary>
+/// What <c>run</c> would refuse at start although the file itself is valid: the accounts it names
+/// (<c>user:</c>, <c>socket.group</c>) and the files the filters read (local_domains files, aliases,
+/// virtusertable, a plug-in filter's own), read by building the filter chain once on a scratch store.
+/// check-config reports them as errors, so a configuration it passes also starts. Files are opened as
+/// the user running check-config; the daemon opens them after dropping to <c>user:</c>.
+/// </summary>
+internal static class EnvironmentChecks
+{
+    /// <summary>One <c>file:line:column: message</c> line per problem; empty when <c>run</c> would get past them.</summary>
+    public static async Task<IReadOnlyList<string>> RunAsync(LoadedConfig config, MilterHostSetup setup, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var options = config.Options;
+        if (options.User is { } user && user != "root" && Posix.FindUser(user) is null)
+            problems.Add($"{config.Describe("user")}: user: no account named '{user}'");
+        if (config.Listen.Family == ListenFamily.Unix && options.Socket.Group is { } group && Posix.FindGroup(group) is null)
+            problems.Add($"{config.Describe("socket.group")}: socket.group: no group named '{group}'");
+
+        var scratch = Directory.CreateTempSubdirectory("milterhost-check-").FullName;
+        try
+        {
+            using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.None));
+            var stores = await StoreFactory.OpenAsync("sqlite:" + Path.Combine(scratch, "check.db"), TimeProvider.System, loggers, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            await using (stores.ConfigureAwait(false))
+            {
+                try
+                {
+                    _ = new PolicyBuilder(new ReadOnlyGreylistCheck(stores.Greylist.Check), stores.BypassBans, new ReadOnlyDynamicBanStore(stores.Bans),
+                        NoDecisions.Instance, TimeProvider.System, loggers, setup.Catalog, setup.BuildServices()).BuildChain(config);
+                }
+                catch (Exception e) when (e is FormatException or ArgumentException or IOException or UnauthorizedAccessException)
+                {
+                    // A message about a line of another file starts with that file's place.
+                    problems.Add(e.Message.StartsWith('/') ? e.Message : $"{DescribeBySetting(config, e.Message)}: {e.Message}");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+        return problems;
+    }
+
+    // The filters' messages start with the setting they are about ("recipients.sources: cannot read
+    // ..."): its place in the file when the loader recorded one, else the file.
+    private static string DescribeBySetting(LoadedConfig config, string message)
+    {
+        var colon = message.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 ? config.Describe(message[..colon]) : config.Path;
+    }
+}
