@@ -16,7 +16,7 @@ public static class MilterHostCli
     /// </summary>
     public static async Task<int> RunAsync(string[] args, MilterHostSetup setup)
     {
-        var parse = CreateRootCommand(setup).Parse(args, CreateParserConfiguration());
+        var parse = Parse(CreateRootCommand(setup), args);
         // The daemon: on the main thread, which lives as long as the process, so that from here on it can take the signals.
         if (parse.CommandResult.Command.Name == "run")
         {
@@ -30,7 +30,7 @@ public static class MilterHostCli
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
         // must not race it with its own termination timeout.
         // What the commands print passes through PrintableWriter: stored addresses and DNS answers are the client's words.
-        var exit = await parse.InvokeAsync(new InvocationConfiguration
+        var exit = await InvokeAsync(parse, new InvocationConfiguration
         {
             ProcessTerminationTimeout = null,
             Output = new Tools.PrintableWriter(Console.Out),
@@ -38,6 +38,35 @@ public static class MilterHostCli
         });
         // relay-test's status 1 means "open relay": a mistyped command line must not read as one.
         return parse.Errors.Count > 0 && parse.CommandResult.Command.Name == RelayTestCommand.Name ? RelayTestCommand.NotTested : exit;
+    }
+
+    /// <summary>
+    /// Reads a command line. A mistake (a bad value, a misspelt option) is answered with the error
+    /// and a pointer to <c>--help</c>, not with the whole help under it, where the error scrolled away.
+    /// </summary>
+    public static ParseResult Parse(RootCommand root, IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var parse = root.Parse(args, CreateParserConfiguration());
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction errors)
+            errors.ShowHelp = false;
+        return parse;
+    }
+
+    /// <summary>Runs what <see cref="Parse"/> read; after a mistake, says where the usage is.</summary>
+    public static async Task<int> InvokeAsync(ParseResult parse, InvocationConfiguration io)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(io);
+        var exit = await parse.InvokeAsync(io).ConfigureAwait(false);
+        if (parse.Errors.Count > 0)
+        {
+            var words = new List<string> { "--help" };
+            for (var result = parse.CommandResult; result is not null && result.Command is not RootCommand; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+                words.Insert(0, result.Command.Name);
+            await (io.Error ?? Console.Error).WriteLineAsync($"Run 'milterhost {string.Join(' ', words)}' for the usage.").ConfigureAwait(false);
+        }
+        return exit;
     }
 
     /// <summary>

@@ -207,12 +207,25 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("--confg", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_bad_option_value_is_answered_with_the_error_and_where_the_usage_is_not_the_whole_help()
+    {
+        var (exit, stdout, stderr) = await Run(MilterHostCli.CreateRootCommand(), "greylist", "allow", "--for", "soon", "192.0.2.1");
+
+        Assert.NotEqual(0, exit);
+        Assert.Equal("", stdout);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("--for: 'soon' is not a duration", lines[0], StringComparison.Ordinal);
+        Assert.Equal("Run 'milterhost greylist allow --help' for the usage.", lines[^1]);
+        Assert.DoesNotContain("Usage:", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs the command line in-process, as the binary would, capturing both outputs.</summary>
     internal static async Task<(int Exit, string Stdout, string Stderr)> Run(RootCommand root, params string[] args)
     {
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
-        var exit = await root.Parse(args, MilterHostCli.CreateParserConfiguration()).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        var exit = await MilterHostCli.InvokeAsync(MilterHostCli.Parse(root, args), new InvocationConfiguration { Output = stdout, Error = stderr });
         return (exit, stdout.ToString(), stderr.ToString());
     }
 }

@@ -68,13 +68,13 @@ public static class BanCommand
             var zone = time.LocalTimeZone;
             if (await store.Stores.Bans.AddAsync(ban, cancellationToken))
             {
-                await output.WriteLineAsync($"Banned {target} until {TimeText.Format(ban.Expires, zone)} ({Duration.Format(lasts)}).");
+                await output.WriteLineAsync($"Banned {target} until {TimeText.FormatWithOffset(ban.Expires, zone)} ({Duration.Format(lasts)}).");
                 return 0;
             }
             var existing = (await store.Stores.Bans.ListAsync(now, cancellationToken)).FirstOrDefault(b => b.Network.Equals(target));
             await output.WriteLineAsync(existing is null
                 ? $"{target} is already banned for at least as long; unchanged."
-                : $"{target} is already banned until {TimeText.Format(existing.Expires, zone)}; unchanged.");
+                : $"{target} is already banned until {TimeText.FormatWithOffset(existing.Expires, zone)}; unchanged.");
             return 0;
         });
         return command;

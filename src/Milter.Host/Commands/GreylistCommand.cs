@@ -125,7 +125,7 @@ public static class GreylistCommand
                 lasts is { } d ? now + d : null, out var entry, out _);
             await store.Stores.Greylist.Admin.AllowAsync(entry, cancellationToken);
             var until = entry.Expires is { } expires
-                ? $"until {TimeText.Format(expires, time.LocalTimeZone)} ({Duration.Format(lasts!.Value)})"
+                ? $"until {TimeText.FormatWithOffset(expires, time.LocalTimeZone)} ({Duration.Format(lasts!.Value)})"
                 : "until removed";
             await output.WriteLineAsync($"Allowed {AllowTarget.Describe(entry.Kind)} {entry.Value} {until}.");
             return 0;

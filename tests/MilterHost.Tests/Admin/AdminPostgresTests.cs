@@ -27,7 +27,7 @@ public sealed class AdminPostgresTests(PrivatePostgres server) : IClassFixture<P
         var stats = await run.RunAsync("greylist", "stats");
         var remove = await run.RunAsync("ban", "remove", "192.0.2.0/24");
 
-        Assert.Equal((0, "Banned 192.0.2.0/24 until 2026-03-03 09:00:00 (1d).\n", ""), add);
+        Assert.Equal((0, "Banned 192.0.2.0/24 until 2026-03-03 09:00:00 +00:00 (1d).\n", ""), add);
         Assert.Equal(
             "NETWORK       SOURCE  CREATED              EXPIRES              REASON\n"
             + "192.0.2.0/24  admin   2026-03-02 09:00:00  2026-03-03 09:00:00  shared\n",

@@ -20,8 +20,8 @@ public sealed class BanCommandTests : IDisposable
 
         var (exit, output, error) = await _run.RunAsync("ban", "list");
 
-        Assert.Equal((0, "Banned 203.0.113.0/24 until 2026-03-09 09:00:00 (7d).\n", ""), first);
-        Assert.Equal((0, "Banned 2001:db8::7/128 until 2026-03-03 21:05:00 (36h).\n", ""), second);
+        Assert.Equal((0, "Banned 203.0.113.0/24 until 2026-03-09 09:00:00 +00:00 (7d).\n", ""), first);
+        Assert.Equal((0, "Banned 2001:db8::7/128 until 2026-03-03 21:05:00 +00:00 (36h).\n", ""), second);
         Assert.Equal("", error);
         Assert.Equal(0, exit);
         Assert.Equal(
@@ -68,8 +68,8 @@ public sealed class BanCommandTests : IDisposable
         var shorter = await _run.RunAsync("ban", "add", "192.0.2.0/24", "--for", "1d");
         var longer = await _run.RunAsync("ban", "add", "192.0.2.0/24", "--for", "30d");
 
-        Assert.Equal((0, "192.0.2.0/24 is already banned until 2026-03-09 09:00:00; unchanged.\n", ""), shorter);
-        Assert.Equal((0, "Banned 192.0.2.0/24 until 2026-04-01 09:00:00 (30d).\n", ""), longer);
+        Assert.Equal((0, "192.0.2.0/24 is already banned until 2026-03-09 09:00:00 +00:00; unchanged.\n", ""), shorter);
+        Assert.Equal((0, "Banned 192.0.2.0/24 until 2026-04-01 09:00:00 +00:00 (30d).\n", ""), longer);
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class BanCommandTests : IDisposable
 
         Assert.Equal(0, exit);
         Assert.Equal("ban add: warning: 127.0.0.0/8 overlaps relay.allow_clients 127.0.0.1/32; those clients are refused too\n", error);
-        Assert.Equal("Banned 127.0.0.0/8 until 2026-03-02 10:00:00 (1h).\n", output);
+        Assert.Equal("Banned 127.0.0.0/8 until 2026-03-02 10:00:00 +00:00 (1h).\n", output);
     }
 
     [Theory]

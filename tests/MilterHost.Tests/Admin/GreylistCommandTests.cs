@@ -209,7 +209,7 @@ public sealed class GreylistCommandTests : IDisposable
         var network = await _run.RunAsync("greylist", "allow", "203.0.113.0/28", "--for", "2d", "--reason", "partner MX");
         var domain = await _run.RunAsync("greylist", "allow", "@Partner.Example.");
 
-        Assert.Equal((0, "Allowed client network 203.0.113.0/28 until 2026-03-04 09:00:00 (2d).\n", ""), network);
+        Assert.Equal((0, "Allowed client network 203.0.113.0/28 until 2026-03-04 09:00:00 +00:00 (2d).\n", ""), network);
         Assert.Equal((0, "Allowed sender domain partner.example until removed.\n", ""), domain);
         await using var stores = await _run.OpenAsync();
         var fromNetwork = await stores.Greylist.Check.CheckAsync(Triplet.Create(ClientKey.ForAddress(Near, AdminRun.Greylist.Subnet), "x@example.org", "bob@example.com"),

@@ -86,6 +86,28 @@ public sealed class LogScanJournalTests : IDisposable
     }
 
     [Fact]
+    public async Task An_empty_journal_on_a_first_read_is_a_warning_and_an_empty_read_after_a_cursor_is_not()
+    {
+        var empty = _run.Write("empty-journalctl", "#!/bin/sh", "exit 0");
+        File.SetUnixFileMode(empty, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var real = _run.Journalctl;
+        _run.Journalctl = empty;
+
+        var (exit, output, error) = await _run.RunAsync("--journal");
+
+        Assert.Equal(0, exit);
+        Assert.Equal("logscan: the journal has no entries of sendmail.service or milterhost.service since 2026-11-27 12:00:00 +00:00: "
+            + "if sendmail logs to a file, name it with --log; a user outside the systemd-journal and adm groups sees only their own entries\n", error);
+        Assert.Contains("Read 0 lines from 1 file(s)", output, StringComparison.Ordinal);
+
+        // Nothing new after the cursor of the last run is a quiet hour, not a misconfiguration.
+        _run.Journalctl = real;
+        await _run.JsonAsync("--journal", "--apply", "--threshold", "1");
+        var (_, _, quiet) = await _run.RunAsync("--journal", "--apply", "--threshold", "1");
+        Assert.Equal("", quiet);
+    }
+
+    [Fact]
     public async Task A_journalctl_that_fails_is_an_error_with_its_message()
     {
         var failing = _run.Write("failing-journalctl", "#!/bin/sh", "echo 'Failed to open journal: Permission denied' >&2", "exit 1");

@@ -33,6 +33,9 @@ internal sealed class MaillogScanner
         _authenticatedPids = new(limits.Pids);
     }
 
+    /// <summary>Lines and journal entries read so far.</summary>
+    public long Lines => _lines;
+
     /// <summary>A line too long to read whole, or a journal entry not written by the MTA or the daemon: counted, never parsed.</summary>
     public void Skip()
     {

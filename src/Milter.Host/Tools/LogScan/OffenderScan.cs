@@ -27,6 +27,11 @@ public sealed class OffenderScan(TimeProvider timeProvider)
                 (cursor, var warning) = await JournalReader.ReadAsync(options.Journalctl, cursor, since, scanner, options.Limits.MaxLineLength, cancellationToken);
                 if (warning.Length > 0)
                     warnings.Add($"journalctl: {warning}");
+                // A first read (no cursor) that finds nothing is a misconfiguration more often than a quiet server.
+                else if (scanner.Lines == 0 && state?.JournalCursor is null)
+                    warnings.Add("the journal has no entries of sendmail.service or milterhost.service"
+                        + (since is { } from ? $" since {LogScanTextWriter.Time(from)}" : "")
+                        + ": if sendmail logs to a file, name it with --log; a user outside the systemd-journal and adm groups sees only their own entries");
             }
             catch (IOException e)
             {
