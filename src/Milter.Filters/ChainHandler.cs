@@ -128,16 +128,10 @@ public sealed class ChainHandler : IMilterHandler
         // SMFIF_DELRCPT in its needs; an MTA that did not offer it keeps them, so nothing else is lost).
         if (Session.AcceptedRecipients.TrueForAll(Session.DiscardedRecipients.Contains))
             return Verdict.Discard;
-        foreach (var recipient in Session.DiscardedRecipients)
+        if ((modifier.Granted & ActionFlags.DeleteRecipient) != 0)
         {
-            try
-            {
+            foreach (var recipient in Session.DiscardedRecipients)
                 modifier.DeleteRecipient(recipient);
-            }
-            catch (InvalidOperationException)
-            {
-                break;
-            }
         }
         return verdict;
     }

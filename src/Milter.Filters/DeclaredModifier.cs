@@ -10,6 +10,8 @@ namespace Milter.Filters;
 /// </summary>
 internal sealed class DeclaredModifier(IMessageModifier inner, ActionFlags declared, string filter) : IMessageModifier
 {
+    public ActionFlags Granted => inner.Granted & declared;
+
     public void AddHeader(string name, string value)
     {
         Require(ActionFlags.AddHeaders);

@@ -19,9 +19,10 @@ public sealed class NegotiationCacheTests
     {
         var cache = new NegotiationCache();
         var needs = Needs();
-        var first = cache.Negotiate(Sendmail, needs);
-        var second = cache.Negotiate(Sendmail with { }, needs);
+        var first = cache.Negotiate(Sendmail, needs, out var firstFresh);
+        var second = cache.Negotiate(Sendmail with { }, needs, out var secondFresh);
         Assert.Same(first, second);
+        Assert.Equal((true, false), (firstFresh, secondFresh));
         AssertSameAnswer(Negotiator.Negotiate(Sendmail, needs), first);
     }
 
@@ -30,12 +31,14 @@ public sealed class NegotiationCacheTests
     {
         var cache = new NegotiationCache();
         var needs = Needs();
-        var before = cache.Negotiate(Sendmail, needs);
+        var before = cache.Negotiate(Sendmail, needs, out _);
         var reloaded = needs with { Stages = needs.Stages | MilterStages.Helo };
-        var after = cache.Negotiate(Sendmail, reloaded);
+        var after = cache.Negotiate(Sendmail, reloaded, out var fresh);
+        Assert.True(fresh);
         AssertSameAnswer(Negotiator.Negotiate(Sendmail, reloaded), after);
         Assert.NotEqual(before.Protocol, after.Protocol);
-        var postfix = cache.Negotiate(Sendmail with { Protocol = (ProtocolFlags)0xff }, reloaded);
+        var postfix = cache.Negotiate(Sendmail with { Protocol = (ProtocolFlags)0xff }, reloaded, out fresh);
+        Assert.True(fresh);
         AssertSameAnswer(Negotiator.Negotiate(Sendmail with { Protocol = (ProtocolFlags)0xff }, reloaded), postfix);
     }
 

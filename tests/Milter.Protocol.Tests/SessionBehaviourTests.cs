@@ -457,7 +457,33 @@ public sealed class SessionBehaviourTests
 
         Assert.Equal(FailureText, eom.ToString());
         Assert.Empty(eom.Modifications);
-        Assert.IsType<InvalidOperationException>(Assert.Single(s.Logger.AtLeast(LogLevel.Warning)).Exception);
+        Assert.IsType<InvalidOperationException>(Assert.Single(s.Logger.AtLeast(LogLevel.Warning), e => e.Exception is not null).Exception);
+    }
+
+    [Fact]
+    public async Task Actions_the_handler_needs_and_the_MTA_does_not_offer_are_logged_at_negotiation_and_missing_from_what_the_modifier_grants()
+    {
+        ActionFlags? granted = null;
+        var handler = new ScriptedHandler
+        {
+            Requirements = HandlerRequirements.Everything with { Actions = ActionFlags.AddHeaders | ActionFlags.ChangeHeaders | ActionFlags.DeleteRecipient },
+            Script = c =>
+            {
+                if (c.Stage == "EOM") granted = c.Modifier!.Granted;
+                return default;
+            },
+        };
+        await using var s = PipeSession.Start(handler);
+        await s.Client.NegotiateAsync(MilterClient.Sendmail817Offer with { Actions = ActionFlags.AddHeaders | ActionFlags.SetSymbolList });
+        await s.Client.ConnectAsync("h", ConnectFamily.Inet, 1, "192.0.2.1");
+        await s.Client.HeloAsync("h");
+
+        var eom = await Message(s.Client, "Q1");
+
+        Assert.Equal(ReplyCode.Continue, eom.Code);
+        Assert.Equal(ActionFlags.AddHeaders, granted);
+        var warning = Assert.Single(s.Logger.AtLeast(LogLevel.Warning));
+        Assert.StartsWith("milter connection 7: the MTA does not offer the actions DeleteRecipient, ChangeHeaders (it offered 0x101)", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public sealed class SpfFilter : IMilterFilter
         {
             Replies = options.RejectFail ? MilterStages.Rcpt : MilterStages.None,
             HeaderNames = options.AddHeader ? [ReceivedSpf.HeaderName] : null,
-            Actions = options.AddHeader ? ActionFlags.AddHeaders | ActionFlags.ChangeHeaders : ActionFlags.None,
+            Actions = options.AddHeader ? HeaderChanges.Needed : ActionFlags.None,
         };
     }
 
@@ -112,7 +112,7 @@ public sealed class SpfFilter : IMilterFilter
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(modifier);
-        if (!_options.AddHeader)
+        if (!_options.AddHeader || !HeaderChanges.Granted(modifier))
             return Verdict.Continue;
         if (session.MessageState.TryGet(HeadersKey, out var seen))
         {

@@ -94,7 +94,7 @@ public sealed class GreylistFilter : IMilterFilter
                 // With per_message the RCPT answer is always Continue: the MTA need not wait for it.
                 Replies = answers,
                 HeaderNames = _options.AddHeader ? [HeaderName] : null,
-                Actions = _options.AddHeader ? ActionFlags.AddHeaders | ActionFlags.ChangeHeaders : ActionFlags.None,
+                Actions = _options.AddHeader ? HeaderChanges.Needed : ActionFlags.None,
             }
             : FilterNeeds.None;
     }
@@ -185,7 +185,7 @@ public sealed class GreylistFilter : IMilterFilter
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(modifier);
-        if (!_options.AddHeader || !session.MessageState.TryGet(HeldKey, out var held))
+        if (!_options.AddHeader || !session.MessageState.TryGet(HeldKey, out var held) || !HeaderChanges.Granted(modifier))
             return ValueTask.FromResult(Verdict.Continue);
         // Last first: whether or not the MTA counts a removed header, the earlier indexes stay put.
         for (var index = held.IncomingHeaders; index >= 1; index--)

@@ -24,6 +24,10 @@ internal static partial class ProtocolLog
     [LoggerMessage(1006, LogLevel.Error, "milter connection {ConnectionId}: the filter did not stop after its deadline at {Stage}; closing the connection after the on_error answer")]
     public static partial void HandlerStuck(ILogger logger, long connectionId, string stage);
 
+    [LoggerMessage(1016, LogLevel.Warning, "milter connection {ConnectionId}: the MTA does not offer the actions {Missing} (it offered 0x{Offered:x}); "
+        + "the changes that need them are left out (an X-Greylist or Received-SPF header, removing a discarded recipient)")]
+    public static partial void ActionsNotOffered(ILogger logger, long connectionId, Negotiation.ActionFlags missing, uint offered);
+
     [LoggerMessage(1007, LogLevel.Debug, "milter connection {ConnectionId}: negotiated version {Version}, actions 0x{Actions:x}, protocol 0x{Protocol:x} (MTA offered 0x{Offered:x})")]
     public static partial void Negotiated(ILogger logger, long connectionId, uint version, uint actions, uint protocol, uint offered);
 

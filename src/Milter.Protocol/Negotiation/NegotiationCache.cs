@@ -12,11 +12,13 @@ internal sealed class NegotiationCache
 {
     private Entry? _last;
 
-    public OptionNegotiation Negotiate(OptionNegotiation offer, HandlerRequirements needs)
+    /// <param name="fresh">True when this offer and these needs were not the last ones: the answer was worked out anew.</param>
+    public OptionNegotiation Negotiate(OptionNegotiation offer, HandlerRequirements needs, out bool fresh)
     {
         var last = Volatile.Read(ref _last);
-        if (last is not null && ReferenceEquals(last.Needs, needs) && last.Offer == offer)
-            return last.Answer;
+        fresh = last is null || !ReferenceEquals(last.Needs, needs) || last.Offer != offer;
+        if (!fresh)
+            return last!.Answer;
         var answer = Negotiator.Negotiate(offer, needs);
         Volatile.Write(ref _last, new Entry(needs, offer, answer));
         return answer;

@@ -1,3 +1,5 @@
+using Milter.Protocol.Negotiation;
+
 namespace Milter.Protocol.Session;
 
 /// <summary>
@@ -8,6 +10,13 @@ namespace Milter.Protocol.Session;
 /// </summary>
 public interface IMessageModifier
 {
+    /// <summary>
+    /// The actions the MTA granted in its negotiation (and, for a filter of the chain, that the filter
+    /// declared). A change whose action is missing throws; a filter whose change is optional (an
+    /// informational header) checks here first and leaves it out.
+    /// </summary>
+    ActionFlags Granted { get; }
+
     /// <summary>SMFIR_ADDHEADER (SMFIF_ADDHDRS): append a header.</summary>
     void AddHeader(string name, string value);
 

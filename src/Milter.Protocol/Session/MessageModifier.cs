@@ -10,6 +10,8 @@ internal sealed class MessageModifier(ActionFlags agreed) : IMessageModifier
 
     public IReadOnlyList<Modification> Modifications => (IReadOnlyList<Modification>?)_list ?? [];
 
+    public ActionFlags Granted => agreed;
+
     public void AddHeader(string name, string value) => Add(ActionFlags.AddHeaders, new AddHeaderModification(name, value));
 
     public void InsertHeader(uint index, string name, string value) => Add(ActionFlags.AddHeaders, new InsertHeaderModification(index, name, value));

@@ -306,7 +306,12 @@ public sealed class MilterSession
         _state.CheckNegotiation();
         var offer = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseOptionNegotiation(s));
         var needs = _needs;
-        var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs);
+        var fresh = true;
+        var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs, out fresh);
+        // libmilter refuses such an MTA outright (its F= flag then tempfails or skips the filter for all
+        // mail); here the chain goes on without those changes, said once per offer and configuration.
+        if (fresh && (needs.Actions & ~answer.Actions & ~ActionFlags.SetSymbolList) is var missing and not ActionFlags.None)
+            ProtocolLog.ActionsNotOffered(_logger, _context.ConnectionId, missing, (uint)offer.Actions);
         _context.Version = answer.Version;
         _context.Actions = answer.Actions;
         _context.Protocol = answer.Protocol;

@@ -196,6 +196,27 @@ public sealed class GreylistHeaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pass_through_an_mta_that_did_not_grant_header_changes_is_delivered_without_the_header_not_tempfailed()
+    {
+        var chain = new FilterChain([Filter(new GreylistOptions())], OnError.Tempfail, NullLogger<FilterChain>.Instance, _clock);
+        var session = new SessionContext { ClientAddress = IPAddress.Parse("192.0.2.10"), Sender = "ida@sender.example", QueueId = "Q1" };
+        await chain.RcptAsync(session, new RecipientContext("bob@example.com"), null, default);
+        session.ResetMessage();
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        session.Sender = "ida@sender.example";
+        Assert.Null(await chain.RcptAsync(session, new RecipientContext("bob@example.com"), null, default));
+        var changes = new List<string>();
+
+        var decision = await chain.EndOfMessageAsync(session, new RecordingModifier(changes, ActionFlags.AddRecipient), null, default);
+
+        Assert.Null(decision);
+        Assert.Empty(changes);
+        // With the grant, the same pass is stamped (the check above is not vacuous).
+        await chain.EndOfMessageAsync(session, new RecordingModifier(changes), null, default);
+        Assert.Single(changes);
+    }
+
+    [Fact]
     public async Task A_filter_may_only_make_the_changes_it_declared_even_when_another_filter_got_them_granted()
     {
         var greylist = new GreylistOptions();
@@ -224,8 +245,9 @@ public sealed class GreylistHeaderTests : IAsyncLifetime
     }
 
     /// <summary>Records header additions as <c>NAME: VALUE</c>; the MTA granted everything.</summary>
-    private sealed class RecordingModifier(List<string> changes) : IMessageModifier
+    private sealed class RecordingModifier(List<string> changes, ActionFlags granted = ActionFlags.All) : IMessageModifier
     {
+        public ActionFlags Granted => granted;
         public void AddHeader(string name, string value) => changes.Add($"{name}: {value}");
         public void InsertHeader(uint index, string name, string value) => changes.Add($"{index} {name}: {value}");
         public void ChangeHeader(uint index, string name, string value) => changes.Add($"{index} {name}: {value}");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Milter.Filters;
 using Milter.Protocol.Commands;
+using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
 using Milter.Protocol.Session;
 
@@ -248,6 +249,7 @@ public sealed class Transaction
     private sealed class HeaderChanges : IMessageModifier
     {
         public List<string> Made { get; } = [];
+        public ActionFlags Granted { get; init; } = ActionFlags.All;
         public void AddHeader(string name, string value) => Made.Add($"add {name}: {value}");
         public void InsertHeader(uint index, string name, string value) => Made.Add($"insert {index} {name}: {value}");
         public void ChangeHeader(uint index, string name, string value) => Made.Add(value.Length == 0 ? $"remove {index} {name}" : $"change {index} {name}: {value}");
