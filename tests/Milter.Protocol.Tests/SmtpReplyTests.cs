@@ -77,6 +77,8 @@ public sealed class SmtpReplyTests
     [InlineData("+50 5.7.1 no")]
     [InlineData("550 5.7.1 two\r\nlines")]
     [InlineData("550x")]
+    [InlineData("450 5.7.1 greylisted")]
+    [InlineData("550 4.7.1 try later")]
     public void TryParse_refuses_what_is_not_one_4xx_or_5xx_line(string text)
     {
         Assert.False(SmtpReply.TryParse(text, out var reply));

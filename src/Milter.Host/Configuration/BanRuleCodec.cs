@@ -133,16 +133,17 @@ internal sealed class BanRuleCodec : Codec<BanRule>
 
     private static bool CheckReply(Binder binder, YScalar node, string path, BanAction action)
     {
+        var words = node.Value.Trim().Split(' ', 3);
         if (!SmtpReply.TryParse(node.Value.Trim(), out var reply))
         {
-            binder.Error(node, $"{path}: '{node.Value}' is not an SMTP reply; write a 4xx or 5xx code, an optional enhanced code and text, e.g. \"550 5.7.1 Go away\"");
+            // SmtpReply refuses "550 4.1.1 ..." too; say why.
+            binder.Error(node, words.Length > 1 && SmtpReply.TryParse(words[0], out var code) && LooksLikeEnhancedCode(words[1])
+                ? $"{path}: enhanced status code {words[1]} does not match reply code {code!.Code} (its first digit must be {code.Code / 100})"
+                : $"{path}: '{node.Value}' is not an SMTP reply; write a 4xx or 5xx code, an optional enhanced code and text, e.g. \"550 5.7.1 Go away\"");
             return false;
         }
-        var words = node.Value.Trim().Split(' ', 3);
         var problem = action switch
         {
-            _ when reply!.Enhanced is null && words.Length > 1 && LooksLikeEnhancedCode(words[1]) =>
-                $"enhanced status code {words[1]} does not match reply code {reply.Code} (its first digit must be {reply.Code / 100})",
             BanAction.Reject when reply!.IsTemporary => $"action reject needs a 5xx reply, got {reply.Code}",
             BanAction.Tempfail when !reply!.IsTemporary => $"action tempfail needs a 4xx reply, got {reply.Code}",
             BanAction.Discard => "a discarded message gets no reply; drop reply: or change the action",

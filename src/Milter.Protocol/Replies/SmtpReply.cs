@@ -64,6 +64,10 @@ public sealed record SmtpReply
             enhanced = first;
             rest = space < 0 ? "" : rest[(space + 1)..];
         }
+        // "450 5.7.1 ...": a status code whose class contradicts the reply's. As text it would reach
+        // the client as written, and Postfix calls such a reply malformed.
+        else if (first.Length > 0 && (first[0] is '2' or '4' or '5') && IsEnhancedCode(first, (first[0] - '0') * 100) && first[0] != (char)('0' + code / 100))
+            return false;
         if (rest.AsSpan().IndexOfAny('\r', '\n') >= 0 || rest.Contains('\0'))
             return false;
         reply = new SmtpReply(code, enhanced, rest);
