@@ -389,7 +389,25 @@ public sealed class ConfigErrorTests : IDisposable
     public void Alias_to_an_unknown_anchor_is_reported()
     {
         var errors = _dir.Errors("relay:\n  allow_clients: *trusted\n", out var path);
-        Assert.Contains($"{path}:2:18: alias '*trusted' refers to no anchor above it", errors);
+        Assert.Contains($"{path}:2:18: alias '*trusted' refers to no anchor above it; a value that starts with * is written in quotes: \"*trusted\"", errors);
+    }
+
+    public static TheoryData<string, string> CommonYamlMistakes => new()
+    {
+        { "ban:\n  - sender: \"a@b.example\"\n    reply: 550 5.7.1 no: go away\n", "a value with ': ' in it is written in quotes" },
+        { "greylist:\n  delay: 5m\n retry_window: 5h\n", "the keys of one section line up" },
+        { "ban:\n  - sender: @spam.example\n", "a value that starts with @, `, % or | is written in quotes" },
+        { "listen: 'unix:m.sock\n", "a quote opened here is not closed on this line" },
+        { "ban: [ {sender: a@b.example }\n", "a [ or { must be closed with ] or } on the same line" },
+    };
+
+    [Theory]
+    [MemberData(nameof(CommonYamlMistakes))]
+    public void Common_yaml_mistakes_get_a_hint_of_how_to_write_it(string yaml, string hint)
+    {
+        var error = Assert.Single(_dir.Errors(yaml, out _));
+        Assert.Contains("YAML syntax error: ", error, StringComparison.Ordinal);
+        Assert.Contains("; " + hint, error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ internal sealed class YamlTree
         }
         catch (YamlException ex)
         {
-            tree.Add(ex.Start, "YAML syntax error: " + ex.Message.TrimEnd('.'));
+            tree.Add(ex.Start, "YAML syntax error: " + ex.Message.TrimEnd('.') + HintFor(ex.Message));
             root = null;
         }
         catch (InvalidOperationException)
@@ -85,11 +85,28 @@ internal sealed class YamlTree
             // YamlDotNet's scanner throws this on some malformed flow collections; the last event
             // it produced is the best position we have.
             var at = tree._parser.Current?.Start ?? Mark.Empty;
-            tree.Add(at, "YAML syntax error: malformed flow collection");
+            tree.Add(at, "YAML syntax error: malformed flow collection" + FlowHint);
             root = null;
         }
         return (root, tree._errors);
     }
+
+    private const string FlowHint = "; a [ or { must be closed with ] or } on the same line, or write the list as lines that start with '- '";
+
+    /// <summary>What usually causes YamlDotNet's message in a hand-written file, and how to write it instead.</summary>
+    private static string HintFor(string message) => message switch
+    {
+        _ when message.Contains("invalid mapping", StringComparison.Ordinal) || message.Contains("mapping values are not allowed", StringComparison.Ordinal) =>
+            "; a value with ': ' in it is written in quotes (reply: \"550 5.7.1 No: go away\"), and a key lines up with the keys beside it",
+        _ when message.Contains("did not find expected key", StringComparison.Ordinal) =>
+            "; the keys of one section line up: this line is indented differently from the key above it",
+        _ when message.Contains("cannot start any token", StringComparison.Ordinal) =>
+            "; a value that starts with @, `, % or | is written in quotes: \"@example.com\"",
+        _ when message.Contains("quoted scalar", StringComparison.Ordinal) =>
+            "; a quote opened here is not closed on this line",
+        _ when message.Contains("flow sequence", StringComparison.Ordinal) || message.Contains("flow mapping", StringComparison.Ordinal) => FlowHint,
+        _ => "",
+    };
 
     private YNode? ReadStream()
     {
@@ -115,7 +132,7 @@ internal sealed class YamlTree
                 _parser.MoveNext();
                 if (_anchors.TryGetValue(alias.Value.Value, out var target))
                     return target;
-                Add(alias.Start, $"alias '*{alias.Value.Value}' refers to no anchor above it");
+                Add(alias.Start, $"alias '*{alias.Value.Value}' refers to no anchor above it; a value that starts with * is written in quotes: \"*{alias.Value.Value}\"");
                 return new YScalar(Line(alias.Start), Column(alias.Start), "", ScalarStyle.Plain, Tagged: false);
             case Scalar scalar:
                 _parser.MoveNext();
