@@ -398,7 +398,7 @@ public sealed class ConfigErrorTests : IDisposable
         { "greylist:\n  delay: 5m\n retry_window: 5h\n", "the keys of one section line up" },
         { "ban:\n  - sender: @spam.example\n", "a value that starts with @, `, % or | is written in quotes" },
         { "listen: 'unix:m.sock\n", "a quote opened here is not closed on this line" },
-        { "ban: [ {sender: a@b.example }\n", "a [ or { must be closed with ] or } on the same line" },
+        { "ban: [ {sender: a@b.example }\n", "a [ or { is not closed with its ] or }" },
     };
 
     [Theory]

@@ -91,7 +91,7 @@ internal sealed class YamlTree
         return (root, tree._errors);
     }
 
-    private const string FlowHint = "; a [ or { must be closed with ] or } on the same line, or write the list as lines that start with '- '";
+    private const string FlowHint = "; a [ or { is not closed with its ] or }, or a ',' is missing between two items";
 
     /// <summary>What usually causes YamlDotNet's message in a hand-written file, and how to write it instead.</summary>
     private static string HintFor(string message) => message switch
