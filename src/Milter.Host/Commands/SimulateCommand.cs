@@ -59,7 +59,8 @@ public static class SimulateCommand
         var command = new Command("simulate",
             "Play one SMTP session to the configured filter chain, exactly as sendmail would over the milter protocol, and print each "
             + "stage's verdict, SMTP reply and the filter and rule that decided; a filter in monitor mode shows what it would have done "
-            + "('reject (monitor, not applied)') above what the MTA was told. Reads the configured store; writes nothing unless --record.")
+            + "('reject (monitor, not applied)') above what the MTA was told. Reads the configured store; writes nothing unless --record. "
+            + "Exit status: 0 accepted (for at least one recipient), 2 refused, 3 deferred (tempfail), 4 discarded, 1 an error.")
         {
             config, client, clientName, helo, from, to, subject, auth, record, json,
         };
@@ -144,7 +145,7 @@ public static class SimulateCommand
                     await output.WriteLineAsync(SimulationJsonWriter.Write(report, setting)).ConfigureAwait(false);
                 else
                     SimulationTextWriter.Write(output, report, setting);
-                return 0;
+                return ExitStatus(report.Outcome);
             }
         }
         finally
@@ -153,6 +154,15 @@ public static class SimulateCommand
                 Directory.Delete(scratch, recursive: true);
         }
     }
+
+    /// <summary>How the message ended, for scripts: 0 accepted (for at least one recipient), 2 refused, 3 deferred, 4 discarded; 1 is left to errors.</summary>
+    internal static int ExitStatus(SimulationOutcome outcome) => outcome.Verdict switch
+    {
+        Milter.Protocol.Replies.VerdictKind.Reject => 2,
+        Milter.Protocol.Replies.VerdictKind.Tempfail => 3,
+        Milter.Protocol.Replies.VerdictKind.Discard => 4,
+        _ => 0,
+    };
 
     /// <summary>With <c>--record</c> the refusals count towards the bypass ban, as the daemon counts them, and are written before we exit.</summary>
     private static async Task RecordMisbehaviourAsync(SimulationReport report, IBypassBanStore store, Milter.Filters.Configuration.MilterOptions options,
