@@ -16,7 +16,8 @@ internal static unsafe partial class Posix
     public readonly record struct FileId(ulong Device, ulong Inode);
 
     /// <param name="Permissions">The permission bits of st_mode (07777).</param>
-    public readonly record struct Status(FileId Id, long Size, FileKind Kind, DateTimeOffset Modified, uint Owner, uint Group, ushort Permissions)
+    /// <param name="Links">st_nlink: more than one for a file hard-linked under another name too.</param>
+    public readonly record struct Status(FileId Id, long Size, FileKind Kind, DateTimeOffset Modified, uint Owner, uint Group, ushort Permissions, ulong Links = 1)
     {
         public bool Regular => Kind == FileKind.Regular;
     }
@@ -158,5 +159,6 @@ internal static unsafe partial class Posix
         DateTimeOffset.FromUnixTimeSeconds(buffer.st_mtim.tv_sec).AddTicks(buffer.st_mtim.tv_nsec / 100),
         (uint)buffer.st_uid,
         (uint)buffer.st_gid,
-        (ushort)((uint)buffer.st_mode & 0xFFF));
+        (ushort)((uint)buffer.st_mode & 0xFFF),
+        (ulong)buffer.st_nlink);
 }

@@ -25,13 +25,13 @@ public sealed partial class RestoreMailCommandTests : IDisposable
     public async Task Restore_appends_the_messages_the_live_mbox_lost_after_the_mail_that_arrived_since()
     {
         var alice = _run.Mailbox("alice", One + Two + Three + Four);
+        var (owner, mode) = await SetOwnershipAsync(alice);
         Assert.Equal(0, (await _run.RunAsync()).Exit);
         // Since the backup: Two and Three were lost, One was delivered again (other From_ line, same
         // Message-ID), and a new message arrived.
         var arrived = WithId("new@example.org", "e@example.org", "arrived after the backup");
         var redelivered = One.Replace("06:25:01", "07:00:00");
         File.WriteAllText(alice, redelivered + Four + arrived);
-        var (owner, mode) = await SetOwnershipAsync(alice);
 
         var (exit, output, error) = await _run.RestoreAsync();
 
@@ -240,6 +240,62 @@ public sealed partial class RestoreMailCommandTests : IDisposable
     private static partial Regex SubjectNumber();
 
     /// <summary>Gives the file mode 0660 and, as root, an owner and group nobody has: what restore must keep.</summary>
+    [Fact]
+    public async Task Restore_refuses_a_mailbox_that_another_user_put_in_place_or_a_hard_link_and_appends_nothing()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Assert.Fail("needs root (chown); the suite runs as root");
+        var alice = _run.Mailbox("alice", One + Two);
+        await SetOwnershipAsync(alice);
+        Assert.Equal(0, (await _run.RunAsync()).Exit);
+
+        // alice's mailbox is gone; someone else creates the file before the restore (a spool users can write to).
+        File.Delete(alice);
+        File.WriteAllText(alice, "");
+        await RunAsync("chown", "4343:4343", alice);
+        var (exit, output, _) = await _run.RestoreAsync();
+        Assert.Equal(1, exit);
+        Assert.Contains($"{alice} belongs to uid 4343, not to the mailbox's user (uid 4242): not appended to", output, StringComparison.Ordinal);
+        Assert.Equal("", File.ReadAllText(alice));
+
+        // A hard link to another file in its place, owned right.
+        File.Delete(alice);
+        var elsewhere = Path.Combine(_run.Spool, "..", "elsewhere");
+        File.WriteAllText(elsewhere, "not mail\n");
+        await RunAsync("chown", "4242:4343", elsewhere);
+        await RunAsync("ln", elsewhere, alice);
+        (exit, output, _) = await _run.RestoreAsync();
+        Assert.Equal(1, exit);
+        Assert.Contains($"{alice} has 2 hard links: not a mailbox of its own, left alone", output, StringComparison.Ordinal);
+        Assert.Equal("not mail\n", File.ReadAllText(elsewhere));
+    }
+
+    [Fact]
+    public async Task A_manifest_that_names_a_file_outside_the_backup_or_a_set_id_mode_is_not_followed()
+    {
+        var alice = _run.Mailbox("alice", One);
+        Assert.Equal(0, (await _run.RunAsync()).Exit);
+        var folder = Path.Combine(_run.Destination, _run.Today);
+        var manifest = Path.Combine(folder, "manifest.json");
+        File.Delete(alice);
+
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"alice.mbox.gz\"", "\"../alice.mbox.gz\"", StringComparison.Ordinal));
+        var (exit, output, _) = await _run.RestoreAsync();
+        Assert.Equal(1, exit);
+        Assert.Contains("the manifest names the file '../alice.mbox.gz' for alice, not alice.mbox.gz: not used", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(alice));
+
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"../alice.mbox.gz\"", "\"alice.mbox.gz\"", StringComparison.Ordinal));
+        File.WriteAllText(manifest, MyModeRegex().Replace(File.ReadAllText(manifest), "\"mode\": \"6777\""));
+        (exit, _, _) = await _run.RestoreAsync();
+        Assert.Equal(0, exit);
+        Assert.Equal(One, File.ReadAllText(alice));
+        Assert.Equal("660", (await OwnershipAsync(alice)).Mode);
+    }
+
+    [GeneratedRegex("\"mode\": *\"[0-7]+\"")]
+    private static partial Regex MyModeRegex();
+
     private static async Task<(string Owner, string Mode)> SetOwnershipAsync(string path)
     {
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);

@@ -106,7 +106,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
             return new MailboxResult(user, null, attempt.Failure, attempt.RemovedStaleDotLock);
 
         var partial = Path.Combine(folder, "." + user + ".mbox.partial");
-        var file = user + ".mbox.gz";
+        var file = MailRestore.BackupFileOf(user);
         try
         {
             (long Messages, long Bytes, string Sha256) copied;

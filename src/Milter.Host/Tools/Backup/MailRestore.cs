@@ -44,8 +44,20 @@ public sealed class MailRestore(TimeProvider timeProvider)
         RestoreResult Failed(string why) => new(entry.User, entry.Messages, 0, 0, 0, false, why);
 
         // A user name is a spool file name: nothing that leaves the spool.
-        if (entry.User.Length == 0 || entry.User.StartsWith('.') || entry.User.Contains('/') || entry.User.Contains('\0'))
+        if (entry.User.Length == 0 || entry.User.StartsWith('.') || entry.User.Contains('/') || entry.User.Contains('\0')
+            || entry.User.EndsWith(".lock", StringComparison.Ordinal))
             return Failed($"'{entry.User}' is not a mailbox name");
+        // The manifest names the file backup-mail wrote for this user, and nothing else: no path outside the folder.
+        if (entry.File != BackupFileOf(entry.User))
+            return Failed($"the manifest names the file '{entry.File}' for {entry.User}, not {BackupFileOf(entry.User)}: not used");
+        // Whose mail it is: the uid the backup recorded, which must still be the account of that name
+        // where there is one (a uid given to someone else since would get this user's mail).
+        var account = Posix.FindUser(entry.User);
+        var owner = entry.Ownership?.Owner ?? account?.Uid;
+        if (owner is null)
+            return Failed($"the backup does not record whose mailbox {entry.User} is, and this host has no account of that name");
+        if (account is not null && account.Uid != owner)
+            return Failed($"the backup recorded uid {owner} for {entry.User}, but the account {entry.User} is uid {account.Uid} now: restore it by hand (zcat {Path.Combine(options.From, entry.File)})");
         var backup = Path.Combine(options.From, entry.File);
         var problems = await BackupVerifier.VerifyAsync(options.From, [entry.User], cancellationToken);
         if (problems.Count > 0)
@@ -59,7 +71,8 @@ public sealed class MailRestore(TimeProvider timeProvider)
         }
 
         var access = options.DryRun ? MailboxAccess.Read : MailboxAccess.Append;
-        var createAs = entry.Ownership is { } o ? new MailboxOwner(o.Owner, o.Group, o.Permissions) : (MailboxOwner?)null;
+        // The recorded group (mail on most systems) and mode, without set-id, sticky, execute or world bits.
+        var createAs = new MailboxOwner(owner.Value, entry.Ownership?.Group ?? account!.Gid, (ushort)((entry.Ownership?.Permissions ?? 0b110_000_000) & 0b110_110_000));
         var attempt = await MailboxLock.AcquireAsync(mailbox, access, options.Locking, timeProvider, cancellationToken, createAs);
         if (attempt.Lock is null)
             return Failed(attempt.Failure!);
@@ -181,4 +194,7 @@ public sealed class MailRestore(TimeProvider timeProvider)
                 : $"append failed ({Posix.Message(errno)}), and cutting the mailbox back to its last whole message ({_whole} bytes) failed too ({Posix.Message(cut)}): it may end in part of a restored message");
         }
     }
+
+    /// <summary>The file backup-mail writes a user's mailbox to.</summary>
+    internal static string BackupFileOf(string user) => user + ".mbox.gz";
 }

@@ -14,7 +14,10 @@ internal enum MailboxAccess
     Append,
 }
 
-/// <summary>Who a mailbox that does not exist is created for, under its dot-lock (restore of a deleted mailbox).</summary>
+/// <summary>
+/// Whose mailbox it is: the owner an existing one must have to be appended to, and the owner, group
+/// and mode a missing one is created with, under its dot-lock (restore of a deleted mailbox).
+/// </summary>
 internal readonly record struct MailboxOwner(uint Owner, uint Group, ushort Permissions);
 
 /// <summary>
@@ -57,7 +60,11 @@ internal sealed class MailboxLock : IDisposable
     /// checked with lstat first, and the descriptor with fstat after, so a FIFO, device or symlink
     /// swapped in meanwhile is refused rather than read (a FIFO would block the open for ever).
     /// </summary>
-    /// <param name="createAs">With <see cref="MailboxAccess.Append"/>: create a missing mailbox with this owner and mode.</param>
+    /// <param name="createAs">
+    /// With <see cref="MailboxAccess.Append"/>: the user the mailbox belongs to. A missing mailbox is
+    /// created with this owner and mode; an existing one owned by anyone else is refused, as
+    /// mail.local refuses it, since appending would hand this user's mail to that owner.
+    /// </param>
     public static async Task<Attempt> AcquireAsync(string mailbox, MailboxAccess access, MailboxLockOptions options, TimeProvider time,
         CancellationToken cancellationToken, MailboxOwner? createAs = null)
     {
@@ -147,7 +154,16 @@ internal sealed class MailboxLock : IDisposable
             failure = $"{mailbox} was replaced while being opened";
             return -1;
         }
-        failure = null;
+        // A hard link makes another file (another user's, /etc/passwd) look like this mailbox; mail.local refuses it too.
+        failure = opened.Links != 1 ? $"{mailbox} has {opened.Links} hard links: not a mailbox of its own, left alone"
+            : access == MailboxAccess.Append && createAs is { } expected && opened.Owner != expected.Owner
+                ? $"{mailbox} belongs to uid {opened.Owner}, not to the mailbox's user (uid {expected.Owner}): not appended to"
+                : null;
+        if (failure is not null)
+        {
+            Posix.Close(fd);
+            return -1;
+        }
         return fd;
     }
 
