@@ -28,11 +28,13 @@ public static class MilterHostCli
                 await Console.Error.WriteLineAsync($"milterhost: note: the parent process (nohup, a background job) had set {string.Join(", ", ignored)} to be ignored; handled again, so that stop and reload work");
         }
         // The daemon handles SIGTERM/SIGINT itself (stop accepting, drain, exit 0); System.CommandLine
-        // must not race it with its own termination timeout.
+        // must not race it with its own termination timeout. Every other command is cancelled by them
+        // and given that long to finish: backup-mail and restore-mail take their locks in using blocks,
+        // so a stopped run leaves no dot-lock in the spool (the process exiting at once would).
         // What the commands print passes through PrintableWriter: stored addresses and DNS answers are the client's words.
         var exit = await InvokeAsync(parse, new InvocationConfiguration
         {
-            ProcessTerminationTimeout = null,
+            ProcessTerminationTimeout = parse.CommandResult.Command.Name == "run" ? null : TimeSpan.FromSeconds(10),
             Output = new Tools.PrintableWriter(Console.Out),
             Error = new Tools.PrintableWriter(Console.Error),
         });

@@ -51,7 +51,17 @@ public static class BackupMailCommand
                 Verify = parse.GetValue(verify),
                 Locking = new MailboxLockOptions { Timeout = parse.GetValue(lockTimeout).Value },
             };
-            var report = await new MailBackup(timeProvider).RunAsync(options, cancellationToken);
+            BackupReport report;
+            try
+            {
+                report = await new MailBackup(timeProvider).RunAsync(options, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // SIGTERM or SIGINT: the mailbox being copied was unlocked on the way out.
+                await error.WriteLineAsync("backup-mail: stopped before it finished; this run is incomplete and pruned nothing");
+                return 1;
+            }
             if (report.Fatal is not null)
             {
                 await error.WriteLineAsync($"backup-mail: {report.Fatal}");

@@ -40,7 +40,18 @@ public static class RestoreMailCommand
                 DryRun = parse.GetValue(dryRun),
                 Locking = new MailboxLockOptions { Timeout = parse.GetValue(lockTimeout).Value },
             };
-            var report = await new MailRestore(timeProvider).RunAsync(options, cancellationToken);
+            RestoreReport report;
+            try
+            {
+                report = await new MailRestore(timeProvider).RunAsync(options, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // SIGTERM or SIGINT: whole messages appended so far stay (a second run does not append them
+                // again); the mailbox being restored was unlocked on the way out.
+                await error.WriteLineAsync("restore-mail: stopped before it finished; run it again to append what is still missing");
+                return 1;
+            }
             if (report.Fatal is not null)
             {
                 await error.WriteLineAsync($"restore-mail: {report.Fatal}");

@@ -384,4 +384,33 @@ public sealed class BackupMailCommandTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
             File.GetUnixFileMode(Path.Combine(_run.Destination, _run.Today)));
     }
+
+    [Fact]
+    public async Task Stopped_by_SIGTERM_while_it_waits_for_a_mailbox_it_leaves_no_dot_lock_and_says_the_run_is_incomplete()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 1));
+        using var holder = await LockingProcess.HoldWriteLockAsync(bob);
+        var command = Milter.TestSupport.MilterHostProcess.Command;
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in command.Skip(1).Concat(["backup-mail", "--spool", _run.Spool, "--dest", _run.Destination, "--lock-timeout", "10m"]))
+            psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        // alice is backed up, then it waits for bob, taking bob's dot-lock for each try of the fcntl lock.
+        var deadline = Stopwatch.StartNew();
+        while ((!Directory.Exists(_run.Destination) || Directory.GetFiles(_run.Destination, "alice.mbox.gz", SearchOption.AllDirectories).Length == 0) && !process.HasExited
+               && deadline.Elapsed < TimeSpan.FromSeconds(30))
+            await Task.Delay(10);
+        await Task.Delay(300);
+        Assert.False(process.HasExited, "backup-mail ended instead of waiting for bob's mailbox");
+
+        Assert.Equal(0, Tmds.Linux.LibC.kill(process.Id, Tmds.Linux.LibC.SIGTERM));
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await holder.FinishAsync();
+
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("backup-mail: stopped before it finished; this run is incomplete and pruned nothing", await stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_run.Spool, "*.lock"));
+    }
 }

@@ -152,14 +152,23 @@ public sealed class MailBackup(TimeProvider timeProvider)
     private static async Task CompressAsync(string partial, string destination, CancellationToken cancellationToken)
     {
         var temporary = destination + ".tmp";
-        await using (var input = File.OpenRead(partial))
-        await using (var output = BackupFiles.CreatePrivate(temporary))
+        try
         {
-            await using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-                await input.CopyToAsync(gzip, CopyBuffer, cancellationToken);
-            output.Flush(flushToDisk: true);
+            await using (var input = File.OpenRead(partial))
+            await using (var output = BackupFiles.CreatePrivate(temporary))
+            {
+                await using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
+                    await input.CopyToAsync(gzip, CopyBuffer, cancellationToken);
+                output.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, destination, overwrite: true);
         }
-        File.Move(temporary, destination, overwrite: true);
+        catch
+        {
+            // A half-written copy (full disk, stopped) would take the space the next run needs.
+            File.Delete(temporary);
+            throw;
+        }
     }
 
     /// <summary>
