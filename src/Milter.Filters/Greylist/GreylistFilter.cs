@@ -76,16 +76,18 @@ public sealed class GreylistFilter : IMilterFilter
         _logger = logger;
         _dns = dns is { IsNeeded: true } ? dns : null;
         _stamp = stamp ?? TraceStamp.Local;
-        // MAIL only starts the DNS lookups, so the MTA need not wait for that answer.
-        var stages = MilterStages.Rcpt | MilterStages.Data;
-        var answers = _options.PerMessage ? MilterStages.Data : stages;
+        // MAIL only starts the DNS lookups, so the MTA need not wait for that answer. End of message
+        // decides what DATA would have where the MTA sends no DATA (milter protocol 2 and 3: sendmail
+        // before 8.14, Postfix with milter_protocol = 2 or 3).
+        var stages = MilterStages.Rcpt | MilterStages.Data | MilterStages.EndOfMessage;
+        var answers = _options.PerMessage ? MilterStages.Data | MilterStages.EndOfMessage : stages;
         if (_dns is not null)
             stages |= MilterStages.Mail;
         var macros = new Dictionary<MacroStage, IReadOnlyList<string>> { [MacroStage.EnvFrom] = [AuthMacro] };
         if (_options.AddHeader)
         {
             // The header stage only watches for X-Greylist; the changes come at end of message.
-            stages |= MilterStages.Header | MilterStages.EndOfMessage;
+            stages |= MilterStages.Header;
             macros[MacroStage.Connect] = [TraceStamp.HostMacro];
         }
         Needs = _options.Enabled
@@ -180,12 +182,23 @@ public sealed class GreylistFilter : IMilterFilter
         return ValueTask.FromResult(Verdict.Continue);
     }
 
-    /// <summary>Removes the <c>X-Greylist</c> headers the message arrived with and adds ours when it waited.</summary>
+    /// <summary>
+    /// Answers for DATA where the MTA sent none; then removes the <c>X-Greylist</c> headers the
+    /// message arrived with and adds ours when it waited.
+    /// </summary>
     public ValueTask<Verdict> OnEndOfMessageAsync(SessionContext session, IMessageModifier modifier, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(modifier);
-        if (!_options.AddHeader || !session.MessageState.TryGet(HeldKey, out var held) || !HeaderChanges.Granted(modifier))
+        if (!session.MessageState.TryGet(HeldKey, out var held))
+            return ValueTask.FromResult(Verdict.Continue);
+        if (!held.Decided)
+        {
+            held.Decided = true;
+            if (Decide(held) is { IsFinal: true } deferred)
+                return ValueTask.FromResult(deferred);
+        }
+        if (!_options.AddHeader || !HeaderChanges.Granted(modifier))
             return ValueTask.FromResult(Verdict.Continue);
         // Last first: whether or not the MTA counts a removed header, the earlier indexes stay put.
         for (var index = held.IncomingHeaders; index >= 1; index--)
@@ -207,14 +220,22 @@ public sealed class GreylistFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(session);
         if (!session.MessageState.TryGet(HeldKey, out var held))
             return ValueTask.FromResult(Verdict.Continue);
+        held.Decided = true;
+        return ValueTask.FromResult(Decide(held));
+    }
+
+    /// <summary>The message's one answer: tempfail while a recipient's triplet is deferred.</summary>
+    /// <exception cref="StoreUnavailableException">A recipient could not be checked: answered per on_error.</exception>
+    private static Verdict Decide(HeldMessage held)
+    {
         if (held.Failure is { } failure)
             throw new StoreUnavailableException($"greylist: a recipient could not be checked: {failure.Message}", failure);
         if (held.Deferred.Count == 0)
-            return ValueTask.FromResult(Verdict.Continue);
+            return Verdict.Continue;
         // The longest wait, so that the retry passes for every recipient at once.
         var seconds = held.Deferred.Max(r => r.RetrySeconds);
         var rule = held.Deferred.Any(r => r.Rule == GreylistRules.New) ? GreylistRules.New : GreylistRules.Early;
-        return ValueTask.FromResult(Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule));
+        return Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule);
     }
 
     private static HeldMessage MessageOf(SessionContext session) => session.MessageState.GetOrAdd(HeldKey, static () => new HeldMessage());
@@ -223,6 +244,9 @@ public sealed class GreylistFilter : IMilterFilter
     private sealed class HeldMessage
     {
         public List<GreylistResult> Deferred { get; } = [];
+
+        /// <summary>DATA came and was answered; else end of message answers for it.</summary>
+        public bool Decided { get; set; }
         public StoreUnavailableException? Failure { get; set; }
 
         /// <summary>The longest a passing triplet of this message waited.</summary>

@@ -241,13 +241,51 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_DATA_from_the_MTA_end_of_message_answers_for_it_and_with_DATA_it_does_not_answer_twice()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        var modifier = new NoChanges();
+
+        // Milter protocol 2 or 3 (Postfix milter_protocol = 2): RCPT, then straight to end of message.
+        var session = Session("alice@example.org");
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default)).Kind);
+        AssertDeferred(await filter.OnEndOfMessageAsync(session, modifier, default), Deferred120, GreylistRules.New);
+
+        // With DATA the deferral is DATA's; an end of message after it (none comes in practice) stays quiet.
+        session = Session("dave@example.org");
+        await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
+        AssertDeferred(await filter.OnDataAsync(session, default), Deferred120, GreylistRules.New);
+        Assert.Equal(VerdictKind.Continue, (await filter.OnEndOfMessageAsync(session, modifier, default)).Kind);
+
+        // The retry passes at end of message too.
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        session = Session("alice@example.org");
+        await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
+        Assert.Equal(VerdictKind.Continue, (await filter.OnEndOfMessageAsync(session, modifier, default)).Kind);
+    }
+
+    /// <summary>An MTA that granted no change; the filters here make none without add_header.</summary>
+    private sealed class NoChanges : Milter.Protocol.Session.IMessageModifier
+    {
+        public ActionFlags Granted => ActionFlags.None;
+        public void AddHeader(string name, string value) => throw new InvalidOperationException();
+        public void InsertHeader(uint index, string name, string value) => throw new InvalidOperationException();
+        public void ChangeHeader(uint index, string name, string value) => throw new InvalidOperationException();
+        public void AddRecipient(string recipient, string? esmtpArguments = null) => throw new InvalidOperationException();
+        public void DeleteRecipient(string recipient) => throw new InvalidOperationException();
+        public void ChangeFrom(string sender, string? esmtpArguments = null) => throw new InvalidOperationException();
+        public void ReplaceBody(ReadOnlySpan<byte> chunk) => throw new InvalidOperationException();
+        public void Quarantine(string reason) => throw new InvalidOperationException();
+    }
+
+    [Fact]
     public void Needs_rcpt_and_data_and_the_auth_macro()
     {
         // Without add_header; GreylistHeaderTests covers what the header adds.
         var filter = Filter(Options with { AddHeader = false });
 
         Assert.Equal("greylist", filter.Name);
-        Assert.Equal(MilterStages.Rcpt | MilterStages.Data, filter.Needs.Stages);
+        Assert.Equal(MilterStages.Rcpt | MilterStages.Data | MilterStages.EndOfMessage, filter.Needs.Stages);
         Assert.Equal(["{auth_authen}"], filter.Needs.Macros[MacroStage.EnvFrom]);
     }
 
