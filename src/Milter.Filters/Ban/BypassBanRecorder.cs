@@ -45,6 +45,9 @@ public sealed class BypassBanRecorder : IDecisionSink
         _pending = pending;
     }
 
+    /// <summary>Set once a message has given its client a strike: one message counts once, however many of its recipients were refused.</summary>
+    private static readonly StateKey<string> StruckKey = new("bypass_ban.struck");
+
     public void OnDecision(SessionContext session, Decision decision)
     {
         _next?.OnDecision(session, decision);
@@ -70,8 +73,17 @@ public sealed class BypassBanRecorder : IDecisionSink
 
     // Unknown recipients and ban rules count; relay refusals, greylisting and failures (on_error) do
     // not, nor does anything a trusted client or a logged-in user does (a typo is no attack), nor a
-    // decision a filter in monitor mode did not apply (a monitored filter creates no bans).
-    private bool Counts(SessionContext session, Decision decision) =>
+    // decision a filter in monitor mode did not apply (a monitored filter creates no bans). A message
+    // counts once: a list server's post to three departed subscribers is one strike, not three.
+    private bool Counts(SessionContext session, Decision decision)
+    {
+        if (!Refusal(session, decision) || session.MessageState.Contains(StruckKey))
+            return false;
+        session.MessageState.Set(StruckKey, decision.Filter ?? "");
+        return true;
+    }
+
+    private bool Refusal(SessionContext session, Decision decision) =>
         _options.Enabled
         && _options.BypassBan.After > 0
         && session.ClientAddress is { } client

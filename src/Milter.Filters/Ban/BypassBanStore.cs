@@ -51,7 +51,16 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         ArgumentNullException.ThrowIfNull(options);
         if (options.BypassBan.After <= 0)
             return null;
+        // Strikes are the client's own, and so is the ban: its address (IPv4) or its /64 (IPv6, where
+        // a host moves within its /64 at will). Whether it passed greylisting is asked of its greylist
+        // key (its subnet or SPF pool), as a pass is recorded there. Counted per subnet or pool, a
+        // whole provider's strikes fell on whichever address made the last one.
         var key = clientKey;
+        var address = IPNetworks.Canonical(client);
+        var network = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? new IPNetwork(address, 32)
+            : IPNetworks.Containing(address, 64);
+        var strikeKey = "ip:" + network;
         var seconds = now.ToUnixTimeSeconds();
         var within = (long)options.BypassBan.Within.TotalSeconds;
         var strikes = await _database.WriteAsync(async (session, ct) =>
@@ -59,15 +68,14 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
             var passed = await session.Connection.ExecuteScalarAsync<long>(StoreSql.HasPassed, new ClientNowArgs(key, seconds, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
             if (passed == 0)
                 return 0L;
-            await session.Connection.ExecuteAsync(StoreSql.AddStrike, new StrikeArgs(key, seconds, seconds + within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
-            return await session.Connection.ExecuteScalarAsync<long>(StoreSql.CountStrikes, new StrikeCountArgs(key, seconds - within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            await session.Connection.ExecuteAsync(StoreSql.AddStrike, new StrikeArgs(strikeKey, seconds, seconds + within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            return await session.Connection.ExecuteScalarAsync<long>(StoreSql.CountStrikes, new StrikeCountArgs(strikeKey, seconds - within, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         if (!GreylistPolicy.ShouldBan((int)Math.Min(strikes, int.MaxValue), options))
             return null;
 
-        var address = IPNetworks.Canonical(client);
         var ban = new DynamicBan(
-            new IPNetwork(address, address.GetAddressBytes().Length * 8),
+            network,
             $"passed greylisting, then {strikes} rejections within {options.BypassBan.Within}",
             BanSource.Bypass,
             now,
@@ -77,7 +85,7 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         await _database.WriteAsync(async (session, ct) =>
         {
             await session.Connection.ExecuteAsync(StoreSql.DeleteAwlOfClient, new ClientArgs(key, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
-            return await session.Connection.ExecuteAsync(StoreSql.DeleteStrikes, new ClientArgs(key, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            return await session.Connection.ExecuteAsync(StoreSql.DeleteStrikes, new ClientArgs(strikeKey, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         _passes.RemoveAutoWhitelistOf(key);
         GreylistLog.BypassBan(_logger, address.ToString(), key, strikes, ban.Expires);

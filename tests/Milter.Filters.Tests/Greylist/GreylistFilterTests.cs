@@ -62,11 +62,11 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         Assert.Equal(rule, verdict.Rule);
     }
 
-    private async Task PassAsync(GreylistFilter filter, string sender, string recipient)
+    private async Task PassAsync(GreylistFilter filter, string sender, string recipient, IPAddress? client = null)
     {
-        await SendAsync(filter, Session(sender), recipient);
+        await SendAsync(filter, Session(sender, client), recipient);
         _clock.Advance(TimeSpan.FromMinutes(3));
-        Assert.Equal(VerdictKind.Continue, (await SendAsync(filter, Session(sender), recipient)).Data.Kind);
+        Assert.Equal(VerdictKind.Continue, (await SendAsync(filter, Session(sender, client), recipient)).Data.Kind);
     }
 
     private Task<IReadOnlyList<TripletEntry>> RecordedAsync() =>
@@ -357,7 +357,10 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         var session = Session("alice@example.org");
 
         for (var i = 0; i < Options.BypassBan.After; i++)
+        {
             recorder.OnDecision(session, Unknown);
+            session.ResetMessage();
+        }
         await pending.WhenAllAsync();
 
         Assert.Equal(0, pending.Count);
@@ -380,13 +383,56 @@ public sealed class GreylistFilterTests : IAsyncLifetime
             Assert.Null(await recorder.RecordAsync(session, failure, default));
         }
         var first = await recorder.RecordAsync(session, Unknown, default);
+        session.ResetMessage();
         var second = await recorder.RecordAsync(session, Unknown with { Filter = "ban", Rule = "ban#2" }, default);
+        session.ResetMessage();
         var third = await recorder.RecordAsync(session, Unknown, default);
 
         Assert.Null(first);
         Assert.Null(second);
         Assert.Equal(BanSource.Bypass, third?.Source);
         Assert.NotNull(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
+    public async Task A_message_counts_once_however_many_of_its_recipients_were_refused()
+    {
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        var session = Session("alice@example.org");
+
+        // A list server's post to five departed subscribers, twice: two strikes, no ban.
+        for (var message = 0; message < 2; message++)
+        {
+            for (var i = 0; i < 5; i++)
+                Assert.Null(await recorder.RecordAsync(session, Unknown with { Recipient = $"gone{i}@example.com" }, default));
+            session.ResetMessage();
+        }
+        Assert.Null(await _stores.Bans.FindAsync(Client, _clock.GetUtcNow(), default));
+
+        // The third message makes three.
+        Assert.NotNull(await recorder.RecordAsync(session, Unknown, default));
+    }
+
+    [Fact]
+    public async Task Strikes_are_each_clients_own_and_the_ban_is_its_address_or_its_ipv6_64()
+    {
+        // 203.0.113.5 passed, so its /24 has; three neighbours misbehave once each: nobody is banned.
+        await PassAsync(Filter(), "alice@example.org", "bob@example.com");
+        var recorder = Recorder();
+        foreach (var neighbour in (string[])["203.0.113.6", "203.0.113.7", "203.0.113.8"])
+            Assert.Null(await recorder.RecordAsync(Session("x@example.org", IPAddress.Parse(neighbour)), Unknown, default));
+        Assert.Empty(await _stores.Bans.ListAsync(_clock.GetUtcNow(), default));
+
+        // An IPv6 host that moves within its /64 keeps its strikes, and the ban covers the /64.
+        var v6 = IPAddress.Parse("2001:db8:77::12");
+        await PassAsync(Filter(), "carol@example.org", "bob@example.com", v6);
+        var third = (DynamicBan?)null;
+        foreach (var address in (string[])["2001:db8:77::12", "2001:db8:77::13", "2001:db8:77::14"])
+            third = await recorder.RecordAsync(Session("y@example.org", IPAddress.Parse(address)), Unknown, default);
+        Assert.Equal("2001:db8:77::/64", third?.Network.ToString());
+        Assert.NotNull(await _stores.Bans.FindAsync(IPAddress.Parse("2001:db8:77::99"), _clock.GetUtcNow(), default));
+        Assert.Null(await _stores.Bans.FindAsync(IPAddress.Parse("203.0.113.8"), _clock.GetUtcNow(), default));
     }
 
     [Fact]
