@@ -265,6 +265,20 @@ public sealed class GreylistCommandTests : IDisposable
         Assert.Empty(json.RootElement.GetProperty("autoWhitelist").EnumerateArray());
     }
 
+    [Fact]
+    public async Task Remove_by_one_senders_address_leaves_the_domains_auto_whitelist_alone()
+    {
+        await SeedAsync();
+
+        var carol = await _run.RunAsync("greylist", "remove", "--sender", "carol@example.org");
+        var left = await _run.RunAsync("greylist", "list", "--json");
+
+        // The auto-whitelist entry (203.0.113.0/24, example.org) stays: it is every example.org sender's.
+        Assert.Equal((0, "Removed 1 triplet(s) and 0 auto-whitelist entries.\n", ""), carol);
+        using var json = JsonDocument.Parse(left.Output);
+        Assert.Equal("example.org", Assert.Single(json.RootElement.GetProperty("autoWhitelist").EnumerateArray()).GetProperty("senderDomain").GetString());
+    }
+
     [Theory]
     [InlineData(new string[0], "Say what to remove: an allow entry (CIDR or domain), or at least one filter.")]
     [InlineData(new[] { "192.0.2.0/24", "--pending" }, "Give either an allow entry to remove or filters")]

@@ -41,7 +41,13 @@ internal sealed record GreylistSelection
 
     public bool IncludesTriplets => View != GreylistView.Whitelisted;
 
-    public bool IncludesAutoWhitelist => View is GreylistView.All or GreylistView.Whitelisted && Recipient is null;
+    /// <summary>
+    /// The auto-whitelist holds a client network and a sender domain: a recipient, or one sender's
+    /// address, does not select its rows (else removing one sender's triplets would end the whole
+    /// domain's whitelisting); <c>--sender @domain</c> does.
+    /// </summary>
+    public bool IncludesAutoWhitelist => View is GreylistView.All or GreylistView.Whitelisted && Recipient is null
+        && (Sender is null || Sender.StartsWith('@'));
 
     public bool IncludesAllowed => IncludesAutoWhitelist;
 
