@@ -69,9 +69,10 @@ public static class BackupMailCommand
             }
             Write(output, report, options.Keep is not null);
             foreach (var ignored in report.Ignored)
-                await error.WriteLineAsync($"backup-mail: ignored {ignored}");
+                // Spool names are chosen by the users who own the files: one line each, whatever they hold.
+                await error.WriteLineAsync($"backup-mail: ignored {Logging.PrintableText.Of(ignored)}");
             foreach (var skipped in report.Mailboxes.Where(m => m.Skipped is not null))
-                await error.WriteLineAsync($"backup-mail: skipped {skipped.User}: {skipped.Skipped}");
+                await error.WriteLineAsync($"backup-mail: skipped {Logging.PrintableText.Of(skipped.User)}: {Logging.PrintableText.Of(skipped.Skipped ?? "")}");
             return report.ExitCode;
         });
         return command;
@@ -137,6 +138,12 @@ public static class BackupMailCommand
         await output.WriteLineAsync($"Checked {newest.FullName}.");
         var count = problems.Count == 0 ? BackupManifest.Read(newest.FullName).Mailboxes.Count : 0;
         WriteVerification(output, count, problems);
+        // What is there matches, but a run that skipped a mailbox is no backup of the spool: monitoring must see it.
+        if (problems.Count == 0 && !BackupManifest.IsComplete(newest.FullName))
+        {
+            await output.WriteLineAsync("The run that wrote it was incomplete (a mailbox was skipped): not every mailbox is backed up.");
+            return 1;
+        }
         return problems.Count == 0 ? 0 : 1;
     }
 }

@@ -62,7 +62,7 @@ public static class RestoreMailCommand
             else
                 Write(output, options, report);
             foreach (var failed in report.Mailboxes.Where(m => m.Failure is not null))
-                await error.WriteLineAsync($"restore-mail: {failed.User} not restored: {failed.Failure}");
+                await error.WriteLineAsync($"restore-mail: {Logging.PrintableText.Of(failed.User)} not restored: {Logging.PrintableText.Of(failed.Failure ?? "")}");
             return report.ExitCode;
         });
         return command;

@@ -346,6 +346,37 @@ public sealed class BackupMailCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_only_fails_on_the_backup_of_an_incomplete_run_although_what_it_holds_matches()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 1));
+        using (var holder = await LockingProcess.HoldWriteLockAsync(bob))
+        {
+            Assert.Equal(1, (await _run.RunAsync("--lock-timeout", "1s")).Exit);
+            await holder.FinishAsync();
+        }
+
+        var (exit, output, _) = await _run.RunAsync("--verify-only");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Verified 1 mailbox(es): all match the manifest.", output);
+        Assert.Contains("The run that wrote it was incomplete (a mailbox was skipped): not every mailbox is backed up.", output);
+    }
+
+    [Fact]
+    public async Task A_spool_name_with_a_line_feed_stays_on_its_own_line()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 1));
+        File.CreateSymbolicLink(Path.Combine(_run.Spool, "zz\nbackup-mail: all mailboxes verified"), "/etc/passwd");
+
+        var (_, _, error) = await _run.RunAsync();
+
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"backup-mail: ignored {_run.Spool}/zz", line, StringComparison.Ordinal);
+        Assert.Contains("all mailboxes verified", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Second_run_the_same_day_keeps_the_entry_of_a_mailbox_it_had_to_skip()
     {
         var bob = _run.Mailbox("bob", MboxText.Messages(1, 2));

@@ -66,6 +66,20 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
     {
         var path = Path.Combine(folder, FileName);
         var temporary = path + ".tmp";
+        try
+        {
+            WriteTo(temporary);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    private void WriteTo(string temporary)
+    {
         using (var file = BackupFiles.CreatePrivate(temporary))
         using (var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true }))
         {
@@ -97,6 +111,5 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
             json.Flush();
             file.Flush(flushToDisk: true);
         }
-        File.Move(temporary, path, overwrite: true);
     }
 }
