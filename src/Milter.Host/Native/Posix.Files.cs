@@ -120,6 +120,20 @@ internal static unsafe partial class Posix
         return 0;
     }
 
+    /// <summary>One read (across EINTR): the bytes read, 0 at the end, or -1.</summary>
+    public static int Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var count = (long)read(fd, p, (size_t)buffer.Length);
+                if (count >= 0 || LibC.errno != EINTR)
+                    return (int)count;
+            }
+        }
+    }
+
     /// <summary>ftruncate (across EINTR); 0 or the errno.</summary>
     public static int Truncate(int fd, long length)
     {

@@ -124,7 +124,12 @@ public sealed class BackupMailCommandTests : IDisposable
     public async Task Stale_dot_lock_is_removed_and_the_mailbox_backed_up()
     {
         var bob = _run.Mailbox("bob", MboxText.Messages(1, 4));
-        File.WriteAllText(bob + ".lock", "4242\n");
+        // The pid of a process that has ended: its holder is gone.
+        using (var ended = Process.Start("true")!)
+        {
+            await ended.WaitForExitAsync();
+            File.WriteAllText(bob + ".lock", $"{ended.Id}\n");
+        }
         File.SetLastWriteTimeUtc(bob + ".lock", DateTime.UtcNow - TimeSpan.FromMinutes(10));
 
         var (exit, output, _) = await _run.RunAsync("--lock-timeout", "1s");
@@ -133,6 +138,21 @@ public sealed class BackupMailCommandTests : IDisposable
         Assert.Contains("backed up (removed a stale dot-lock)", output);
         Assert.Equal(MboxText.Messages(1, 4), MboxText.Gunzip(_run.BackupOf("bob")));
         Assert.False(File.Exists(bob + ".lock"));
+    }
+
+    [Fact]
+    public async Task An_old_dot_lock_whose_holder_still_runs_is_not_broken()
+    {
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 4));
+        // A live holder (this test's own process) that has held it for ten minutes: a long restore, say.
+        File.WriteAllText(bob + ".lock", $"{Environment.ProcessId}\n");
+        File.SetLastWriteTimeUtc(bob + ".lock", DateTime.UtcNow - TimeSpan.FromMinutes(10));
+
+        var (exit, output, _) = await _run.RunAsync("--lock-timeout", "1s");
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"skipped: dot-lock {bob}.lock held by another process for 1s", output);
+        Assert.Equal($"{Environment.ProcessId}\n", File.ReadAllText(bob + ".lock"));
     }
 
     [Fact]

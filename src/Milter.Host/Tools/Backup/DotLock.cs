@@ -55,12 +55,61 @@ internal sealed class DotLock
         }
     }
 
-    /// <summary>Removes a dot-lock left behind longer than <paramref name="staleAfter"/>; true if it was removed.</summary>
+    /// <summary>
+    /// Removes a dot-lock left behind longer than <paramref name="staleAfter"/>; true if it was removed.
+    /// A lock whose pid is a live process here is not stale, however old: its holder may be copying or
+    /// restoring a large mailbox (ours refresh their time while held, see <see cref="Refresh"/>).
+    /// </summary>
     public static bool RemoveIfStale(string path, DateTimeOffset now, TimeSpan staleAfter)
     {
         if (!Posix.TryStatusOfPath(path, out var status) || now - status.Modified < staleAfter)
             return false;
+        if (HolderIsAlive(path))
+            return false;
         return Posix.Unlink(path) == 0;
+    }
+
+    // The pid the lock holds (mail.local, procmail and we write one), when it names a process that runs.
+    private static bool HolderIsAlive(string path) =>
+        HolderOf(path) is { } pid && pid > 1 && (kill(pid, 0) == 0 || errno == EPERM);
+
+    private static int? HolderOf(string path)
+    {
+        var fd = Posix.Open(path, O_RDONLY, 0, out _);
+        if (fd < 0)
+            return null;
+        Span<byte> buffer = stackalloc byte[32];
+        int read;
+        try
+        {
+            read = Posix.Read(fd, buffer);
+        }
+        finally
+        {
+            Posix.Close(fd);
+        }
+        return read > 0 && int.TryParse(Encoding.ASCII.GetString(buffer[..read]).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            ? pid : null;
+    }
+
+    // Ours: the file we made (a file made after ours was removed may get its inode number) with our pid in it.
+    private bool IsOurs() =>
+        Posix.TryStatusOfPath(Path, out var status) && status.Id == _id && HolderOf(Path) == Environment.ProcessId;
+
+    /// <summary>Sets the lock's time to now, if it is still ours, so that nobody judges it stale while we hold it.</summary>
+    public void Refresh(DateTimeOffset now)
+    {
+        if (IsOurs())
+        {
+            try
+            {
+                File.SetLastWriteTimeUtc(Path, now.UtcDateTime);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone or replaced meanwhile: nothing of ours to refresh.
+            }
+        }
     }
 
     /// <summary>
@@ -69,7 +118,7 @@ internal sealed class DotLock
     /// </summary>
     public void Release()
     {
-        if (Posix.TryStatusOfPath(Path, out var status) && status.Id == _id)
+        if (IsOurs())
             Posix.Unlink(Path);
     }
 }

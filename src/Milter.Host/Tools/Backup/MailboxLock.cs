@@ -28,10 +28,15 @@ internal readonly record struct MailboxOwner(uint Owner, uint Group, ushort Perm
 internal sealed class MailboxLock : IDisposable
 {
     private readonly DotLock _dotLock;
+    private readonly ITimer _refresh;
 
-    private MailboxLock(DotLock dotLock, int fd, Posix.Status status, bool created)
+    private MailboxLock(DotLock dotLock, int fd, Posix.Status status, bool created, TimeProvider time, TimeSpan staleAfter)
     {
         _dotLock = dotLock;
+        // Held longer than others wait before they call a dot-lock stale (a large copy or restore):
+        // its time is kept fresh, as mail.local's own lock is not, so nobody breaks it under us.
+        var every = staleAfter / 5;
+        _refresh = time.CreateTimer(_ => dotLock.Refresh(time.GetUtcNow()), null, every, every);
         Descriptor = fd;
         Size = status.Size;
         Ownership = new FileOwnership(status.Owner, status.Group, status.Permissions);
@@ -88,7 +93,7 @@ internal sealed class MailboxLock : IDisposable
                     busy = $"dot-lock {dotLockPath} held by another process";
                     break;
                 default:
-                    var taken = TryLockFile(mailbox, access, createAs, dotLock!, out busy, out var failure);
+                    var taken = TryLockFile(mailbox, access, createAs, dotLock!, time, options.StaleAfter, out busy, out var failure);
                     if (taken is not null)
                         return new Attempt(taken, null, removedStale);
                     dotLock!.Release();
@@ -102,8 +107,8 @@ internal sealed class MailboxLock : IDisposable
         }
     }
 
-    private static MailboxLock? TryLockFile(string mailbox, MailboxAccess access, MailboxOwner? createAs, DotLock dotLock,
-        out string? busy, out string? failure)
+    private static MailboxLock? TryLockFile(string mailbox, MailboxAccess access, MailboxOwner? createAs, DotLock dotLock, TimeProvider time,
+        TimeSpan staleAfter, out string? busy, out string? failure)
     {
         busy = null;
         var fd = OpenRegular(mailbox, access, createAs, out var created, out failure);
@@ -114,7 +119,7 @@ internal sealed class MailboxLock : IDisposable
         {
             // Re-read the size: a writer may have appended between open and lock.
             Posix.TryStatus(fd, out var status);
-            return new MailboxLock(dotLock, fd, status, created);
+            return new MailboxLock(dotLock, fd, status, created, time, staleAfter);
         }
         Posix.Close(fd);
         if (errno == EAGAIN || errno == EACCES)
@@ -194,6 +199,7 @@ internal sealed class MailboxLock : IDisposable
         if (Descriptor < 0)
             return;
         // Closing the descriptor drops the fcntl lock; the dot-lock goes after it, as it was taken first.
+        _refresh.Dispose();
         Posix.Close(Descriptor);
         Descriptor = -1;
         _dotLock.Release();
