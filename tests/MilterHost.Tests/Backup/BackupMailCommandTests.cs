@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
+using MilterHost.Tools.Backup;
 
 namespace MilterHost.Tests.Backup;
 
@@ -381,6 +382,24 @@ public sealed class BackupMailCommandTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Contains("Verified 1 mailbox(es): all match the manifest.", output);
         Assert.Contains("The run that wrote it was incomplete (a mailbox was skipped): not every mailbox is backed up.", output);
+    }
+
+    [Fact]
+    public async Task A_file_gone_before_it_could_be_copied_is_no_mailbox_and_the_run_stays_complete()
+    {
+        _run.Mailbox("alice", MboxText.Messages(1, 2));
+        var temporary = _run.Mailbox("_Xy4sQ1.mailhost", MboxText.Messages(1, 1));
+        using var holder = await LockingProcess.HoldWriteLockAsync(temporary);
+        var run = _run.RunAsync("--lock-timeout", "20s", "--verify");
+        // While the run waits for its lock, its writer removes it, as procmail does with its temporary files.
+        await Task.Delay(500);
+        File.Delete(temporary);
+        var (exit, _, error) = await run;
+        await holder.FinishAsync();
+
+        Assert.Equal(0, exit);
+        Assert.Equal($"backup-mail: ignored {temporary}: gone during the run, not a mailbox any more\n", error);
+        Assert.True(BackupManifest.IsComplete(Path.Combine(_run.Destination, _run.Today)));
     }
 
     [Fact]

@@ -35,7 +35,12 @@ public sealed class MailBackup(TimeProvider timeProvider)
         var (mailboxes, ignored) = Scan(options.Spool);
         var results = new List<MailboxResult>();
         foreach (var (user, path) in mailboxes)
-            results.Add(await BackUpAsync(user, path, folder, options.Locking, cancellationToken));
+        {
+            if (await BackUpAsync(user, path, folder, options.Locking, cancellationToken) is { } result)
+                results.Add(result);
+            else
+                ignored.Add($"{path}: gone during the run, not a mailbox any more");
+        }
 
         BackupManifest manifest;
         try
@@ -115,11 +120,18 @@ public sealed class MailBackup(TimeProvider timeProvider)
         return (mailboxes, ignored);
     }
 
-    private async Task<MailboxResult> BackUpAsync(string user, string path, string folder, MailboxLockOptions locking, CancellationToken cancellationToken)
+    /// <returns>Null when the file was gone by the time it was to be copied.</returns>
+    private async Task<MailboxResult?> BackUpAsync(string user, string path, string folder, MailboxLockOptions locking, CancellationToken cancellationToken)
     {
         var attempt = await MailboxLock.AcquireAsync(path, MailboxAccess.Read, locking, timeProvider, cancellationToken);
         if (attempt.Lock is null)
+        {
+            // A delivery agent's temporary file, or a mailbox its client deleted once empty: there is
+            // nothing to back up, and a run is not incomplete for it.
+            if (!Posix.TryStatusOfPath(path, out _, out var errno) && errno == Tmds.Linux.LibC.ENOENT)
+                return null;
             return new MailboxResult(user, null, attempt.Failure, attempt.RemovedStaleDotLock);
+        }
 
         var partial = Path.Combine(folder, "." + user + ".mbox.partial");
         var file = MailRestore.BackupFileOf(user);
