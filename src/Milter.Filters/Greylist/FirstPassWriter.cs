@@ -40,7 +40,7 @@ internal sealed class FirstPassWriter(StoreDatabase database)
         // Only a new pass must survive a power cut; losing a first attempt or a retry costs a sender one more delay.
         if (evaluation.Result.FirstPass)
             session.RelaxedCommit = false;
-        if (evaluation.Result.FirstPass && countsForAwl)
+        if (evaluation.Result.FirstPass && countsForAwl && triplet.AddsToAutoWhitelist)
         {
             await GreylistRows.CountPassAsync(session, triplet.Client, triplet.SenderDomain, seconds, awlExpires,
                 cancellationToken).ConfigureAwait(false);

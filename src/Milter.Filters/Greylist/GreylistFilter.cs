@@ -144,7 +144,8 @@ public sealed class GreylistFilter : IMilterFilter
             spfPool = facts.SpfPoolDomain;
         }
         var clientKey = ClientKey.For(client, spfPool, _options);
-        var triplet = Triplet.Create(clientKey, session.Sender, recipient.Address);
+        // One message that comes back adds one pass to the auto-whitelist, however many recipients it has.
+        var triplet = Triplet.Create(clientKey, session.Sender, recipient.Address) with { AddsToAutoWhitelist = !session.MessageState.Contains(AwlCountedKey) };
         var decideAtData = _options.PerMessage || triplet.IsNullSender;
         GreylistResult result;
         try
@@ -158,6 +159,8 @@ public sealed class GreylistFilter : IMilterFilter
             return Verdict.Continue;
         }
 
+        if (result.FirstPass && triplet.AddsToAutoWhitelist)
+            session.MessageState.Set(AwlCountedKey, true);
         if (result.Passes && _options.AddHeader)
             MessageOf(session).Passed(result);
         if (decideAtData)
@@ -237,6 +240,9 @@ public sealed class GreylistFilter : IMilterFilter
         var rule = held.Deferred.Any(r => r.Rule == GreylistRules.New) ? GreylistRules.New : GreylistRules.Early;
         return Verdict.Tempfail(GreylistResult.DeferReply(seconds), rule);
     }
+
+    /// <summary>Set once a triplet of the message has added its pass to the auto-whitelist.</summary>
+    private static readonly StateKey<bool> AwlCountedKey = new("greylist.awl_counted");
 
     private static HeldMessage MessageOf(SessionContext session) => session.MessageState.GetOrAdd(HeldKey, static () => new HeldMessage());
 

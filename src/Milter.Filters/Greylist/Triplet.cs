@@ -28,6 +28,19 @@ public readonly record struct Triplet
 
     public bool IsNullSender => Sender.Length == 0;
 
+    /// <summary>
+    /// Whether this triplet's first pass adds a pass to its auto-whitelist entry: true, except for the
+    /// further recipients of a message one of whose triplets already did (the auto-whitelist counts
+    /// messages that came back, not recipients). Not part of the key: equality leaves it out.
+    /// </summary>
+    public bool AddsToAutoWhitelist { get; init; } = true;
+
+    public bool Equals(Triplet other) =>
+        string.Equals(Client, other.Client, StringComparison.Ordinal) && string.Equals(Sender, other.Sender, StringComparison.Ordinal)
+        && string.Equals(Recipient, other.Recipient, StringComparison.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Client, Sender, Recipient);
+
     /// <summary>A triplet from raw envelope values: BATV and SRS stripped, lowercased (see <see cref="EnvelopeAddress"/>).</summary>
     public static Triplet Create(string clientKey, string? sender, string recipient)
     {

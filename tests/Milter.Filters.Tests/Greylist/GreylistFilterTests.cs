@@ -279,6 +279,30 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_that_came_back_adds_one_pass_to_the_auto_whitelist_however_many_recipients_it_has()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        string[] five = ["r1@example.com", "r2@example.com", "r3@example.com", "r4@example.com", "r5@example.com"];
+        await SendAsync(filter, Session("news@example.org"), five);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var retry = await SendAsync(filter, Session("news@example.org"), five);
+
+        Assert.Equal(VerdictKind.Continue, retry.Data.Kind);
+        var awl = Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        Assert.Equal(1, awl.Passes);
+        // So another sender of the domain, from the same network, is not waved through: greylisted as new.
+        var other = await SendAsync(filter, Session("someone-else@example.org"), "never-seen@example.com");
+        AssertDeferred(other.Data, Deferred120, GreylistRules.New);
+
+        // Five messages that came back do whitelist it (after: 5).
+        for (var i = 2; i <= 5; i++)
+            await PassAsync(filter, $"sender{i}@example.org", $"x{i}@example.com");
+        Assert.Equal(5, Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes);
+        var whitelisted = await SendAsync(filter, Session("someone-else@example.org"), "never-seen-either@example.com");
+        Assert.Equal(VerdictKind.Continue, whitelisted.Data.Kind);
+    }
+
+    [Fact]
     public void Needs_rcpt_and_data_and_the_auth_macro()
     {
         // Without add_header; GreylistHeaderTests covers what the header adds.
