@@ -94,7 +94,10 @@ public sealed partial class StatusPageTests(StatusFixture fixture, ITestOutputHe
 
         // The daemon idles between the scrape and the reads: the figures move by little.
         Assert.InRange(Value(metrics, "process_resident_memory_bytes"), rss * 0.8, rss * 1.25);
-        Assert.InRange(Value(metrics, "milterhost_resident_memory_peak_bytes"), peak * 0.8, peak);
+        // VmHWM is the larger of the recorded high-water mark and the resident size at the moment it is
+        // read, and the kernel records the mark only now and then: a page freed between the scrape and
+        // this read makes the later VmHWM the smaller one.
+        Assert.InRange(Value(metrics, "milterhost_resident_memory_peak_bytes"), peak * 0.8, peak * 1.05);
         Assert.InRange(Value(metrics, "process_open_fds"), Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length - 3, Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length + 3);
         var limit = File.ReadLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))["Max open files".Length..]
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
