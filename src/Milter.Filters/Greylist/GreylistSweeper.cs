@@ -32,6 +32,13 @@ public sealed class GreylistSweeper
 
     public TimeSpan SweepPeriod { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// A wall clock that ran this much ahead of the time that passed (a step forward, a wrong NTP
+    /// answer) postpones the sweep once: swept against a clock a year ahead, every triplet, passed
+    /// ones included, would be deleted for good, where the clock is usually stepped back within minutes.
+    /// </summary>
+    public TimeSpan ClockStepLimit { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Rows per delete at most: small enough that the SMTP path never waits long behind one.</summary>
     public int BatchSize { get; init; } = 500;
 
@@ -46,15 +53,28 @@ public sealed class GreylistSweeper
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var lastSweep = _time.GetTimestamp();
+        var lastWall = _time.GetUtcNow();
+        var postponed = false;
         try
         {
             while (true)
             {
                 await Task.Delay(FlushPeriod, _time, cancellationToken).ConfigureAwait(false);
                 await FlushAsync(cancellationToken).ConfigureAwait(false);
-                if (_time.GetElapsedTime(lastSweep) < SweepPeriod)
+                var passed = _time.GetElapsedTime(lastSweep);
+                if (passed < SweepPeriod)
                     continue;
+                var jump = _time.GetUtcNow() - lastWall - passed;
+                if (jump > ClockStepLimit && !postponed)
+                {
+                    postponed = true;
+                    StoreLog.SweepPostponed(_logger, jump);
+                    lastSweep = _time.GetTimestamp();
+                    continue;
+                }
+                postponed = false;
                 lastSweep = _time.GetTimestamp();
+                lastWall = _time.GetUtcNow();
                 try
                 {
                     var rows = await SweepOnceAsync(cancellationToken).ConfigureAwait(false);

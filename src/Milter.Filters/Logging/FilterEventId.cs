@@ -48,6 +48,7 @@ internal static class FilterEventId
     public const int DatabaseFileRemoved = 3714;
     public const int KeyFilterReady = 3715;
     public const int KeyFilterReadyCompacted = 3716;
+    public const int SweepPostponed = 3717;
 
     // 3800-3899: the decision and greylist tallies.
     public const int TallyFlushFailed = 3800;

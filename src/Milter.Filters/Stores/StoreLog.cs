@@ -21,6 +21,10 @@ internal static partial class StoreLog
     [LoggerMessage(FilterEventId.Swept, LogLevel.Debug, "Swept {Rows} expired rows")]
     public static partial void Swept(ILogger logger, int rows);
 
+    [LoggerMessage(FilterEventId.SweepPostponed, LogLevel.Warning,
+        "The clock moved {Jump} further than time passed since the last sweep; expired rows are deleted one period later, in case the clock is stepped back")]
+    public static partial void SweepPostponed(ILogger logger, TimeSpan jump);
+
     [LoggerMessage(FilterEventId.SweepFailed, LogLevel.Warning, "Sweeping expired rows failed; trying again next period")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 

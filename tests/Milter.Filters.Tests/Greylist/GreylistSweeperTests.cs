@@ -105,6 +105,90 @@ public sealed class GreylistSweeperTests : IAsyncLifetime
     }
 
     /// <summary>Expired rows whose deletion moves the clock on by a fixed time per row.</summary>
+    [Fact]
+    public async Task A_clock_stepped_a_year_ahead_postpones_the_sweep_once_and_a_step_back_meanwhile_saves_the_rows()
+    {
+        var clock = new SteppedClock(_clock);
+        var store = new RecordingStore();
+        var sweeper = new GreylistSweeper([store], clock, NullLogger<GreylistSweeper>.Instance)
+        {
+            FlushPeriod = TimeSpan.FromSeconds(30), SweepPeriod = TimeSpan.FromMinutes(5),
+        };
+        using var stop = new CancellationTokenSource();
+        var running = sweeper.RunAsync(stop.Token);
+
+        // A normal period sweeps at the wall time.
+        Assert.True(await Until(() => { _clock.Advance(TimeSpan.FromSeconds(30)); return Task.FromResult(store.Sweeps.Count >= 1); }));
+        // The wall clock jumps a year ahead: the next period does not sweep...
+        clock.Step = TimeSpan.FromDays(365);
+        var before = store.Sweeps.Count;
+        for (var i = 0; i < 10; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(30));
+            await Task.Delay(20);
+        }
+        Assert.Equal(before, store.Sweeps.Count);
+        // ...and once the clock is stepped back, sweeping goes on at the right time.
+        clock.Step = TimeSpan.Zero;
+        Assert.True(await Until(() => { _clock.Advance(TimeSpan.FromSeconds(30)); return Task.FromResult(store.Sweeps.Count > before); }));
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.All(store.Sweeps, at => Assert.True(at < _clock.GetUtcNow() + TimeSpan.FromDays(1), $"swept at {at}"));
+    }
+
+    [Fact]
+    public async Task A_clock_that_stays_ahead_is_believed_one_period_later()
+    {
+        var clock = new SteppedClock(_clock);
+        var store = new RecordingStore();
+        var sweeper = new GreylistSweeper([store], clock, NullLogger<GreylistSweeper>.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = sweeper.RunAsync(stop.Token);
+        Assert.True(await Until(() => { _clock.Advance(TimeSpan.FromSeconds(30)); return Task.FromResult(store.Sweeps.Count >= 1); }));
+
+        clock.Step = TimeSpan.FromDays(7); // a virtual machine resumed after a week, say
+        Assert.True(await Until(() => { _clock.Advance(TimeSpan.FromSeconds(30)); return Task.FromResult(store.Sweeps.Count >= 2); }));
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(store.Sweeps[1] > _clock.GetUtcNow() + TimeSpan.FromDays(6));
+    }
+
+    /// <summary>A wall clock that can be stepped away from the monotonic one (FakeTimeProvider moves both together).</summary>
+    private sealed class SteppedClock(FakeTimeProvider inner) : TimeProvider
+    {
+        public TimeSpan Step { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow() + Step;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            inner.CreateTimer(callback, state, dueTime, period);
+    }
+
+    private sealed class RecordingStore : IExpiringStore
+    {
+        private readonly List<DateTimeOffset> _sweeps = [];
+
+        public IReadOnlyList<DateTimeOffset> Sweeps
+        {
+            get
+            {
+                lock (_sweeps) return [.. _sweeps];
+            }
+        }
+
+        public Task<int> SweepAsync(DateTimeOffset now, int batchSize, CancellationToken cancellationToken)
+        {
+            lock (_sweeps) _sweeps.Add(now);
+            return Task.FromResult(0);
+        }
+    }
+
     private sealed class TimedStore(FakeTimeProvider clock, int rows, TimeSpan perRow) : IExpiringStore
     {
         private int _left = rows;
