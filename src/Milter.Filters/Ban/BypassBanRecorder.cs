@@ -46,7 +46,7 @@ public sealed class BypassBanRecorder : IDecisionSink
     }
 
     /// <summary>Set once a message has given its client a strike: one message counts once, however many of its recipients were refused.</summary>
-    private static readonly StateKey<string> StruckKey = new("bypass_ban.struck");
+    private static readonly StateKey<bool> StruckKey = new("bypass_ban.struck");
 
     public void OnDecision(SessionContext session, Decision decision)
     {
@@ -79,7 +79,7 @@ public sealed class BypassBanRecorder : IDecisionSink
     {
         if (!Refusal(session, decision) || session.MessageState.Contains(StruckKey))
             return false;
-        session.MessageState.Set(StruckKey, decision.Filter ?? "");
+        session.MessageState.Set(StruckKey, true);
         return true;
     }
 

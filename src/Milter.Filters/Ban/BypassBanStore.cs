@@ -44,6 +44,9 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         _logger = logger;
     }
 
+    /// <summary>The client's own network, as strikes and bans take it.</summary>
+    private static readonly SubnetOptions OwnNetwork = new() { Ipv4 = 32, Ipv6 = 64 };
+
     public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -57,10 +60,8 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         // whole provider's strikes fell on whichever address made the last one.
         var key = clientKey;
         var address = IPNetworks.Canonical(client);
-        var network = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-            ? new IPNetwork(address, 32)
-            : IPNetworks.Containing(address, 64);
-        var strikeKey = "ip:" + network;
+        var network = IPNetworks.Containing(address, 64); // an IPv4 address is clamped to its /32
+        var strikeKey = ClientKey.ForAddress(address, OwnNetwork);
         var seconds = now.ToUnixTimeSeconds();
         var within = (long)options.BypassBan.Within.TotalSeconds;
         var strikes = await _database.WriteAsync(async (session, ct) =>

@@ -36,9 +36,7 @@ public static class CheckConfigCommand
             var problems = await EnvironmentChecks.RunAsync(result.Config, setup, cancellationToken).ConfigureAwait(false);
             if (problems.Count > 0)
             {
-                foreach (var problem in problems)
-                    await error.WriteLineAsync(problem).ConfigureAwait(false);
-                await error.WriteLineAsync(problems.Count == 1 ? $"1 error in {path}" : $"{problems.Count} errors in {path}").ConfigureAwait(false);
+                ConfigErrors.Print(error, problems, path);
                 return 1;
             }
             foreach (var warning in ConfigWarnings.Of(result.Config))

@@ -137,7 +137,7 @@ internal sealed class BanRuleCodec : Codec<BanRule>
         if (!SmtpReply.TryParse(node.Value.Trim(), out var reply))
         {
             // SmtpReply refuses "550 4.1.1 ..." too; say why.
-            binder.Error(node, words.Length > 1 && SmtpReply.TryParse(words[0], out var code) && LooksLikeEnhancedCode(words[1])
+            binder.Error(node, words.Length > 1 && SmtpReply.TryParse(words[0], out var code) && SmtpReply.IsEnhancedStatusCode(words[1])
                 ? $"{path}: enhanced status code {words[1]} does not match reply code {code!.Code} (its first digit must be {code.Code / 100})"
                 : $"{path}: '{node.Value}' is not an SMTP reply; write a 4xx or 5xx code, an optional enhanced code and text, e.g. \"550 5.7.1 Go away\"");
             return false;
@@ -153,11 +153,5 @@ internal sealed class BanRuleCodec : Codec<BanRule>
             return true;
         binder.Error(node, $"{path}: {problem}");
         return false;
-    }
-
-    private static bool LooksLikeEnhancedCode(string word)
-    {
-        var parts = word.Split('.');
-        return parts.Length == 3 && parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit));
     }
 }

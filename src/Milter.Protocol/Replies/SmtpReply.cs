@@ -66,7 +66,7 @@ public sealed record SmtpReply
         }
         // "450 5.7.1 ...": a status code whose class contradicts the reply's. As text it would reach
         // the client as written, and Postfix calls such a reply malformed.
-        else if (first.Length > 0 && (first[0] is '2' or '4' or '5') && IsEnhancedCode(first, (first[0] - '0') * 100) && first[0] != (char)('0' + code / 100))
+        else if (IsEnhancedStatusCode(first))
             return false;
         if (rest.AsSpan().IndexOfAny('\r', '\n') >= 0 || rest.Contains('\0'))
             return false;
@@ -107,13 +107,17 @@ public sealed record SmtpReply
     public override string ToString() =>
         Enhanced is null ? $"{Code} {string.Join(" / ", Lines)}" : $"{Code} {Enhanced} {string.Join(" / ", Lines)}";
 
-    internal static bool IsEnhancedCode(string s, int code)
+    /// <summary>An enhanced status code for a reply of <paramref name="code"/>: its class is the code's first digit.</summary>
+    internal static bool IsEnhancedCode(string s, int code) =>
+        IsEnhancedStatusCode(s) && s[0] == (char)('0' + code / 100);
+
+    /// <summary>Shaped as an RFC 3463 enhanced status code, whatever reply it goes with: class (2, 4 or 5).subject.detail, 1-3 digits each.</summary>
+    public static bool IsEnhancedStatusCode(string s)
     {
-        // class.subject.detail: class is 4 or 5 and matches the reply code's first digit; 1-3 digits each.
+        ArgumentNullException.ThrowIfNull(s);
         var parts = s.Split('.');
-        if (parts.Length != 3 || parts[0].Length != 1 || parts[0][0] != (char)('0' + code / 100))
-            return false;
-        return parts[1].Length is >= 1 and <= 3 && parts[2].Length is >= 1 and <= 3
+        return parts.Length == 3 && parts[0] is "2" or "4" or "5"
+            && parts[1].Length is >= 1 and <= 3 && parts[2].Length is >= 1 and <= 3
             && parts[1].All(char.IsAsciiDigit) && parts[2].All(char.IsAsciiDigit);
     }
 }

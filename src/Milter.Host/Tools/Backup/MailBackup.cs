@@ -42,30 +42,24 @@ public sealed class MailBackup(TimeProvider timeProvider)
                 ignored.Add($"{path}: gone during the run, not a mailbox any more");
         }
 
-        BackupManifest manifest;
+        IReadOnlyList<string>? problems;
+        bool complete;
         try
         {
-            manifest = WriteManifest(folder, options.Spool, results, started);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A full disk, most often: the copies without a manifest are no backup; nothing is pruned.
-            return new BackupReport { Fatal = $"cannot write the manifest in {folder}: {e.Message}", Mailboxes = results };
-        }
-        // --keep deletes backups, so it acts only on a run whose every copy was read back and matched.
-        var verify = options.Verify || options.Keep is not null;
-        var problems = verify ? await BackupVerifier.VerifyAsync(folder, null, cancellationToken) : null;
-        // A spool with no mailbox at all is more likely an unmounted file system than a server without
-        // mail: such a run is never complete, so it never prunes the backups that hold the mail.
-        var complete = results.Count > 0 && results.All(r => r.Entry is not null) && problems is { Count: 0 };
-        try
-        {
+            var manifest = WriteManifest(folder, options.Spool, results, started);
+            // --keep deletes backups, so it acts only on a run whose every copy was read back and matched.
+            var verify = options.Verify || options.Keep is not null;
+            problems = verify ? await BackupVerifier.VerifyAsync(folder, null, cancellationToken) : null;
+            // A spool with no mailbox at all is more likely an unmounted file system than a server without
+            // mail: such a run is never complete, so it never prunes the backups that hold the mail.
+            complete = results.Count > 0 && results.All(r => r.Entry is not null) && problems is { Count: 0 };
             if (complete)
                 (manifest with { Complete = true }).Write(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return new BackupReport { Fatal = $"cannot mark the backup in {folder} complete: {e.Message}", Mailboxes = results };
+            // A full disk, most often: copies without a manifest that says so are no backup; nothing is pruned.
+            return new BackupReport { Fatal = $"cannot write the manifest in {folder}: {e.Message}", Mailboxes = results };
         }
         var pruned = complete && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];
         return new BackupReport
@@ -134,7 +128,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
         }
 
         var partial = Path.Combine(folder, "." + user + ".mbox.partial");
-        var file = MailRestore.BackupFileOf(user);
+        var file = BackupFiles.MailboxFileOf(user);
         try
         {
             (long Messages, long Bytes, string Sha256) copied;

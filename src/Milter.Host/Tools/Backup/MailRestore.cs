@@ -48,8 +48,8 @@ public sealed class MailRestore(TimeProvider timeProvider)
             || entry.User.EndsWith(".lock", StringComparison.Ordinal))
             return Failed($"'{entry.User}' is not a mailbox name");
         // The manifest names the file backup-mail wrote for this user, and nothing else: no path outside the folder.
-        if (entry.File != BackupFileOf(entry.User))
-            return Failed($"the manifest names the file '{entry.File}' for {entry.User}, not {BackupFileOf(entry.User)}: not used");
+        if (entry.File != BackupFiles.MailboxFileOf(entry.User))
+            return Failed($"the manifest names the file '{entry.File}' for {entry.User}, not {BackupFiles.MailboxFileOf(entry.User)}: not used");
         // Whose mail it is: the uid the backup recorded, which must still be the account of that name
         // where there is one (a uid given to someone else since would get this user's mail).
         var account = Posix.FindUser(entry.User);
@@ -194,7 +194,4 @@ public sealed class MailRestore(TimeProvider timeProvider)
                 : $"append failed ({Posix.Message(errno)}), and cutting the mailbox back to its last whole message ({_whole} bytes) failed too ({Posix.Message(cut)}): it may end in part of a restored message");
         }
     }
-
-    /// <summary>The file backup-mail writes a user's mailbox to.</summary>
-    internal static string BackupFileOf(string user) => user + ".mbox.gz";
 }
