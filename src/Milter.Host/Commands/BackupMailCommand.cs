@@ -29,7 +29,7 @@ public static class BackupMailCommand
         var lockTimeout = CommandOptions.Duration("--lock-timeout", TimeSpan.FromSeconds(30),
             "How long to wait for a mailbox another process has locked; then it is skipped (exit 1).");
         var verify = new Option<bool>("--verify") { Description = "Re-read the backup just written and check counts and hashes." };
-        var verifyOnly = new Option<bool>("--verify-only") { Description = "Take no backup; check the newest dated folder against its manifest." };
+        var verifyOnly = new Option<bool>("--verify-only") { Description = "Take no backup; check the newest dated folder against its manifest (exit 1 also when the run that wrote it was incomplete)." };
 
         var command = new Command("backup-mail", "Back up /var/mail mailboxes consistently, under the locks the MTA and mail clients honour.")
         {
