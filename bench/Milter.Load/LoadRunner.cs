@@ -26,6 +26,9 @@ public sealed class LoadRunner
     /// </summary>
     public bool Threads { get; init; }
 
+    /// <summary>With <see cref="Threads"/>: how each blocking connection waits for the filter (select first, as sendmail, by default).</summary>
+    public Wait Wait { get; init; } = Wait.Select;
+
     /// <summary>The timestamp the last <see cref="RunAsync"/> started at.</summary>
     public long LastStarted { get; private set; }
 
@@ -39,7 +42,7 @@ public sealed class LoadRunner
     public async Task<RunResult> RunAsync(Func<long, SessionPlan> sessionOf, int connections, long messages, CancellationToken cancellationToken,
         TimeSpan? duration = null)
     {
-        var driver = new SessionDriver(_target, _time, Threads);
+        var driver = new SessionDriver(_target, _time, Threads, Wait);
         long nextSession = -1;
         long claimed = 0;
         var workers = new Worker[connections];

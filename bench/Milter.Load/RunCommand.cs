@@ -8,7 +8,7 @@ namespace Milter.Load;
 /// <summary>
 /// <c>milter-load run --target unix:PATH|inet:PORT@HOST [--connections C] [--messages M] [--duration 5s]
 /// [--mix new|passed|banned|unknown|blend] [--known-set N] [--warm | --warm-only] [--warm-delay 2.2s]
-/// [--warmup 1s] [--churn] [--client threads|async] [--pid PID] [--label NAME] [--round N] [--json] [--latency-log FILE]</c>
+/// [--warmup 1s] [--churn] [--client threads|async] [--wait select|read] [--pid PID] [--label NAME] [--round N] [--json] [--latency-log FILE]</c>
 /// <para>With <c>--warm</c> the known set is first sent twice, <c>--warm-delay</c> apart (longer
 /// than the filter's greylist delay), so that every known triplet has been seen and then retried in
 /// time; only then the measured run starts.</para>
@@ -20,6 +20,10 @@ namespace Milter.Load;
 /// sockets, as each of sendmail's SMTP sessions is a process of its own: one session never waits for
 /// another's. <c>--client async</c> plays them all on async sockets, which costs less CPU per message
 /// but lets a fast filter's sessions take turns on the few socket-engine threads.</para>
+/// <para>With <c>--wait select</c> (the default) a blocking connection polls its socket before each
+/// read and write, as sendmail does with its milter timeouts set; <c>--wait read</c> blocks in the read
+/// itself, which the kernel also wakes each time the filter drains the request (the generator before
+/// 2026-12-06; see <see cref="BlockingConnection"/>).</para>
 /// <para>With <c>--warmup</c> the same kind of traffic (new triplets of a nonce of its own) runs that
 /// long unmeasured first, so that neither this process's JIT nor a cold filter is in the figures: a
 /// load generator still running its first, unoptimised code is slower against a fast filter than a
@@ -47,12 +51,13 @@ public static class RunCommand
         var latencyLog = args.Text("--latency-log");
         var churn = args.Flag("--churn");
         var client = args.Choice("--client", ClientModel.Threads);
+        var wait = args.Choice("--wait", Wait.Select);
         var nonce = args.Text("--nonce") ?? Traffic.Letters((ulong)RandomNumberGenerator.GetInt32(int.MaxValue));
         args.EnsureAllUsed();
 
         var time = TimeProvider.System;
         var traffic = new Traffic(mix, knownSet, nonce, churn);
-        var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null, Threads = client == ClientModel.Threads };
+        var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null, Threads = client == ClientModel.Threads, Wait = wait };
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
         (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);

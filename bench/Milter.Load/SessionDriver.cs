@@ -27,16 +27,19 @@ public sealed class SessionDriver
     private readonly EndPoint _target;
     private readonly TimeProvider _time;
     private readonly bool _blocking;
+    private readonly Wait _wait;
 
     /// <param name="blocking">
     /// Blocking sockets, each session played start to end on its caller's thread (<see cref="BlockingConnection"/>),
     /// as each of sendmail's SMTP sessions is its own process; otherwise async sockets.
     /// </param>
-    public SessionDriver(EndPoint target, TimeProvider time, bool blocking)
+    /// <param name="wait">How a blocking connection waits for the filter's answer (<see cref="BlockingConnection"/>).</param>
+    public SessionDriver(EndPoint target, TimeProvider time, bool blocking, Wait wait)
     {
         _target = target;
         _time = time;
         _blocking = blocking;
+        _wait = wait;
     }
 
     /// <summary>
@@ -56,7 +59,7 @@ public sealed class SessionDriver
         MilterClient client;
         try
         {
-            client = _blocking ? BlockingConnection.Connect(_target) : await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
+            client = _blocking ? BlockingConnection.Connect(_target, _wait) : await MilterClient.ConnectAsync(_target, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException e)
         {
