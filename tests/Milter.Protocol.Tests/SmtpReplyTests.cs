@@ -23,9 +23,24 @@ public sealed class SmtpReplyTests
     [InlineData(550, "5.1234.1")]
     [InlineData(550, "5.a.1")]
     [InlineData(550, "55.7.1")]
+    [InlineData(550, "5.7.")]
+    [InlineData(550, "5.7.1234")]
+    [InlineData(550, "5.7.x")]
+    [InlineData(550, ".7.1")]
+    [InlineData(550, "")]
     public void An_enhanced_code_must_be_x_y_z_in_the_reply_class(int code, string enhanced)
     {
         Assert.Throws<ArgumentException>(() => new SmtpReply(code, enhanced, "x"));
+    }
+
+    [Theory]
+    [InlineData(451, "4.7.1")]
+    [InlineData(550, "5.123.456")]
+    [InlineData(554, "5.0.0")]
+    public void Subject_and_detail_take_one_to_three_digits(int code, string enhanced)
+    {
+        Assert.Equal(enhanced, new SmtpReply(code, enhanced, "x").Enhanced);
+        Assert.True(SmtpReply.IsEnhancedStatusCode(enhanced));
     }
 
     [Theory]

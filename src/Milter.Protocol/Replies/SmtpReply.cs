@@ -115,9 +115,15 @@ public sealed record SmtpReply
     public static bool IsEnhancedStatusCode(string s)
     {
         ArgumentNullException.ThrowIfNull(s);
-        var parts = s.Split('.');
-        return parts.Length == 3 && parts[0] is "2" or "4" or "5"
-            && parts[1].Length is >= 1 and <= 3 && parts[2].Length is >= 1 and <= 3
-            && parts[1].All(char.IsAsciiDigit) && parts[2].All(char.IsAsciiDigit);
+        // Read in place: every greylist deferral and refusal builds a reply, and so passes here.
+        if (s.Length < 5 || s[0] is not ('2' or '4' or '5') || s[1] != '.')
+            return false;
+        var rest = s.AsSpan(2);
+        var dot = rest.IndexOf('.');
+        if (dot is < 1 or > 3)
+            return false;
+        var subject = rest[..dot];
+        var detail = rest[(dot + 1)..];
+        return detail.Length is >= 1 and <= 3 && !subject.ContainsAnyExceptInRange('0', '9') && !detail.ContainsAnyExceptInRange('0', '9');
     }
 }
