@@ -13,7 +13,10 @@ public sealed class LimitedDaemonFixture : IAsyncLifetime
     public MilterHostProcess Process { get; private set; } = null!;
 
     public async Task InitializeAsync() =>
-        Process = await Sandbox.StartAsync(new DaemonConfig { Limits = "{ max_connections: 2, idle_timeout: 1s, max_frame_size: 64K, shutdown_grace: 2s }" });
+        // idle_timeout 3 s: long enough that the first two connections of the cap test are still open
+        // when the third comes on a loaded CI machine (at 1 s one was closed first, once), short enough
+        // that the test waits for it.
+        Process = await Sandbox.StartAsync(new DaemonConfig { Limits = "{ max_connections: 2, idle_timeout: 3s, max_frame_size: 64K, shutdown_grace: 2s }" });
 
     public async Task DisposeAsync()
     {
@@ -42,7 +45,7 @@ public sealed class DaemonLimitsTests(LimitedDaemonFixture fixture) : IClassFixt
         // Silent for longer than idle_timeout: both are closed, and the cap frees up.
         Assert.Null(await first.TryReadFrameAsync(cancel.Token));
         Assert.Null(await second.TryReadFrameAsync(cancel.Token));
-        Assert.True(await _daemon.WaitForOutputAsync(l => l.Contains("closed after 1 s without a command", StringComparison.Ordinal), Mta.Bound));
+        Assert.True(await _daemon.WaitForOutputAsync(l => l.Contains("closed after 3 s without a command", StringComparison.Ordinal), Mta.Bound));
         Assert.Equal(ReplyCode.Continue, (await Mta.SendMessageAsync(_sandbox.Endpoint)).EndOfMessage!.Code);
     }
 
