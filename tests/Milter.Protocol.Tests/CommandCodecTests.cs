@@ -39,6 +39,26 @@ public sealed class CommandCodecTests
         Assert.Equal(answer.MacroLists!.OrderBy(kv => kv.Key), back.MacroLists!.OrderBy(kv => kv.Key));
     }
 
+    [Fact]
+    public void OPTNEG_answer_writes_every_stage_in_order_and_a_stage_beyond_the_seven_last()
+    {
+        var lists = new Dictionary<MacroStage, string>();
+        foreach (var stage in new uint[] { 9, 6, 5, 4, 3, 2, 1, 0 })
+            lists[(MacroStage)stage] = $"m{stage}";
+        var w = new ArrayBufferWriter<byte>();
+        CommandCodec.WriteOptionNegotiation(w, (byte)'O', new OptionNegotiation(6, ActionFlags.None, ProtocolFlags.None, lists));
+
+        var expected = Bytes.Frame('O', 6u, 0u, 0u, 0u, "m0", 1u, "m1", 2u, "m2", 3u, "m3", 4u, "m4", 5u, "m5", 6u, "m6", 9u, "m9");
+        Assert.Equal(Bytes.ToHex(expected), Bytes.ToHex(w.WrittenSpan));
+
+        lists.Remove((MacroStage)9);
+        lists.Remove(MacroStage.Helo);
+        w.Clear();
+        CommandCodec.WriteOptionNegotiation(w, (byte)'O', new OptionNegotiation(6, ActionFlags.None, ProtocolFlags.None, lists));
+        expected = Bytes.Frame('O', 6u, 0u, 0u, 0u, "m0", 2u, "m2", 3u, "m3", 4u, "m4", 5u, "m5", 6u, "m6");
+        Assert.Equal(Bytes.ToHex(expected), Bytes.ToHex(w.WrittenSpan));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("00000006")]

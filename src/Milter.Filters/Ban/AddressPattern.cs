@@ -64,7 +64,7 @@ public sealed class AddressPattern
         {
             AddressPatternKind.Exact => a.Equals(_text, StringComparison.OrdinalIgnoreCase),
             AddressPatternKind.Glob => _glob!.IsMatch(a),
-            AddressPatternKind.Domain => DomainOf(a) is { } d && d.Equals(_text, StringComparison.OrdinalIgnoreCase),
+            AddressPatternKind.Domain => a.LastIndexOf('@') is var at and >= 0 && a.AsSpan(at + 1).Equals(_text, StringComparison.OrdinalIgnoreCase),
             _ => _regex!.IsMatch(a),
         };
     }
@@ -89,12 +89,6 @@ public sealed class AddressPattern
     }
 
     public override string ToString() => Written;
-
-    private static string? DomainOf(string address)
-    {
-        var at = address.LastIndexOf('@');
-        return at < 0 ? null : address[(at + 1)..];
-    }
 
     private static string Normalize(string address) =>
         Protocol.Commands.AngleBrackets.Strip(address).TrimEnd('.');

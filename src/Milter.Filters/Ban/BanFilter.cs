@@ -87,7 +87,7 @@ public sealed class BanFilter : IMilterFilter
         ArgumentNullException.ThrowIfNull(session);
         if (session.SessionState.TryGet(DeferredDiscardKey, out var deferred))
             return ValueTask.FromResult(deferred);
-        if (session.Sender is { } sender && Has(BanKind.Sender) && First(BanKind.Sender, MailboxSpellings(sender), static (r, spellings) => Matches(r, spellings)) is { } rule)
+        if (session.Sender is { } sender && Has(BanKind.Sender) && First(BanKind.Sender, MailboxSpellings(sender, RecipientAddress.Parse(sender)), static (r, spellings) => Matches(r, spellings)) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
     }
@@ -95,7 +95,7 @@ public sealed class BanFilter : IMilterFilter
     public ValueTask<Verdict> OnRcptAsync(SessionContext session, RecipientContext recipient, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(recipient);
-        if (Has(BanKind.Recipient) && First(BanKind.Recipient, MailboxSpellings(recipient.Address), static (r, spellings) => Matches(r, spellings)) is { } rule)
+        if (Has(BanKind.Recipient) && First(BanKind.Recipient, MailboxSpellings(recipient.Address, recipient.Parsed), static (r, spellings) => Matches(r, spellings)) is { } rule)
             return ValueTask.FromResult(rule.Verdict);
         return default;
     }
@@ -107,23 +107,45 @@ public sealed class BanFilter : IMilterFilter
     /// <c>"former"@</c> and plain <c>former</c> too. A routed address is left as written: it is
     /// nobody's mailbox here.
     /// </summary>
-    private List<string> MailboxSpellings(string written)
+    private List<string> MailboxSpellings(string written, RecipientAddress address)
     {
         var spellings = new List<string>(4) { written };
-        var address = RecipientAddress.Parse(written);
         if (address.IsRouted)
             return spellings;
-        string[] domains = address.Domain is { } domain ? [domain] : [.. _localDomains, ""];
-        foreach (var d in domains)
+        var baseLocal = address.BaseLocalPart;
+        if (address.Domain is { } domain)
         {
-            foreach (var local in (string[])[address.LocalPart, address.BaseLocalPart])
-            {
-                var spelling = d.Length == 0 ? local : $"{local}@{d}";
-                if (!spellings.Contains(spelling, StringComparer.OrdinalIgnoreCase))
-                    spellings.Add(spelling);
-            }
+            AddSpellings(spellings, address.LocalPart, baseLocal, domain);
+            return spellings;
         }
+        foreach (var d in _localDomains)
+            AddSpellings(spellings, address.LocalPart, baseLocal, d);
+        AddSpellings(spellings, address.LocalPart, baseLocal, "");
         return spellings;
+    }
+
+    // local@domain and base@domain (or the bare local parts for ""), each once, the written form included:
+    // most addresses are written as their mailbox, so no new string is made for them.
+    private static void AddSpellings(List<string> spellings, string local, string baseLocal, string domain)
+    {
+        Add(spellings, local, domain);
+        if (!ReferenceEquals(baseLocal, local))
+            Add(spellings, baseLocal, domain);
+
+        static void Add(List<string> spellings, string local, string domain)
+        {
+            foreach (var s in spellings)
+            {
+                if (domain.Length == 0 ? s.Equals(local, StringComparison.OrdinalIgnoreCase) : IsSpelling(s, local, domain))
+                    return;
+            }
+            spellings.Add(domain.Length == 0 ? local : string.Concat(local, "@", domain));
+        }
+
+        static bool IsSpelling(string s, string local, string domain) =>
+            s.Length == local.Length + 1 + domain.Length && s[local.Length] == '@'
+            && s.AsSpan(0, local.Length).Equals(local, StringComparison.OrdinalIgnoreCase)
+            && s.AsSpan(local.Length + 1).Equals(domain, StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool Matches(CompiledRule rule, List<string> spellings)

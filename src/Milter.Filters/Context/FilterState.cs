@@ -8,13 +8,16 @@ namespace Milter.Filters.Context;
 /// </summary>
 public sealed class FilterState
 {
-    private readonly Dictionary<object, object> _values = new(ReferenceEqualityComparer.Instance);
+    // Made at the first value stored: most sessions of a busy server end before any filter keeps state.
+    private Dictionary<object, object>? _values;
+
+    private Dictionary<object, object> Values => _values ??= new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The value stored under <paramref name="key"/>, if any.</summary>
     public bool TryGet<T>(StateKey<T> key, [MaybeNullWhen(false)] out T value) where T : notnull
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_values.TryGetValue(key, out var stored))
+        if (_values is not null && _values.TryGetValue(key, out var stored))
         {
             // Only Set<T> writes, with a key of the same T.
             value = (T)stored;
@@ -31,7 +34,7 @@ public sealed class FilterState
         if (TryGet(key, out var value))
             return value;
         value = create();
-        _values[key] = value;
+        Values[key] = value;
         return value;
     }
 
@@ -42,7 +45,7 @@ public sealed class FilterState
         if (TryGet(key, out var value))
             return value;
         value = create(argument);
-        _values[key] = value;
+        Values[key] = value;
         return value;
     }
 
@@ -50,11 +53,11 @@ public sealed class FilterState
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
-        _values[key] = value;
+        Values[key] = value;
     }
 
-    public bool Contains<T>(StateKey<T> key) where T : notnull => _values.ContainsKey(key);
+    public bool Contains<T>(StateKey<T> key) where T : notnull => _values is not null && _values.ContainsKey(key);
 
     /// <summary>Drops every value (the message ended).</summary>
-    public void Clear() => _values.Clear();
+    public void Clear() => _values?.Clear();
 }

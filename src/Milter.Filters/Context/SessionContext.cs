@@ -73,5 +73,6 @@ public sealed class SessionContext
 
     /// <summary>A short description for log lines: <c>name [addr]</c>.</summary>
     public string ClientDisplay =>
-        ClientAddress is null ? (IsLocalSubmission ? "local" : "unknown") : $"{ClientName ?? ""} [{ClientAddress}]".TrimStart();
+        ClientAddress is null ? (IsLocalSubmission ? "local" : "unknown")
+        : string.IsNullOrEmpty(ClientName) ? $"[{ClientAddress}]" : $"{ClientName} [{ClientAddress}]";
 }

@@ -48,7 +48,7 @@ public sealed class RecipientFilter : IMilterFilter
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(recipient);
-        var address = RecipientAddress.Parse(recipient.Address);
+        var address = recipient.Parsed;
         if (!address.IsLocal(_localDomains))
             return default;
         // Off a thread-pool thread (inline socket completions), an account lookup that may block moves there first.

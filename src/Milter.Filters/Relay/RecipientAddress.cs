@@ -91,8 +91,9 @@ public sealed record RecipientAddress
 
     public override string ToString() => Domain is null ? LocalPart : $"{LocalPart}@{Domain}";
 
+    // Parsed for every recipient by several filters: text that needs no change is returned as it is.
     private static string AsciiLower(string text) =>
-        string.Create(text.Length, text, static (span, source) =>
+        !text.AsSpan().ContainsAnyInRange('A', 'Z') ? text : string.Create(text.Length, text, static (span, source) =>
         {
             for (var i = 0; i < source.Length; i++)
                 span[i] = char.IsAsciiLetterUpper(source[i]) ? (char)(source[i] | 0x20) : source[i];
@@ -125,6 +126,8 @@ public sealed record RecipientAddress
     // "a\"b"  ->  a"b ; user\@x -> user@x ; null when a quote is left open.
     private static string? Unquote(string local)
     {
+        if (!local.AsSpan().ContainsAny('"', '\\'))
+            return local;
         var sb = new StringBuilder(local.Length);
         var quoted = false;
         for (var i = 0; i < local.Length; i++)

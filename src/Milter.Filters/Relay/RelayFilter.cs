@@ -70,7 +70,7 @@ public sealed class RelayFilter : IMilterFilter
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(recipient);
-        if (RecipientAddress.Parse(recipient.Address).IsLocal(_localDomains) || IsAuthenticated(session))
+        if (recipient.Parsed.IsLocal(_localDomains) || IsAuthenticated(session))
             return default;
         if (_submitters is not null && LocalSubmitters.IsOnThisHost(session))
             return LocalSubmissionAsync(_submitters, session, cancellationToken);

@@ -15,12 +15,12 @@ internal static class DecisionFields
 {
     /// <summary>A value as it is written after <c>key=</c>.</summary>
     /// <param name="bracketsNeedQuotes">For the client's name, which comes before <c>[address]</c>.</param>
-    public static string Value(string value, bool bracketsNeedQuotes = false)
-    {
-        if (value.Length > 0 && !value.AsSpan().ContainsAny(Special) && !NeedsEscape(value, bracketsNeedQuotes))
-            return value;
-        return Quoted(value);
-    }
+    public static string Value(string value, bool bracketsNeedQuotes = false) =>
+        IsBare(value, bracketsNeedQuotes) ? value : Quoted(value);
+
+    /// <summary>True when <paramref name="value"/> is written as it is, without quotes.</summary>
+    public static bool IsBare(string value, bool bracketsNeedQuotes = false) =>
+        value.Length > 0 && !value.AsSpan().ContainsAny(Special) && !NeedsEscape(value, bracketsNeedQuotes);
 
     /// <summary>Always quoted: the reply, so it reads as one string even when it holds no space.</summary>
     public static string Quoted(string value)

@@ -25,17 +25,32 @@ internal sealed partial class DecisionLog(ILogger logger) : IDecisionSink
             return;
         Write(logger, level,
             session.QueueId is { } queueId ? DecisionFields.Value(queueId) : "NOQUEUE",
-            verdict.Kind.ToString().ToLowerInvariant(),
+            Name(verdict.Kind),
             DecisionFields.Value(decision.Stage),
             Client(session),
-            session.Sender is null ? "" : " from=" + DecisionFields.Value($"<{session.Sender}>"),
-            decision.Recipient is null ? "" : " to=" + DecisionFields.Value($"<{decision.Recipient}>"),
+            session.Sender is null ? "" : Address(" from=", session.Sender),
+            decision.Recipient is null ? "" : Address(" to=", decision.Recipient),
             session.AuthenticatedUser is null ? "" : " auth=" + DecisionFields.Value(session.AuthenticatedUser),
             DecisionFields.Value(decision.Filter ?? "-"),
             DecisionFields.Value(decision.Rule ?? "-"),
             verdict.Reply is null ? "" : " reply=" + DecisionFields.Quoted(verdict.Reply.ToString()),
             decision.Applied ? "" : " applied=no");
     }
+
+    private static string Name(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Continue => "continue",
+        VerdictKind.Accept => "accept",
+        VerdictKind.Reject => "reject",
+        VerdictKind.Tempfail => "tempfail",
+        VerdictKind.Discard => "discard",
+        VerdictKind.Skip => "skip",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary><c> key=&lt;address&gt;</c>, made in one string when the address needs no quoting (the usual case).</summary>
+    private static string Address(string key, string address) =>
+        DecisionFields.IsBare(address) ? string.Concat(key, "<", address, ">") : key + DecisionFields.Value($"<{address}>");
 
     /// <summary><c>name [address]</c>, <c>[address]</c>, <c>local</c> or <c>unknown</c>; the name quoted when it needs to be.</summary>
     private static string Client(SessionContext session)

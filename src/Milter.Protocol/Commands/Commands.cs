@@ -56,6 +56,6 @@ public static class AngleBrackets
         var s = address.AsSpan().Trim();
         if (s.Length >= 2 && s[0] == '<' && s[^1] == '>')
             s = s[1..^1];
-        return s.ToString();
+        return s.Length == address.Length ? address : s.ToString();
     }
 }

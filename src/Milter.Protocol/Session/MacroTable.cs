@@ -19,10 +19,9 @@ public sealed class MacroTable
     /// <summary>The value of a macro, looked up from the latest stage back, or null when not sent.</summary>
     public string? Get(string name)
     {
-        var key = Normalize(name);
         foreach (var stage in _stages)
         {
-            if (stage is not null && stage.TryGetValue(key, out var v))
+            if (stage is not null && stage.TryGetValue(name, out var v))
                 return v;
         }
         return null;
@@ -36,18 +35,18 @@ public sealed class MacroTable
         var i = IndexOf(stage);
         if (i < 0) return; // a stage letter we do not know: tolerated, ignored
         Count -= _stages[i]?.Count ?? 0;
-        var d = _stages[i] ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        var d = _stages[i] ?? new Dictionary<string, string>(BracelessName.Instance);
         d.Clear();
         if (pairs is List<KeyValuePair<string, string>> list)
         {
             // The session's scratch list: its struct enumerator, no boxing per MACRO packet.
             foreach (var (k, v) in list)
-                d[Normalize(k)] = v;
+                d[k] = v;
         }
         else
         {
             foreach (var (k, v) in pairs)
-                d[Normalize(k)] = v;
+                d[k] = v;
         }
         _stages[i] = d;
         Count += d.Count;
@@ -81,7 +80,7 @@ public sealed class MacroTable
         for (var i = _stages.Length - 1; i >= 0; i--)
         {
             if (_stages[i] is { } d)
-                foreach (var (k, v) in d) result[k] = v;
+                foreach (var (k, v) in d) result[Normalize(k)] = v;
         }
         return result;
     }
@@ -90,4 +89,18 @@ public sealed class MacroTable
 
     private static string Normalize(string name) =>
         name.Length > 2 && name[0] == '{' && name[^1] == '}' ? name[1..^1] : name;
+
+    private static ReadOnlySpan<char> Bare(string name) =>
+        name.Length > 2 && name[0] == '{' && name[^1] == '}' ? name.AsSpan(1, name.Length - 2) : name;
+
+    /// <summary>Names compared without their braces, so neither storing nor looking up makes a new string.</summary>
+    private sealed class BracelessName : IEqualityComparer<string>
+    {
+        public static readonly BracelessName Instance = new();
+
+        public bool Equals(string? x, string? y) =>
+            ReferenceEquals(x, y) || (x is not null && y is not null && Bare(x).SequenceEqual(Bare(y)));
+
+        public int GetHashCode(string obj) => string.GetHashCode(Bare(obj));
+    }
 }

@@ -25,11 +25,24 @@ public class TripletTests
     [InlineData("user123@example.com", "user123@example.com")]
     [InlineData("prvs=notag@example.com", "prvs=notag@example.com")]
     [InlineData("SRS0=broken@forwarder.example", "srs0=broken@forwarder.example")]
+    [InlineData("bounce-\u0663\u0664@lists.example", "bounce-#@lists.example")] // \d is any decimal digit, Arabic-Indic too
+    [InlineData("+alice@example.com", "+alice@example.com")] // a plus first is no +detail
+    [InlineData("alice@mx1.example.com", "alice@mx1.example.com")] // numbers in the domain stay
+    [InlineData("alice@example.com.", "alice@example.com.")]
     public void Sender_is_normalised_to_the_address_that_stays_the_same_across_retries(string written, string key)
     {
         var triplet = Triplet.Create("net:203.0.113.0/24", written, "bob@example.net");
 
         Assert.Equal(key, triplet.Sender);
+    }
+
+    [Fact]
+    public void A_sender_already_in_its_normal_form_is_its_own_key()
+    {
+        const string written = "alice@example.com";
+        var triplet = Triplet.Create("net:203.0.113.0/24", written, "bob@example.net");
+
+        Assert.Same(written, triplet.Sender);
     }
 
     [Fact]

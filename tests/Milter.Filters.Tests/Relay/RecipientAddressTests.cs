@@ -1,3 +1,4 @@
+using Milter.Filters.Context;
 using Milter.Filters.Relay;
 
 namespace Milter.Filters.Tests.Relay;
@@ -54,5 +55,30 @@ public sealed class RecipientAddressTests
         var a = RecipientAddress.Parse(written);
         Assert.Equal((local, baseLocal, detail, domain), (a.LocalPart, a.BaseLocalPart, a.Detail, a.Domain));
         Assert.False(a.IsRouted);
+    }
+
+    [Fact]
+    public void A_plain_address_is_taken_apart_without_copies()
+    {
+        const string written = "bob@example.com";
+        var a = RecipientAddress.Parse(written);
+
+        Assert.Same(written, a.Written);
+        Assert.Equal("example.com", a.Domain);
+        Assert.Same(a.LocalPart, a.BaseLocalPart);
+    }
+
+    [Fact]
+    public void A_recipient_is_parsed_once_for_every_filter_and_again_when_a_copy_changes_it()
+    {
+        var recipient = new RecipientContext("Bob@Example.COM", "esmtp");
+
+        Assert.Same(recipient.Parsed, recipient.Parsed);
+        Assert.Equal("example.com", recipient.Parsed.Domain);
+        var other = recipient with { Address = "alice@remote.example" };
+        Assert.Equal("remote.example", other.Parsed.Domain);
+        Assert.Equal("alice", other.Parsed.LocalPart);
+        Assert.Equal(new RecipientContext("Bob@Example.COM", "esmtp"), recipient); // the parse is no part of the value
+        Assert.NotEqual(recipient, other);
     }
 }

@@ -94,6 +94,7 @@ public sealed class LogScanInjectionTests : IDisposable
         { "SRS0=ab=cd=example.net=s@example.org", "\"x client=[192.0.2.99]\"@example.org" },
         { "\\\"q\\\\\"@example.net", "\"tab\there \u2028 nbsp\u00a0\"@example.org" },
         { "", "a=b\"c=\\d@[192.0.2.99]" },
+        { "s@example.net", "r@example.org" }, // plain: written bare
     };
 
     [Theory]
@@ -122,6 +123,8 @@ public sealed class LogScanInjectionTests : IDisposable
         Assert.Equal(IPAddress.Parse("198.51.100.1"), parsed.Client!.Value.Address);
         Assert.Equal("evil [192.0.2.99] name", parsed.Client.Value.Name);
         Assert.Equal("to:" + recipient.ToLowerInvariant(), parsed.Fingerprint);
+        if (sender == "s@example.net" && recipient == "r@example.org")
+            Assert.Equal("sAS0600a000601: decision=reject stage=rcpt client=\"evil [192.0.2.99] name\" [198.51.100.1] from=<s@example.net> to=<r@example.org> filter=relay rule=relay reply=\"550 5.7.1 Relaying denied\"", line);
     }
 
     [Fact]
