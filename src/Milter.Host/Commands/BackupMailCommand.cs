@@ -18,7 +18,7 @@ public static class BackupMailCommand
         var dest = new Option<string>("--dest") { Description = "Where dated backup folders go.", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
         var keep = new Option<int?>("--keep")
         {
-            Description = "Keep the newest N complete dated folders (and any newer); prune only after a run that copied and verified every mailbox (implies --verify).",
+            Description = "Keep the newest N complete dated folders (and any newer) and each mailbox's newest N verified copies; prune only after a run whose copies all verified (implies --verify).",
             HelpName = "N",
         };
         keep.Validators.Add(r =>
@@ -101,13 +101,12 @@ public static class BackupMailCommand
             WriteVerification(output, done, problems);
         if (report.Pruned.Count > 0)
             output.WriteLine($"Removed old backups: {string.Join(", ", report.Pruned)}.");
-        if (pruning && !report.Complete)
-        {
-            var skipped = report.Mailboxes.Count(m => m.Entry is null);
-            output.WriteLine(report.Mailboxes.Count == 0 ? "Not pruning: no mailbox found in the spool."
-                : skipped > 0 ? $"Not pruning: this run is incomplete ({skipped} mailbox(es) skipped)."
-                : "Not pruning: this run is incomplete (verify found problems).");
-        }
+        foreach (var (folder, mailboxes) in report.KeptFor)
+            output.WriteLine($"Kept {folder} for the newest copies of {string.Join(", ", mailboxes)} (skipped by this run).");
+        if (pruning && report.Mailboxes.Count == 0)
+            output.WriteLine("Not pruning: no mailbox found in the spool.");
+        else if (pruning && report.VerifyProblems is not { Count: 0 })
+            output.WriteLine("Not pruning: verify found problems.");
     }
 
     private static void WriteVerification(TextWriter output, int mailboxes, IReadOnlyList<string> problems)

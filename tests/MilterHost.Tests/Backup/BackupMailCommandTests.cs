@@ -181,25 +181,42 @@ public sealed class BackupMailCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Keep_never_prunes_after_a_run_that_skipped_a_mailbox()
+    public async Task A_mailbox_locked_for_days_keeps_its_last_copy_while_the_other_mailboxes_are_still_pruned()
     {
         var time = new ShiftedClock(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
         using var run = new BackupRun(time);
         run.Mailbox("alice", MboxText.Messages(1, 2));
         var bob = run.Mailbox("bob", MboxText.Messages(1, 3));
-        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);
-        var complete = run.Today;
-        time.Advance(TimeSpan.FromDays(1));
-        File.WriteAllText(bob + ".lock", "4242\n");
+        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);                       // 11-20 complete
+        var bobsLast = run.Today;
+        File.WriteAllText(bob + ".lock", "4242\n");                                    // his client holds it from now on
 
-        var (exit, output, _) = await run.RunAsync("--keep", "1", "--lock-timeout", "1s");
+        var outputs = new List<string>();
+        for (var day = 0; day < 3; day++)                                                // 11-21, 11-22, 11-23
+        {
+            time.Advance(TimeSpan.FromDays(1));
+            var (exit, output, _) = await run.RunAsync("--keep", "1", "--lock-timeout", "1s");
+            Assert.Equal(1, exit);
+            outputs.Add(output);
+        }
 
-        Assert.Equal(1, exit);
-        Assert.DoesNotContain("Removed", output);
-        Assert.Contains("Not pruning: this run is incomplete (1 mailbox(es) skipped).", output);
-        Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(run.BackupOf("bob", complete)));
-        Assert.True(ManifestSaysComplete(run, complete));
+        Assert.All(outputs, o => Assert.Contains($"Kept {bobsLast} for the newest copies of bob (skipped by this run).", o));
+        Assert.DoesNotContain("Removed", outputs[0]);
+        Assert.Contains("Removed old backups: 2026-11-21.", outputs[1]);
+        Assert.Contains("Removed old backups: 2026-11-22.", outputs[2]);
+        Assert.Equal([bobsLast, run.Today], Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).Order().ToArray());
+        Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(run.BackupOf("bob", bobsLast)));
+        Assert.Equal(MboxText.Messages(1, 2), MboxText.Gunzip(run.BackupOf("alice", run.Today)));
+        Assert.True(ManifestSaysComplete(run, bobsLast));
         Assert.False(ManifestSaysComplete(run, run.Today));
+
+        // Once bob's lock is gone, his new copy makes the old folder one too many.
+        File.Delete(bob + ".lock");
+        time.Advance(TimeSpan.FromDays(1));
+        var (lastExit, last, _) = await run.RunAsync("--keep", "1");
+        Assert.Equal(0, lastExit);
+        Assert.Contains($"Removed old backups: {bobsLast}, 2026-11-23.", last);
+        Assert.Equal([run.Today], Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).ToArray());
     }
 
     [Fact]

@@ -15,13 +15,17 @@ public sealed record FileOwnership(uint Owner, uint Group, ushort Permissions);
 /// <summary>
 /// <c>manifest.json</c> of a dated backup folder:
 /// <c>{"version":1,"created":"...","spool":"/var/mail","complete":true,"mailboxes":[{"user","file","messages","bytes","sha256","copied","uid","gid","mode"}]}</c>,
-/// sha256 in lower-case hex of the uncompressed mbox, mode in octal. <c>complete</c> is written true only as
-/// the last step of a run that copied and verified every mailbox of the spool; a folder without it is
-/// never counted by <c>--keep</c>.
+/// sha256 in lower-case hex of the uncompressed mbox, mode in octal. <c>verified</c> is written true only
+/// as the last step of a run that read back every copy listed and found each as the manifest says, and
+/// <c>complete</c> only when that run also copied every mailbox of the spool. <c>--keep</c> counts only
+/// complete folders, and counts a copy towards its mailbox's newest N only from a verified folder.
 /// </summary>
 public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadOnlyList<ManifestEntry> Mailboxes)
 {
     public bool Complete { get; init; }
+
+    /// <summary>Every copy listed was read back and matched (true for every complete folder, older ones included).</summary>
+    public bool Verified { get; init; }
 
     public const string FileName = "manifest.json";
 
@@ -43,21 +47,28 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
         }).ToArray();
         return new BackupManifest(root.GetProperty("created").GetDateTimeOffset(), root.GetProperty("spool").GetString()!, entries)
         {
-            Complete = root.TryGetProperty("complete", out var complete) && complete.ValueKind == JsonValueKind.True,
+            Complete = IsTrue(root, "complete"),
+            // Manifests written before "verified" existed were complete only once verified.
+            Verified = IsTrue(root, "verified") || IsTrue(root, "complete"),
         };
+
+        static bool IsTrue(JsonElement root, string name) => root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
     }
 
     /// <summary>True when the folder's manifest exists, can be read and says the run was complete.</summary>
-    public static bool IsComplete(string folder)
+    public static bool IsComplete(string folder) => TryRead(folder)?.Complete ?? false;
+
+    /// <summary>The folder's manifest, or null when it is missing or cannot be read.</summary>
+    public static BackupManifest? TryRead(string folder)
     {
         try
         {
-            return Read(folder).Complete;
+            return Read(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException
             or InvalidOperationException or FormatException or ArgumentException or OverflowException)
         {
-            return false;
+            return null;
         }
     }
 
@@ -88,6 +99,7 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
             json.WriteString("created", Created);
             json.WriteString("spool", Spool);
             json.WriteBoolean("complete", Complete);
+            json.WriteBoolean("verified", Verified);
             json.WriteStartArray("mailboxes");
             foreach (var entry in Mailboxes)
             {

@@ -14,11 +14,14 @@ public sealed record BackupReport
     /// <summary>Spool entries that are not regular files (FIFO, device, symlink, folder), each with what it is; never opened.</summary>
     public IReadOnlyList<string> Ignored { get; init; } = [];
 
-    /// <summary>Every mailbox copied and verified: the manifest says complete, and <c>--keep</c> may prune.</summary>
+    /// <summary>Every mailbox copied and verified: the manifest says complete.</summary>
     public bool Complete { get; init; }
 
     /// <summary>Dated folders removed by <c>--keep</c>.</summary>
     public IReadOnlyList<string> Pruned { get; init; } = [];
+
+    /// <summary>For the mailboxes this run skipped, the folders <c>--keep</c> kept for their newest copies.</summary>
+    public IReadOnlyList<(string Folder, IReadOnlyList<string> Mailboxes)> KeptFor { get; init; } = [];
 
     /// <summary>Problems <c>--verify</c> found; null when not asked.</summary>
     public IReadOnlyList<string>? VerifyProblems { get; init; }

@@ -2,34 +2,79 @@ using System.Globalization;
 
 namespace MilterHost.Tools.Backup;
 
+/// <summary>What <c>--keep</c> removed, and the older folders it kept only for some mailboxes.</summary>
+/// <param name="Removed">The names of the folders removed, oldest first.</param>
+/// <param name="KeptFor">For the mailboxes this run skipped: the folders holding their newest N verified
+/// copies, which are kept, oldest first.</param>
+public sealed record PruneResult(IReadOnlyList<string> Removed, IReadOnlyList<(string Folder, IReadOnlyList<string> Mailboxes)> KeptFor);
+
 /// <summary>
-/// <c>--keep N</c>: keeps the newest N complete dated folders (<c>YYYY-MM-DD</c> whose manifest says
-/// <c>complete</c>) and every folder newer than the oldest of them; older dated folders go, complete or
-/// not. An incomplete folder is never counted towards N, so it never causes a complete one to be
-/// removed; with fewer than N complete folders nothing is removed. Nothing but dated folders is touched.
+/// <c>--keep N</c>, after a run that read back every copy it made (<c>verified</c>). A dated folder
+/// (<c>YYYY-MM-DD</c>) is kept when any of these holds:
+/// <list type="bullet">
+/// <item>it is one of the newest N complete folders;</item>
+/// <item>it holds one of the newest N verified copies of a mailbox that is in the spool now. A mailbox
+/// that could not be copied for weeks (its user's client holds the lock) keeps its last copies, while
+/// every other mailbox's older folders still go: one locked mailbox cannot stop the pruning and fill
+/// the disk;</item>
+/// <item>its copies were never verified (a run that stopped half-way, or one without <c>--verify</c>) and
+/// it is newer than the oldest folder kept by the two rules above.</item>
+/// </list>
+/// When every run is complete, that is the newest N folders.
+/// Every other dated folder is removed. Nothing but dated folders is touched. A mailbox no longer in the
+/// spool keeps nothing by itself: its copies go with the folders that hold them.
 /// </summary>
 public static class BackupRotation
 {
     public const string DateFormat = "yyyy-MM-dd";
 
-    /// <summary>The names of the folders removed, oldest first.</summary>
-    public static IReadOnlyList<string> Prune(string destination, int keep)
+    /// <param name="destination">The folder holding the dated folders.</param>
+    /// <param name="keep">N.</param>
+    /// <param name="mailboxes">The mailboxes in the spool now (copied by this run or not).</param>
+    public static PruneResult Prune(string destination, int keep, IReadOnlyCollection<string> mailboxes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        ArgumentNullException.ThrowIfNull(mailboxes);
         var dated = new DirectoryInfo(destination).EnumerateDirectories()
             .Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0
                 && DateOnly.TryParseExact(d.Name, DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
             .OrderByDescending(d => d.Name, StringComparer.Ordinal)
+            .Select(d => (Folder: d, Manifest: BackupManifest.TryRead(d.FullName)))
             .ToList();
-        var oldestKept = dated.Where(d => BackupManifest.IsComplete(d.FullName)).Skip(keep - 1).FirstOrDefault();
-        if (oldestKept is null)
-            return [];
-        var removed = new List<string>();
-        foreach (var old in dated.Where(d => string.CompareOrdinal(d.Name, oldestKept.Name) < 0).Reverse())
+
+        var kept = dated.Where(d => d.Manifest?.Complete == true).Take(keep).Select(d => d.Folder.Name).ToHashSet(StringComparer.Ordinal);
+
+        // The newest folder is this run's: a mailbox without a copy there was skipped by it.
+        var newest = dated.Count > 0 ? dated[0] : default;
+        var keptFor = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var mailbox in mailboxes.Order(StringComparer.Ordinal))
         {
-            old.Delete(recursive: true);
-            removed.Add(old.Name);
+            var skipped = newest.Manifest?.Mailboxes.Any(e => e.User == mailbox) != true;
+            foreach (var (folder, _) in dated.Where(d => d.Manifest is { Verified: true } m && m.Mailboxes.Any(e => e.User == mailbox)).Take(keep))
+            {
+                kept.Add(folder.Name);
+                if (skipped)
+                {
+                    if (!keptFor.TryGetValue(folder.Name, out var users))
+                        keptFor[folder.Name] = users = [];
+                    users.Add(mailbox);
+                }
+            }
         }
-        return removed;
+
+        if (kept.Count == 0)
+            return new PruneResult([], []);
+        var oldestKept = kept.Min(StringComparer.Ordinal)!;
+        var removed = new List<string>();
+        foreach (var (folder, manifest) in Enumerable.Reverse(dated))
+        {
+            if (kept.Contains(folder.Name))
+                continue;
+            if (manifest is not { Verified: true } && string.CompareOrdinal(folder.Name, oldestKept) > 0)
+                continue;
+            folder.Delete(recursive: true);
+            removed.Add(folder.Name);
+        }
+        return new PruneResult(removed, [.. keptFor.Select(k => (k.Key, (IReadOnlyList<string>)k.Value))]);
     }
 }

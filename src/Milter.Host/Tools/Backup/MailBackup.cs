@@ -43,7 +43,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
         }
 
         IReadOnlyList<string>? problems;
-        bool complete;
+        bool verified, complete;
         try
         {
             var manifest = WriteManifest(folder, options.Spool, results, started);
@@ -51,20 +51,23 @@ public sealed class MailBackup(TimeProvider timeProvider)
             var verify = options.Verify || options.Keep is not null;
             problems = verify ? await BackupVerifier.VerifyAsync(folder, null, cancellationToken) : null;
             // A spool with no mailbox at all is more likely an unmounted file system than a server without
-            // mail: such a run is never complete, so it never prunes the backups that hold the mail.
-            complete = results.Count > 0 && results.All(r => r.Entry is not null) && problems is { Count: 0 };
-            if (complete)
-                (manifest with { Complete = true }).Write(folder);
+            // mail: such a run is never verified nor complete, so it never prunes the backups that hold the mail.
+            verified = results.Count > 0 && problems is { Count: 0 };
+            complete = verified && results.All(r => r.Entry is not null);
+            if (verified)
+                (manifest with { Complete = complete, Verified = true }).Write(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A full disk, most often: copies without a manifest that says so are no backup; nothing is pruned.
             return new BackupReport { Fatal = $"cannot write the manifest in {folder}: {e.Message}", Mailboxes = results };
         }
-        var pruned = complete && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep) : [];
+        // A mailbox skipped by this run keeps the folders of its newest copies (BackupRotation).
+        var pruned = verified && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep, [.. results.Select(r => r.User)]) : null;
         return new BackupReport
         {
-            Folder = folder, Mailboxes = results, Ignored = ignored, Complete = complete, Pruned = pruned, VerifyProblems = problems,
+            Folder = folder, Mailboxes = results, Ignored = ignored, Complete = complete, Pruned = pruned?.Removed ?? [],
+            KeptFor = pruned?.KeptFor ?? [], VerifyProblems = problems,
         };
     }
 
@@ -79,8 +82,8 @@ public sealed class MailBackup(TimeProvider timeProvider)
         try
         {
             var earlier = BackupManifest.Read(folder);
-            if (earlier.Complete)
-                (earlier with { Complete = false }).Write(folder);
+            if (earlier.Complete || earlier.Verified)
+                (earlier with { Complete = false, Verified = false }).Write(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException
             or KeyNotFoundException or InvalidOperationException or FormatException)

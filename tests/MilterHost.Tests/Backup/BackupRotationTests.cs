@@ -1,0 +1,110 @@
+using MilterHost.Tools.Backup;
+
+namespace MilterHost.Tests.Backup;
+
+/// <summary><c>--keep</c>'s rule on folders written as the runs leave them (manifests only: pruning reads nothing else).</summary>
+public sealed class BackupRotationTests : IDisposable
+{
+    private readonly TempDirectory _destination = new();
+
+    public void Dispose() => _destination.Dispose();
+
+    private void Folder(string day, bool complete, bool verified, params string[] mailboxes)
+    {
+        var folder = _destination.Combine(day);
+        Directory.CreateDirectory(folder);
+        var created = DateTimeOffset.Parse(day + "T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        new BackupManifest(created, "/var/mail",
+            [.. mailboxes.Select(m => new ManifestEntry(m, m + ".mbox.gz", 1, 10, new string('0', 64), created))])
+        { Complete = complete, Verified = verified }.Write(folder);
+    }
+
+    private string[] Left() => [.. Directory.GetDirectories(_destination.Path).Select(d => System.IO.Path.GetFileName(d)!).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public void Complete_runs_keep_the_newest_N_folders()
+    {
+        foreach (var day in new[] { "2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23" })
+            Folder(day, complete: true, verified: true, "alice", "bob");
+        Directory.CreateDirectory(_destination.Combine("notes"));
+
+        var result = BackupRotation.Prune(_destination.Path, 2, ["alice", "bob"]);
+
+        Assert.Equal(["2026-11-20", "2026-11-21"], result.Removed);
+        Assert.Empty(result.KeptFor);
+        Assert.Equal(["2026-11-22", "2026-11-23", "notes"], Left());
+    }
+
+    [Fact]
+    public void A_skipped_mailbox_keeps_the_folders_of_its_newest_copies_and_nothing_newer()
+    {
+        Folder("2026-11-19", complete: true, verified: true, "alice", "bob");
+        Folder("2026-11-20", complete: true, verified: true, "alice", "bob");
+        Folder("2026-11-21", complete: false, verified: true, "alice");
+        Folder("2026-11-22", complete: false, verified: true, "alice");
+        Folder("2026-11-23", complete: false, verified: true, "alice");
+
+        var result = BackupRotation.Prune(_destination.Path, 2, ["alice", "bob"]);
+
+        Assert.Equal(["2026-11-21"], result.Removed);
+        Assert.Equal(["2026-11-19", "2026-11-20", "2026-11-22", "2026-11-23"], Left());
+        Assert.Equal([("2026-11-19", (IReadOnlyList<string>)["bob"]), ("2026-11-20", ["bob"])],
+            result.KeptFor.Select(k => (k.Folder, k.Mailboxes)).ToArray(), new KeptForComparer());
+    }
+
+    [Fact]
+    public void A_mailbox_gone_from_the_spool_keeps_nothing_by_itself()
+    {
+        Folder("2026-11-20", complete: true, verified: true, "alice", "carol");
+        Folder("2026-11-21", complete: true, verified: true, "alice");
+        Folder("2026-11-22", complete: true, verified: true, "alice");
+
+        var result = BackupRotation.Prune(_destination.Path, 1, ["alice"]);
+
+        Assert.Equal(["2026-11-20", "2026-11-21"], result.Removed);
+        Assert.Empty(result.KeptFor);
+    }
+
+    [Fact]
+    public void Copies_never_verified_count_for_nobody_and_stay_only_while_newer_than_what_is_kept()
+    {
+        Folder("2026-11-19", complete: false, verified: false, "alice", "bob"); // older than everything kept: goes
+        Folder("2026-11-20", complete: true, verified: true, "alice", "bob");
+        Folder("2026-11-21", complete: false, verified: false, "alice", "bob"); // a run stopped half-way: stays
+        Folder("2026-11-22", complete: false, verified: true, "alice");
+        Directory.CreateDirectory(_destination.Combine("2026-11-18"));             // no manifest at all: goes
+
+        var result = BackupRotation.Prune(_destination.Path, 1, ["alice", "bob"]);
+
+        Assert.Equal(["2026-11-18", "2026-11-19"], result.Removed);
+        Assert.Equal(["2026-11-20", "2026-11-21", "2026-11-22"], Left());
+    }
+
+    [Fact]
+    public void Nothing_is_removed_while_no_mailbox_has_N_copies()
+    {
+        Folder("2026-11-21", complete: false, verified: true, "alice");
+        Folder("2026-11-22", complete: false, verified: true, "alice", "bob");
+
+        Assert.Empty(BackupRotation.Prune(_destination.Path, 3, ["alice", "bob"]).Removed);
+        Assert.Equal(["2026-11-21", "2026-11-22"], Left());
+    }
+
+    [Fact]
+    public void A_manifest_written_before_verified_existed_counts_as_verified_when_complete()
+    {
+        Folder("2026-11-20", complete: true, verified: true, "alice");
+        var manifest = _destination.Combine("2026-11-20", BackupManifest.FileName);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"verified\": true,", "", StringComparison.Ordinal));
+        Assert.DoesNotContain("verified", File.ReadAllText(manifest), StringComparison.Ordinal);
+
+        Assert.True(BackupManifest.Read(_destination.Combine("2026-11-20")).Verified);
+    }
+
+    private sealed class KeptForComparer : IEqualityComparer<(string, IReadOnlyList<string>)>
+    {
+        public bool Equals((string, IReadOnlyList<string>) x, (string, IReadOnlyList<string>) y) => x.Item1 == y.Item1 && x.Item2.SequenceEqual(y.Item2);
+
+        public int GetHashCode((string, IReadOnlyList<string>) obj) => obj.Item1.GetHashCode(StringComparison.Ordinal);
+    }
+}
