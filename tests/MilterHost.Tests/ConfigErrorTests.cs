@@ -44,6 +44,16 @@ public sealed class ConfigErrorTests : IDisposable
         Assert.Equal([$"{path}:3:3: duplicate key 'delay' (first written at line 2)"], errors);
     }
 
+    [Theory]
+    [InlineData("\"mail google.com\"", "'mail google.com' is not a host name pattern (' ' at 5): letters, digits, '-', '_', '.', '*' and '?'")]
+    [InlineData("\"[192.0.2.1]\"", "'[192.0.2.1]' is not a host name pattern ('[' at 1): letters, digits, '-', '_', '.', '*' and '?'")]
+    [InlineData("\"*.*\"", "'*.*' matches every host name (greylist.only_suspicious greylists only suspicious-looking clients)")]
+    public void Skip_client_names_takes_host_name_patterns_only(string pattern, string message)
+    {
+        var errors = _dir.Errors($"greylist:\n  skip:\n    client_names: [{pattern}]\n", out var path);
+        Assert.Equal([$"{path}:3:20: greylist.skip.client_names#1: {message}"], errors);
+    }
+
     [Fact]
     public void Yes_is_not_a_boolean()
     {

@@ -53,6 +53,7 @@ public sealed class ConfigLoadTests : IDisposable
             clients: [192.0.2.0/24]
             senders: ["*@partner.example"]
             recipients: [abuse@example.com]
+            client_names: ["*.Google.com", "mx?.partner.example."]
             authenticated: false
           per_message: false
           spf_pools: false
@@ -136,6 +137,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal([IPNetwork.Parse("192.0.2.0/24")], g.Skip.Clients);
         Assert.Equal(["*@partner.example"], g.Skip.Senders);
         Assert.Equal(["abuse@example.com"], g.Skip.Recipients);
+        Assert.Equal(["*.google.com", "mx?.partner.example"], g.Skip.ClientNames);
         Assert.False(g.Skip.Authenticated);
         Assert.False(g.PerMessage);
         Assert.False(g.SpfPools);
@@ -147,9 +149,9 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal(["127.0.0.53:5354", "::1"], o.Dns.Servers);
         Assert.Equal(TimeSpan.FromMilliseconds(300), o.Dns.Timeout);
         Assert.Equal(2, o.DnsLists.Count);
-        Assert.Equal(("list.dnswl.example", DnsListAction.SkipGreylist, "dns_lists#1 (line 52)"), (o.DnsLists[0].Zone, o.DnsLists[0].Action, o.DnsLists[0].Id));
+        Assert.Equal(("list.dnswl.example", DnsListAction.SkipGreylist, "dns_lists#1 (line 53)"), (o.DnsLists[0].Zone, o.DnsLists[0].Action, o.DnsLists[0].Id));
         Assert.Empty(o.DnsLists[0].Codes);
-        Assert.Equal(("bl.example", DnsListAction.Tempfail, "dns_lists#2 (line 53)"), (o.DnsLists[1].Zone, o.DnsLists[1].Action, o.DnsLists[1].Id));
+        Assert.Equal(("bl.example", DnsListAction.Tempfail, "dns_lists#2 (line 54)"), (o.DnsLists[1].Zone, o.DnsLists[1].Action, o.DnsLists[1].Id));
         Assert.Equal(["127.0.0.2-127.0.0.11", "127.0.0.20"], o.DnsLists[1].Codes);
         Assert.Equal(new StatusOptions { Listen = "127.0.0.1:9025", Token = "s3cret" }, o.Status);
         Assert.Equal(new LogScanSettings { Threshold = 3, Since = TimeSpan.FromDays(2), BanFor = TimeSpan.FromDays(30) }, o.LogScan);
@@ -163,7 +165,7 @@ public sealed class ConfigLoadTests : IDisposable
         Assert.Equal(new ConfigPosition(35, 3), result.Config.Positions["greylist.delay"]);
         Assert.Equal(new ConfigPosition(30, 5), result.Config.Positions["ban#5"]);
         Assert.Equal(new ConfigPosition(24, 5), result.Config.Positions["ban#1.reply"]);
-        Assert.Equal($"{path}:54:1", result.Config.Describe("status"));
+        Assert.Equal($"{path}:55:1", result.Config.Describe("status"));
         Assert.Equal(path, result.Config.Describe("listen.nowhere"));
     }
 

@@ -159,6 +159,12 @@ public sealed record GreylistSkipOptions
     /// <summary>Address patterns as for ban rules (exact, glob, <c>@domain</c>, <c>/regex/</c>).</summary>
     public IReadOnlyList<string> Senders { get; init; } = [];
     public IReadOnlyList<string> Recipients { get; init; } = [];
+    /// <summary>
+    /// Host-name globs (<c>*.google.com</c>, lowercase) matched against the client's forward-confirmed
+    /// reverse DNS, looked up by milterhost itself: a PTR name alone is whatever the address's owner
+    /// wrote, so it never counts.
+    /// </summary>
+    public IReadOnlyList<string> ClientNames { get; init; } = [];
     public bool Authenticated { get; init; } = true;
 }
 

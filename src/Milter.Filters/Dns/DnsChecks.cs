@@ -62,7 +62,8 @@ public sealed class DnsChecks
 
     public bool ChecksSpf => (_greylist.Enabled && _greylist.SpfPools) || _spfFilter.IsOn;
 
-    public bool ChecksReverseDns => _greylist.Enabled && _greylist.OnlySuspicious;
+    /// <summary><c>greylist.only_suspicious</c> and <c>greylist.skip.client_names</c> read the client's reverse DNS.</summary>
+    public bool ChecksReverseDns => _greylist.Enabled && (_greylist.OnlySuspicious || _greylist.Skip.ClientNames.Count > 0);
 
     /// <summary>False when the configuration asks DNS nothing at all.</summary>
     public bool IsNeeded => Lists.Count > 0 || ChecksSpf || ChecksReverseDns;
@@ -127,7 +128,7 @@ public sealed class DnsChecks
             ofHelo = domain.Length == 0 && spfDomain is not null;
         }
         return new LookupPlan(IPNetworks.Canonical(client), ofHelo ? "postmaster@" + spfDomain : session.Sender ?? "", session.Helo, spfDomain,
-            greylisted && _greylist.OnlySuspicious, lists) { SpfOfHelo = ofHelo };
+            greylisted && ChecksReverseDns, lists) { SpfOfHelo = ofHelo };
     }
 
     private async Task<DnsFacts> LookUpAsync(LookupPlan plan, string queueId)

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Dns;
@@ -49,6 +50,7 @@ public sealed class GreylistFilter : IMilterFilter
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DnsChecks? _dns;
+    private readonly Glob[] _skipNames;
     private readonly TraceStamp _stamp;
 
     /// <exception cref="FormatException">A <c>greylist.skip</c> pattern does not compile (same syntax as ban rules, <see cref="AddressPattern"/>).</exception>
@@ -75,6 +77,7 @@ public sealed class GreylistFilter : IMilterFilter
         _time = time;
         _logger = logger;
         _dns = dns is { IsNeeded: true } ? dns : null;
+        _skipNames = [.. options.Skip.ClientNames.Select(n => new Glob(n))];
         _stamp = stamp ?? TraceStamp.Local;
         // MAIL only starts the DNS lookups, so the MTA need not wait for that answer. End of message
         // decides what DATA would have where the MTA sends no DATA (milter protocol 2 and 3: sendmail
@@ -134,6 +137,13 @@ public sealed class GreylistFilter : IMilterFilter
             if (facts.DecidingListing is { List.Action: DnsListAction.SkipGreylist } allowed)
             {
                 GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, $"{GreylistRules.DnsAllowList}: {allowed}");
+                return Verdict.Continue;
+            }
+            // A forward-confirmed name the postmaster trusts (a big sender that retries from another
+            // address each time); the PTR name alone is whatever the address's owner wrote.
+            if (_skipNames.Length > 0 && facts.ReverseDns?.ConfirmedName is { } confirmed && Array.Exists(_skipNames, g => g.IsMatch(confirmed)))
+            {
+                GreylistLog.Skipped(_logger, session.QueueId ?? "-", recipient.Address, $"greylist.skip.client_names: {confirmed}");
                 return Verdict.Continue;
             }
             if (_options.OnlySuspicious && facts.ReverseDns?.TrustedName(_options.SuspiciousNames) is { } name)

@@ -74,6 +74,33 @@ internal static class Codecs
         },
         r => r.ToString());
 
+    private static readonly System.Buffers.SearchValues<char> HostNamePatternCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-_.*?");
+
+    /// <summary>
+    /// A host name or a glob over host names (<c>*.google.com</c>), lowercased: letters, digits,
+    /// <c>-</c>, <c>_</c>, <c>.</c> and the wildcards <c>*</c> and <c>?</c>, with at least one letter or
+    /// digit (a pattern of wildcards alone would match every name).
+    /// </summary>
+    public static readonly Codec<string> HostNamePattern = new ScalarCodec<string>("a host name pattern",
+        (Binder b, YScalar s, string path, out string value) =>
+        {
+            value = s.Value.Trim().TrimEnd('.').ToLowerInvariant();
+            var bad = value.AsSpan().IndexOfAnyExcept(HostNamePatternCharacters);
+            if (value.Length == 0 || bad >= 0)
+            {
+                b.Error(s, $"{path}: '{s.Value}' is not a host name pattern{(bad >= 0 ? $" ('{value[bad]}' at {bad + 1})" : "")}: letters, digits, '-', '_', '.', '*' and '?'");
+                return false;
+            }
+            if (!value.AsSpan().ContainsAnyExcept("*?.-_"))
+            {
+                b.Error(s, $"{path}: '{s.Value}' matches every host name (greylist.only_suspicious greylists only suspicious-looking clients)");
+                return false;
+            }
+            return true;
+        },
+        v => v);
+
     public static readonly Codec<string> AddressPattern = new ScalarCodec<string>("an address pattern",
         (Binder b, YScalar s, string path, out string value) =>
         {

@@ -166,6 +166,7 @@ internal static class ConfigSchema
         .Field("clients", Codecs.Networks, o => o.Clients, (o, v) => o with { Clients = v })
         .Field("senders", new ListCodec<string>(Codecs.AddressPattern, flow: true), o => o.Senders, (o, v) => o with { Senders = v })
         .Field("recipients", new ListCodec<string>(Codecs.AddressPattern, flow: true), o => o.Recipients, (o, v) => o with { Recipients = v })
+        .Field("client_names", new ListCodec<string>(Codecs.HostNamePattern, flow: true), o => o.ClientNames, (o, v) => o with { ClientNames = v })
         .Field("authenticated", Codecs.Bool, o => o.Authenticated, (o, v) => o with { Authenticated = v });
 
     private static readonly Section<GreylistOptions> Greylist = new Section<GreylistOptions>(() => new())

@@ -27,6 +27,10 @@ public abstract class DnsMilterFixture : IAsyncLifetime
 
     public PrivateSendmail Sendmail => _sendmail ?? throw new InvalidOperationException("not initialised");
 
+    /// <summary>One message to bob@example.com from <paramref name="client"/> (a loopback address the DNS data names).</summary>
+    public Task<SwaksResult> SendToBobAsync(string client, string sender) =>
+        Swaks.RunAsync(new SwaksRequest { Port = Sendmail.Port, LocalInterface = client, From = sender, To = ["bob@example.com"] });
+
     public MilterHostProcess Milter => _milter ?? throw new InvalidOperationException("not initialised");
 
     /// <summary>Lines added to the <c>greylist:</c> section.</summary>
@@ -119,4 +123,10 @@ public sealed class SpfRefusingFixture : DnsMilterFixture
 public sealed class OnlySuspiciousFixture : DnsMilterFixture
 {
     protected override string GreylistOptions => "only_suspicious: true";
+}
+
+/// <summary>Greylisting for every client but those whose forward-confirmed name is in <c>greylist.skip.client_names</c>.</summary>
+public sealed class SkipClientNamesFixture : DnsMilterFixture
+{
+    protected override string GreylistOptions => "skip: { client_names: [\"*.static.example\"] }";
 }

@@ -173,6 +173,37 @@ public sealed class DnsPolicyTests : IAsyncLifetime
         Assert.Empty(await TripletClientsAsync());
     }
 
+    [Fact]
+    public async Task A_forward_confirmed_name_in_skip_client_names_passes_at_once_and_others_wait()
+    {
+        _dns.Ptr("192.0.2.5", "mail-yw1-f170.google.com").A("mail-yw1-f170.google.com", "192.0.2.5")
+            .Ptr("192.0.2.6", "mail.google.com.evil.example").A("mail.google.com.evil.example", "192.0.2.6")
+            .Ptr("192.0.2.7", "mx.sender.example").A("mx.sender.example", "192.0.2.7");
+        var chain = Chain(Options(new GreylistOptions { SpfPools = false, Skip = new GreylistSkipOptions { ClientNames = ["*.google.com", "mx?.partner.example"] } }));
+
+        var google = await SendAsync(chain, "192.0.2.5", "alice@gmail.example", "bob@example.com");
+        var lookalike = await SendAsync(chain, "192.0.2.6", "alice@gmail.example", "carol@example.com");
+        var other = await SendAsync(chain, "192.0.2.7", "alice@sender.example", "dave@example.com");
+
+        Assert.Equal("continue", google.Heard("DATA"));
+        Assert.Equal(Deferred120, lookalike.Heard("DATA"));
+        Assert.Equal(Deferred120, other.Heard("DATA"));
+        var triplets = await _stores.Greylist.Admin.ListTripletsAsync(new GreylistQuery(), _clock.GetUtcNow(), default);
+        Assert.Equal(["carol@example.com", "dave@example.com"], triplets.Select(t => t.Triplet.Recipient).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_ptr_name_in_skip_client_names_that_does_not_point_back_is_greylisted()
+    {
+        // Whoever owns 192.0.2.5 can write any PTR record: only a name whose A record agrees counts.
+        _dns.Ptr("192.0.2.5", "mail-yw1-f170.google.com").A("mail-yw1-f170.google.com", "192.0.2.99");
+        var chain = Chain(Options(new GreylistOptions { SpfPools = false, Skip = new GreylistSkipOptions { ClientNames = ["*.google.com"] } }));
+
+        var result = await SendAsync(chain, "192.0.2.5", "alice@gmail.example", "bob@example.com");
+
+        Assert.Equal(Deferred120, result.Heard("DATA"));
+    }
+
     [Theory]
     [InlineData("dyn-192-0-2-5.isp.example", "192.0.2.5")]      // looks dynamic
     [InlineData("ppp5.isp.example", "192.0.2.5")]
