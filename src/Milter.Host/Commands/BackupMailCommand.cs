@@ -18,7 +18,7 @@ public static class BackupMailCommand
         var dest = new Option<string>("--dest") { Description = "Where dated backup folders go.", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
         var keep = new Option<int?>("--keep")
         {
-            Description = "Keep the newest N complete dated folders (and any newer) and each mailbox's newest N verified copies; prune only after a run whose copies all verified (implies --verify).",
+            Description = "Keep the newest N complete dated folders and the folders of each mailbox's newest N verified copies; prune only after a run whose copies all verified (implies --verify).",
             HelpName = "N",
         };
         keep.Validators.Add(r =>
