@@ -13,7 +13,7 @@ public static class GreylistPolicy
     /// <summary>
     /// One attempt of <paramref name="triplet"/>, given its stored entry (null: never seen).
     /// New or expired: a pending entry, deferred for <c>delay</c> (passed at once when the delay is zero).
-    /// Pending and early: deferred for the time left, first-seen kept. Pending after the delay: passed,
+    /// Pending and early: deferred for the time left, first-seen kept (a first sighting after now counts as now). Pending after the delay: passed,
     /// kept <c>pass_lifetime</c>, with how long it waited (<see cref="GreylistResult.Delayed"/>). Passed: passed, lifetime extended from now.
     /// </summary>
     public static GreylistEvaluation Evaluate(Triplet triplet, TripletEntry? entry, DateTimeOffset now, GreylistOptions options)
@@ -30,6 +30,11 @@ public static class GreylistPolicy
         if (entry.State == TripletState.Passed)
             return Pass(entry with { Triplet = triplet, LastSeen = now, Expires = Later(entry.Expires, now + options.PassLifetime) }, firstPass: false);
 
+        // A first sighting after now: the clock was set back since (or another MX host's runs ahead).
+        // It counts as now, as the deferral's write records it (DeferralQueue), so the sender is told
+        // to wait the delay, not the delay plus the step.
+        if (entry.FirstSeen > now)
+            entry = entry with { FirstSeen = now, Expires = now + options.RetryWindow };
         var passAt = entry.FirstSeen + options.Delay;
         if (now < passAt)
             return Defer(entry with { Triplet = triplet, LastSeen = now, Deferrals = entry.Deferrals + 1 }, GreylistRules.Early, passAt - now);

@@ -51,6 +51,19 @@ public class GreylistPolicyTests
     }
 
     [Fact]
+    public void A_first_sighting_after_now_counts_as_now_so_a_clock_set_back_costs_the_delay_not_the_step()
+    {
+        var entry = GreylistPolicy.Evaluate(Key, null, Start.AddHours(2), Options).Entry; // the clock two hours ahead
+
+        var back = GreylistPolicy.Evaluate(Key, entry, Start, Options);                 // and set right
+
+        Assert.Equal((GreylistAction.Defer, GreylistRules.Early, 120L), (back.Result.Action, back.Result.Rule, back.Result.RetrySeconds));
+        Assert.Equal((Start, Start.AddHours(5), 2), (back.Entry.FirstSeen, back.Entry.Expires, back.Entry.Deferrals));
+        var passed = GreylistPolicy.Evaluate(Key, back.Entry, Start.AddSeconds(120), Options);
+        Assert.Equal((GreylistAction.Pass, TimeSpan.FromSeconds(120)), (passed.Result.Action, passed.Result.Delayed));
+    }
+
+    [Fact]
     public void Retry_seconds_are_rounded_up()
     {
         var entry = GreylistPolicy.Evaluate(Key, null, Start, Options).Entry;
