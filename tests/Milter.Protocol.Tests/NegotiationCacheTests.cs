@@ -42,6 +42,20 @@ public sealed class NegotiationCacheTests
         AssertSameAnswer(Negotiator.Negotiate(Sendmail with { Protocol = (ProtocolFlags)0xff }, reloaded), postfix);
     }
 
+    [Fact]
+    public void The_reply_frame_is_encoded_once_with_the_answer()
+    {
+        var cache = new NegotiationCache();
+        var needs = Needs();
+        var answer = cache.Negotiate(Sendmail, needs, out _, out var first);
+        cache.Negotiate(Sendmail with { }, needs, out _, out var second);
+
+        var expected = new System.Buffers.ArrayBufferWriter<byte>();
+        CommandCodec.WriteOptionNegotiation(expected, (byte)'O', answer);
+        Assert.Equal(expected.WrittenSpan.ToArray(), first.ToArray());
+        Assert.True(first.Equals(second)); // the same bytes, not a second encoding
+    }
+
     // OptionNegotiation compares its macro lists by reference; compare what goes on the wire.
     private static void AssertSameAnswer(OptionNegotiation expected, OptionNegotiation actual)
     {

@@ -38,7 +38,7 @@ internal static partial class EnvelopeAddress
         if (at <= 0)
             return s;
         // Most senders have neither: the address is its own key, no new string.
-        if (s.AsSpan(1, at - 1).IndexOf('+') < 0 && !HasDigit(s.AsSpan(0, at)))
+        if (s.AsSpan(1, at - 1).IndexOf('+') < 0 && !Numbers().IsMatch(s.AsSpan(0, at)))
             return s;
         var local = s[..at];
         var plus = local.IndexOf('+');
@@ -49,17 +49,6 @@ internal static partial class EnvelopeAddress
     }
 
     public static string NormalizeRecipient(string address) => Strip(address);
-
-    // What \d matches: any Unicode decimal digit, not only 0-9.
-    private static bool HasDigit(ReadOnlySpan<char> text)
-    {
-        foreach (var c in text)
-        {
-            if (char.IsDigit(c))
-                return true;
-        }
-        return false;
-    }
 
     /// <summary>The domain of a normalised address, or "" (null sender, bare local part).</summary>
     public static string DomainOf(string normalized)

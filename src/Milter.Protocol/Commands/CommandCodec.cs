@@ -44,11 +44,10 @@ public static class CommandCodec
 
     public static void WriteOptionNegotiation(IBufferWriter<byte> output, byte code, OptionNegotiation o)
     {
-        var lists = o.MacroLists;
-        var stages = lists is null ? [] : InStageOrder(lists);
         var length = 1 + 12;
-        foreach (var stage in stages)
-            length += 4 + Encoding.UTF8.GetByteCount(lists![stage]) + 1;
+        if (o.MacroLists is not null)
+            foreach (var (_, names) in o.MacroLists)
+                length += 4 + Encoding.UTF8.GetByteCount(names) + 1;
         var span = output.GetSpan(4 + length);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
         span[4] = code;
@@ -56,33 +55,16 @@ public static class CommandCodec
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[9..], (uint)o.Actions);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[13..], (uint)o.Protocol);
         var at = 17;
-        foreach (var stage in stages)
+        if (o.MacroLists is not null)
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[at..], (uint)stage);
-            at += 4;
-            at += FrameWriter.WriteCString(span[at..], lists![stage]);
+            foreach (var (stage, names) in o.MacroLists.OrderBy(kv => kv.Key))
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[at..], (uint)stage);
+                at += 4;
+                at += FrameWriter.WriteCString(span[at..], names);
+            }
         }
         output.Advance(4 + length);
-    }
-
-    // Every answer to an OPTNEG writes the lists in stage order: the known stages' order is kept once.
-    private static readonly MacroStage[] KnownStages = [.. Enum.GetValues<MacroStage>().Order()];
-
-    /// <summary>The stages in <paramref name="lists"/>, in order; the shared array when all seven are there.</summary>
-    private static MacroStage[] InStageOrder(IReadOnlyDictionary<MacroStage, string> lists)
-    {
-        var present = 0;
-        foreach (var stage in KnownStages)
-            if (lists.ContainsKey(stage)) present++;
-        if (present < lists.Count)
-            return [.. lists.Keys.Order()]; // a stage beyond sendmail's seven
-        if (present == KnownStages.Length)
-            return KnownStages;
-        var stages = new MacroStage[present];
-        var i = 0;
-        foreach (var stage in KnownStages)
-            if (lists.ContainsKey(stage)) stages[i++] = stage;
-        return stages;
     }
 
     /// <summary>Parses a MACRO payload, calling <paramref name="onPair"/> per name/value; returns the stage letter.</summary>

@@ -87,8 +87,7 @@ public sealed class MacroTable
 
     private static int IndexOf(char stage) => LookupOrder.IndexOf(stage);
 
-    private static string Normalize(string name) =>
-        name.Length > 2 && name[0] == '{' && name[^1] == '}' ? name[1..^1] : name;
+    private static string Normalize(string name) => Bare(name) is var bare && bare.Length == name.Length ? name : bare.ToString();
 
     private static ReadOnlySpan<char> Bare(string name) =>
         name.Length > 2 && name[0] == '{' && name[^1] == '}' ? name.AsSpan(1, name.Length - 2) : name;

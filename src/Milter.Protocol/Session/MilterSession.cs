@@ -307,7 +307,8 @@ public sealed class MilterSession
         var offer = WithSpan(payload, 0, static (s, _) => CommandCodec.ParseOptionNegotiation(s));
         var needs = _needs;
         var fresh = true;
-        var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs, out fresh);
+        ReadOnlyMemory<byte> reply = default;
+        var answer = _negotiations is null ? Negotiator.Negotiate(offer, needs) : _negotiations.Negotiate(offer, needs, out fresh, out reply);
         // libmilter refuses such an MTA outright (its F= flag then tempfails or skips the filter for all
         // mail); here the chain goes on without those changes, said once per offer and configuration.
         if (fresh && (needs.Actions & ~answer.Actions & ~ActionFlags.SetSymbolList) is var missing and not ActionFlags.None)
@@ -317,7 +318,11 @@ public sealed class MilterSession
         _context.Protocol = answer.Protocol;
         _state.Negotiated(answer.Protocol);
         ProtocolLog.Negotiated(_logger, _context.ConnectionId, answer.Version, (uint)answer.Actions, (uint)answer.Protocol, (uint)offer.Protocol);
-        CommandCodec.WriteOptionNegotiation(_transport.Output, (byte)ReplyCode.OptionNegotiation, answer);
+        // Encoded once per offer and configuration, with the answer (NegotiationCache).
+        if (reply.IsEmpty)
+            CommandCodec.WriteOptionNegotiation(_transport.Output, (byte)ReplyCode.OptionNegotiation, answer);
+        else
+            _transport.Output.Write(reply.Span);
         await _transport.Output.FlushAsync(ct).ConfigureAwait(false);
     }
 

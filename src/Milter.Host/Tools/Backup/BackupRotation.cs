@@ -41,16 +41,19 @@ public static class BackupRotation
             .OrderByDescending(d => d.Name, StringComparer.Ordinal)
             .Select(d => (Folder: d, Manifest: BackupManifest.TryRead(d.FullName)))
             .ToList();
+        // The mailboxes each verified folder holds a copy of: a spool of thousands, kept for weeks,
+        // is asked about each mailbox in each folder.
+        var copies = dated.Select(d => d.Manifest is { Verified: true } m ? m.Mailboxes.Select(e => e.User).ToHashSet(StringComparer.Ordinal) : []).ToList();
 
         var kept = dated.Where(d => d.Manifest?.Complete == true).Take(keep).Select(d => d.Folder.Name).ToHashSet(StringComparer.Ordinal);
 
-        // The newest folder is this run's: a mailbox without a copy there was skipped by it.
-        var newest = dated.Count > 0 ? dated[0] : default;
+        // The newest folder is this run's (verified, or there is no pruning): a mailbox without a copy
+        // there was skipped by it.
         var keptFor = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes.Order(StringComparer.Ordinal))
         {
-            var skipped = newest.Manifest?.Mailboxes.Any(e => e.User == mailbox) != true;
-            foreach (var (folder, _) in dated.Where(d => d.Manifest is { Verified: true } m && m.Mailboxes.Any(e => e.User == mailbox)).Take(keep))
+            var skipped = copies.Count == 0 || !copies[0].Contains(mailbox);
+            foreach (var folder in dated.Where((_, i) => copies[i].Contains(mailbox)).Take(keep).Select(d => d.Folder))
             {
                 kept.Add(folder.Name);
                 if (skipped)
