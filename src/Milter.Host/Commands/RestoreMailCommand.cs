@@ -14,7 +14,7 @@ public static class RestoreMailCommand
     /// <param name="timeProvider">Times the lock waits.</param>
     public static Command Create(TimeProvider timeProvider)
     {
-        var from = new Option<string>("--from") { Description = "The dated backup folder to restore from (DEST/YYYY-MM-DD).", HelpName = "DIR", Required = true };
+        var from = new Option<string>("--from") { Description = "The dated backup folder to restore from (DEST/YYYY-MM-DD, or DEST/YYYY-MM-DD.HHMMSS for a later run that day).", HelpName = "DIR", Required = true };
         var users = new Option<string[]>("--user") { Description = "Restore only this user's mailbox (repeatable); default: every mailbox of the backup.", HelpName = "U" };
         var spool = new Option<string>("--spool") { Description = "The live mbox spool, one file per user.", HelpName = "DIR", DefaultValueFactory = _ => "/var/mail" };
         var lockTimeout = CommandOptions.Duration("--lock-timeout", TimeSpan.FromSeconds(30),

@@ -89,6 +89,14 @@ internal static unsafe partial class Posix
         return fchmod(fd, permissions) == 0 ? 0 : LibC.errno;
     }
 
+    /// <summary>mkdir(2): 0, or the errno (EEXIST when anything has the name already, a link included).</summary>
+    public static int MakeDirectory(string path, ushort mode)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+            return mkdir(p, mode) == 0 ? 0 : LibC.errno;
+    }
+
     public static int Unlink(string path)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");

@@ -243,10 +243,11 @@ public sealed class BackupMailCommandTests : IDisposable
             Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).Order().ToArray());
 
         // Keeping one: everything older than the newest complete folder goes, incomplete or not.
+        time.Advance(TimeSpan.FromDays(1));
         (exit, output, _) = await run.RunAsync("--keep", "1");
         Assert.Equal(0, exit);
-        Assert.Contains("Removed old backups: 2026-11-20, 2026-11-21, 2026-11-22.", output);
-        Assert.Equal(["2026-11-23"], Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).ToArray());
+        Assert.Contains("Removed old backups: 2026-11-20, 2026-11-21, 2026-11-22, 2026-11-23.", output);
+        Assert.Equal(["2026-11-24"], Directory.GetDirectories(run.Destination).Select(d => Path.GetFileName(d)!).ToArray());
     }
 
     [Fact]
@@ -281,17 +282,39 @@ public sealed class BackupMailCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_second_run_the_same_day_marks_the_folder_incomplete_before_replacing_its_files()
+    public async Task A_second_run_the_same_day_writes_a_folder_of_its_own_and_leaves_the_first_as_it_was()
     {
-        var bob = _run.Mailbox("bob", MboxText.Messages(1, 2));
-        _run.Mailbox("alice", MboxText.Messages(1, 1));
-        Assert.Equal(0, (await _run.RunAsync("--verify")).Exit);
-        Assert.True(ManifestSaysComplete(_run, _run.Today));
-        File.WriteAllText(bob + ".lock", "4242\n");
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 20, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        var bob = run.Mailbox("bob", MboxText.Messages(1, 3));
+        run.Mailbox("alice", MboxText.Messages(1, 1));
+        Assert.Equal(0, (await run.RunAsync("--verify")).Exit);
 
-        Assert.Equal(1, (await _run.RunAsync("--lock-timeout", "1s")).Exit);
+        // Later that day bob's client deletes two messages, and the backup is run again by hand.
+        File.WriteAllText(bob, MboxText.Messages(3, 3));
+        time.Advance(new TimeSpan(8, 0, 5));
+        var (exit, output, _) = await run.RunAsync("--verify");
 
-        Assert.False(ManifestSaysComplete(_run, _run.Today));
+        Assert.Equal(0, exit);
+        Assert.Contains($"to {Path.Combine(run.Destination, "2026-11-20.110005")}.", output);
+        Assert.Equal(MboxText.Messages(1, 3), MboxText.Gunzip(run.BackupOf("bob", "2026-11-20")));
+        Assert.True(ManifestSaysComplete(run, "2026-11-20"));
+        Assert.Equal(MboxText.Messages(3, 3), MboxText.Gunzip(run.BackupOf("bob", "2026-11-20.110005")));
+        Assert.True(ManifestSaysComplete(run, "2026-11-20.110005"));
+
+        // A third run within the same second.
+        Assert.Equal(0, (await run.RunAsync("--verify")).Exit);
+        Assert.True(ManifestSaysComplete(run, "2026-11-20.110005-2"));
+        Assert.True(ManifestSaysComplete(run, "2026-11-20.110005"));
+
+        // The newest folder is the one --verify-only checks and --keep counts from.
+        time.Advance(TimeSpan.FromDays(1));
+        (exit, output, _) = await run.RunAsync("--keep", "1");
+        Assert.Equal(0, exit);
+        Assert.Contains("Removed old backups: 2026-11-20, 2026-11-20.110005, 2026-11-20.110005-2.", output);
+        (exit, output, _) = await run.RunAsync("--verify-only");
+        Assert.Equal(0, exit);
+        Assert.Contains($"Checked {Path.Combine(run.Destination, "2026-11-21")}.", output);
     }
 
     private static bool ManifestSaysComplete(BackupRun run, string day)
@@ -430,22 +453,6 @@ public sealed class BackupMailCommandTests : IDisposable
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"backup-mail: ignored {_run.Spool}/zz", line, StringComparison.Ordinal);
         Assert.Contains("all mailboxes verified", line, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Second_run_the_same_day_keeps_the_entry_of_a_mailbox_it_had_to_skip()
-    {
-        var bob = _run.Mailbox("bob", MboxText.Messages(1, 2));
-        _run.Mailbox("alice", MboxText.Messages(1, 1));
-        await _run.RunAsync();
-        File.WriteAllText(bob + ".lock", "4242\n");
-
-        var (exit, _, _) = await _run.RunAsync("--lock-timeout", "1s", "--verify");
-
-        Assert.Equal(1, exit);
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(_run.Destination, _run.Today, "manifest.json")));
-        Assert.Equal(["alice", "bob"], manifest.RootElement.GetProperty("mailboxes").EnumerateArray().Select(m => m.GetProperty("user").GetString()!).ToArray());
-        Assert.Equal(2, manifest.RootElement.GetProperty("mailboxes")[1].GetProperty("messages").GetInt32());
     }
 
     [Fact]

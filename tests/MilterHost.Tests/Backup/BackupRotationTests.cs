@@ -13,7 +13,7 @@ public sealed class BackupRotationTests : IDisposable
     {
         var folder = _destination.Combine(day);
         Directory.CreateDirectory(folder);
-        var created = DateTimeOffset.Parse(day + "T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var created = DateTimeOffset.Parse(day[..10] + "T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
         new BackupManifest(created, "/var/mail",
             [.. mailboxes.Select(m => new ManifestEntry(m, m + ".mbox.gz", 1, 10, new string('0', 64), created))])
         { Complete = complete, Verified = verified }.Write(folder);
@@ -33,6 +33,49 @@ public sealed class BackupRotationTests : IDisposable
         Assert.Equal(["2026-11-20", "2026-11-21"], result.Removed);
         Assert.Empty(result.KeptFor);
         Assert.Equal(["2026-11-22", "2026-11-23", "notes"], Left());
+    }
+
+    [Theory]
+    [InlineData("2026-11-20", true)]
+    [InlineData("2026-11-20.110005", true)]
+    [InlineData("2026-11-20.110005-2", true)]
+    [InlineData("2026-11-20.110005-9", true)]
+    [InlineData("2026-11-20.110005-1", false)]
+    [InlineData("2026-11-20.110005-10", false)]
+    [InlineData("2026-11-20.1100", false)]
+    [InlineData("2026-11-20.250000", false)]
+    [InlineData("2026-11-20.bak", false)]
+    [InlineData("2026-11-20 copy", false)]
+    [InlineData("2026-13-01", false)]
+    [InlineData("notes", false)]
+    public void Only_the_names_runs_give_their_folders_are_run_folders(string name, bool isRun) =>
+        Assert.Equal(isRun, BackupRotation.IsRunFolder(name));
+
+    [Fact]
+    public void A_later_run_the_same_day_sorts_after_the_earlier_ones_and_before_the_next_day()
+    {
+        var started = new DateTimeOffset(2026, 11, 20, 11, 0, 5, TimeSpan.Zero);
+        var names = BackupRotation.RunFolderNames(started).ToArray();
+
+        Assert.Equal(["2026-11-20", "2026-11-20.110005", "2026-11-20.110005-2"], names[..3]);
+        Assert.Equal("2026-11-20.110005-9", names[^1]);
+        Assert.All(names, n => Assert.True(BackupRotation.IsRunFolder(n)));
+        string[] expected = ["2026-11-20", .. names[1..], "2026-11-20.110006", "2026-11-21"];
+        Assert.Equal(expected, expected.Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void Runs_of_the_same_day_count_as_runs_of_their_own()
+    {
+        Folder("2026-11-20", complete: true, verified: true, "alice");
+        Folder("2026-11-20.110005", complete: true, verified: true, "alice");
+        Folder("2026-11-21", complete: true, verified: true, "alice");
+        Directory.CreateDirectory(_destination.Combine("2026-11-20.bak"));
+
+        var result = BackupRotation.Prune(_destination.Path, 2, ["alice"]);
+
+        Assert.Equal(["2026-11-20"], result.Removed);
+        Assert.Equal(["2026-11-20.110005", "2026-11-20.bak", "2026-11-21"], Left());
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using MilterHost.Native;
+using static Tmds.Linux.LibC;
+
 namespace MilterHost.Tools.Backup;
 
 /// <summary>Backups hold everyone's mail: folders 0700, files 0600, whatever the umask.</summary>
@@ -15,6 +18,27 @@ internal static class BackupFiles
         if (OperatingSystem.IsWindows())
             throw new PlatformNotSupportedException();
         Directory.CreateDirectory(path, PrivateFolder);
+    }
+
+    /// <summary>
+    /// Makes the folder of a run that starts at <paramref name="started"/> in <paramref name="destination"/>,
+    /// under the first name <see cref="BackupRotation.RunFolderNames"/> gives that nothing has yet. The
+    /// folder is new (mkdir, not "create unless there"): a run never writes where an earlier run, or a
+    /// run at the same moment, wrote its copies.
+    /// </summary>
+    /// <exception cref="IOException">The folder could not be made, or every name is taken.</exception>
+    public static string CreateRunFolder(string destination, DateTimeOffset started)
+    {
+        foreach (var name in BackupRotation.RunFolderNames(started))
+        {
+            var path = Path.Combine(destination, name);
+            var errno = Posix.MakeDirectory(path, (ushort)PrivateFolder);
+            if (errno == 0)
+                return path;
+            if (errno != EEXIST)
+                throw new IOException($"cannot create {path}: {Posix.Message(errno)}");
+        }
+        throw new IOException($"cannot create a folder for this run in {destination}: every name for {started:yyyy-MM-dd HH:mm:ss} is taken");
     }
 
     public static FileStream CreatePrivate(string path)

@@ -6,7 +6,7 @@ public sealed record BackupOptions
     /// <summary>The mbox spool: one file per user.</summary>
     public string Spool { get; init; } = "/var/mail";
 
-    /// <summary>Backups go to <c>DEST/YYYY-MM-DD/USER.mbox.gz</c> with a <c>manifest.json</c>.</summary>
+    /// <summary>Backups go to <c>DEST/YYYY-MM-DD/USER.mbox.gz</c> (<c>DEST/YYYY-MM-DD.HHMMSS</c> for a later run the same day) with a <c>manifest.json</c>.</summary>
     public string Destination { get; init; } = "/var/backups/milterhost";
 
     /// <summary>Dated folders to keep, newest first; null: keep all.</summary>

@@ -9,8 +9,9 @@ namespace MilterHost.Tools.Backup;
 public sealed record PruneResult(IReadOnlyList<string> Removed, IReadOnlyList<(string Folder, IReadOnlyList<string> Mailboxes)> KeptFor);
 
 /// <summary>
-/// <c>--keep N</c>, after a run that read back every copy it made (<c>verified</c>). A dated folder
-/// (<c>YYYY-MM-DD</c>) is kept when any of these holds:
+/// The dated folders, one per run (<c>YYYY-MM-DD</c>, and <c>YYYY-MM-DD.HHMMSS</c> for a later run the
+/// same day), and <c>--keep N</c>, after a run that read back every copy it made (<c>verified</c>). A
+/// dated folder is kept when any of these holds:
 /// <list type="bullet">
 /// <item>it is one of the newest N complete folders;</item>
 /// <item>it holds one of the newest N verified copies of a mailbox that is in the spool now. A mailbox
@@ -28,6 +29,46 @@ public static class BackupRotation
 {
     public const string DateFormat = "yyyy-MM-dd";
 
+    // A later run the same day: DATE.HHMMSS, then DATE.HHMMSS-2 ... -9 within the same second.
+    private const string TimeFormat = "HHmmss";
+    private const int SameSecondRuns = 9;
+
+    /// <summary>
+    /// The names a run that starts at <paramref name="started"/> (local time) may take, in the order
+    /// to try: the day, then the day and the time. Compared as plain strings, a later run's name sorts
+    /// after an earlier one's, the same day or not.
+    /// </summary>
+    public static IEnumerable<string> RunFolderNames(DateTimeOffset started)
+    {
+        var day = started.ToString(DateFormat, CultureInfo.InvariantCulture);
+        yield return day;
+        var time = day + "." + started.ToString(TimeFormat, CultureInfo.InvariantCulture);
+        yield return time;
+        for (var n = 2; n <= SameSecondRuns; n++)
+            yield return time + "-" + n.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Whether <paramref name="name"/> is one <see cref="RunFolderNames"/> gives: anything else in the destination is not ours.</summary>
+    public static bool IsRunFolder(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length < DateFormat.Length
+            || !DateOnly.TryParseExact(name.AsSpan(0, DateFormat.Length), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            return false;
+        }
+        var rest = name.AsSpan(DateFormat.Length);
+        if (rest.IsEmpty)
+            return true;
+        if (rest[0] != '.' || rest.Length < 1 + TimeFormat.Length
+            || !TimeOnly.TryParseExact(rest.Slice(1, TimeFormat.Length), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            return false;
+        }
+        rest = rest[(1 + TimeFormat.Length)..];
+        return rest.IsEmpty || (rest.Length == 2 && rest[0] == '-' && rest[1] is >= '2' and <= '9'); // SameSecondRuns
+    }
+
     /// <param name="destination">The folder holding the dated folders.</param>
     /// <param name="keep">N.</param>
     /// <param name="mailboxes">The mailboxes in the spool now (copied by this run or not).</param>
@@ -36,8 +77,7 @@ public static class BackupRotation
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         ArgumentNullException.ThrowIfNull(mailboxes);
         var dated = new DirectoryInfo(destination).EnumerateDirectories()
-            .Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0
-                && DateOnly.TryParseExact(d.Name, DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+            .Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0 && IsRunFolder(d.Name))
             .OrderByDescending(d => d.Name, StringComparer.Ordinal)
             .Select(d => (Folder: d, Manifest: BackupManifest.TryRead(d.FullName)))
             .ToList();

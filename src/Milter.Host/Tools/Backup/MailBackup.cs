@@ -19,18 +19,25 @@ public sealed class MailBackup(TimeProvider timeProvider)
         if (!Directory.Exists(options.Spool))
             return new BackupReport { Fatal = $"spool {options.Spool} does not exist" };
         var started = timeProvider.GetLocalNow();
-        var folder = Path.Combine(options.Destination, started.ToString(BackupRotation.DateFormat, CultureInfo.InvariantCulture));
         try
         {
             BackupFiles.CreateFolder(options.Destination);
-            BackupFiles.CreateFolder(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return new BackupReport { Fatal = $"cannot create {folder}: {e.Message}" };
+            return new BackupReport { Fatal = $"cannot create {options.Destination}: {e.Message}" };
         }
-
-        MarkIncomplete(folder);
+        string folder;
+        try
+        {
+            // A folder of its own, also for a second run the same day: a rerun after mail was lost
+            // must not replace the copies that still hold it.
+            folder = BackupFiles.CreateRunFolder(options.Destination, started);
+        }
+        catch (IOException e)
+        {
+            return new BackupReport { Fatal = e.Message };
+        }
 
         var (mailboxes, ignored) = Scan(options.Spool);
         var results = new List<MailboxResult>();
@@ -69,27 +76,6 @@ public sealed class MailBackup(TimeProvider timeProvider)
             Folder = folder, Mailboxes = results, Ignored = ignored, Complete = complete, Pruned = pruned?.Removed ?? [],
             KeptFor = pruned?.KeptFor ?? [], VerifyProblems = problems,
         };
-    }
-
-    /// <summary>
-    /// A second run the same day replaces files of a folder that may have been complete: its manifest
-    /// stops saying so before the first file is touched, and says so again only if this run is complete.
-    /// </summary>
-    private static void MarkIncomplete(string folder)
-    {
-        if (!File.Exists(Path.Combine(folder, BackupManifest.FileName)))
-            return;
-        try
-        {
-            var earlier = BackupManifest.Read(folder);
-            if (earlier.Complete || earlier.Verified)
-                (earlier with { Complete = false, Verified = false }).Write(folder);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException
-            or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            // An unreadable manifest does not say complete; this run replaces it.
-        }
     }
 
     /// <summary>
@@ -196,29 +182,11 @@ public sealed class MailBackup(TimeProvider timeProvider)
         }
     }
 
-    /// <summary>
-    /// A second run the same day replaces the entries it backed up and keeps the earlier run's entries
-    /// for mailboxes it skipped, so the manifest always describes the files in the folder.
-    /// </summary>
+    /// <summary>The manifest of this run's folder: the copies it made, nothing else.</summary>
     private static BackupManifest WriteManifest(string folder, string spool, List<MailboxResult> results, DateTimeOffset created)
     {
-        var entries = results.Where(r => r.Entry is not null).ToDictionary(r => r.User, r => r.Entry!, StringComparer.Ordinal);
-        if (File.Exists(Path.Combine(folder, BackupManifest.FileName)))
-        {
-            try
-            {
-                foreach (var earlier in BackupManifest.Read(folder).Mailboxes)
-                {
-                    if (!entries.ContainsKey(earlier.User) && File.Exists(Path.Combine(folder, earlier.File)))
-                        entries[earlier.User] = earlier;
-                }
-            }
-            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                // An unreadable earlier manifest is replaced by this run's.
-            }
-        }
-        var manifest = new BackupManifest(created, spool, entries.Values.OrderBy(e => e.User, StringComparer.Ordinal).ToArray());
+        var entries = results.Where(r => r.Entry is not null).Select(r => r.Entry!);
+        var manifest = new BackupManifest(created, spool, entries.OrderBy(e => e.User, StringComparer.Ordinal).ToArray());
         manifest.Write(folder);
         return manifest;
     }

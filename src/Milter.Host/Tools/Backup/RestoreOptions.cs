@@ -3,7 +3,7 @@ namespace MilterHost.Tools.Backup;
 /// <summary>What <c>milterhost restore-mail</c> restores, from where, into which spool.</summary>
 public sealed record RestoreOptions
 {
-    /// <summary>A dated backup folder (<c>DEST/YYYY-MM-DD</c>) with its manifest.</summary>
+    /// <summary>A dated backup folder (<c>DEST/YYYY-MM-DD</c>, or <c>DEST/YYYY-MM-DD.HHMMSS</c> for a later run that day) with its manifest.</summary>
     public required string From { get; init; }
 
     /// <summary>The live mbox spool: one file per user.</summary>
