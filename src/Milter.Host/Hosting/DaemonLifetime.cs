@@ -37,6 +37,9 @@ internal sealed class DaemonLifetime(
             if (_logger.IsEnabled(LogLevel.Debug))
                 HostLog.Runtime(_logger, RuntimeSettings.Describe());
             PolicyGenerations.Notify(notifier, "READY=1\nSTATUS=" + policy.Status());
+            // Start-up is over: what it alone read of the executable need not stay resident.
+            if (Environment.ProcessPath is { } executable && Native.MappedFilePages.Drop(executable) is { } dropped)
+                HostLog.StartupPagesDropped(_logger, dropped / 1024.0);
         }));
         return Task.CompletedTask;
     }

@@ -17,6 +17,11 @@ internal static partial class HostLog
         "memory: no mail for {Quiet} s after a burst; collected: resident {Before:F1} -> {After:F1} MB, managed heap {Heap:F1} MB, paused {Paused:F1} ms")]
     public static partial void QuietCollected(ILogger logger, int quiet, double before, double after, double heap, double paused);
 
+    /// <summary>The executable's start-up pages left the resident set (<see cref="Native.MappedFilePages"/>).</summary>
+    [LoggerMessage(HostEventId.StartupPagesDropped, LogLevel.Debug,
+        "memory: {Megabytes:F1} MB of the executable's pages that start-up read left the resident set (mapped again from the page cache if used)")]
+    public static partial void StartupPagesDropped(ILogger logger, double megabytes);
+
     [LoggerMessage(HostEventId.Reloaded, LogLevel.Information, "configuration reloaded from {ConfigPath} (generation {Generation}); new connections use it")]
     public static partial void Reloaded(ILogger logger, string configPath, int generation);
 
