@@ -125,8 +125,11 @@ public static class BackupMailCommand
     {
         var newest = Directory.Exists(destination)
             ? new DirectoryInfo(destination).EnumerateDirectories()
-                .Where(d => BackupRotation.IsRunFolder(d.Name))
-                .MaxBy(d => d.Name, StringComparer.Ordinal)
+                .Select(d => (Folder: d, Run: BackupRotation.TryParse(d.Name, out var run) ? run : (BackupRotation.RunName?)null))
+                .Where(d => d.Run is not null)
+                .OrderByDescending(d => d.Run!.Value)
+                .Select(d => d.Folder)
+                .FirstOrDefault()
             : null;
         if (newest is null)
         {

@@ -67,11 +67,13 @@ public sealed class BackupMailCommandTests : IDisposable
         var counts = new List<int>();
         while (!writer.HasExited && counts.Count < 200)
         {
-            var (exit, _, error) = await _run.RunAsync("--lock-timeout", "20s");
+            var (exit, output, error) = await _run.RunAsync("--lock-timeout", "20s");
             Assert.True(exit == 0, error);
-            var copy = MboxText.Gunzip(_run.BackupOf("alice"));
+            // Each run its own folder (many within one second here).
+            var folder = BackupRun.FolderOf(output);
+            var copy = MboxText.Gunzip(Path.Combine(folder, "alice.mbox.gz"));
             var count = MboxText.AssertWholeMessages(copy);
-            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(_run.Destination, _run.Today, "manifest.json")));
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "manifest.json")));
             Assert.Equal(count, manifest.RootElement.GetProperty("mailboxes")[0].GetProperty("messages").GetInt32());
             counts.Add(count);
         }

@@ -40,8 +40,11 @@ public sealed class BackupRotationTests : IDisposable
     [InlineData("2026-11-20.110005", true)]
     [InlineData("2026-11-20.110005-2", true)]
     [InlineData("2026-11-20.110005-9", true)]
+    [InlineData("2026-11-20.110005-10", true)]
     [InlineData("2026-11-20.110005-1", false)]
-    [InlineData("2026-11-20.110005-10", false)]
+    [InlineData("2026-11-20.110005-02", false)]
+    [InlineData("2026-11-20.110005-", false)]
+    [InlineData("2026-11-20.110005-+3", false)]
     [InlineData("2026-11-20.1100", false)]
     [InlineData("2026-11-20.250000", false)]
     [InlineData("2026-11-20.bak", false)]
@@ -52,30 +55,33 @@ public sealed class BackupRotationTests : IDisposable
         Assert.Equal(isRun, BackupRotation.IsRunFolder(name));
 
     [Fact]
-    public void A_later_run_the_same_day_sorts_after_the_earlier_ones_and_before_the_next_day()
+    public void A_later_run_the_same_day_comes_after_the_earlier_ones_and_before_the_next_day()
     {
         var started = new DateTimeOffset(2026, 11, 20, 11, 0, 5, TimeSpan.Zero);
-        var names = BackupRotation.RunFolderNames(started).ToArray();
+        var names = BackupRotation.RunFolderNames(started).Take(11).ToArray();
 
         Assert.Equal(["2026-11-20", "2026-11-20.110005", "2026-11-20.110005-2"], names[..3]);
-        Assert.Equal("2026-11-20.110005-9", names[^1]);
-        Assert.All(names, n => Assert.True(BackupRotation.IsRunFolder(n)));
-        string[] expected = ["2026-11-20", .. names[1..], "2026-11-20.110006", "2026-11-21"];
-        Assert.Equal(expected, expected.Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal("2026-11-20.110005-10", names[^1]);
+        string[] expected = ["2026-11-19.235959", "2026-11-20", .. names[1..], "2026-11-20.110006", "2026-11-21"];
+        var runs = expected.Select(n => BackupRotation.TryParse(n, out var run) ? run : throw new InvalidOperationException(n)).ToArray();
+        Assert.Equal(runs, runs.Order().ToArray());
+        Assert.Equal(runs.Length, runs.Distinct().Count());
     }
 
     [Fact]
-    public void Runs_of_the_same_day_count_as_runs_of_their_own()
+    public void Runs_of_the_same_day_count_as_runs_of_their_own_in_the_order_they_ran()
     {
         Folder("2026-11-20", complete: true, verified: true, "alice");
         Folder("2026-11-20.110005", complete: true, verified: true, "alice");
-        Folder("2026-11-21", complete: true, verified: true, "alice");
+        Folder("2026-11-20.110005-2", complete: true, verified: true, "alice");
+        Folder("2026-11-20.110005-10", complete: true, verified: true, "alice");
+        Folder("2026-11-20.110005-11", complete: false, verified: false, "alice"); // stopped half-way: newer than what is kept
         Directory.CreateDirectory(_destination.Combine("2026-11-20.bak"));
 
         var result = BackupRotation.Prune(_destination.Path, 2, ["alice"]);
 
-        Assert.Equal(["2026-11-20"], result.Removed);
-        Assert.Equal(["2026-11-20.110005", "2026-11-20.bak", "2026-11-21"], Left());
+        Assert.Equal(["2026-11-20", "2026-11-20.110005"], result.Removed);
+        Assert.Equal(["2026-11-20.110005-10", "2026-11-20.110005-11", "2026-11-20.110005-2", "2026-11-20.bak"], Left());
     }
 
     [Fact]

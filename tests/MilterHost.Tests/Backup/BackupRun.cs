@@ -33,6 +33,13 @@ internal sealed class BackupRun : IDisposable
 
     public string BackupOf(string user, string? day = null) => Path.Combine(Destination, day ?? Today, user + ".mbox.gz");
 
+    /// <summary>The folder a run wrote, from its "Backed up N of M mailbox(es) to FOLDER." line.</summary>
+    public static string FolderOf(string output)
+    {
+        var line = output.Split('\n').Single(l => l.StartsWith("Backed up ", StringComparison.Ordinal));
+        return line[(line.IndexOf(" to ", StringComparison.Ordinal) + 4)..^1];
+    }
+
     /// <summary><c>backup-mail --spool SPOOL --dest DESTINATION ARGS</c>.</summary>
     public Task<(int Exit, string Output, string Error)> RunAsync(params string[] args) =>
         InvokeAsync(["backup-mail", "--spool", Spool, "--dest", Destination, .. args]);

@@ -29,14 +29,13 @@ public static class BackupRotation
 {
     public const string DateFormat = "yyyy-MM-dd";
 
-    // A later run the same day: DATE.HHMMSS, then DATE.HHMMSS-2 ... -9 within the same second.
+    // A later run the same day: DATE.HHMMSS, then DATE.HHMMSS-2, -3 ... within the same second.
     private const string TimeFormat = "HHmmss";
-    private const int SameSecondRuns = 9;
 
     /// <summary>
     /// The names a run that starts at <paramref name="started"/> (local time) may take, in the order
-    /// to try: the day, then the day and the time. Compared as plain strings, a later run's name sorts
-    /// after an earlier one's, the same day or not.
+    /// to try: the day, then the day and the time, then that with a sequence number, without end (the
+    /// caller takes the first name nothing has yet).
     /// </summary>
     public static IEnumerable<string> RunFolderNames(DateTimeOffset started)
     {
@@ -44,29 +43,60 @@ public static class BackupRotation
         yield return day;
         var time = day + "." + started.ToString(TimeFormat, CultureInfo.InvariantCulture);
         yield return time;
-        for (var n = 2; n <= SameSecondRuns; n++)
+        for (var n = 2; n < int.MaxValue; n++)
             yield return time + "-" + n.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>Whether <paramref name="name"/> is one <see cref="RunFolderNames"/> gives: anything else in the destination is not ours.</summary>
-    public static bool IsRunFolder(string name)
+    public static bool IsRunFolder(string name) => TryParse(name, out _);
+
+    /// <summary>
+    /// A run folder's name as the order of the runs: the day, then the time of a later run that day
+    /// (the day's first run, named by the day alone, has none and comes first), then the sequence
+    /// number within one second. Plain string order would put <c>-10</c> before <c>-2</c>.
+    /// </summary>
+    internal readonly record struct RunName(DateOnly Day, int Second, int Sequence) : IComparable<RunName>
+    {
+        public int CompareTo(RunName other) =>
+            Day != other.Day ? Day.CompareTo(other.Day) : Second != other.Second ? Second.CompareTo(other.Second) : Sequence.CompareTo(other.Sequence);
+    }
+
+    /// <summary>Parses a name <see cref="RunFolderNames"/> gives; false for any other name.</summary>
+    internal static bool TryParse(string name, out RunName run)
     {
         ArgumentNullException.ThrowIfNull(name);
+        run = default;
         if (name.Length < DateFormat.Length
-            || !DateOnly.TryParseExact(name.AsSpan(0, DateFormat.Length), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+            || !DateOnly.TryParseExact(name.AsSpan(0, DateFormat.Length), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
         {
             return false;
         }
         var rest = name.AsSpan(DateFormat.Length);
         if (rest.IsEmpty)
+        {
+            run = new RunName(day, -1, 1);
             return true;
+        }
         if (rest[0] != '.' || rest.Length < 1 + TimeFormat.Length
-            || !TimeOnly.TryParseExact(rest.Slice(1, TimeFormat.Length), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+            || !TimeOnly.TryParseExact(rest.Slice(1, TimeFormat.Length), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var time))
         {
             return false;
         }
+        var second = (int)(time.Ticks / TimeSpan.TicksPerSecond);
         rest = rest[(1 + TimeFormat.Length)..];
-        return rest.IsEmpty || (rest.Length == 2 && rest[0] == '-' && rest[1] is >= '2' and <= '9'); // SameSecondRuns
+        if (rest.IsEmpty)
+        {
+            run = new RunName(day, second, 1);
+            return true;
+        }
+        // "-N": N from 2 on, as written by RunFolderNames (no sign, no leading zero).
+        if (rest.Length < 2 || rest[0] != '-' || rest[1] is < '1' or > '9'
+            || !int.TryParse(rest[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || sequence < 2)
+        {
+            return false;
+        }
+        run = new RunName(day, second, sequence);
+        return true;
     }
 
     /// <param name="destination">The folder holding the dated folders.</param>
@@ -77,9 +107,10 @@ public static class BackupRotation
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         ArgumentNullException.ThrowIfNull(mailboxes);
         var dated = new DirectoryInfo(destination).EnumerateDirectories()
-            .Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0 && IsRunFolder(d.Name))
-            .OrderByDescending(d => d.Name, StringComparer.Ordinal)
-            .Select(d => (Folder: d, Manifest: BackupManifest.TryRead(d.FullName)))
+            .Select(d => (Folder: d, Run: TryParse(d.Name, out var run) ? run : (RunName?)null))
+            .Where(d => (d.Folder.Attributes & FileAttributes.ReparsePoint) == 0 && d.Run is not null)
+            .OrderByDescending(d => d.Run!.Value)
+            .Select(d => (d.Folder, Run: d.Run!.Value, Manifest: BackupManifest.TryRead(d.Folder.FullName)))
             .ToList();
         // The mailboxes each verified folder holds a copy of: a spool of thousands, kept for weeks,
         // is asked about each mailbox in each folder.
@@ -89,7 +120,7 @@ public static class BackupRotation
 
         // The newest folder is this run's (verified, or there is no pruning): a mailbox without a copy
         // there was skipped by it.
-        var keptFor = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        var keptFor = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes.Order(StringComparer.Ordinal))
         {
             var skipped = copies.Count == 0 || !copies[0].Contains(mailbox);
@@ -107,17 +138,20 @@ public static class BackupRotation
 
         if (kept.Count == 0)
             return new PruneResult([], []);
-        var oldestKept = kept.Min(StringComparer.Ordinal)!;
+        var oldestKept = dated.Where(d => kept.Contains(d.Folder.Name)).Min(d => d.Run);
         var removed = new List<string>();
-        foreach (var (folder, manifest) in Enumerable.Reverse(dated))
+        foreach (var (folder, run, manifest) in Enumerable.Reverse(dated))
         {
             if (kept.Contains(folder.Name))
                 continue;
-            if (manifest is not { Verified: true } && string.CompareOrdinal(folder.Name, oldestKept) > 0)
+            if (manifest is not { Verified: true } && run.CompareTo(oldestKept) > 0)
                 continue;
             folder.Delete(recursive: true);
             removed.Add(folder.Name);
         }
-        return new PruneResult(removed, [.. keptFor.Select(k => (k.Key, (IReadOnlyList<string>)k.Value))]);
+        // Oldest first, as the removed folders.
+        IReadOnlyList<(string, IReadOnlyList<string>)> keptForSkipped =
+            [.. Enumerable.Reverse(dated).Where(d => keptFor.ContainsKey(d.Folder.Name)).Select(d => (d.Folder.Name, (IReadOnlyList<string>)keptFor[d.Folder.Name]))];
+        return new PruneResult(removed, keptForSkipped);
     }
 }
