@@ -15,7 +15,7 @@ public static class BackupMailCommand
     public static Command Create(TimeProvider timeProvider)
     {
         var spool = new Option<string>("--spool") { Description = "The mbox spool, one file per user.", HelpName = "DIR", DefaultValueFactory = _ => "/var/mail" };
-        var dest = new Option<string>("--dest") { Description = "Where dated backup folders go: DIR/YYYY-MM-DD, and DIR/YYYY-MM-DD.HHMMSS for a later run the same day (a run never replaces an earlier run's copies).", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
+        var dest = new Option<string>("--dest") { Description = "Where dated backup folders go: DIR/YYYY-MM-DD, and DIR/YYYY-MM-DD.HHMMSS (-2, -3 ... within one second) for a later run the same day; a run never replaces an earlier run's copies.", HelpName = "DIR", DefaultValueFactory = _ => "/var/backups/milterhost" };
         var keep = new Option<int?>("--keep")
         {
             Description = "Keep the newest N complete dated folders and the folders of each mailbox's newest N verified copies; prune only after a run whose copies all verified (implies --verify).",
