@@ -124,12 +124,7 @@ public static class BackupMailCommand
     private static async Task<int> VerifyNewestAsync(string destination, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var newest = Directory.Exists(destination)
-            ? new DirectoryInfo(destination).EnumerateDirectories()
-                .Select(d => (Folder: d, Run: BackupRotation.TryParse(d.Name, out var run) ? run : (BackupRotation.RunName?)null))
-                .Where(d => d.Run is not null)
-                .OrderByDescending(d => d.Run!.Value)
-                .Select(d => d.Folder)
-                .FirstOrDefault()
+            ? BackupRotation.RunFolders(destination).Select(d => d.Folder).FirstOrDefault()
             : null;
         if (newest is null)
         {

@@ -52,7 +52,7 @@ public sealed class BackupRotationTests : IDisposable
     [InlineData("2026-13-01", false)]
     [InlineData("notes", false)]
     public void Only_the_names_runs_give_their_folders_are_run_folders(string name, bool isRun) =>
-        Assert.Equal(isRun, BackupRotation.IsRunFolder(name));
+        Assert.Equal(isRun, BackupRotation.TryParse(name, out _));
 
     [Fact]
     public void A_later_run_the_same_day_comes_after_the_earlier_ones_and_before_the_next_day()

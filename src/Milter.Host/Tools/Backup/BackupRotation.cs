@@ -47,8 +47,16 @@ public static class BackupRotation
             yield return time + "-" + n.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Whether <paramref name="name"/> is one <see cref="RunFolderNames"/> gives: anything else in the destination is not ours.</summary>
-    public static bool IsRunFolder(string name) => TryParse(name, out _);
+    /// <summary>
+    /// The run folders in <paramref name="destination"/>, newest run first: the names
+    /// <see cref="RunFolderNames"/> gives, never a symlink; anything else in the destination is not ours.
+    /// </summary>
+    internal static List<(DirectoryInfo Folder, RunName Run)> RunFolders(string destination) =>
+        [.. new DirectoryInfo(destination).EnumerateDirectories()
+            .Select(d => (Folder: d, Run: TryParse(d.Name, out var run) ? run : (RunName?)null))
+            .Where(d => (d.Folder.Attributes & FileAttributes.ReparsePoint) == 0 && d.Run is not null)
+            .Select(d => (d.Folder, d.Run!.Value))
+            .OrderByDescending(d => d.Value)];
 
     /// <summary>
     /// A run folder's name as the order of the runs: the day, then the time of a later run that day
@@ -106,12 +114,7 @@ public static class BackupRotation
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         ArgumentNullException.ThrowIfNull(mailboxes);
-        var dated = new DirectoryInfo(destination).EnumerateDirectories()
-            .Select(d => (Folder: d, Run: TryParse(d.Name, out var run) ? run : (RunName?)null))
-            .Where(d => (d.Folder.Attributes & FileAttributes.ReparsePoint) == 0 && d.Run is not null)
-            .OrderByDescending(d => d.Run!.Value)
-            .Select(d => (d.Folder, Run: d.Run!.Value, Manifest: BackupManifest.TryRead(d.Folder.FullName)))
-            .ToList();
+        var dated = RunFolders(destination).Select(d => (d.Folder, d.Run, Manifest: BackupManifest.TryRead(d.Folder.FullName))).ToList();
         // The mailboxes each verified folder holds a copy of: a spool of thousands, kept for weeks,
         // is asked about each mailbox in each folder.
         var copies = dated.Select(d => d.Manifest is { Verified: true } m ? m.Mailboxes.Select(e => e.User).ToHashSet(StringComparer.Ordinal) : []).ToList();
