@@ -36,6 +36,9 @@ public sealed class GreylistCheck : IGreylistCheck
     public Task<GreylistResult> CheckAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         CheckCoreAsync(triplet, clientAddress, now, options, record: true, cancellationToken);
 
+    public Task UncountAutoWhitelistPassAsync(Triplet triplet, CancellationToken cancellationToken) =>
+        _database.WriteAsync((session, ct) => GreylistRows.UncountPassAsync(session, triplet.Client, triplet.SenderDomain, ct), cancellationToken, mayRelax: true);
+
     /// <summary>What <see cref="CheckAsync"/> would answer, changing nothing (<c>simulate</c> without <c>--record</c>).</summary>
     public Task<GreylistResult> PreviewAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         CheckCoreAsync(triplet, clientAddress, now, options, record: false, cancellationToken);

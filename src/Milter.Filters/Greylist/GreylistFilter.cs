@@ -170,7 +170,12 @@ public sealed class GreylistFilter : IMilterFilter
         }
 
         if (result.FirstPass && triplet.AddsToAutoWhitelist)
+        {
             session.MessageState.Set(AwlCountedKey, true);
+            // Counted now, inside the first pass's transaction; taken back should DATA defer the message.
+            if (decideAtData)
+                MessageOf(session).Counted = triplet;
+        }
         if (result.Passes && _options.AddHeader)
             MessageOf(session).Passed(result);
         if (decideAtData)
@@ -209,7 +214,7 @@ public sealed class GreylistFilter : IMilterFilter
         {
             held.Decided = true;
             if (Decide(held) is { IsFinal: true } deferred)
-                return ValueTask.FromResult(deferred);
+                return Deferring(session, held, deferred, cancellationToken);
         }
         if (!_options.AddHeader || !HeaderChanges.Granted(modifier))
             return ValueTask.FromResult(Verdict.Continue);
@@ -234,7 +239,36 @@ public sealed class GreylistFilter : IMilterFilter
         if (!session.MessageState.TryGet(HeldKey, out var held))
             return ValueTask.FromResult(Verdict.Continue);
         held.Decided = true;
-        return ValueTask.FromResult(Decide(held));
+        var verdict = Decide(held);
+        return verdict.Kind == VerdictKind.Tempfail ? Deferring(session, held, verdict, cancellationToken) : ValueTask.FromResult(verdict);
+    }
+
+    /// <summary>
+    /// The message's deferral at DATA, after taking back the auto-whitelist pass a recipient's first
+    /// pass counted at RCPT: the message comes back, and counts once then. Were the pass kept, a
+    /// message with one recipient passing and another deferred would count twice (now, and at its
+    /// retry when the other passes for the first time). Should the store fail here, the deferral
+    /// stands and the line says so.
+    /// </summary>
+    private ValueTask<Verdict> Deferring(SessionContext session, HeldMessage held, Verdict deferred, CancellationToken cancellationToken)
+    {
+        if (held.Counted is not { } counted)
+            return ValueTask.FromResult(deferred);
+        held.Counted = null;
+        return TakeBackAsync(session, counted, deferred, cancellationToken);
+    }
+
+    private async ValueTask<Verdict> TakeBackAsync(SessionContext session, Triplet counted, Verdict deferred, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.UncountAutoWhitelistPassAsync(counted, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            GreylistLog.UncountFailed(_logger, session.QueueId ?? "-", counted.ToString(), ex);
+        }
+        return deferred;
     }
 
     /// <summary>The message's one answer: tempfail while a recipient's triplet is deferred.</summary>
@@ -267,6 +301,9 @@ public sealed class GreylistFilter : IMilterFilter
 
         /// <summary>The longest a passing triplet of this message waited.</summary>
         public TimeSpan Delayed { get; private set; }
+
+        /// <summary>The triplet whose first pass counted the message's auto-whitelist pass at RCPT; null once taken back.</summary>
+        public Triplet? Counted { get; set; }
 
         /// <summary>A recipient passed through the auto-whitelist.</summary>
         public bool AutoWhitelisted { get; private set; }

@@ -18,6 +18,10 @@ internal static partial class GreylistLog
     [LoggerMessage(FilterEventId.MisbehaviourNotRecorded, LogLevel.Warning, "A refusal of {Address} could not be counted toward its bypass ban")]
     public static partial void MisbehaviourNotRecorded(ILogger logger, string address, Exception exception);
 
+    [LoggerMessage(FilterEventId.AutoWhitelistUncountFailed, LogLevel.Warning,
+        "{QueueId}: the auto-whitelist pass of {Triplet}, whose message was deferred at DATA, could not be taken back; its retry will count a second one")]
+    public static partial void UncountFailed(ILogger logger, string queueId, string triplet, Exception exception);
+
     [LoggerMessage(FilterEventId.KeyFilterReady, LogLevel.Information, "Greylist key filter ready: {Keys} keys read from the database in {Seconds:F1} s")]
     public static partial void KeyFilterReady(ILogger logger, long keys, double seconds);
 

@@ -53,6 +53,10 @@ internal static class GreylistRows
         CancellationToken cancellationToken) =>
         session.Connection.ExecuteAsync(StoreSql.CountPass, new AwlTouchArgs(client, senderDomain, now, expires, cancellationToken), commandTimeout: session.CommandTimeout);
 
+    /// <summary>Takes back a pass counted for (client, sender domain) (<see cref="StoreSql.UncountPass"/>).</summary>
+    public static Task<int> UncountPassAsync(StoreSession session, string client, string senderDomain, CancellationToken cancellationToken) =>
+        session.Connection.ExecuteAsync(StoreSql.UncountPass, new AwlKeyArgs(client, senderDomain, cancellationToken), commandTimeout: session.CommandTimeout);
+
     /// <summary>Extends a passed triplet's lifetime to <paramref name="expires"/>, used at <paramref name="now"/>.</summary>
     public static Task<int> TouchTripletAsync(StoreSession session, Triplet triplet, long now, long expires, CancellationToken cancellationToken)
     {

@@ -29,6 +29,7 @@ internal static class FilterEventId
     public const int GreylistHeld = 3601;
     public const int GreylistSkipped = 3602;
     public const int MisbehaviourNotRecorded = 3603;
+    public const int AutoWhitelistUncountFailed = 3604;
 
     // 3700-3799: stores.
     public const int SnapshotRefreshFailed = 3700;

@@ -161,6 +161,13 @@ internal static class StoreSql
         "first_seen = CASE WHEN greylist_awl.expires <= excluded.last_seen THEN excluded.first_seen ELSE greylist_awl.first_seen END, " +
         "last_seen = excluded.last_seen, expires = excluded.expires";
 
+    /// <summary>
+    /// Takes back a pass <see cref="CountPass"/> counted for a message that was then deferred at DATA
+    /// (per_message): the message will come back and count then.
+    /// </summary>
+    public const string UncountPass =
+        "UPDATE greylist_awl SET passes = passes - 1 WHERE client = @Client AND sender_domain = @SenderDomain AND passes > 0";
+
     // ---- the greylist's key filter (SQLite only: rowid) ----------------------------------------
 
     /// <summary>Triplet keys in insertion order after a rowid: what the key filter has not seen yet.</summary>

@@ -1,11 +1,14 @@
 using System.Net;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Milter.Filters.Ban;
 using Milter.Filters.Configuration;
 using Milter.Filters.Context;
 using Milter.Filters.Greylist;
+using Milter.Filters.Logging;
 using Milter.Filters.Stores;
 using Milter.Protocol.Negotiation;
 using Milter.Protocol.Replies;
@@ -303,6 +306,52 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_deferred_at_data_after_one_recipient_passed_counts_its_pass_when_it_comes_back_not_twice()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        // r1 waits; then a message to r1 and r2: r1 passes for the first time (counted at RCPT), r2 is new.
+        await SendAsync(filter, Session("news@example.org"), "r1@example.com");
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var both = await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com");
+        AssertDeferred(both.Data, Deferred120, GreylistRules.New);
+        var taken = Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+        Assert.Equal(0, taken.Passes);
+
+        // The message comes back: r1 passed before, r2 passes for the first time; one message, one pass.
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var retry = await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com");
+        Assert.Equal(VerdictKind.Continue, retry.Data.Kind);
+        Assert.Equal(1, Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes);
+    }
+
+    [Fact]
+    public async Task Without_DATA_from_the_MTA_the_deferral_at_end_of_message_takes_the_pass_back_too()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        await SendAsync(filter, Session("news@example.org"), "r1@example.com");
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var session = Session("news@example.org");
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("r1@example.com"), default)).Kind);
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("r2@example.com"), default)).Kind);
+        var end = await filter.OnEndOfMessageAsync(session, new NoChanges(), default);
+        AssertDeferred(end, Deferred120, GreylistRules.New);
+        Assert.Equal(0, Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes);
+    }
+
+    [Fact]
+    public async Task Per_recipient_mode_keeps_the_pass_of_a_recipient_accepted_beside_one_deferred()
+    {
+        // At RCPT each recipient is answered on its own: r1 is accepted and delivered, so its pass stays.
+        var filter = Filter(Options with { AddHeader = false, PerMessage = false });
+        await SendAsync(filter, Session("news@example.org"), "r1@example.com");
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var both = await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com");
+        Assert.Equal(VerdictKind.Continue, both.Rcpt[0].Kind);
+        AssertDeferred(both.Rcpt[1], Deferred120, GreylistRules.New);
+        Assert.Equal(1, Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes);
+    }
+
+    [Fact]
     public void Needs_rcpt_and_data_and_the_auth_macro()
     {
         // Without add_header; GreylistHeaderTests covers what the header adds.
@@ -338,6 +387,31 @@ public sealed class GreylistFilterTests : IAsyncLifetime
 
         Assert.Equal(VerdictKind.Continue, rcpt.Kind);
         Assert.IsType<StoreUnavailableException>(data.InnerException);
+    }
+
+    [Fact]
+    public async Task When_the_pass_cannot_be_taken_back_the_deferral_stands_and_the_line_says_so()
+    {
+        var collector = new FakeLogCollector();
+        var filter = new GreylistFilter(_stores.Greylist.Check, Options with { AddHeader = false }, new RelayOptions().AllowClients, _clock,
+            new FakeLogger<GreylistFilter>(collector));
+        await DeferThenWaitOutTheDelayAsync(filter, Options);
+        var session = Session("alice@example.org");
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default)).Kind);
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("carol@example.com"), default)).Kind);
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+
+        Verdict data;
+        await using (await LockDatabaseAsync())
+            data = await filter.OnDataAsync(session, default);
+
+        AssertDeferred(data, Deferred120, GreylistRules.New);
+        var line = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == FilterEventId.AutoWhitelistUncountFailed);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains("bob@example.com", line.Message, StringComparison.Ordinal);
+        Assert.IsType<StoreUnavailableException>(line.Exception);
+        // The pass stays counted: the retry will count a second one, as the line says.
+        Assert.Equal(1, Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes);
     }
 
     [Fact]
