@@ -169,6 +169,25 @@ public abstract class StoreContract : StoreTestBase
     }
 
     [Fact]
+    public async Task A_pass_taken_back_no_longer_counts_and_the_count_never_goes_below_zero()
+    {
+        var store = (await OpenAsync()).Greylist;
+        for (var i = 1; i <= 5; i++)
+            await PassAsync(store, Mail($"news{i}@example.org", $"user{i}@example.com"));
+        Assert.Equal(5, await ScalarAsync("SELECT passes FROM greylist_awl"));
+
+        await store.Check.UncountAutoWhitelistPassAsync(Mail("news5@example.org", "user5@example.com"), default);
+
+        Assert.Equal(4, await ScalarAsync("SELECT passes FROM greylist_awl"));
+        for (var i = 0; i < 6; i++)
+            await store.Check.UncountAutoWhitelistPassAsync(Mail("news5@example.org", "user5@example.com"), default);
+        Assert.Equal(0, await ScalarAsync("SELECT passes FROM greylist_awl"));
+        // Another sender domain's entry, had it one, is untouched; with none, nothing is written.
+        await store.Check.UncountAutoWhitelistPassAsync(Mail("someone@other.example", "user5@example.com"), default);
+        Assert.Equal(1, await ScalarAsync("SELECT COUNT(*) FROM greylist_awl"));
+    }
+
+    [Fact]
     public async Task Auto_whitelist_entry_expires_when_unused_and_is_extended_when_used()
     {
         var store = (await OpenAsync()).Greylist;
