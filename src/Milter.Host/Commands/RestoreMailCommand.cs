@@ -23,7 +23,7 @@ public static class RestoreMailCommand
         var json = new Option<bool>("--json") { Description = "Write JSON instead of a table." };
 
         var command = new Command("restore-mail",
-            "Append the backed-up messages missing from each live mbox (by Message-ID, else by a hash of the whole message), "
+            "Append the backed-up messages missing from each live mbox (by Message-ID and a hash of the body, else by a hash of the whole message), "
             + "under the locks the MTA and mail clients honour; the live mbox is only appended to (a write that fails is cut back to the last whole message), and only when it belongs to the uid backed up for its user and has no other hard link.")
         {
             from, users, spool, lockTimeout, dryRun, json,

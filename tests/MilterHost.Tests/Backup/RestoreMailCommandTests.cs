@@ -64,6 +64,24 @@ public sealed partial class RestoreMailCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_a_mail_reader_marked_read_is_the_same_message_but_another_message_with_its_id_is_not()
+    {
+        var alice = _run.Mailbox("alice", One + Two);
+        await _run.RunAsync();
+        // The reader added its Status headers to One; Two was lost, and a different message with
+        // Two's Message-ID (a sender that reuses ids) arrived since.
+        var read = One.Replace("Subject: one@example.org\n", "Subject: one@example.org\nStatus: RO\nX-Status: A\n");
+        var sameId = WithId("two@example.org", "spam@example.net", "not the message that was lost");
+        File.WriteAllText(alice, read + sameId);
+
+        var (exit, output, _) = await _run.RestoreAsync();
+
+        Assert.Equal(0, exit);
+        Assert.Equal(read + sameId + Two, File.ReadAllText(alice));
+        Assert.Contains("alice          2           2         1  restored", output);
+    }
+
+    [Fact]
     public async Task Restore_from_the_gzipped_backup_recreates_a_deleted_mailbox_byte_for_byte_with_its_owner_and_mode()
     {
         var alice = _run.Mailbox("alice", One + Two + Three);

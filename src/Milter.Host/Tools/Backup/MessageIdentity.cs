@@ -5,9 +5,13 @@ namespace MilterHost.Tools.Backup;
 
 /// <summary>
 /// What makes two stored messages the same one for <c>restore-mail</c>: the value of the Message-ID
-/// header (unfolded, surrounding white space trimmed, compared exactly) when the message has one;
-/// otherwise the sha256 of the whole message as stored, From_ line included, without the newlines at
-/// its end (the blank line that separates it from the next message is not part of it).
+/// header (unfolded, surrounding white space trimmed, compared exactly) together with the sha256 of
+/// the body, when the message has one; otherwise the sha256 of the whole message as stored, From_
+/// line included. Hashes leave out the newlines at the end (the blank line that separates a message
+/// from the next is not part of it). The body and not the headers: a mail reader adds its
+/// <c>Status:</c> headers to the copy in the spool, and that copy is still the message backed up;
+/// the body too, not the Message-ID alone: two different messages can carry the same id (a sender
+/// that reuses ids, a forged one), and the one lost must not be skipped for the other.
 /// </summary>
 internal static class MessageIdentity
 {
@@ -15,16 +19,25 @@ internal static class MessageIdentity
 
     public static string Of(ReadOnlySpan<byte> message)
     {
-        var id = MessageId(message);
-        return id is not null ? "message-id:" + id : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(message.TrimEnd("\r\n"u8)));
+        var id = MessageId(message, out var body);
+        return id is not null
+            ? "message-id:" + id + " body-sha256:" + Hash(body)
+            : "sha256:" + Hash(message);
     }
 
-    /// <summary>The Message-ID of the header section (after the From_ line, up to the first empty line), or null.</summary>
-    private static string? MessageId(ReadOnlySpan<byte> message)
+    private static string Hash(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes.TrimEnd("\r\n"u8)));
+
+    /// <summary>
+    /// The Message-ID of the header section (after the From_ line, up to the first empty line), or
+    /// null; <paramref name="body"/> is what follows that empty line (empty when there is none).
+    /// </summary>
+    private static string? MessageId(ReadOnlySpan<byte> message, out ReadOnlySpan<byte> body)
     {
         var rest = message;
         var first = true;
         StringBuilder? value = null;
+        // The Message-ID's lines are over (the header after it started): read on to the body.
+        var ended = false;
         while (!rest.IsEmpty)
         {
             var newline = rest.IndexOf((byte)'\n');
@@ -40,18 +53,19 @@ internal static class MessageIdentity
             if (line.IsEmpty)
                 break;
             var continuation = line[0] is (byte)' ' or (byte)'\t';
-            if (value is not null)
+            if (value is not null && !ended)
             {
                 if (continuation)
                 {
                     value.Append(' ').Append(Encoding.UTF8.GetString(line.Trim(" \t"u8)));
                     continue;
                 }
-                break;
+                ended = true;
             }
-            if (!continuation && line.Length >= MessageIdName.Length && Ascii.EqualsIgnoreCase(line[..MessageIdName.Length], MessageIdName))
+            if (value is null && !continuation && line.Length >= MessageIdName.Length && Ascii.EqualsIgnoreCase(line[..MessageIdName.Length], MessageIdName))
                 value = new StringBuilder(Encoding.UTF8.GetString(line[MessageIdName.Length..].Trim(" \t"u8)));
         }
+        body = rest;
         var id = value?.ToString().Trim();
         return string.IsNullOrEmpty(id) ? null : id;
     }
