@@ -459,6 +459,15 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void Sendmails_own_path_written_out_means_what_leaving_it_out_means_with_or_without_the_file()
+    {
+        // check-config prints the default; on a host without sendmail (Postfix) that print must load back.
+        var result = _dir.Load("recipients:\n  sources: [passwd]\n  sendmail_cf: /etc/mail/sendmail.cf\n", out _);
+        Assert.True(result.Success, string.Join('\n', result.Errors));
+        Assert.Equal(Milter.Filters.Recipients.SendmailAliasFiles.DefaultSendmailCf, result.Config.Options.Recipients.SendmailCf);
+    }
+
+    [Fact]
     public void Missing_configuration_file_is_one_error_naming_it()
     {
         var path = Path.Combine(_dir.Path, "absent.yaml");

@@ -1,3 +1,4 @@
+using Milter.Filters.Recipients;
 using MilterHost.Configuration;
 using System.Globalization;
 using System.Net;
@@ -50,6 +51,20 @@ internal static class Codecs
     /// <summary>A file that must exist; relative paths are taken relative to the config file's directory.</summary>
     public static readonly Codec<string> ExistingFile = new ScalarCodec<string>("a file path", (Binder b, YScalar s, string path, out string value) =>
         b.TryExistingFile(s, path, s.Value.Trim(), out value), v => v);
+
+    /// <summary>
+    /// sendmail.cf: a file that exists, or sendmail's own path, which may be absent (a Postfix host):
+    /// written out, as <c>check-config</c> prints the default, it means what leaving it out means.
+    /// </summary>
+    public static readonly Codec<string> SendmailCf = new ScalarCodec<string>("a file path", (Binder b, YScalar s, string path, out string value) =>
+    {
+        if (s.Value.Trim() == SendmailAliasFiles.DefaultSendmailCf)
+        {
+            value = SendmailAliasFiles.DefaultSendmailCf;
+            return true;
+        }
+        return b.TryExistingFile(s, path, s.Value.Trim(), out value);
+    }, v => v);
 
     public static readonly Codec<IPNetwork> Network = new ScalarCodec<IPNetwork>("an IP address or CIDR network",
         (Binder b, YScalar s, string path, out IPNetwork value) =>

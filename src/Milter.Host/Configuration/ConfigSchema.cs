@@ -146,7 +146,7 @@ internal static class ConfigSchema
         .Field("reject_unknown", Codecs.Bool, o => o.RejectUnknown, (o, v) => o with { RejectUnknown = v })
         .Field("action", Codecs.Enum<RecipientAction>(), o => o.Action, (o, v) => o with { Action = v })
         .Field("sources", new ListCodec<string>(RecipientSource, flow: false), o => o.Sources, (o, v) => o with { Sources = v })
-        .Field("sendmail_cf", Codecs.ExistingFile, o => o.SendmailCf, (o, v) => o with { SendmailCf = v })
+        .Field("sendmail_cf", Codecs.SendmailCf, o => o.SendmailCf, (o, v) => o with { SendmailCf = v })
         .Field("addresses", new ListCodec<string>(Codecs.Address, flow: true), o => o.Addresses, (o, v) => o with { Addresses = v });
 
     private static readonly Section<SubnetOptions> Subnet = new Section<SubnetOptions>(() => new(), flow: true)
