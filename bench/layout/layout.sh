@@ -21,11 +21,11 @@
 # longer exist after a code change are skipped by the compiler, and new methods land among the rest:
 # a stale order costs some memory, never correctness. Run it again after large changes.
 #
-# Knobs: ITERATIONS=5  WORK=/tmp/...  OUT=src/MilterHost/milterhost.order
+# Knobs: ITERATIONS=7  WORK=/tmp/...  OUT=src/MilterHost/milterhost.order
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ITERATIONS=${ITERATIONS:-5}
+ITERATIONS=${ITERATIONS:-7}
 WORK=${WORK:-$(mktemp -d /tmp/milterhost-layout.XXXXXX)}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
