@@ -173,7 +173,8 @@ public sealed class GreylistFilter : IMilterFilter
         {
             session.MessageState.Set(AwlCountedKey, true);
             // Counted now, inside the first pass's transaction; taken back should DATA defer the message.
-            if (decideAtData)
+            // A bounce counts nothing, so there is nothing to take back.
+            if (decideAtData && GreylistPolicy.CountsForAutoWhitelist(triplet))
                 MessageOf(session).Counted = triplet;
         }
         if (result.Passes && _options.AddHeader)

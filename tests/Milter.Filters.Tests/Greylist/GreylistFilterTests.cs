@@ -415,6 +415,30 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bounce_deferred_at_data_has_no_pass_to_take_back()
+    {
+        var collector = new FakeLogCollector();
+        var filter = new GreylistFilter(_stores.Greylist.Check, Options with { AddHeader = false }, new RelayOptions().AllowClients, _clock,
+            new FakeLogger<GreylistFilter>(collector));
+        await SendAsync(filter, Session(""), "bob@example.com");
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var session = Session("");
+        await filter.OnRcptAsync(session, new RecipientContext("bob@example.com"), default);
+        await filter.OnRcptAsync(session, new RecipientContext("carol@example.com"), default);
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+
+        Verdict data;
+        await using (await LockDatabaseAsync())
+            data = await filter.OnDataAsync(session, default);
+
+        // No write was tried: a locked database would have made it fail and say so.
+        AssertDeferred(data, Deferred120, GreylistRules.New);
+        Assert.DoesNotContain(collector.GetSnapshot(), r => r.Id.Id == FilterEventId.AutoWhitelistUncountFailed);
+        Assert.Empty(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default));
+    }
+
+    [Fact]
     public async Task Store_failure_in_per_recipient_mode_surfaces_at_rcpt()
     {
         var filter = Filter(Options with { PerMessage = false });
