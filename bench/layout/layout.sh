@@ -17,7 +17,7 @@
 #      (perf, every fault with its address): a fault at a method still outside the ordered block is
 #      a method the first two steps missed; it joins the order, and the next round finds those the
 #      first hid (one fault per 64 KB).
-# Needs perf, python3 and root (perf); takes about 5 minutes per iteration on 2 cores. Names that no
+# Needs perf, python3 and root (perf); takes 4-5 minutes per iteration on 2 cores. Names that no
 # longer exist after a code change are skipped by the compiler, and new methods land among the rest:
 # a stale order costs some memory, never correctness. Run it again after large changes.
 #
