@@ -109,6 +109,27 @@ public sealed class BackupMailCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_mailbox_another_process_holds_by_flock_alone_is_waited_for_too()
+    {
+        var bob = _run.Mailbox("bob", MboxText.Messages(1, 1));
+        using (var holder = await LockingProcess.HoldFlockAsync(bob))
+        {
+            var (exit, output, error) = await _run.RunAsync("--lock-timeout", "1s");
+            await holder.FinishAsync();
+
+            Assert.Equal(1, exit);
+            Assert.Equal($"backup-mail: skipped bob: {bob} locked (flock) by another process for 1s\n", error);
+            Assert.False(File.Exists(_run.BackupOf("bob")));
+        }
+        // Let go, it is backed up, and our own flock went with the copy.
+        var (again, copied, _) = await _run.RunAsync("--lock-timeout", "1s");
+        Assert.Equal(0, again);
+        Assert.Equal(MboxText.Messages(1, 1), MboxText.Gunzip(Path.Combine(BackupRun.FolderOf(copied), "bob.mbox.gz")));
+        using var after = await LockingProcess.HoldFlockAsync(bob);
+        await after.FinishAsync();
+    }
+
+    [Fact]
     public async Task Fresh_dot_lock_of_another_process_is_waited_for_then_left_alone()
     {
         _run.Mailbox("alice", MboxText.Messages(1, 2));

@@ -4,7 +4,7 @@ namespace MilterHost.Tests.Backup;
 
 /// <summary>
 /// Other processes that take a mailbox's locks the way a delivery agent does: the dot-lock with
-/// O_CREAT|O_EXCL, then a classic fcntl write lock (F_SETLKW) on the whole file. perl-base is part of
+/// O_CREAT|O_EXCL, then a classic fcntl write lock (F_SETLKW) on the whole file, or a flock alone. perl-base is part of
 /// every Debian system and its Fcntl module speaks fcntl directly (struct flock packed for 64-bit Linux).
 /// </summary>
 internal sealed class LockingProcess : IDisposable
@@ -48,6 +48,17 @@ internal sealed class LockingProcess : IDisposable
         close($fh);
         """;
 
+    // Holds a flock (BSD lock, perl's builtin: mutt or procmail built to use it) until its standard input closes.
+    private const string FlockHolder = Prelude + """
+        use Fcntl qw(:flock);
+        my ($mbox) = @ARGV;
+        open(my $fh, '>>', $mbox) or die "open: $!";
+        flock($fh, LOCK_EX) or die "flock: $!";
+        print "locked\n";
+        my $ignored = <STDIN>;
+        close($fh);
+        """;
+
     private readonly Process _process;
 
     private LockingProcess(string script, params string[] args)
@@ -71,6 +82,13 @@ internal sealed class LockingProcess : IDisposable
     public static async Task<LockingProcess> HoldWriteLockAsync(string mbox)
     {
         var process = new LockingProcess(Holder, mbox);
+        await process.ExpectAsync("locked");
+        return process;
+    }
+
+    public static async Task<LockingProcess> HoldFlockAsync(string mbox)
+    {
+        var process = new LockingProcess(FlockHolder, mbox);
         await process.ExpectAsync("locked");
         return process;
     }

@@ -21,9 +21,10 @@ internal enum MailboxAccess
 internal readonly record struct MailboxOwner(uint Owner, uint Group, ushort Permissions);
 
 /// <summary>
-/// A mailbox held still: its dot-lock taken, then an fcntl lock on the whole file. Delivery agents
-/// append under an exclusive fcntl write lock, which a read lock excludes (and the other way round);
-/// other readers, which only read, may share a read lock. Dispose releases both.
+/// A mailbox held still: its dot-lock taken, then an fcntl lock and a flock on the whole file. Delivery
+/// agents append under an exclusive fcntl write lock (or flock, for some), which a read lock excludes
+/// (and the other way round); other readers, which only read, may share a read lock. Dispose releases
+/// them all.
 /// </summary>
 internal sealed class MailboxLock : IDisposable
 {
@@ -115,6 +116,17 @@ internal sealed class MailboxLock : IDisposable
         if (fd < 0)
             return null;
         var errno = Posix.TryLock(fd, access == MailboxAccess.Read ? (short)F_RDLCK : (short)F_WRLCK);
+        var kind = "fcntl";
+        if (errno == 0)
+        {
+            // And flock, which Linux keeps apart from fcntl: a mail program that takes only flock
+            // (mutt or procmail built so, Dovecot with mbox_write_locks = flock) would not see the other.
+            errno = Posix.TryFlock(fd, exclusive: access != MailboxAccess.Read);
+            kind = "flock";
+            // A file system without flock (EINVAL, ENOLCK): the fcntl lock and the dot-lock still hold it.
+            if (errno == EINVAL || errno == ENOLCK)
+                errno = 0;
+        }
         if (errno == 0)
         {
             // Re-read the size: a writer may have appended between open and lock.
@@ -122,8 +134,8 @@ internal sealed class MailboxLock : IDisposable
             return new MailboxLock(dotLock, fd, status, created, time, staleAfter);
         }
         Posix.Close(fd);
-        if (errno == EAGAIN || errno == EACCES)
-            busy = $"{mailbox} locked (fcntl) by another process";
+        if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
+            busy = $"{mailbox} locked ({kind}) by another process";
         else
             failure = $"cannot lock {mailbox}: {Posix.Message(errno)}";
         return null;
@@ -198,7 +210,7 @@ internal sealed class MailboxLock : IDisposable
     {
         if (Descriptor < 0)
             return;
-        // Closing the descriptor drops the fcntl lock; the dot-lock goes after it, as it was taken first.
+        // Closing the descriptor drops the fcntl lock and the flock; the dot-lock goes after them, as it was taken first.
         _refresh.Dispose();
         Posix.Close(Descriptor);
         Descriptor = -1;
