@@ -58,12 +58,13 @@ internal static class Codecs
     /// </summary>
     public static readonly Codec<string> SendmailCf = new ScalarCodec<string>("a file path", (Binder b, YScalar s, string path, out string value) =>
     {
-        if (s.Value.Trim() == SendmailAliasFiles.DefaultSendmailCf)
+        var written = s.Value.Trim();
+        if (written == SendmailAliasFiles.DefaultSendmailCf)
         {
-            value = SendmailAliasFiles.DefaultSendmailCf;
+            value = written;
             return true;
         }
-        return b.TryExistingFile(s, path, s.Value.Trim(), out value);
+        return b.TryExistingFile(s, path, written, out value);
     }, v => v);
 
     public static readonly Codec<IPNetwork> Network = new ScalarCodec<IPNetwork>("an IP address or CIDR network",

@@ -174,6 +174,16 @@ internal static unsafe partial class Posix
         return fcntl(fd, F_SETLK, &request) == 0 ? 0 : LibC.errno;
     }
 
+    private const int LockShared = 1, LockExclusive = 2, LockNonBlocking = 4;
+
+    /// <summary>
+    /// A BSD whole-file lock (flock(2)), shared or exclusive, without waiting: on Linux it is
+    /// independent of the fcntl lock above, and some mail programs take only this one. Returns 0, or
+    /// EAGAIN (EWOULDBLOCK) while another holds a conflicting one, or another errno.
+    /// </summary>
+    public static int TryFlock(int fd, bool exclusive) =>
+        FlockCall(fd, (exclusive ? LockExclusive : LockShared) | LockNonBlocking) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+
     private static Status ToStatus(in stat buffer) => new(
         new FileId((ulong)buffer.st_dev, (ulong)buffer.st_ino),
         buffer.st_size,

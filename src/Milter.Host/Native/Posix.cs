@@ -27,16 +27,6 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int FlockCall(int fd, int operation);
 
-    private const int LockShared = 1, LockExclusive = 2, LockNonBlocking = 4;
-
-    /// <summary>
-    /// A BSD whole-file lock (flock(2)), shared or exclusive, without waiting: on Linux it is
-    /// independent of the fcntl lock, and some mail programs take only this one. Returns 0, or
-    /// EWOULDBLOCK while another holds a conflicting one, or another errno.
-    /// </summary>
-    public static int TryFlock(int fd, bool exclusive) =>
-        FlockCall(fd, (exclusive ? LockExclusive : LockShared) | LockNonBlocking) == 0 ? 0 : Marshal.GetLastPInvokeError();
-
     /// <summary>
     /// Sets the group id the calling thread creates files with (Linux: per thread, unlike setgid) and
     /// returns the previous one; the kernel refuses silently, so read it back to know.

@@ -38,22 +38,13 @@ internal sealed class LockingProcess : IDisposable
         print "done\n";
         """;
 
-    // Holds the fcntl write lock (no dot-lock) until its standard input closes.
+    // Holds the fcntl write lock, or with "flock" a flock alone (mutt or procmail built to use it), no
+    // dot-lock, until its standard input closes.
     private const string Holder = Prelude + """
-        my ($mbox) = @ARGV;
-        open(my $fh, '>>', $mbox) or die "open: $!";
-        write_lock($fh);
-        print "locked\n";
-        my $ignored = <STDIN>;
-        close($fh);
-        """;
-
-    // Holds a flock (BSD lock, perl's builtin: mutt or procmail built to use it) until its standard input closes.
-    private const string FlockHolder = Prelude + """
         use Fcntl qw(:flock);
-        my ($mbox) = @ARGV;
+        my ($mbox, $how) = @ARGV;
         open(my $fh, '>>', $mbox) or die "open: $!";
-        flock($fh, LOCK_EX) or die "flock: $!";
+        if ($how eq 'flock') { flock($fh, LOCK_EX) or die "flock: $!"; } else { write_lock($fh); }
         print "locked\n";
         my $ignored = <STDIN>;
         close($fh);
@@ -81,14 +72,14 @@ internal sealed class LockingProcess : IDisposable
 
     public static async Task<LockingProcess> HoldWriteLockAsync(string mbox)
     {
-        var process = new LockingProcess(Holder, mbox);
+        var process = new LockingProcess(Holder, mbox, "fcntl");
         await process.ExpectAsync("locked");
         return process;
     }
 
     public static async Task<LockingProcess> HoldFlockAsync(string mbox)
     {
-        var process = new LockingProcess(FlockHolder, mbox);
+        var process = new LockingProcess(Holder, mbox, "flock");
         await process.ExpectAsync("locked");
         return process;
     }

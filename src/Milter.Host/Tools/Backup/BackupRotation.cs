@@ -51,12 +51,17 @@ public static class BackupRotation
     /// The run folders in <paramref name="destination"/>, newest run first: the names
     /// <see cref="RunFolderNames"/> gives, never a symlink; anything else in the destination is not ours.
     /// </summary>
-    internal static List<(DirectoryInfo Folder, RunName Run)> RunFolders(string destination) =>
-        [.. new DirectoryInfo(destination).EnumerateDirectories()
-            .Select(d => (Folder: d, Run: TryParse(d.Name, out var run) ? run : (RunName?)null))
-            .Where(d => (d.Folder.Attributes & FileAttributes.ReparsePoint) == 0 && d.Run is not null)
-            .Select(d => (d.Folder, d.Run!.Value))
-            .OrderByDescending(d => d.Value)];
+    internal static List<(DirectoryInfo Folder, RunName Run)> RunFolders(string destination)
+    {
+        var runs = new List<(DirectoryInfo Folder, RunName Run)>();
+        foreach (var folder in new DirectoryInfo(destination).EnumerateDirectories())
+        {
+            if ((folder.Attributes & FileAttributes.ReparsePoint) == 0 && TryParse(folder.Name, out var run))
+                runs.Add((folder, run));
+        }
+        runs.Sort((a, b) => b.Run.CompareTo(a.Run));
+        return runs;
+    }
 
     /// <summary>
     /// A run folder's name as the order of the runs: the day, then the time of a later run that day

@@ -134,7 +134,8 @@ internal sealed class MailboxLock : IDisposable
             return new MailboxLock(dotLock, fd, status, created, time, staleAfter);
         }
         Posix.Close(fd);
-        if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
+        // flock answers EWOULDBLOCK, which is EAGAIN on Linux.
+        if (errno == EAGAIN || errno == EACCES)
             busy = $"{mailbox} locked ({kind}) by another process";
         else
             failure = $"cannot lock {mailbox}: {Posix.Message(errno)}";

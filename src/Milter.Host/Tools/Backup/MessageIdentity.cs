@@ -36,8 +36,8 @@ internal static class MessageIdentity
         var rest = message;
         var first = true;
         StringBuilder? value = null;
-        // The Message-ID's lines are over (the header after it started): read on to the body.
-        var ended = false;
+        // Within the Message-ID's lines (its folded continuations follow it); after them, read on to the body.
+        var inId = false;
         while (!rest.IsEmpty)
         {
             var newline = rest.IndexOf((byte)'\n');
@@ -53,17 +53,17 @@ internal static class MessageIdentity
             if (line.IsEmpty)
                 break;
             var continuation = line[0] is (byte)' ' or (byte)'\t';
-            if (value is not null && !ended)
+            if (inId && continuation)
             {
-                if (continuation)
-                {
-                    value.Append(' ').Append(Encoding.UTF8.GetString(line.Trim(" \t"u8)));
-                    continue;
-                }
-                ended = true;
+                value!.Append(' ').Append(Encoding.UTF8.GetString(line.Trim(" \t"u8)));
+                continue;
             }
+            inId = false;
             if (value is null && !continuation && line.Length >= MessageIdName.Length && Ascii.EqualsIgnoreCase(line[..MessageIdName.Length], MessageIdName))
+            {
                 value = new StringBuilder(Encoding.UTF8.GetString(line[MessageIdName.Length..].Trim(" \t"u8)));
+                inId = true;
+            }
         }
         body = rest;
         var id = value?.ToString().Trim();
