@@ -2,6 +2,7 @@ using Milter.Filters.Configuration;
 using MilterHost.Configuration;
 using NLog;
 using NLog.Config;
+using NLog.LayoutRenderers;
 using NLog.Targets;
 using NLog.Targets.Wrappers;
 
@@ -12,8 +13,11 @@ internal static class LoggingSetup
 {
     public static LoggingConfiguration Build(LogOptions options, bool console)
     {
-        // Registered before the layouts below are read, which look it up by name.
-        LogManager.Setup().SetupExtensions(extensions => extensions.RegisterLayoutRenderer(SafeMessage, static logEvent => PrintableText.Of(logEvent.FormattedMessage)));
+        // Registered before the layouts below are read, which look it up by name. Thread-agnostic (its
+        // value is the event's own formatted message), so that every layout here is: the queue in
+        // front of syslog and the file (Behind) then renders lines on its writer, where a layout NLog
+        // cannot place would be rendered at once, on the socket thread that logged the decision.
+        LogManager.Setup().SetupExtensions(extensions => extensions.RegisterLayoutRenderer(static () => new SafeMessageRenderer(), SafeMessage));
         var config = new LoggingConfiguration();
         var minimum = ParseLevel(options.Level);
         if (options.Syslog)
@@ -67,6 +71,14 @@ internal static class LoggingSetup
     /// line in two. The decision line is escaped where it is made and passes unchanged.
     /// </summary>
     public const string SafeMessage = "milterhost-message";
+
+    /// <summary>The layout renderer of <see cref="SafeMessage"/>.</summary>
+    [ThreadAgnostic]
+    private sealed class SafeMessageRenderer : LayoutRenderer
+    {
+        protected override void Append(System.Text.StringBuilder builder, LogEventInfo logEvent) =>
+            builder.Append(PrintableText.Of(logEvent.FormattedMessage));
+    }
 
     /// <summary>Log lines waiting for syslog or the file, at most, before a logging session waits.</summary>
     public const int QueuedLines = 10_000;

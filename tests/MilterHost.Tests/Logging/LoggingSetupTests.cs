@@ -1,7 +1,11 @@
+using System.Reflection;
 using Milter.Filters.Configuration;
 using MilterHost.Configuration;
 using MilterHost.Logging;
 using NLog;
+using NLog.Layouts;
+using NLog.Targets;
+using NLog.Targets.Wrappers;
 
 namespace MilterHost.Tests.Logging;
 
@@ -71,5 +75,28 @@ public sealed class LoggingSetupTests
         Assert.Equal("System.InvalidOperationException: store down", lines[1]);
         Assert.EndsWith("INFO  decision from=<alice@example.org> reply=\"451 4.7.1 Greylisted\"", lines[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(text, c => c is '\u001b' or '\u0007' or '\r' or '\u202e');
+    }
+
+    [Fact]
+    public void The_file_line_is_rendered_by_the_queue_s_writer_not_by_the_thread_that_logs()
+    {
+        using var dir = new TempDirectory();
+        var factory = new LogFactory { Configuration = LoggingSetup.Build(new LogOptions { Syslog = false, File = dir.Combine("milterhost.log") }, console: false) };
+
+        // NLog renders at once, on the logging thread (a socket thread for a decision line), every
+        // layout it cannot tell is thread-agnostic; a thread-agnostic one waits for the writer.
+        // NLog keeps that judgement in an internal property.
+        var queue = factory.Configuration!.FindTargetByName<AsyncTargetWrapper>("file-queue");
+        var file = Assert.IsType<FileTarget>(Assert.IsType<AsyncTargetWrapper>(queue).WrappedTarget);
+        Assert.True(ThreadAgnostic(file.Layout));
+        Assert.True(ThreadAgnostic(file.FileName));
+        factory.Shutdown();
+    }
+
+    private static bool ThreadAgnostic(Layout layout)
+    {
+        var property = typeof(Layout).GetProperty("ThreadAgnostic", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.NotNull(property);
+        return (bool)property.GetValue(layout)!;
     }
 }
