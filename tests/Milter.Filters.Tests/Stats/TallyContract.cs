@@ -169,6 +169,58 @@ public abstract class TallyContract : StoreTestBase
     }
 
     [Fact]
+    public async Task Each_flush_writes_what_was_counted_since_the_one_before_a_failed_one_included()
+    {
+        // Four flush periods, one of them failed: no row is written twice, none is lost. The failed
+        // flush comes first: a crash of PostgreSQL (MakeUnavailableAsync) may lose the relaxed commits
+        // of the moment before it, as a power cut would.
+        var tally = (await OpenAsync(new StoreOptions { BusyTimeout = TimeSpan.FromMilliseconds(300) })).Tally;
+        for (var period = 1; period <= 4; period++)
+        {
+            for (var i = 0; i < period; i++)
+                tally.OnDecision(Session(Spammer, $"p{period}@spam.example"), Refusal("relay", "relay"));
+            tally.OnGreylist(GreylistEvent.FirstAttempt, Now, TimeSpan.Zero);
+            if (period == 1)
+            {
+                await using (await MakeUnavailableAsync())
+                    await tally.FlushAsync(default);
+                Assert.Equal(2, tally.Pending);
+            }
+            else
+            {
+                await tally.FlushAsync(default);
+                Assert.Equal(0, tally.Pending);
+            }
+        }
+        await tally.FlushAsync(default);
+
+        Assert.Equal(1 + 2 + 3 + 4, Assert.Single(await tally.DecisionsAsync(Day.From, Day.To, default)).Count);
+        Assert.Equal([new NamedCount("spam.example", 10)], await tally.TopRefusedSenderDomainsAsync(Day.From, Day.To, 10, default));
+        Assert.Equal(4, (await tally.GreylistFunnelAsync(Day.From, Day.To, default)).FirstAttempts);
+        Assert.Equal(0, tally.Dropped);
+    }
+
+    [Fact]
+    public async Task A_flood_is_written_once_and_the_quiet_periods_after_it_count_alone()
+    {
+        // 1,500 networks in one flush period (written in several transactions), then quiet ones.
+        var tally = (await OpenAsync()).Tally;
+        for (var i = 0; i < 1_500; i++)
+            tally.OnDecision(Session(IPAddress.Parse($"10.{i / 256}.{i % 256}.1"), "x@flood.example"), Refusal("relay", "relay"));
+        await tally.FlushAsync(default);
+        for (var period = 0; period < 3; period++)
+        {
+            tally.OnDecision(Session(Spammer, "a@spam.example"), Refusal("relay", "relay"));
+            await tally.FlushAsync(default);
+        }
+
+        Assert.Equal(1_503, Assert.Single(await tally.DecisionsAsync(Day.From, Day.To, default)).Count);
+        Assert.Equal([new NamedCount("flood.example", 1_500), new NamedCount("spam.example", 3)],
+            await tally.TopRefusedSenderDomainsAsync(Day.From, Day.To, 10, default));
+        Assert.Equal(new NamedCount("203.0.113.0/24", 3), (await tally.TopRefusedNetworksAsync(Day.From, Day.To, 1, default))[0]);
+    }
+
+    [Fact]
     public async Task Sweep_removes_tally_rows_older_than_35_days_and_keeps_the_rest()
     {
         var stores = await OpenAsync();
