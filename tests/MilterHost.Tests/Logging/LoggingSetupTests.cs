@@ -78,20 +78,25 @@ public sealed class LoggingSetupTests
     }
 
     [Fact]
-    public void The_file_line_is_rendered_by_the_queue_s_writer_not_by_the_thread_that_logs()
+    public void Lines_for_the_file_and_syslog_are_rendered_by_the_queue_s_writer_not_by_the_thread_that_logs()
     {
         using var dir = new TempDirectory();
-        var factory = new LogFactory { Configuration = LoggingSetup.Build(new LogOptions { Syslog = false, File = dir.Combine("milterhost.log") }, console: false) };
+        var factory = new LogFactory { Configuration = LoggingSetup.Build(new LogOptions { Syslog = true, File = dir.Combine("milterhost.log") }, console: false) };
 
         // NLog renders at once, on the logging thread (a socket thread for a decision line), every
         // layout it cannot tell is thread-agnostic; a thread-agnostic one waits for the writer.
-        // NLog keeps that judgement in an internal property.
-        var queue = factory.Configuration!.FindTargetByName<AsyncTargetWrapper>("file-queue");
-        var file = Assert.IsType<FileTarget>(Assert.IsType<AsyncTargetWrapper>(queue).WrappedTarget);
+        // NLog keeps that judgement in an internal property. (The syslog target connects on its
+        // first line, not here.)
+        var file = Assert.IsType<FileTarget>(Queue(factory, "file-queue").WrappedTarget);
         Assert.True(ThreadAgnostic(file.Layout));
         Assert.True(ThreadAgnostic(file.FileName));
+        var syslog = Assert.IsType<SyslogTarget>(Queue(factory, "syslog-queue").WrappedTarget);
+        Assert.True(ThreadAgnostic(syslog.Layout));
         factory.Shutdown();
     }
+
+    private static AsyncTargetWrapper Queue(LogFactory factory, string name) =>
+        Assert.IsType<AsyncTargetWrapper>(factory.Configuration!.FindTargetByName<AsyncTargetWrapper>(name));
 
     private static bool ThreadAgnostic(Layout layout)
     {
