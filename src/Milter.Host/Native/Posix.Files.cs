@@ -182,7 +182,7 @@ internal static unsafe partial class Posix
     /// EAGAIN (EWOULDBLOCK) while another holds a conflicting one, or another errno.
     /// </summary>
     public static int TryFlock(int fd, bool exclusive) =>
-        FlockCall(fd, (exclusive ? LockExclusive : LockShared) | LockNonBlocking) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        FlockCall(fd, (exclusive ? LockExclusive : LockShared) | LockNonBlocking) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     private static Status ToStatus(in stat buffer) => new(
         new FileId((ulong)buffer.st_dev, (ulong)buffer.st_ino),
