@@ -32,6 +32,9 @@ internal sealed class SqliteDatabase : StoreDatabase
     /// <summary>How often the write-ahead log is checkpointed, when something was written since.</summary>
     public static TimeSpan CheckpointPeriod { get; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>The name of the thread that checkpoints.</summary>
+    public const string CheckpointThreadName = "sqlite checkpoint";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _readGate = new(MaxReaders, MaxReaders);
     private readonly ConcurrentBag<Reader> _readers = [];
@@ -72,7 +75,11 @@ internal sealed class SqliteDatabase : StoreDatabase
         try
         {
             var database = new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
-            database._checkpoints = database.CheckpointLoopAsync(database._stopCheckpoints.Token);
+            // A thread of its own: a checkpoint blocks in fsync (10-20 ms a sync on the bench's disk, two
+            // per checkpoint), and on a pool worker that wait counted as work, so the pool woke no other
+            // worker for the sessions and the accept loop queued behind it (bench/RESULTS.md, seventeenth pass).
+            database._checkpoints = Task.Factory.StartNew(() => database.CheckpointLoop(database._stopCheckpoints.Token),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return database;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -209,20 +216,23 @@ internal sealed class SqliteDatabase : StoreDatabase
     /// <summary>
     /// Every <see cref="CheckpointPeriod"/>, when something was written since, copies what it can of the
     /// write-ahead log into the file (PASSIVE: it waits for no reader and no writer, and the writer goes
-    /// on meanwhile) on a connection of its own, so that no session waits for it.
+    /// on meanwhile) on a connection of its own, so that no session waits for it. Runs on a thread of its
+    /// own and calls SQLite synchronously, as SQLite itself does underneath its asynchronous methods.
     /// </summary>
-    private async Task CheckpointLoopAsync(CancellationToken stop)
+    private void CheckpointLoop(CancellationToken stop)
     {
+        // Named for top -H and /proc/PID/task/*/comm (15 characters at most there).
+        Thread.CurrentThread.Name = CheckpointThreadName;
         try
         {
             while (true)
             {
-                await Task.Delay(CheckpointPeriod, _time, stop).ConfigureAwait(false);
+                Task.Delay(CheckpointPeriod, _time, stop).GetAwaiter().GetResult();
                 if (Interlocked.Exchange(ref _writes, 0) == 0 || _replacing || _unmigrated)
                     continue;
                 try
                 {
-                    await CheckpointAsync(stop).ConfigureAwait(false);
+                    Checkpoint(stop);
                 }
                 catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
                 {
@@ -235,24 +245,25 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
     }
 
-    private async Task CheckpointAsync(CancellationToken cancellationToken)
+    private void Checkpoint(CancellationToken cancellationToken)
     {
         var generation = Volatile.Read(ref _fileGeneration);
         if (_checkpointer is not null && _checkpointerGeneration != generation)
         {
-            await _checkpointer.DisposeAsync().ConfigureAwait(false);
+            _checkpointer.Dispose();
             _checkpointer = null;
         }
         if (_checkpointer is null)
         {
             if (!File.Exists(_path))
                 return;
-            _checkpointer = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, [ReaderCache], cancellationToken).ConfigureAwait(false);
+            // Opening runs synchronously too (Microsoft.Data.Sqlite's OpenAsync does not yield).
+            _checkpointer = ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, [ReaderCache], cancellationToken).GetAwaiter().GetResult();
             _checkpointerGeneration = generation;
         }
-        await using var command = _checkpointer.CreateCommand();
+        using var command = _checkpointer.CreateCommand();
         command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        command.ExecuteNonQuery();
     }
 
     public override async ValueTask DisposeAsync()
