@@ -75,9 +75,9 @@ internal sealed class SqliteDatabase : StoreDatabase
         try
         {
             var database = new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
-            // A thread of its own: a checkpoint blocks in fsync (10-20 ms a sync on the bench's disk, two
-            // per checkpoint), and on a pool worker that wait counted as work, so the pool woke no other
-            // worker for the sessions and the accept loop queued behind it (bench/RESULTS.md, seventeenth pass).
+            // A thread of its own: a checkpoint waits for the disk (two fsyncs). On a pool worker that wait
+            // counts as work, so the pool wakes no other worker, and what queued behind it (a session or
+            // the accept loop that gave its socket thread up) waits too.
             database._checkpoints = Task.Factory.StartNew(() => database.CheckpointLoop(database._stopCheckpoints.Token),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return database;
