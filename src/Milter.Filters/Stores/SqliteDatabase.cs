@@ -78,8 +78,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             // A thread of its own: a checkpoint waits for the disk (two fsyncs). On a pool worker that wait
             // counts as work, so the pool wakes no other worker, and what queued behind it (a session or
             // the accept loop that gave its socket thread up) waits too.
-            database._checkpoints = Task.Factory.StartNew(() => database.CheckpointLoop(database._stopCheckpoints.Token),
-                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            database._checkpoints = database.StartCheckpoints();
             return database;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -219,10 +218,30 @@ internal sealed class SqliteDatabase : StoreDatabase
     /// on meanwhile) on a connection of its own, so that no session waits for it. Runs on a thread of its
     /// own and calls SQLite synchronously, as SQLite itself does underneath its asynchronous methods.
     /// </summary>
+    private Task StartCheckpoints()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stop = _stopCheckpoints.Token;
+        // Named before it starts, so that the native build names the system thread too (top -H,
+        // /proc/PID/task/*/comm: 15 characters there); it does not pass a later rename on.
+        new Thread(() =>
+        {
+            try
+            {
+                CheckpointLoop(stop);
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        })
+        { IsBackground = true, Name = CheckpointThreadName }.Start();
+        return done.Task;
+    }
+
     private void CheckpointLoop(CancellationToken stop)
     {
-        // Named for top -H and /proc/PID/task/*/comm (15 characters at most there).
-        Thread.CurrentThread.Name = CheckpointThreadName;
         try
         {
             while (true)
