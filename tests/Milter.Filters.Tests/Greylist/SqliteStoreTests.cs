@@ -46,14 +46,13 @@ public sealed class SqliteStoreTests : StoreContract
         await stores.Greylist.WhenAttemptsWrittenAsync(default);
         Assert.Equal(0L, await RowsInTheFileAloneAsync()); // committed to the write-ahead log only
 
-        // The loop may not have asked for its first period yet when the clock first moves: move it until the copy has the row.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        long rows;
-        while ((rows = await RowsInTheFileAloneAsync()) == 0 && DateTime.UtcNow < deadline)
+        // The loop may not have asked for its first period yet when the clock first moves: move it at each look.
+        var rows = await Eventually(async () =>
         {
             Clock.Advance(SqliteDatabase.CheckpointPeriod);
-            await Task.Delay(20);
-        }
+            var count = await RowsInTheFileAloneAsync();
+            return count == 0 ? null : (object)count;
+        });
         Assert.Equal(1L, rows);
 
         // A checkpoint waits for the disk (fsync); on a pool worker that wait would keep sessions' work queued behind it.
