@@ -15,7 +15,8 @@ namespace Milter.Filters.Stores;
 /// to <c>busy_timeout</c>. The write-ahead log is copied back into the file (checkpointed) by a
 /// connection of its own every <see cref="CheckpointPeriod"/>, not by the commit that happens to fill
 /// it: SQLite's automatic checkpoint ran inside a commit on the write connection, copying and syncing
-/// thousands of pages while every session with a pass to write waited for that connection.
+/// thousands of pages while every session with a pass to write waited for that connection. Writes and
+/// checkpoints each run on a thread of their own (<see cref="StoreThread"/>): both wait for the disk.
 /// </summary>
 internal sealed class SqliteDatabase : StoreDatabase
 {
@@ -34,6 +35,9 @@ internal sealed class SqliteDatabase : StoreDatabase
 
     /// <summary>The name of the thread that checkpoints.</summary>
     public const string CheckpointThreadName = "sqlite checkpoint";
+
+    /// <summary>The name of the thread every write runs on.</summary>
+    public const string WriterThreadName = "sqlite writer";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _readGate = new(MaxReaders, MaxReaders);
@@ -54,6 +58,7 @@ internal sealed class SqliteDatabase : StoreDatabase
     private int _writes;
     private readonly CancellationTokenSource _stopCheckpoints = new();
     private Task _checkpoints = Task.CompletedTask;
+    private readonly StoreThread _writer = new(WriterThreadName);
     // The checkpoint connection and the file generation it was opened on (only the checkpoint loop uses them).
     private SqliteConnection? _checkpointer;
     private int _checkpointerGeneration;
@@ -75,10 +80,8 @@ internal sealed class SqliteDatabase : StoreDatabase
         try
         {
             var database = new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
-            // A thread of its own: a checkpoint waits for the disk (two fsyncs). On a pool worker that wait
-            // counts as work, so the pool wakes no other worker, and what queued behind it (a session or
-            // the accept loop that gave its socket thread up) waits too.
-            database._checkpoints = database.StartCheckpoints();
+            var stop = database._stopCheckpoints.Token;
+            database._checkpoints = StoreThread.Start(CheckpointThreadName, () => database.CheckpointLoop(stop));
             return database;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -216,30 +219,9 @@ internal sealed class SqliteDatabase : StoreDatabase
     /// Every <see cref="CheckpointPeriod"/>, when something was written since, copies what it can of the
     /// write-ahead log into the file (PASSIVE: it waits for no reader and no writer, and the writer goes
     /// on meanwhile) on a connection of its own, so that no session waits for it. Runs on a thread of its
-    /// own and calls SQLite synchronously, as SQLite itself does underneath its asynchronous methods.
+    /// own (a checkpoint waits for two fsyncs) and calls SQLite synchronously, as SQLite itself does
+    /// underneath its asynchronous methods.
     /// </summary>
-    private Task StartCheckpoints()
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var stop = _stopCheckpoints.Token;
-        // Named before it starts, so that the native build names the system thread too (top -H,
-        // /proc/PID/task/*/comm: 15 characters there); it does not pass a later rename on.
-        new Thread(() =>
-        {
-            try
-            {
-                CheckpointLoop(stop);
-                done.SetResult();
-            }
-            catch (Exception ex)
-            {
-                done.SetException(ex);
-            }
-        })
-        { IsBackground = true, Name = CheckpointThreadName }.Start();
-        return done.Task;
-    }
-
     private void CheckpointLoop(CancellationToken stop)
     {
         try
@@ -285,8 +267,17 @@ internal sealed class SqliteDatabase : StoreDatabase
         command.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// On the writer thread: a commit waits for the disk (fsync, for a pass), and a write for another
+    /// process's lock up to the busy timeout. SQLite's asynchronous methods complete synchronously, so
+    /// the work runs there from its begin to its commit.
+    /// </summary>
+    protected override Task<T> RunWriteAsync<T>(Func<Task<T>> write) => _writer.RunAsync(write);
+
     public override async ValueTask DisposeAsync()
     {
+        // The writes posted before run first; later ones are refused (ObjectDisposedException).
+        await _writer.CloseAsync().ConfigureAwait(false);
         await _stopCheckpoints.CancelAsync().ConfigureAwait(false);
         await _checkpoints.ConfigureAwait(false);
         if (_checkpointer is not null)

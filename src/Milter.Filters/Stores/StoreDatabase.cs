@@ -119,18 +119,14 @@ internal abstract class StoreDatabase : IAsyncDisposable
         var failed = false;
         try
         {
-            // SQLite calls block (a busy file waits out busy_timeout). Run inline on a socket's event
-            // thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), they would hold up every other
-            // connection's I/O: move to the thread pool first. A write always goes there, even from
-            // the pool: it may wait for another process's lock, and its caller (a session) must get
-            // its task back at once to watch its connection meanwhile, not after the wait.
-            if (write || !Thread.CurrentThread.IsThreadPoolThread)
+            if (write)
+                return await RunWriteAsync(() => OpenAndRunAsync(work, readOnly: false, cancellationToken)).ConfigureAwait(false);
+            // A read's calls block too (a page from the disk). Run inline on a socket's event thread
+            // (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS), they would hold up every other
+            // connection's I/O: move to the thread pool first.
+            if (!Thread.CurrentThread.IsThreadPoolThread)
                 await Task.Yield();
-            var session = readOnly
-                ? await OpenReadSessionAsync(cancellationToken).ConfigureAwait(false)
-                : await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
-            await using (session.ConfigureAwait(false))
-                return await work(session, cancellationToken).ConfigureAwait(false);
+            return await OpenAndRunAsync(work, readOnly, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStoreFailure(ex))
         {
@@ -146,6 +142,28 @@ internal abstract class StoreDatabase : IAsyncDisposable
         {
             observer?.OnOperation(write, Time.GetElapsedTime(started), failed);
         }
+    }
+
+    /// <summary>
+    /// Where a write runs. A write may wait for another process's lock (SQLite's busy timeout) and for
+    /// the disk, and its caller (a session) must get its task back at once to watch its connection
+    /// meanwhile: by default it moves to the thread pool, even from the pool. A backend whose calls
+    /// block puts its writes on a thread of its own (<see cref="StoreThread"/>).
+    /// </summary>
+    protected virtual async Task<T> RunWriteAsync<T>(Func<Task<T>> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        await Task.Yield();
+        return await write().ConfigureAwait(false);
+    }
+
+    private async Task<T> OpenAndRunAsync<T>(Func<StoreSession, CancellationToken, Task<T>> work, bool readOnly, CancellationToken cancellationToken)
+    {
+        var session = readOnly
+            ? await OpenReadSessionAsync(cancellationToken).ConfigureAwait(false)
+            : await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
+            return await work(session, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

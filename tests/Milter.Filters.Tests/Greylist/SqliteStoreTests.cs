@@ -60,6 +60,79 @@ public sealed class SqliteStoreTests : StoreContract
         Assert.Contains(Directory.GetDirectories("/proc/self/task"), task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == comm);
     }
 
+    [Fact]
+    public async Task Writes_run_one_after_another_on_a_thread_of_their_own_and_their_callers_go_on_elsewhere()
+    {
+        var stores = await OpenAsync();
+        using var release = new ManualResetEventSlim();
+        var firstOn = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A write that blocks its thread, as a commit waiting for the disk does.
+        var first = stores.Database.WriteAsync((session, ct) =>
+        {
+            firstOn.SetResult(Thread.CurrentThread);
+            release.Wait(ct);
+            return Task.FromResult(1);
+        }, CancellationToken.None);
+        var second = stores.Database.WriteAsync((session, ct) => Task.FromResult(Thread.CurrentThread), CancellationToken.None);
+        var continuedOn = first.ContinueWith(_ => Thread.CurrentThread, TaskContinuationOptions.ExecuteSynchronously);
+        Thread writer;
+        Task<long> read;
+        try
+        {
+            writer = await firstOn.Task;
+            // Reads go on meanwhile; the second write waits for the first.
+            read = stores.Database.ReadAsync(async (session, ct) =>
+            {
+                await using var command = session.Connection.CreateCommand();
+                command.CommandText = "SELECT 1";
+                return (long)(await command.ExecuteScalarAsync(ct))!;
+            }, CancellationToken.None);
+            await read;
+            Assert.False(second.IsCompleted);
+        }
+        finally
+        {
+            release.Set(); // also when an assertion fails: the store closes after its writes at the end of the test
+        }
+
+        Assert.Equal(SqliteDatabase.WriterThreadName, writer.Name);
+        Assert.False(writer.IsThreadPoolThread);
+        Assert.Equal(1L, await read);
+        Assert.Same(writer, await second);
+        Assert.NotSame(writer, await continuedOn); // the caller's continuation does not hold the writer up
+    }
+
+    [Fact]
+    public async Task Writes_posted_before_the_store_closes_are_written_and_later_ones_refused()
+    {
+        var stores = await OpenAsync();
+        using var release = new ManualResetEventSlim();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocked = stores.Database.WriteAsync((session, ct) =>
+        {
+            started.SetResult();
+            release.Wait(ct);
+            return Task.FromResult(1);
+        }, CancellationToken.None);
+        await started.Task;
+        var queued = stores.Database.WriteAsync(async (session, ct) =>
+        {
+            await using var command = session.Connection.CreateCommand();
+            command.CommandText = "INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
+                "VALUES ('net:192.0.2.0/24', 'a@example.org', 'b@example.com', 'example.org', 0, 1, 1, 9999999999, 1)";
+            return await command.ExecuteNonQueryAsync(ct);
+        }, CancellationToken.None);
+        var closing = stores.DisposeAsync().AsTask();
+        var closedAtOnce = closing.IsCompleted;
+        release.Set();
+        await closing;
+        Assert.False(closedAtOnce);
+        Assert.Equal(1, await blocked);
+        Assert.Equal(1, await queued);
+        Assert.Equal(1L, await ScalarAsync("SELECT COUNT(*) FROM greylist_triplet"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => stores.Database.WriteAsync((session, ct) => Task.FromResult(1), CancellationToken.None));
+    }
+
     // The triplet rows of a copy of the database file without its write-ahead log: what a checkpoint has copied into the file.
     private async Task<long> RowsInTheFileAloneAsync()
     {
