@@ -114,6 +114,9 @@ public static class RunCommand
             .Select(e => string.Create(CultureInfo.InvariantCulture,
                 $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}{string.Concat(e.Steps.Select(s => string.Create(CultureInfo.InvariantCulture, $" {s.Step}={Ms(s.At - e.Start):F3}")))}"));
         File.WriteAllLines(path, lines);
+        // Where the run began on the monotonic clock (Stopwatch's on Linux), in ns: lines the log up with
+        // a trace recorded with `perf record -k CLOCK_MONOTONIC`.
+        File.WriteAllText(path + ".start", string.Create(CultureInfo.InvariantCulture, $"{runner.LastStarted * (1_000_000_000.0 / frequency):F0}\n"));
     }
 
     private static (int G0, int G1, int G2, TimeSpan Pause) GcCounts() =>
