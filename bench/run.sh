@@ -27,7 +27,9 @@
 #                       instead of DURATION; CONNS="8 64 512"; milterhost at its default cap of MAX_CONNECTIONS=1000;
 #                       no reference copy; the table adds the worst message and the refused and failed messages
 #   MESSAGES=10000      messages per measured run with CHURN=1
-# Output: the tables on stdout, and $BENCH_DIR/results.jsonl, idle.jsonl, report.md.
+# Output: the tables on stdout, and $BENCH_DIR/results.jsonl, idle.jsonl, report.md; with CHURN=1 also
+#   each run's latency log (latency.FILTER.cC.MIX.rROUND: milter-load's --latency-log) and, after the
+#   tables, the slowest message of each load with the arrival of each of its replies.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -156,7 +158,8 @@ for c in $CONNS; do
                 if [ "$CHURN" = 1 ]; then
                     # A refused message is a result here, not a failure of the script.
                     "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" "${CHURN_ARGS[@]}" \
-                        --warmup "$WARMUP" --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS" || true
+                        --warmup "$WARMUP" --pid "${PID[$f]}" --label "$f" --round "$round" --json \
+                        --latency-log "$WORK/latency.$f.c$c.$mix.r$round" >> "$RESULTS" || true
                 else
                     "$LOAD" run --target "${TARGET[$f]}" --mix "$mix" --known-set "$KNOWN_SET" --connections "$c" \
                         --duration "$DURATION" --warmup "$WARMUP" --messages 100000000 --pid "${PID[$f]}" --label "$f" --round "$round" --json >> "$RESULTS"
@@ -181,5 +184,19 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
     echo "- ROUNDS=$ROUNDS CONNS=\"$CONNS\" CHURN=$CHURN${CHURN_ARGS:+ MESSAGES=${MESSAGES:-10000}} MAX_CONNECTIONS=$MAX_CONNECTIONS DURATION=$DURATION WARMUP=$WARMUP PREFILL=$PREFILL KNOWN_SET=$KNOWN_SET${MH_ENV:+ MH_ENV=\"$MH_ENV\"}${MH_BIN:+ MH_BIN=$MH_BIN}"
     echo
     "$LOAD" report --results "$RESULTS" --idle "$IDLE" --peak-mh "$PEAK_MH" --peak-ref "$PEAK_REF" ${CHURN_ARGS:+--churn}
+    if [ "$CHURN" = 1 ]; then
+        # Where the worst message of each load waited: its reply times are in its latency log line.
+        echo
+        echo "The slowest message of each load, from the runs' latency logs ($WORK/latency.*): start and end ms"
+        echo "since its run began, latency ms, then each reply's arrival in ms since the message's start."
+        echo
+        for c in $CONNS; do
+            for mix in passed new; do
+                for f in $FILTERS_RUN; do
+                    echo "- C=$c $mix $f: $(cat "$WORK"/latency."$f".c"$c"."$mix".r*[0-9] 2>/dev/null | sort -g -r -k3,3 | head -1)"
+                done
+            done
+        done
+    fi
 } | tee "$WORK/report.md"
 log "raw results in $WORK"
