@@ -54,8 +54,9 @@ internal sealed class SqliteDatabase : StoreDatabase
     private int _fileGeneration;
     // The connection's current PRAGMA synchronous: FULL (false) as opened, NORMAL (true) after a relaxed commit.
     private bool _relaxed;
-    // Write sessions since the last checkpoint.
+    // Write sessions since the last checkpoint, and the signal of one to the idle checkpoint loop.
     private int _writes;
+    private readonly ManualResetEventSlim _written = new();
     private readonly CancellationTokenSource _stopCheckpoints = new();
     private Task _checkpoints = Task.CompletedTask;
     private readonly StoreThread _writer = new(WriterThreadName);
@@ -216,7 +217,8 @@ internal sealed class SqliteDatabase : StoreDatabase
     }
 
     /// <summary>
-    /// Every <see cref="CheckpointPeriod"/>, when something was written since, copies what it can of the
+    /// <see cref="CheckpointPeriod"/> after a write (and then every period while writes go on; an idle
+    /// store's loop sleeps without a timer until the next write), copies what it can of the
     /// write-ahead log into the file (PASSIVE: it waits for no reader and no writer, and the writer goes
     /// on meanwhile) on a connection of its own, so that no session waits for it. Runs on a thread of its
     /// own (a checkpoint waits for two fsyncs) and calls SQLite synchronously, as SQLite itself does
@@ -228,6 +230,9 @@ internal sealed class SqliteDatabase : StoreDatabase
         {
             while (true)
             {
+                _written.Wait(stop);
+                // Reset before the writes are counted: one that comes later sets it again for the next round.
+                _written.Reset();
                 Task.Delay(CheckpointPeriod, _time, stop).GetAwaiter().GetResult();
                 if (Interlocked.Exchange(ref _writes, 0) == 0 || _replacing || _unmigrated)
                     continue;
@@ -330,6 +335,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         protected override ValueTask ReleaseAsync()
         {
             Interlocked.Increment(ref database._writes);
+            database._written.Set();
             if (releasesGate)
                 database._gate.Release();
             return ValueTask.CompletedTask;

@@ -61,6 +61,29 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     [Fact]
+    public async Task An_idle_store_arms_no_checkpoint_timer_until_the_next_write()
+    {
+        var clock = new TimerCountingClock(Clock);
+        await using var stores = await StoreFactory.OpenAsync(Database, clock, null, Tuning);
+        int Armed() => clock.TimersOn(SqliteDatabase.CheckpointThreadName);
+        // Opening wrote the schema: one round of the checkpoint loop follows, then it sleeps.
+        Assert.NotNull(await Eventually(() => Task.FromResult(Armed() > 0 ? "armed" : null)));
+        Clock.Advance(SqliteDatabase.CheckpointPeriod);
+        await Task.Delay(100);
+
+        var idle = Armed();
+        for (var i = 0; i < 10; i++)
+        {
+            Clock.Advance(SqliteDatabase.CheckpointPeriod);
+            await Task.Delay(20);
+        }
+        Assert.Equal(idle, Armed());
+
+        await stores.Database.WriteAsync((session, ct) => Task.FromResult(1), CancellationToken.None);
+        Assert.NotNull(await Eventually(() => Task.FromResult(Armed() > idle ? "armed" : null)));
+    }
+
+    [Fact]
     public async Task Writes_run_one_after_another_on_a_thread_of_their_own_and_their_callers_go_on_elsewhere()
     {
         var stores = await OpenAsync();

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Milter.Filters.Stores;
+using Milter.Filters.Tests.Support;
 using static Milter.Filters.Tests.Greylist.GreylistTestData;
 
 namespace Milter.Filters.Tests.Greylist;
@@ -50,28 +51,6 @@ public sealed class StoreChangeWatcherTests : IAsyncLifetime
         Assert.Null(beforePeriod);
         Assert.True(seen, "the ban was not applied after one poll period");
         Assert.True(running.IsCompletedSuccessfully);
-    }
-
-    /// <summary>The fake clock, counting the timers made on it (a Task.Delay each).</summary>
-    private sealed class TimerCountingClock(FakeTimeProvider inner) : TimeProvider
-    {
-        private int _timers;
-
-        public int Timers => Volatile.Read(ref _timers);
-
-        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
-
-        public override long GetTimestamp() => inner.GetTimestamp();
-
-        public override long TimestampFrequency => inner.TimestampFrequency;
-
-        public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            Interlocked.Increment(ref _timers);
-            return inner.CreateTimer(callback, state, dueTime, period);
-        }
     }
 
     private static async Task<bool> WaitAsync(Func<bool> condition) => await WaitAsync(() => Task.FromResult(condition()));
