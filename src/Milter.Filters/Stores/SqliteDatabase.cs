@@ -54,8 +54,7 @@ internal sealed class SqliteDatabase : StoreDatabase
     private int _fileGeneration;
     // The connection's current PRAGMA synchronous: FULL (false) as opened, NORMAL (true) after a relaxed commit.
     private bool _relaxed;
-    // Write sessions since the last checkpoint, and the signal of one to the idle checkpoint loop.
-    private int _writes;
+    // Set by every write session: something to checkpoint. The loop resets it when it starts a round.
     private readonly ManualResetEventSlim _written = new();
     private readonly CancellationTokenSource _stopCheckpoints = new();
     private Task _checkpoints = Task.CompletedTask;
@@ -231,10 +230,10 @@ internal sealed class SqliteDatabase : StoreDatabase
             while (true)
             {
                 _written.Wait(stop);
-                // Reset before the writes are counted: one that comes later sets it again for the next round.
+                // Reset as the round starts: a write during its period sets it again for the next round.
                 _written.Reset();
                 Task.Delay(CheckpointPeriod, _time, stop).GetAwaiter().GetResult();
-                if (Interlocked.Exchange(ref _writes, 0) == 0 || _replacing || _unmigrated)
+                if (_replacing || _unmigrated)
                     continue;
                 try
                 {
@@ -334,7 +333,6 @@ internal sealed class SqliteDatabase : StoreDatabase
 
         protected override ValueTask ReleaseAsync()
         {
-            Interlocked.Increment(ref database._writes);
             database._written.Set();
             if (releasesGate)
                 database._gate.Release();
