@@ -47,6 +47,24 @@ public sealed record ProcessMemory(long RssKb, long PeakRssKb)
         }
     }
 
+    /// <summary>
+    /// The whole machine's CPU time so far, busy and idle, in ticks, from the first line of <c>/proc/stat</c>
+    /// (busy: user, nice, system, irq, softirq, steal; idle: idle, iowait); null where there is none.
+    /// </summary>
+    public static (long Busy, long Idle)? MachineTicks()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/stat").First();
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7], f[3] + f[4]);
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     // USER_HZ: 100 on every Linux architecture .NET runs on.
     private const int ClockTicksPerSecond = 100;
 

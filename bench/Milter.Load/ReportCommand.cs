@@ -88,8 +88,8 @@ public static class ReportCommand
         var rounds = runs.Select(r => r.Round).Distinct().Count();
         w.WriteLine($"Connection churn (one milter connection per message, QUIT and close at once). Medians of {rounds} round(s); worst = the slowest message of all rounds; refused and failed = sums over all rounds; ratio = {subject} / {baseline}.");
         w.WriteLine();
-        w.WriteLine("| C | mix | msg/s milterhost | reference | ratio | p99 ms milterhost / reference | ratio | worst ms milterhost / reference | refused milterhost / reference | other failures | CPU µs/msg milterhost / reference |");
-        w.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        w.WriteLine("| C | mix | msg/s milterhost | reference | ratio | p99 ms milterhost / reference | ratio | worst ms milterhost / reference | refused milterhost / reference | other failures | CPU µs/msg milterhost / reference | CPUs busy % milterhost / reference |");
+        w.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in runs.Select(r => r.Connections).Distinct().Order())
         {
             foreach (var mix in runs.Select(r => r.Mix).Distinct().Order(StringComparer.Ordinal).Reverse())
@@ -102,11 +102,12 @@ public static class ReportCommand
                 double? P99(List<RunReport> r) => MedianOf(r.Select(x => x.Result.LatencyMs.P99));
                 double? Worst(List<RunReport> r) => r.Count == 0 ? null : r.Max(x => x.Result.LatencyMs.Max);
                 double? Cpu(List<RunReport> r) => MedianOf(r.Where(x => x.Cpu.DaemonUsPerMessage is not null).Select(x => x.Cpu.DaemonUsPerMessage!.Value));
+                double? Busy(List<RunReport> r) => MedianOf(r.Where(x => x.Cpu.MachineBusyPercent is not null).Select(x => x.Cpu.MachineBusyPercent!.Value));
                 string Sum(List<RunReport> r, Func<RunResult, long> pick) => r.Count == 0 ? "-" : r.Sum(x => pick(x.Result)).ToString(CultureInfo.InvariantCulture);
                 w.WriteLine($"| {c} | {(mix == "passed" ? "known" : mix)} | {N(Rate(s))} | {N(Rate(b))} | {Ratio(Rate(s), Rate(b))} " +
                     $"| {Ms(P99(s))} / {Ms(P99(b))} | {Ratio(P99(s), P99(b))} | {Ms(Worst(s))} / {Ms(Worst(b))} " +
                     $"| {Sum(s, x => x.Refused)} / {Sum(b, x => x.Refused)} | {Sum(s, x => x.Errors - x.Refused)} / {Sum(b, x => x.Errors - x.Refused)} " +
-                    $"| {N(Cpu(s))} / {N(Cpu(b))} |");
+                    $"| {N(Cpu(s))} / {N(Cpu(b))} | {N(Busy(s))} / {N(Busy(b))} |");
             }
         }
         var errors = runs.Where(r => r.Result.FirstError is not null).Select(r => $"{r.Label} C={r.Connections} {r.Mix} round {r.Round}: {r.Result.FirstError}").Distinct().Take(10).ToList();

@@ -60,7 +60,8 @@ public static class RunCommand
         var runner = new LoadRunner(target, time) { KeepTimes = latencyLog is not null, Threads = client == ClientModel.Threads, Wait = wait };
         var negotiated = await ProbeAsync(target, ct).ConfigureAwait(false);
 
-        (TimeSpan? Daemon, TimeSpan Own) Cpu() => (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime);
+        (TimeSpan? Daemon, TimeSpan Own, (long Busy, long Idle)? Machine) Cpu() =>
+            (pid > 0 ? ProcessMemory.CpuTime(pid) : null, Environment.CpuUsage.TotalTime, ProcessMemory.MachineTicks());
         RunResult? warmResult = null;
         var cpuAtStart = Cpu();
         if (warm || warmOnly)
@@ -92,7 +93,8 @@ public static class RunCommand
         Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all");
         var cpu = new CpuReport(
             cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
-            PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result));
+            PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result),
+            cpuAtStart.Machine is { } m0 && cpuAtEnd.Machine is { } m1 ? BusyPercent(m0, m1) : null);
         var report = new RunReport(label, round, targetText, mix.ToString().ToLowerInvariant(), connections, warmOnly ? "warm" : "measured",
             negotiated, result, memory is null ? null : new MemoryReport(memory.RssKb / 1024.0, memory.PeakRssKb / 1024.0),
             cpu, warmResult?.Verdicts);
@@ -122,6 +124,13 @@ public static class RunCommand
     private static (int G0, int G1, int G2, TimeSpan Pause) GcCounts() =>
         (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
 
+    // The share of the machine's CPU time that was busy between two readings of /proc/stat, in per cent.
+    private static double? BusyPercent((long Busy, long Idle) start, (long Busy, long Idle) end)
+    {
+        var (busy, idle) = (end.Busy - start.Busy, end.Idle - start.Idle);
+        return busy + idle <= 0 ? null : 100.0 * busy / (busy + idle);
+    }
+
     private static double PerMessage(TimeSpan cpu, RunResult result) => result.Messages == 0 ? 0 : cpu.TotalMilliseconds * 1000 / result.Messages;
 
     /// <summary>One connection to read what the filter negotiates; QUIT at once.</summary>
@@ -141,8 +150,12 @@ public static class RunCommand
 /// <summary>How the generator plays its connections (<c>--client</c>).</summary>
 public enum ClientModel { Threads, Async }
 
-/// <summary>CPU time per message in microseconds: the filter's (when its pid was given) and the load generator's own.</summary>
-public sealed record CpuReport(double? DaemonUsPerMessage, double LoadUsPerMessage);
+/// <summary>
+/// CPU time per message in microseconds: the filter's (when its pid was given) and the load generator's
+/// own; and how busy the whole machine's CPUs were over the measured run, in per cent (a closed loop that
+/// leaves CPUs idle is waiting, not working).
+/// </summary>
+public sealed record CpuReport(double? DaemonUsPerMessage, double LoadUsPerMessage, double? MachineBusyPercent = null);
 
 /// <summary>Resident memory in MB.</summary>
 public sealed record MemoryReport(double RssMb, double PeakRssMb);
@@ -175,7 +188,8 @@ public sealed record RunReport(
         w.WriteLine($"errors: {r.Errors} sessions ({r.Refused} refused by the filter), {r.LostMessages} messages lost" + (r.FirstError is null ? "" : $"; first: {r.FirstError}"));
         if (Daemon is not null)
             w.WriteLine($"daemon: rss {Daemon.RssMb:F1} MB, peak {Daemon.PeakRssMb:F1} MB");
-        w.WriteLine($"cpu per message: daemon {(Cpu.DaemonUsPerMessage is { } d ? $"{d:F0} us" : "-")}, load generator {Cpu.LoadUsPerMessage:F0} us");
+        w.WriteLine($"cpu per message: daemon {(Cpu.DaemonUsPerMessage is { } d ? $"{d:F0} us" : "-")}, load generator {Cpu.LoadUsPerMessage:F0} us"
+            + (Cpu.MachineBusyPercent is { } busy ? $"; machine's CPUs {busy:F0} % busy" : ""));
         return w.ToString();
     }
 }
