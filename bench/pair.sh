@@ -20,7 +20,8 @@
 # Output, per figure: A's median, B's median, B/A, and in how many pairs B did better. Besides the
 # throughput and the latency quantiles, "silent ms" sums the stretches of 1 ms or more in which no
 # connection got an answer: the moments the whole daemon stood still (a collection, a preempted
-# socket thread), which the quantiles of single messages blur.
+# socket thread), which the quantiles of single messages blur; "net" figures take off each message's
+# latency the time the generator's own thread for it waited for a CPU (the log's queued=).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -101,15 +102,21 @@ def figures(path):
     rows = [line.split() for line in open(path)]
     latency = sorted(float(r[2]) for r in rows)
     n = len(latency)
+    # Net of the generator thread's own wait for a CPU (queued=, with a thread per connection): the filter's side.
+    def queued(r):
+        return next((float(f[7:]) for f in r[3:] if f.startswith('queued=')), 0.0)
+    net = sorted(float(r[2]) - queued(r) for r in rows)
     answers = []
     for r in rows:
         start = float(r[0])
-        answers.extend(start + float(step.split('=')[1]) for step in r[3:])
+        # queued= (the generator thread's own wait for a CPU) is not an answer.
+        answers.extend(start + float(step.split('=')[1]) for step in r[3:] if not step.startswith('queued='))
         answers.append(float(r[1]))
     answers.sort()
     silent = sum(b - a for a, b in zip(answers, answers[1:]) if b - a >= 1.0)
     return {'msg/s': n / max(float(r[1]) for r in rows) * 1000, 'mean ms': sum(latency) / n,
-            'p50 ms': latency[n // 2], 'p99 ms': latency[int(n * 0.99)], 'worst ms': latency[-1], 'silent ms': silent}
+            'p50 ms': latency[n // 2], 'p99 ms': latency[int(n * 0.99)], 'worst ms': latency[-1], 'silent ms': silent,
+            'p99 net ms': net[int(n * 0.99)], 'worst net ms': net[-1]}
 
 runs = {v: [figures(f'{work}/{v}.lat.{i}') for i in range(1, pairs + 1)] for v in 'AB'}
 print(f'{pairs} pairs of runs, medians; "B better": in how many pairs B did better')

@@ -51,7 +51,7 @@ public sealed class LoadRunner
         var tasks = new Task[connections];
         for (var w = 0; w < connections; w++)
         {
-            var worker = workers[w] = new Worker(_time, KeepTimes);
+            var worker = workers[w] = new Worker(_time, KeepTimes, runQueue: KeepTimes && Threads);
             async Task Loop()
             {
                 while (!cancellationToken.IsCancellationRequested && (duration is not { } d || _time.GetElapsedTime(started) < d))
@@ -96,11 +96,18 @@ public sealed class LoadRunner
     }
 
     /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
-    public sealed class Worker(TimeProvider time, bool keepTimes)
+    /// <param name="runQueue">Also keep, per message, how long the connection's own thread waited for a CPU
+    /// (only where each connection is a thread of its own).</param>
+    public sealed class Worker(TimeProvider time, bool keepTimes, bool runQueue = false)
     {
+        private readonly ThreadRunQueue? _runQueue = runQueue ? new ThreadRunQueue() : null;
+
         public List<long> Latencies { get; } = new(4096);
-        /// <summary>Each message's start and end timestamps and its replies' arrivals, when kept.</summary>
-        public List<(long Start, long End, (string Step, long At)[] Steps)>? Ends { get; } = keepTimes ? new(4096) : null;
+        /// <summary>
+        /// Each message's start and end timestamps, its replies' arrivals, and (with a thread per
+        /// connection) the ns its thread waited for a CPU since the previous message ended, when kept.
+        /// </summary>
+        public List<(long Start, long End, (string Step, long At)[] Steps, long? WaitedNs)>? Ends { get; } = keepTimes ? new(4096) : null;
         public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
         public long Errors { get; private set; }
         public long Refused { get; private set; }
@@ -111,6 +118,7 @@ public sealed class LoadRunner
         {
             var ended = 0;
             var steps = Ends is null ? null : new List<(string, long)>();
+            var waited = _runQueue?.WaitedNs();
             try
             {
                 await driver.RunAsync(plan, (start, outcome) =>
@@ -119,7 +127,9 @@ public sealed class LoadRunner
                     Latencies.Add(end - start);
                     if (Ends is not null)
                     {
-                        Ends.Add((start, end, [.. steps!]));
+                        var now = _runQueue?.WaitedNs();
+                        Ends.Add((start, end, [.. steps!], now - waited));
+                        waited = now;
                         steps!.Clear();
                     }
                     Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;

@@ -107,14 +107,16 @@ public static class RunCommand
 
     /// <summary>
     /// One line per message of the measured run, in start order: start and end (ms since the run began),
-    /// latency (ms), then each reply's arrival as step=ms since the message's start.
+    /// latency (ms), then each reply's arrival as step=ms since the message's start; with a thread per
+    /// connection, last, <c>queued=ms</c>: how long that thread waited for a CPU during the message
+    /// (the generator's share of the latency, not the filter's).
     /// </summary>
     private static void WriteLatencyLog(string path, LoadRunner runner, long frequency)
     {
         double Ms(long ticks) => ticks * 1000.0 / frequency;
         var lines = runner.LastWorkers.SelectMany(w => w.Ends ?? []).OrderBy(e => e.Start)
             .Select(e => string.Create(CultureInfo.InvariantCulture,
-                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}{string.Concat(e.Steps.Select(s => string.Create(CultureInfo.InvariantCulture, $" {s.Step}={Ms(s.At - e.Start):F3}")))}"));
+                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}{string.Concat(e.Steps.Select(s => string.Create(CultureInfo.InvariantCulture, $" {s.Step}={Ms(s.At - e.Start):F3}")))}{(e.WaitedNs is { } q ? string.Create(CultureInfo.InvariantCulture, $" queued={q / 1e6:F3}") : "")}"));
         File.WriteAllLines(path, lines);
         // Where the run began on the monotonic clock (Stopwatch's on Linux), in ns: lines the log up with
         // a trace recorded with `perf record -k CLOCK_MONOTONIC`.
