@@ -54,6 +54,8 @@ public sealed class LoadRunner
             var worker = workers[w] = new Worker(_time, KeepTimes, runQueue: KeepTimes && Threads);
             async Task Loop()
             {
+                // The worker's descriptors (its thread's schedstat) close with the loop: a run at C=512 opens 512.
+                using var _ = worker;
                 while (!cancellationToken.IsCancellationRequested && (duration is not { } d || _time.GetElapsedTime(started) < d))
                 {
                     var plan = sessionOf(Interlocked.Increment(ref nextSession));
@@ -98,7 +100,7 @@ public sealed class LoadRunner
     /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
     /// <param name="runQueue">Also keep, per message, how long the connection's own thread waited for a CPU
     /// (only where each connection is a thread of its own).</param>
-    public sealed class Worker(TimeProvider time, bool keepTimes, bool runQueue = false)
+    public sealed class Worker(TimeProvider time, bool keepTimes, bool runQueue = false) : IDisposable
     {
         private readonly ThreadRunQueue? _runQueue = runQueue ? new ThreadRunQueue() : null;
 
@@ -113,6 +115,8 @@ public sealed class LoadRunner
         public long Refused { get; private set; }
         public long LostMessages { get; private set; }
         public string? FirstError { get; private set; }
+
+        public void Dispose() => _runQueue?.Dispose();
 
         public async Task RunAsync(SessionDriver driver, SessionPlan plan, CancellationToken ct)
         {
