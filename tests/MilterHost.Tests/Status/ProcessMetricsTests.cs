@@ -5,8 +5,12 @@ namespace MilterHost.Tests.Status;
 
 /// <summary>
 /// The process and GC series of <c>/metrics</c>, read from this test process itself: they must
-/// agree with what the kernel says about it and move with what the test does.
+/// agree with what the kernel says about it and move with what the test does. Serial: a test beside
+/// them that closes its sockets between two scrapes (one CI run saw 19 descriptors closed in 81 ms)
+/// would hide the files these tests open.
 /// </summary>
+[Collection(nameof(ProcessMetricsTests))]
+[CollectionDefinition(nameof(ProcessMetricsTests), DisableParallelization = true)]
 public sealed class ProcessMetricsTests
 {
     [Fact]
@@ -22,8 +26,8 @@ public sealed class ProcessMetricsTests
         Assert.InRange(Value(after, "milterhost_resident_memory_peak_bytes"), resident, double.MaxValue);
         Assert.InRange(Value(after, "process_virtual_memory_bytes"), resident, double.MaxValue);
         Assert.True(Value(after, "process_num_threads") >= 2);
-        // Other tests open and close files meanwhile: at least most of the 32 show.
-        Assert.True(Value(after, "process_open_fds") >= Value(before, "process_open_fds") + 16,
+        // No other test runs meanwhile; the runtime's own threads may still close a descriptor or two.
+        Assert.True(Value(after, "process_open_fds") >= Value(before, "process_open_fds") + 28,
             $"{Value(before, "process_open_fds")} -> {Value(after, "process_open_fds")}");
         var limit = File.ReadLines("/proc/self/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))["Max open files".Length..]
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
