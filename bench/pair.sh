@@ -102,16 +102,16 @@ def figures(path):
     rows = [line.split() for line in open(path)]
     latency = sorted(float(r[2]) for r in rows)
     n = len(latency)
-    # Net of the generator thread's own wait for a CPU (queued=, with a thread per connection): the filter's side.
-    def queued(r):
-        return next((float(f[7:]) for f in r[3:] if f.startswith('queued=')), 0.0)
-    net = sorted(float(r[2]) - queued(r) for r in rows)
-    answers = []
+    answers, net = [], []
     for r in rows:
         start = float(r[0])
-        # queued= (the generator thread's own wait for a CPU) is not an answer.
-        answers.extend(start + float(step.split('=')[1]) for step in r[3:] if not step.startswith('queued='))
+        fields = dict(f.split('=') for f in r[3:])
+        # queued= is the generator thread's own wait for a CPU (with a thread per connection), not an
+        # answer; taken off the latency it leaves the filter's side.
+        net.append(float(r[2]) - float(fields.pop('queued', 0)))
+        answers.extend(start + float(at) for at in fields.values())
         answers.append(float(r[1]))
+    net.sort()
     answers.sort()
     silent = sum(b - a for a, b in zip(answers, answers[1:]) if b - a >= 1.0)
     return {'msg/s': n / max(float(r[1]) for r in rows) * 1000, 'mean ms': sum(latency) / n,
