@@ -21,7 +21,8 @@
 # throughput and the latency quantiles, "silent ms" sums the stretches of 1 ms or more in which no
 # connection got an answer: the moments the whole daemon stood still (a collection, a preempted
 # socket thread), which the quantiles of single messages blur; "net" figures take off each message's
-# latency the time the generator's own thread for it waited for a CPU (the log's queued=).
+# latency the generator's own share of it: the time its thread for it waited for a CPU (the log's
+# queued=) and the time the generator was stopped for its own collections (gc=).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,9 +107,10 @@ def figures(path):
     for r in rows:
         start = float(r[0])
         fields = dict(f.split('=') for f in r[3:])
-        # queued= is the generator thread's own wait for a CPU (with a thread per connection), not an
-        # answer; taken off the latency it leaves the filter's side.
-        net.append(float(r[2]) - float(fields.pop('queued', 0)))
+        # queued= (the generator thread's own wait for a CPU, with a thread per connection) and gc= (the
+        # generator stopped for its own collections) are not answers; taken off the latency they leave
+        # the filter's side.
+        net.append(float(r[2]) - float(fields.pop('queued', 0)) - float(fields.pop('gc', 0)))
         answers.extend(start + float(at) for at in fields.values())
         answers.append(float(r[1]))
     net.sort()

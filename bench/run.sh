@@ -189,16 +189,18 @@ PEAK_MH=$(peak "$MH_PID"); PEAK_REF=$(peak "$REF_PID")
         echo
         echo "The slowest message of each load, from the runs' latency logs ($WORK/latency.*): start and end ms"
         echo "since its run began, latency ms, then each reply's arrival in ms since the message's start, and last"
-        echo "(queued=) how long the generator's own thread for that connection waited for a CPU meanwhile; below"
-        echo "it, the slowest message once that wait is taken off its latency (the filter's side of it)."
+        echo "(queued=) how long the generator's own thread for that connection waited for a CPU meanwhile, and"
+        echo "(gc=) how long the generator was stopped for its own collections; below it, the slowest message"
+        echo "once both are taken off its latency (the filter's side of it)."
         echo
         for c in $CONNS; do
             for mix in passed new; do
                 for f in $FILTERS_RUN; do
                     echo "- C=$c $mix $f: $(cat "$WORK"/latency."$f".c"$c"."$mix".r*[0-9] 2>/dev/null | sort -g -r -k3,3 | head -1)"
-                    # The slowest once the generator thread's own wait for a CPU is taken off: the filter's side.
-                    echo "  net of queued: $(cat "$WORK"/latency."$f".c"$c"."$mix".r*[0-9] 2>/dev/null \
-                        | awk '{ q = 0; for (i = 4; i <= NF; i++) if ($i ~ /^queued=/) q = substr($i, 8); printf "%.3f ms: %s\n", $3 - q, $0 }' \
+                    # The slowest once the generator's own share (its thread's wait for a CPU, its collections)
+                    # is taken off: the filter's side.
+                    echo "  net of the generator's waits: $(cat "$WORK"/latency."$f".c"$c"."$mix".r*[0-9] 2>/dev/null \
+                        | awk '{ q = 0; for (i = 4; i <= NF; i++) if ($i ~ /^(queued|gc)=/) { split($i, kv, "="); q += kv[2] }; printf "%.3f ms: %s\n", $3 - q, $0 }' \
                         | sort -g -r -k1,1 | head -1)"
                 done
             done

@@ -51,7 +51,7 @@ public sealed class LoadRunner
         var tasks = new Task[connections];
         for (var w = 0; w < connections; w++)
         {
-            var worker = workers[w] = new Worker(_time, KeepTimes, runQueue: KeepTimes && Threads);
+            var worker = workers[w] = new Worker(_time, KeepTimes, runQueue: KeepTimes && Threads, expected: Expected(messages, connections));
             async Task Loop()
             {
                 // The worker's descriptors (its thread's schedstat) close with the loop: a run at C=512 opens 512.
@@ -77,6 +77,9 @@ public sealed class LoadRunner
         return RunResult.Merge(workers, elapsed, _time.TimestampFrequency);
     }
 
+    // Each connection's share of a run's messages, with room for an uneven split.
+    private static int Expected(long messages, int connections) => (int)Math.Clamp(messages / connections * 2 + 16, 16, 4096);
+
     /// <summary>Runs <paramref name="loop"/> on a thread of its own; with blocking sockets it completes there without yielding.</summary>
     private static Task OnThread(Func<Task> loop, string name)
     {
@@ -100,16 +103,22 @@ public sealed class LoadRunner
     /// <summary>One connection's bookkeeping; no sharing, so no locks.</summary>
     /// <param name="runQueue">Also keep, per message, how long the connection's own thread waited for a CPU
     /// (only where each connection is a thread of its own).</param>
-    public sealed class Worker(TimeProvider time, bool keepTimes, bool runQueue = false) : IDisposable
+    /// <param name="expected">How many messages this connection will likely end (room kept from the start).</param>
+    public sealed class Worker(TimeProvider time, bool keepTimes, bool runQueue = false, int expected = 4096) : IDisposable
     {
         private readonly ThreadRunQueue? _runQueue = runQueue ? new ThreadRunQueue() : null;
 
-        public List<long> Latencies { get; } = new(4096);
+        public List<long> Latencies { get; } = new(expected);
         /// <summary>
-        /// Each message's start and end timestamps, its replies' arrivals, and (with a thread per
-        /// connection) the ns its thread waited for a CPU since the previous message ended, when kept.
+        /// Each message's start and end timestamps, where its replies' arrivals are in <see cref="Steps"/>,
+        /// and (with a thread per connection) the ns its thread waited for a CPU since the previous message
+        /// ended, when kept. Values in lists made once, not an object per message: what a run keeps would
+        /// otherwise be promoted until it set off full collections of this process in the middle of the
+        /// run, which stop every connection at once (bench/RESULTS.md, twentieth pass).
         /// </summary>
-        public List<(long Start, long End, (string Step, long At)[] Steps, long? WaitedNs)>? Ends { get; } = keepTimes ? new(4096) : null;
+        public List<MessageTimes>? Ends { get; } = keepTimes ? new(expected) : null;
+        /// <summary>Every reply's arrival (step, timestamp) of the messages in <see cref="Ends"/>, in order.</summary>
+        public List<(string Step, long At)>? Steps { get; } = keepTimes ? new(expected * 10) : null;
         public Dictionary<string, long> Outcomes { get; } = new(StringComparer.Ordinal);
         public long Errors { get; private set; }
         public long Refused { get; private set; }
@@ -121,7 +130,7 @@ public sealed class LoadRunner
         public async Task RunAsync(SessionDriver driver, SessionPlan plan, CancellationToken ct)
         {
             var ended = 0;
-            var steps = Ends is null ? null : new List<(string, long)>();
+            var firstStep = Steps?.Count ?? 0;
             var waited = _runQueue?.WaitedNs();
             try
             {
@@ -132,13 +141,13 @@ public sealed class LoadRunner
                     if (Ends is not null)
                     {
                         var now = _runQueue?.WaitedNs();
-                        Ends.Add((start, end, [.. steps!], now - waited));
+                        Ends.Add(new MessageTimes(start, end, firstStep, Steps!.Count - firstStep, now - waited));
                         waited = now;
-                        steps!.Clear();
+                        firstStep = Steps.Count;
                     }
                     Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;
                     ended++;
-                }, ct, steps).ConfigureAwait(false);
+                }, ct, Steps).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
@@ -148,6 +157,19 @@ public sealed class LoadRunner
                 LostMessages += plan.Messages.Length - ended;
                 FirstError ??= $"{SessionDriver.Describe(plan)}: {e.GetType().Name}: {e.Message}";
             }
+            finally
+            {
+                // Replies of a message that did not end (a refusal, an error) belong to no line of the log.
+                if (Steps is not null && Steps.Count > firstStep)
+                    Steps.RemoveRange(firstStep, Steps.Count - firstStep);
+            }
         }
     }
 }
+
+/// <summary>
+/// One message of a latency log: start and end timestamps, its replies' arrivals as
+/// <see cref="LoadRunner.Worker.Steps"/>[<paramref name="FirstStep"/>..+<paramref name="StepCount"/>],
+/// and the ns its connection's thread waited for a CPU meanwhile, where known.
+/// </summary>
+public readonly record struct MessageTimes(long Start, long End, int FirstStep, int StepCount, long? WaitedNs);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Net;
 using System.Security.Cryptography;
 using Milter.Protocol.Client;
@@ -80,17 +81,26 @@ public static class RunCommand
             await runner.RunAsync(new Traffic(mix, knownSet, nonce + "w", churn).Session, connections, long.MaxValue, ct, unmeasured).ConfigureAwait(false);
         if (!warmOnly)
             cpuAtStart = Cpu();
+        if (!warmOnly)
+        {
+            // What the warm-up left would otherwise set off a full collection of this process early in
+            // the measured run: 40–50 ms in which none of its connections sends or reads anything.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        using var gcPauses = latencyLog is not null && !warmOnly ? new GcPauses() : null;
         var gcAtStart = GcCounts();
         var result = warmOnly
             ? warmResult!
             : await runner.RunAsync(traffic.Session, connections, messages, ct, duration).ConfigureAwait(false);
-        if (latencyLog is not null && !warmOnly)
-            WriteLatencyLog(latencyLog, runner, time.TimestampFrequency);
         var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
         var cpuAtEnd = Cpu();
         var gcAtEnd = GcCounts();
+        // Written after the figures are taken: its CPU and its collections are not the run's.
+        if (latencyLog is not null && !warmOnly)
+            WriteLatencyLog(latencyLog, runner, time.TimestampFrequency, gcPauses!.Pauses);
         // The generator's own pauses hold up all its connections at once; on stderr, beside the report.
-        Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all");
+        Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all, {(gcAtEnd.Allocated - gcAtStart.Allocated) / 1024.0 / Math.Max(1, result.Messages):F1} KB allocated a message{(gcPauses is { Pauses: { Count: > 0 } p } ? string.Create(CultureInfo.InvariantCulture, $", the longest {p.Max(x => x.End - x.Start) * 1000.0 / time.TimestampFrequency:F1} ms") : "")}");
         var cpu = new CpuReport(
             cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
             PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result),
@@ -108,23 +118,40 @@ public static class RunCommand
     /// <summary>
     /// One line per message of the measured run, in start order: start and end (ms since the run began),
     /// latency (ms), then each reply's arrival as step=ms since the message's start; with a thread per
-    /// connection, last, <c>queued=ms</c>: how long that thread waited for a CPU during the message
-    /// (the generator's share of the latency, not the filter's).
+    /// connection <c>queued=ms</c>: how long that connection's thread waited for a CPU during the
+    /// message; last <c>gc=ms</c>: how much of the message this process spent stopped for its own
+    /// collections. Both are the generator's share of the latency, not the filter's.
     /// </summary>
-    private static void WriteLatencyLog(string path, LoadRunner runner, long frequency)
+    private static void WriteLatencyLog(string path, LoadRunner runner, long frequency, IReadOnlyList<(long Start, long End, int Generation)> gcPauses)
     {
         double Ms(long ticks) => ticks * 1000.0 / frequency;
-        var lines = runner.LastWorkers.SelectMany(w => w.Ends ?? []).OrderBy(e => e.Start)
-            .Select(e => string.Create(CultureInfo.InvariantCulture,
-                $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}{string.Concat(e.Steps.Select(s => string.Create(CultureInfo.InvariantCulture, $" {s.Step}={Ms(s.At - e.Start):F3}")))}{(e.WaitedNs is { } q ? string.Create(CultureInfo.InvariantCulture, $" queued={q / 1e6:F3}") : "")}"));
+        var pauses = gcPauses.Where(p => p.End >= runner.LastStarted).ToList();
+        // The pauses are few (tens a run) and in order: a plain scan per message is enough.
+        double Paused(long start, long end) => Ms(pauses.Sum(p => Math.Max(0, Math.Min(end, p.End) - Math.Max(start, p.Start))));
+        var line = new StringBuilder();
+        var lines = runner.LastWorkers.SelectMany(w => (w.Ends ?? []).Select(e => (Worker: w, Message: e))).OrderBy(m => m.Message.Start)
+            .Select(m =>
+            {
+                var (e, steps) = (m.Message, m.Worker.Steps!);
+                line.Clear().Append(CultureInfo.InvariantCulture, $"{Ms(e.Start - runner.LastStarted):F3} {Ms(e.End - runner.LastStarted):F3} {Ms(e.End - e.Start):F3}");
+                for (var i = e.FirstStep; i < e.FirstStep + e.StepCount; i++)
+                    line.Append(CultureInfo.InvariantCulture, $" {steps[i].Step}={Ms(steps[i].At - e.Start):F3}");
+                if (e.WaitedNs is { } q)
+                    line.Append(CultureInfo.InvariantCulture, $" queued={q / 1e6:F3}");
+                return line.Append(CultureInfo.InvariantCulture, $" gc={Paused(e.Start, e.End):F3}").ToString();
+            });
         File.WriteAllLines(path, lines);
         // Where the run began on the monotonic clock (Stopwatch's on Linux), in ns: lines the log up with
         // a trace recorded with `perf record -k CLOCK_MONOTONIC`.
         File.WriteAllText(path + ".start", string.Create(CultureInfo.InvariantCulture, $"{runner.LastStarted * (1_000_000_000.0 / frequency):F0}\n"));
+        // The generator's own collections in the run: from the moment its threads were being stopped to the
+        // moment they went on (ms since the run began), and the generation collected.
+        File.WriteAllLines(path + ".gc", pauses.Select(p => string.Create(CultureInfo.InvariantCulture,
+            $"{Ms(p.Start - runner.LastStarted):F3} {Ms(p.End - runner.LastStarted):F3} gen{p.Generation}")));
     }
 
-    private static (int G0, int G1, int G2, TimeSpan Pause) GcCounts() =>
-        (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+    private static (int G0, int G1, int G2, TimeSpan Pause, long Allocated) GcCounts() =>
+        (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
 
     // The share of the machine's CPU time that was busy between two readings of /proc/stat, in per cent.
     private static double? BusyPercent((long Busy, long Idle) start, (long Busy, long Idle) end)
