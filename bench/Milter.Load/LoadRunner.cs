@@ -78,7 +78,8 @@ public sealed class LoadRunner
     }
 
     // Each connection's share of a run's messages, with room for an uneven split.
-    private static int Expected(long messages, int connections) => (int)Math.Clamp(messages / connections * 2 + 16, 16, 4096);
+    // (A run bounded by time alone asks for long.MaxValue messages.)
+    private static int Expected(long messages, int connections) => (int)Math.Clamp(Math.Min(messages, 1_000_000) / connections * 2 + 16, 16, 4096);
 
     /// <summary>Runs <paramref name="loop"/> on a thread of its own; with blocking sockets it completes there without yielding.</summary>
     private static Task OnThread(Func<Task> loop, string name)
