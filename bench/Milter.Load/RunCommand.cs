@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text;
 using System.Net;
 using System.Security.Cryptography;
+using System.Text;
 using Milter.Protocol.Client;
 
 namespace Milter.Load;
@@ -80,13 +80,12 @@ public static class RunCommand
         if (!warmOnly && warmup is { } unmeasured)
             await runner.RunAsync(new Traffic(mix, knownSet, nonce + "w", churn).Session, connections, long.MaxValue, ct, unmeasured).ConfigureAwait(false);
         if (!warmOnly)
-            cpuAtStart = Cpu();
-        if (!warmOnly)
         {
             // What the warm-up left would otherwise set off a full collection of this process early in
             // the measured run: 40–50 ms in which none of its connections sends or reads anything.
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            cpuAtStart = Cpu();
         }
         using var gcPauses = latencyLog is not null && !warmOnly ? new GcPauses() : null;
         var gcAtStart = GcCounts();
@@ -126,7 +125,7 @@ public static class RunCommand
     {
         double Ms(long ticks) => ticks * 1000.0 / frequency;
         var pauses = gcPauses.Where(p => p.End >= runner.LastStarted).ToList();
-        // The pauses are few (tens a run) and in order: a plain scan per message is enough.
+        // The pauses are few (tens a run): a plain scan per message is enough.
         double Paused(long start, long end) => Ms(pauses.Sum(p => Math.Max(0, Math.Min(end, p.End) - Math.Max(start, p.Start))));
         var line = new StringBuilder();
         var lines = runner.LastWorkers.SelectMany(w => (w.Ends ?? []).Select(e => (Worker: w, Message: e))).OrderBy(m => m.Message.Start)
