@@ -95,11 +95,14 @@ public static class RunCommand
         var memory = pid > 0 ? ProcessMemory.Read(pid) : null;
         var cpuAtEnd = Cpu();
         var gcAtEnd = GcCounts();
+        var pauses = gcPauses?.Pauses ?? [];
         // Written after the figures are taken: its CPU and its collections are not the run's.
         if (latencyLog is not null && !warmOnly)
-            WriteLatencyLog(latencyLog, runner, time.TimestampFrequency, gcPauses!.Pauses);
+            WriteLatencyLog(latencyLog, runner, time.TimestampFrequency, pauses);
         // The generator's own pauses hold up all its connections at once; on stderr, beside the report.
-        Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all, {(gcAtEnd.Allocated - gcAtStart.Allocated) / 1024.0 / Math.Max(1, result.Messages):F1} KB allocated a message{(gcPauses is { Pauses: { Count: > 0 } p } ? string.Create(CultureInfo.InvariantCulture, $", the longest {p.Max(x => x.End - x.Start) * 1000.0 / time.TimestampFrequency:F1} ms") : "")}");
+        var longest = pauses.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", the longest {pauses.Max(p => p.End - p.Start) * 1000.0 / time.TimestampFrequency:F1} ms");
+        Console.Error.WriteLine($"load generator gc: gen0 {gcAtEnd.G0 - gcAtStart.G0}, gen1 {gcAtEnd.G1 - gcAtStart.G1}, gen2 {gcAtEnd.G2 - gcAtStart.G2}, " +
+            $"paused {(gcAtEnd.Pause - gcAtStart.Pause).TotalMilliseconds:F1} ms in all{longest}, {(gcAtEnd.Allocated - gcAtStart.Allocated) / 1024.0 / Math.Max(1, result.Messages):F1} KB allocated a message");
         var cpu = new CpuReport(
             cpuAtStart.Daemon is { } d0 && cpuAtEnd.Daemon is { } d1 ? PerMessage(d1 - d0, result) : null,
             PerMessage(cpuAtEnd.Own - cpuAtStart.Own, result),
