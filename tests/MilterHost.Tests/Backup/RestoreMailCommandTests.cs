@@ -101,6 +101,26 @@ public sealed partial class RestoreMailCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Messages_larger_than_the_read_buffer_are_told_apart_and_restored_byte_for_byte()
+    {
+        // Two large messages with one Message-ID whose bodies differ only past the first megabyte, and
+        // one whose last line has no newline: each spans many of the reader's pieces.
+        var attachment = string.Concat(Enumerable.Repeat(new string('A', 76) + "\n", 16_000));
+        var first = WithId("big@example.org", "a@example.org", attachment + "end of the first");
+        var second = WithId("big@example.org", "a@example.org", attachment + "end of the second");
+        var third = "From c@example.org Sat Nov 28 06:26:01 2026\nSubject: no id\n\n" + attachment + "last line";
+        var alice = _run.Mailbox("alice", first + second + third);
+        await _run.RunAsync();
+        File.WriteAllText(alice, second);
+
+        var (exit, output, _) = await _run.RestoreAsync();
+
+        Assert.Equal(0, exit);
+        Assert.Contains("alice          3           1         2  restored", output);
+        Assert.Equal(second + first + third + "\n\n", File.ReadAllText(alice));
+    }
+
+    [Fact]
     public async Task Restore_separates_its_first_message_from_a_live_mbox_that_lacks_the_closing_empty_line()
     {
         var alice = _run.Mailbox("alice", One + Two);

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using MilterHost.Native;
 
@@ -105,12 +106,11 @@ public sealed class MailRestore(TimeProvider timeProvider)
     {
         using var handle = new SafeFileHandle(held.Descriptor, ownsHandle: false);
         await using var stream = new LockedRange(handle, held.Size);
-        var reader = new MboxReader(stream);
         var identities = new HashSet<string>(StringComparer.Ordinal);
         long messages = 0;
-        while (await reader.ReadAsync(cancellationToken) is { } message)
+        await foreach (var message in IdentifyAsync(stream, cancellationToken))
         {
-            identities.Add(MessageIdentity.Of(message));
+            identities.Add(message.Identity);
             messages++;
         }
         var tail = new byte[(int)Math.Min(2, held.Size)];
@@ -118,25 +118,93 @@ public sealed class MailRestore(TimeProvider timeProvider)
         return (identities, messages, tail);
     }
 
-    /// <summary>Streams the backup; each message whose identity is not in <paramref name="present"/> is appended (when a target is given) and added to it.</summary>
+    /// <summary>
+    /// Each message whose identity is not in <paramref name="present"/> is appended (when a target is
+    /// given) and added to it. Two passes over the backup, so that no message is ever held in memory
+    /// whole: the first tells the missing messages by their identities, the second copies them.
+    /// </summary>
     private static async Task<(long Messages, long Appended, long Bytes)> AppendMissingAsync(string backup, HashSet<string> present, Appender? target,
         CancellationToken cancellationToken)
     {
-        await using var file = File.OpenRead(backup);
-        await using Stream content = backup.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
-        var reader = new MboxReader(content);
-        long messages = 0, appended = 0, bytes = 0;
-        while (await reader.ReadAsync(cancellationToken) is { } message)
+        var missing = new HashSet<long>();
+        long messages = 0, bytes = 0;
+        await using (var content = OpenBackup(backup))
         {
-            messages++;
-            if (messages == 1 && !message.AsSpan().StartsWith("From "u8))
-                throw new InvalidDataException($"{backup} is not an mbox: it does not start with a From_ line");
-            if (!present.Add(MessageIdentity.Of(message)))
-                continue;
-            appended++;
-            bytes += target?.Append(message) ?? message.Length;
+            await foreach (var message in IdentifyAsync(content, cancellationToken))
+            {
+                messages++;
+                if (messages == 1 && !message.StartsWithFromLine)
+                    throw new InvalidDataException($"{backup} is not an mbox: it does not start with a From_ line");
+                if (!present.Add(message.Identity))
+                    continue;
+                missing.Add(messages);
+                bytes += message.Length;
+            }
         }
-        return (messages, appended, bytes);
+        if (target is null || missing.Count == 0)
+            return (messages, missing.Count, bytes);
+
+        await using (var content = OpenBackup(backup))
+        {
+            long ordinal = 0;
+            var copying = false;
+            await foreach (var piece in new MboxReader(content).ReadAsync(cancellationToken))
+            {
+                if (piece.StartsMessage)
+                {
+                    if (copying)
+                        target.EndMessage();
+                    copying = missing.Contains(++ordinal);
+                }
+                if (copying)
+                    target.Append(piece.Bytes.Span);
+            }
+            if (copying)
+                target.EndMessage();
+            if (ordinal != messages)
+                throw new InvalidDataException($"{backup} changed while it was read ({messages} messages, then {ordinal})");
+        }
+        return (messages, target.Messages, target.Bytes);
+    }
+
+    private static Stream OpenBackup(string backup)
+    {
+        var file = File.OpenRead(backup);
+        return backup.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
+    }
+
+    private readonly record struct IdentifiedMessage(string Identity, bool StartsWithFromLine, long Length);
+
+    /// <summary>The messages of an mbox by their identities, streamed.</summary>
+    private static async IAsyncEnumerable<IdentifiedMessage> IdentifyAsync(Stream mbox, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        MessageIdentity? current = null;
+        long length = 0;
+        try
+        {
+            await foreach (var piece in new MboxReader(mbox).ReadAsync(cancellationToken))
+            {
+                if (piece.StartsMessage && current is not null)
+                {
+                    yield return new IdentifiedMessage(current.Finish(), current.StartsWithFromLine, length);
+                    current.Dispose();
+                    current = null;
+                }
+                if (current is null)
+                {
+                    current = new MessageIdentity();
+                    length = 0;
+                }
+                current.Append(piece.Bytes.Span);
+                length += piece.Bytes.Length;
+            }
+            if (current is not null)
+                yield return new IdentifiedMessage(current.Finish(), current.StartsWithFromLine, length);
+        }
+        finally
+        {
+            current?.Dispose();
+        }
     }
 
     /// <summary>
@@ -159,31 +227,61 @@ public sealed class MailRestore(TimeProvider timeProvider)
         /// <summary>Their bytes, separators included.</summary>
         public long Bytes { get; private set; }
 
-        /// <summary>The bytes written.</summary>
-        public long Append(byte[] message)
+        // The message being written: its bytes so far, and its last two.
+        private long _written = -1;
+        private readonly byte[] _end = new byte[2];
+        private int _endLength;
+
+        /// <summary>The next piece of a message; the first piece of each goes after the separator the file needs.</summary>
+        public void Append(ReadOnlySpan<byte> piece)
         {
-            var separator = _endsWithBlankLine ? ""u8 : _endsWithNewline ? "\n"u8 : "\n\n"u8;
-            var written = Write(separator) + Write(message);
-            _whole += written;
+            if (_written < 0)
+            {
+                var separator = _endsWithBlankLine ? ""u8 : _endsWithNewline ? "\n"u8 : "\n\n"u8;
+                _written = WriteAll(separator);
+                _endLength = 0;
+            }
+            _written += WriteAll(piece);
+            // Keep the last two bytes of the message.
+            if (piece.Length >= 2)
+            {
+                piece[^2..].CopyTo(_end);
+                _endLength = 2;
+            }
+            else if (piece.Length == 1)
+            {
+                _end[0] = _endLength == 0 ? piece[0] : _end[1];
+                _end[1] = piece[0];
+                _endLength = Math.Min(_endLength + 1, 2);
+            }
+        }
+
+        /// <summary>The message is whole: a write that fails from now on cuts the file back to its end.</summary>
+        public void EndMessage()
+        {
+            if (_written < 0)
+                return;
+            _whole += _written;
             Messages++;
-            Bytes += written;
-            _endsWithNewline = message.AsSpan().EndsWith("\n"u8);
-            _endsWithBlankLine = message.AsSpan().EndsWith("\n\n"u8);
-            return written;
+            Bytes += _written;
+            var end = _end.AsSpan(0, _endLength);
+            _endsWithNewline = end.EndsWith("\n"u8);
+            _endsWithBlankLine = end.SequenceEqual("\n\n"u8);
+            _written = -1;
         }
 
         /// <summary>The last message gets its closing blank line too, so the next delivery starts a message of its own.</summary>
         public void Sync()
         {
             if (!_endsWithBlankLine)
-                _whole += Write(_endsWithNewline ? "\n"u8 : "\n\n"u8);
+                _whole += WriteAll(_endsWithNewline ? "\n"u8 : "\n\n"u8);
             _endsWithBlankLine = true;
             var errno = Posix.Sync(fd);
             if (errno != 0)
                 throw new IOException($"fsync: {Posix.Message(errno)}");
         }
 
-        private int Write(ReadOnlySpan<byte> data)
+        private int WriteAll(ReadOnlySpan<byte> data)
         {
             var errno = Posix.Write(fd, data);
             if (errno == 0)
