@@ -36,8 +36,14 @@ public sealed class GreylistCheck : IGreylistCheck
     public Task<GreylistResult> CheckAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>
         CheckCoreAsync(triplet, clientAddress, now, options, record: true, cancellationToken);
 
-    public Task UncountAutoWhitelistPassAsync(Triplet triplet, CancellationToken cancellationToken) =>
-        _database.WriteAsync((session, ct) => GreylistRows.UncountPassAsync(session, triplet.Client, triplet.SenderDomain, ct), cancellationToken, mayRelax: true);
+    public async Task UncountAutoWhitelistPassAsync(Triplet triplet, CancellationToken cancellationToken)
+    {
+        await _database.WriteAsync((session, ct) => GreylistRows.UncountPassAsync(session, triplet.Client, triplet.SenderDomain, ct), cancellationToken,
+            mayRelax: true).ConfigureAwait(false);
+        // The count may have fallen below auto_whitelist.after: a whitelisted entry cached since (a
+        // later recipient of the same message read the count this pass made) must be read again.
+        _passes.ForgetAutoWhitelist(triplet.Client, triplet.SenderDomain);
+    }
 
     /// <summary>What <see cref="CheckAsync"/> would answer, changing nothing (<c>simulate</c> without <c>--record</c>).</summary>
     public Task<GreylistResult> PreviewAsync(Triplet triplet, IPAddress? clientAddress, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken) =>

@@ -214,6 +214,8 @@ public sealed class GreylistFilter : IMilterFilter
         if (!held.Decided)
         {
             held.Decided = true;
+            if (held.Failure is { } failure)
+                return FailingAsync(session, held, failure, cancellationToken);
             if (Decide(held) is { IsFinal: true } deferred)
                 return Deferring(session, held, deferred, cancellationToken);
         }
@@ -240,8 +242,27 @@ public sealed class GreylistFilter : IMilterFilter
         if (!session.MessageState.TryGet(HeldKey, out var held))
             return ValueTask.FromResult(Verdict.Continue);
         held.Decided = true;
+        if (held.Failure is { } failure)
+            return FailingAsync(session, held, failure, cancellationToken);
         var verdict = Decide(held);
         return verdict.Kind == VerdictKind.Tempfail ? Deferring(session, held, verdict, cancellationToken) : ValueTask.FromResult(verdict);
+    }
+
+    /// <summary>
+    /// A recipient could not be checked: the message is answered per on_error. It did not pass the
+    /// greylist, so the auto-whitelist pass another recipient's first pass counted at RCPT is taken
+    /// back first: under tempfail the message comes back and counts then (kept, it would count
+    /// twice); under accept it goes through without counting, which only delays an auto-whitelisting.
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">Always: the chain answers it per on_error.</exception>
+    private async ValueTask<Verdict> FailingAsync(SessionContext session, HeldMessage held, StoreUnavailableException failure, CancellationToken cancellationToken)
+    {
+        if (held.Counted is { } counted)
+        {
+            held.Counted = null;
+            await TakeBackAsync(session, counted, Verdict.Continue, cancellationToken).ConfigureAwait(false);
+        }
+        throw new StoreUnavailableException($"greylist: a recipient could not be checked: {failure.Message}", failure);
     }
 
     /// <summary>
@@ -272,12 +293,9 @@ public sealed class GreylistFilter : IMilterFilter
         return deferred;
     }
 
-    /// <summary>The message's one answer: tempfail while a recipient's triplet is deferred.</summary>
-    /// <exception cref="StoreUnavailableException">A recipient could not be checked: answered per on_error.</exception>
+    /// <summary>The message's one answer, every recipient checked: tempfail while a recipient's triplet is deferred.</summary>
     private static Verdict Decide(HeldMessage held)
     {
-        if (held.Failure is { } failure)
-            throw new StoreUnavailableException($"greylist: a recipient could not be checked: {failure.Message}", failure);
         if (held.Deferred.Count == 0)
             return Verdict.Continue;
         // The longest wait, so that the retry passes for every recipient at once.

@@ -132,6 +132,9 @@ internal sealed class PassCache
         RemoveTouch(_awlTouches, (client, senderDomain));
     }
 
+    /// <summary>The auto-whitelist entry's count went down: the next check reads it from the database (its pending extension stays).</summary>
+    public void ForgetAutoWhitelist(string client, string senderDomain) => _whitelisted.Remove((client, senderDomain));
+
     /// <summary>Every auto-whitelist entry of <paramref name="client"/> was removed (the bypass ban).</summary>
     public void RemoveAutoWhitelistOf(string client)
     {

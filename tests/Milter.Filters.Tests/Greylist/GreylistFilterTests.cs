@@ -389,6 +389,54 @@ public sealed class GreylistFilterTests : IAsyncLifetime
         Assert.IsType<StoreUnavailableException>(data.InnerException);
     }
 
+    private async Task<int> AutoWhitelistPassesAsync() =>
+        Assert.Single(await _stores.Greylist.Admin.ListAutoWhitelistAsync(new GreylistQuery(), _clock.GetUtcNow(), default)).Passes;
+
+    [Fact]
+    public async Task A_message_answered_per_on_error_at_data_takes_back_its_pass_and_counts_once_when_it_comes_back()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        // news -> r1 and news -> r2 both waited out the delay.
+        AssertDeferred((await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com")).Data, Deferred120, GreylistRules.New);
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+
+        // r1 passes for the first time (counted); then another program holds the database, so r2 cannot be checked.
+        var session = Session("news@example.org");
+        Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("r1@example.com"), default)).Kind);
+        await using (await LockDatabaseAsync())
+            Assert.Equal(VerdictKind.Continue, (await filter.OnRcptAsync(session, new RecipientContext("r2@example.com"), default)).Kind);
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => filter.OnDataAsync(session, default).AsTask());
+        session.ResetMessage();
+        Assert.Equal(0, await AutoWhitelistPassesAsync());
+
+        // on_error: tempfail, so the message comes back and passes: one pass.
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(VerdictKind.Continue, (await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com")).Data.Kind);
+        Assert.Equal(1, await AutoWhitelistPassesAsync());
+    }
+
+    [Fact]
+    public async Task A_pass_taken_back_at_data_leaves_no_auto_whitelisting_in_memory_that_the_count_no_longer_makes()
+    {
+        var filter = Filter(Options with { AddHeader = false });
+        // Four messages that came back; the fifth pass whitelists (after: 5).
+        for (var i = 1; i <= 4; i++)
+            await PassAsync(filter, $"sender{i}@example.org", $"x{i}@example.com");
+        Assert.Equal(4, await AutoWhitelistPassesAsync());
+        await SendAsync(filter, Session("news@example.org"), "r2@example.com");
+        await _stores.Greylist.WhenAttemptsWrittenAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+
+        // One message: r1 new, r2 passes for the first time (the fifth pass), r3 reads the client whitelisted.
+        var message = await SendAsync(filter, Session("news@example.org"), "r1@example.com", "r2@example.com", "r3@example.com");
+        AssertDeferred(message.Data, Deferred120, GreylistRules.New);
+        Assert.Equal(4, await AutoWhitelistPassesAsync());
+
+        // Four passes: a new triplet of that domain from that network is greylisted.
+        AssertDeferred((await SendAsync(filter, Session("someone-else@example.org"), "never-seen@example.com")).Data, Deferred120, GreylistRules.New);
+    }
+
     [Fact]
     public async Task When_the_pass_cannot_be_taken_back_the_deferral_stands_and_the_line_says_so()
     {
