@@ -100,7 +100,7 @@ public sealed class BypassBanRecorder : IDecisionSink
     {
         var facts = lookups is null ? null : await lookups.WaitAsync(cancellationToken).ConfigureAwait(false);
         var key = ClientKey.For(client, facts?.SpfPoolDomain, _options);
-        return await _store.RecordMisbehaviourAsync(client, key, now, _options, cancellationToken).ConfigureAwait(false);
+        return await _store.RecordMisbehaviourAsync(client, key, now, _options, _trustedClients, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RecordInBackgroundAsync(IPAddress client, Task<DnsFacts>? lookups, DateTimeOffset now)

@@ -18,10 +18,12 @@ public interface IBypassBanStore
     /// <paramref name="clientKey"/> (<see cref="ClientKey.For"/>: the key the client is greylisted
     /// under, its subnet or its sender's SPF pool), and only once that key passed greylisting; at
     /// <c>bypass_ban.after</c> within <c>bypass_ban.within</c> the key loses its auto-whitelist entries
-    /// and the client's address is put on the dynamic ban list for <c>bypass_ban.ban_for</c>.
+    /// and the client's address is put on the dynamic ban list for <c>bypass_ban.ban_for</c> (an IPv6
+    /// client's /64, unless one of <paramref name="trustedClients"/> is in it: then its address alone).
     /// Returns that ban, or null.
     /// </summary>
-    Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken);
+    Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options,
+        IReadOnlyList<IPNetwork> trustedClients, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -47,11 +49,13 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
     /// <summary>The client's own network, as strikes and bans take it.</summary>
     private static readonly SubnetOptions OwnNetwork = new() { Ipv4 = 32, Ipv6 = 64 };
 
-    public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options, CancellationToken cancellationToken)
+    public async Task<DynamicBan?> RecordMisbehaviourAsync(IPAddress client, string clientKey, DateTimeOffset now, GreylistOptions options,
+        IReadOnlyList<IPNetwork> trustedClients, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(clientKey);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(trustedClients);
         if (options.BypassBan.After <= 0)
             return null;
         // Strikes are the client's own, and so is the ban: its address (IPv4) or its /64 (IPv6, where
@@ -61,6 +65,10 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         var key = clientKey;
         var address = IPNetworks.Canonical(client);
         var network = IPNetworks.Containing(address, 64); // an IPv4 address is clamped to its /32
+        // A trusted client (relay.allow_clients: a partner relay, our other MX, a neighbour on a shared
+        // /64) is never refused: a /64 that holds one is not banned, the offender's address alone is.
+        if (trustedClients.Any(t => t.Contains(network.BaseAddress) || network.Contains(t.BaseAddress)))
+            network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
         var strikeKey = ClientKey.ForAddress(address, OwnNetwork);
         var seconds = now.ToUnixTimeSeconds();
         var within = (long)options.BypassBan.Within.TotalSeconds;

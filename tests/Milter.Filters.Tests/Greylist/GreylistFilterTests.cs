@@ -606,6 +606,28 @@ public sealed class GreylistFilterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bypass_ban_never_covers_a_trusted_client_in_the_offenders_ipv6_64()
+    {
+        // A partner relay in relay.allow_clients shares the offender's /64 (a shared VPS network).
+        var trusted = IPAddress.Parse("2001:db8:77::25");
+        var recorder = new BypassBanRecorder(null, _stores.BypassBans,
+            new MilterOptions { Greylist = Options, Relay = new RelayOptions { AllowClients = [new IPNetwork(trusted, 128)] } },
+            _clock, NullLogger<BypassBanRecorder>.Instance);
+        var offender = IPAddress.Parse("2001:db8:77::12");
+        await PassAsync(Filter(), "carol@example.org", "bob@example.com", offender);
+        DynamicBan? ban = null;
+        for (var i = 0; i < Options.BypassBan.After; i++)
+            ban = await recorder.RecordAsync(Session("y@example.org", offender), Unknown, default);
+
+        // The offender's address alone; the trusted host still connects.
+        Assert.Equal("2001:db8:77::12/128", ban?.Network.ToString());
+        Assert.NotNull(await _stores.Bans.FindAsync(offender, _clock.GetUtcNow(), default));
+        Assert.Null(await _stores.Bans.FindAsync(trusted, _clock.GetUtcNow(), default));
+        var connect = await new BanFilter([], _stores.Bans, _clock).OnConnectAsync(new SessionContext { ClientAddress = trusted }, default);
+        Assert.Equal(VerdictKind.Continue, connect.Kind);
+    }
+
+    [Fact]
     public async Task Refusals_in_an_authenticated_session_never_count_toward_the_bypass_ban()
     {
         await PassAsync(Filter(), "alice@example.org", "bob@example.com");

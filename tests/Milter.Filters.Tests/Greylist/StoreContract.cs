@@ -210,11 +210,11 @@ public abstract class StoreContract : StoreTestBase
             await PassAsync(stores.Greylist, Mail($"news{i}@example.org", $"user{i}@example.com"));
         var client = IPAddress.Parse("203.0.113.77");
 
-        var first = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var first = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, [], default);
         Clock.Advance(TimeSpan.FromMinutes(20));
-        var second = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var second = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, [], default);
         Clock.Advance(TimeSpan.FromMinutes(20));
-        var third = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, default);
+        var third = await stores.BypassBans.RecordMisbehaviourAsync(client, ClientKeyOf(client), Clock.GetUtcNow(), Options, [], default);
 
         Assert.Null(first);
         Assert.Null(second);
@@ -234,7 +234,7 @@ public abstract class StoreContract : StoreTestBase
         await CheckAsync(stores.Greylist, AliceToBob);
 
         for (var i = 0; i < 5; i++)
-            Assert.Null(await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default));
+            Assert.Null(await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, [], default));
 
         Assert.Empty(await stores.Bans.ListAsync(Clock.GetUtcNow(), default));
         Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM greylist_strike"));
@@ -246,10 +246,10 @@ public abstract class StoreContract : StoreTestBase
         var stores = await OpenAsync();
         await PassAsync(stores.Greylist, AliceToBob);
 
-        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
-        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
+        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, [], default);
+        await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, [], default);
         Clock.Advance(TimeSpan.FromMinutes(61));
-        var third = await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, default);
+        var third = await stores.BypassBans.RecordMisbehaviourAsync(Client, ClientKeyOf(Client), Clock.GetUtcNow(), Options, [], default);
 
         Assert.Null(third);
         Assert.Empty(await stores.Bans.ListAsync(Clock.GetUtcNow(), default));

@@ -27,18 +27,38 @@ public sealed class LogScanInjectionTests : IDisposable
         $"Nov 28 06:0{client}:00 mx1 sm-mta[50{client}]: sAS060{client}a00050{client}: ruleset=check_rcpt, arg1={Crafted}, relay=[198.51.100.{client}], reject=550 5.7.1 {Crafted}... Relaying denied. Proper authentication required.";
 
     [Fact]
-    public async Task Crafted_recipients_from_six_clients_blame_the_six_clients_not_the_address_inside()
+    public async Task Crafted_recipients_from_six_clients_never_blame_the_address_inside()
     {
         var log = _run.Write("maillog", Enumerable.Range(1, 6).Select(CraftedReject).ToArray());
 
         var root = await _run.JsonAsync("--log", log, "--threshold", "1");
-        var counts = LogScanRun.Counts(root);
 
-        Assert.DoesNotContain("192.0.2.99", counts.Keys);
-        // Each line is a genuine relay refusal of the client that sent it: it counts, once, for that client.
-        Assert.Equal(Enumerable.Range(1, 6).ToDictionary(i => $"198.51.100.{i}", _ => 1), counts);
-        Assert.All(root.GetProperty("offenders").EnumerateArray(),
-            o => Assert.Equal(1, o.GetProperty("kinds").GetProperty("relay-denied").GetInt32()));
+        // Three ", relay=" on each line: which one is sendmail's no reading can prove, so none counts.
+        Assert.Empty(LogScanRun.Counts(root));
+        Assert.Equal(6, root.GetProperty("ambiguous").GetInt32());
+    }
+
+    [Fact]
+    public void A_crafted_sender_in_a_reply_that_does_not_repeat_it_blames_nobody()
+    {
+        // sendmail's "does not resolve" reply names the address after its text, not before it: the
+        // split inside the address was the only one whose reply repeats its argument.
+        const string local = "\"x, relay=[192.0.2.99], reject=550 5.7.1 <\"x... y\"@unresolvable.example";
+        var parsed = MaillogMessageParser.Parse("sm-mta",
+            $"sAS0600a000601: ruleset=check_mail, arg1=<{local}>, relay=evil.example [198.51.100.7], reject=451 4.1.8 Domain of sender address {local} does not resolve");
+
+        Assert.Equal(LineRole.Ambiguous, parsed.Role);
+        Assert.Null(parsed.Client);
+    }
+
+    [Fact]
+    public void A_reply_that_does_not_repeat_the_argument_still_names_the_one_relay()
+    {
+        var parsed = MaillogMessageParser.Parse("sm-mta",
+            "sAS0600a000601: ruleset=check_mail, arg1=<x@nowhere.example>, relay=evil.example [198.51.100.7], reject=451 4.1.8 Domain of sender address x@nowhere.example does not resolve");
+
+        Assert.Equal(EventKind.Reject4xx, parsed.Kind);
+        Assert.Equal(IPAddress.Parse("198.51.100.7"), parsed.Client!.Value.Address);
     }
 
     [Fact]

@@ -117,4 +117,25 @@ public sealed class LogScanStateTests : IDisposable
         Assert.Equal(2, JsonDocument.Parse(output).RootElement.GetProperty("events").GetInt32());
         Assert.Equal(0, again.GetProperty("events").GetInt32());
     }
+
+    [Theory]
+    [InlineData("{\"files\": null}")]
+    [InlineData("{\"files\": {\"PATH\": null}}")]
+    [InlineData("{\"files\": {\"PATH\": {\"device\": DEVICE, \"inode\": INODE, \"offset\": -5}}}")]
+    public async Task A_state_file_of_well_formed_json_that_no_run_wrote_is_reported_and_replaced(string state)
+    {
+        var log = _run.Write("maillog", Refusal(0), Refusal(1));
+        Assert.True(MilterHost.Native.Posix.TryStatusOfPath(log, out var status));
+        File.WriteAllText(_run.StatePath, state.Replace("PATH", log)
+            .Replace("DEVICE", status.Id.Device.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Replace("INODE", status.Id.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var (exit, output, error) = await _run.RunAsync("--log", log, "--threshold", "1", "--apply", "--json");
+        var again = await _run.JsonAsync("--log", log, "--threshold", "1", "--apply");
+
+        Assert.Equal(0, exit);
+        Assert.StartsWith($"logscan: ignoring the state file: {_run.StatePath}: not a logscan state file", error, StringComparison.Ordinal);
+        Assert.Equal(2, JsonDocument.Parse(output).RootElement.GetProperty("events").GetInt32());
+        Assert.Equal(0, again.GetProperty("events").GetInt32());
+    }
 }

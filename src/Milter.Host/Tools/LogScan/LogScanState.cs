@@ -31,8 +31,12 @@ public sealed record LogScanState
         }
         try
         {
-            return JsonSerializer.Deserialize(bytes, LogScanStateJson.Default.LogScanState)
+            var state = JsonSerializer.Deserialize(bytes, LogScanStateJson.Default.LogScanState)
                 ?? throw new InvalidDataException($"{path}: empty");
+            // Well-formed JSON can still hold what no run wrote (a null, a negative offset).
+            if (state.Files is null || state.Files.Any(f => f.Value is null || f.Value.Offset < 0))
+                throw new InvalidDataException($"{path}: not a logscan state file (a log file's entry is missing or has a negative offset)");
+            return state;
         }
         catch (JsonException e)
         {

@@ -13,10 +13,10 @@ namespace MilterHost.Tools.LogScan;
 /// <remarks>
 /// <para>Much of a line is the client's own text (addresses, its reverse name, the AUTH user), so every
 /// pattern is anchored at both ends with the client where sendmail writes it, and a line that could be
-/// read two ways names nobody. A <c>ruleset=</c> line is split at each <c>, relay=</c> and kept only
-/// when exactly one split is consistent: the <c>arg1=</c> value repeated after the reply code (as
-/// sendmail prefixes it, shortened like sendmail's <c>shortenstring</c> when long), or for
-/// <c>check_relay</c> an <c>arg2=</c> equal to the relay's address and a reply free of field names.</para>
+/// read two ways names nobody. A <c>ruleset=</c> line names its client only when it holds one
+/// <c>, relay=</c> (sendmail's own: a second one, from an address or a reply, could be either), and
+/// for <c>check_relay</c> only with an <c>arg2=</c> equal to the relay's address and a reply free of
+/// field names.</para>
 /// <para>milterhost's decision line (one per refusal, written by the filter chain with
 /// <see cref="DecisionFields"/>' escaping):
 /// <c>milterhost[PID]: QID: decision=reject client=NAME [IP] from=&lt;S&gt; to=&lt;R&gt; [auth=U] filter=F rule=R reply="550 5.7.1 ..."</c>.
@@ -98,53 +98,25 @@ internal static partial class MaillogMessageParser
         var head = RulesetHead().Match(body);
         if (!head.Success)
             return MaillogMessage.Other;
-        var relayCheck = head.Groups["set"].ValueSpan.SequenceEqual("check_relay");
-        Match? found = null;
-        int candidates = 0, consistent = 0;
-        for (var at = body.IndexOf(RelayField, head.Length, StringComparison.Ordinal); at >= 0;
-             at = body.IndexOf(RelayField, at + 1, StringComparison.Ordinal))
-        {
-            var tail = RulesetTail().Match(body, at);
-            if (!tail.Success)
-                continue;
-            candidates++;
-            var args = body.AsSpan(head.Length, at - head.Length);
-            if (relayCheck ? IsRelayCheckSplit(args, tail) : RepeatsArgument(args, tail.Groups["text"].ValueSpan))
-            {
-                consistent++;
-                found = tail;
-            }
-        }
-        if (candidates == 0)
+        var at = body.IndexOf(RelayField, head.Length, StringComparison.Ordinal);
+        if (at < 0)
             return MaillogMessage.Other;
-        if (consistent != 1)
+        var tail = RulesetTail().Match(body, at);
+        // The arguments and the reply are the client's text, and sendmail writes them as they are: a
+        // second ", relay=" could be where sendmail's is or a copy of it, and no reading of the line
+        // tells which (an argument can be made to look like any split, and a reply need not repeat
+        // it). Only a line with one ", relay=" names its client.
+        if (body.IndexOf(RelayField, at + 1, StringComparison.Ordinal) >= 0)
             return new MaillogMessage(LineRole.Ambiguous, queueId);
-        var kind = Classify(found!.Groups["text"].Value, found.Groups["code"].ValueSpan[0] == '5'
-            ? EventKind.Reject5xx : EventKind.Reject4xx);
-        return Event(queueId, kind, ClientOf(found));
+        if (!tail.Success)
+            return MaillogMessage.Other;
+        if (head.Groups["set"].ValueSpan.SequenceEqual("check_relay") && !IsRelayCheckSplit(body.AsSpan(head.Length, at - head.Length), tail))
+            return new MaillogMessage(LineRole.Ambiguous, queueId);
+        var kind = Classify(tail.Groups["text"].Value, tail.Groups["code"].ValueSpan[0] == '5' ? EventKind.Reject5xx : EventKind.Reject4xx);
+        return Event(queueId, kind, ClientOf(tail));
     }
 
     private const string RelayField = ", relay=";
-
-    // sendmail's shortenstring() with MAXSHORTSTR: strings of 203 characters or more keep 100 at each end.
-    private const int ShortenAt = 203, ShortenKeep = (ShortenAt - 3) / 2;
-
-    /// <summary>The reply after the code starts with the argument, as sendmail prefixes it: <c> 5.7.1 &lt;a@b&gt;... </c>.</summary>
-    private static bool RepeatsArgument(ReadOnlySpan<char> argument, ReadOnlySpan<char> text)
-    {
-        var dsn = ReplyDsn().Match(text.ToString());
-        if (!dsn.Success || argument.IsEmpty)
-            return false;
-        text = text[dsn.Length..];
-        if (argument.Length < ShortenAt)
-            return text.StartsWith(argument, StringComparison.Ordinal) && text[argument.Length..].StartsWith("... ", StringComparison.Ordinal);
-        var kept = ShortenKeep * 2 + 3;
-        return text.Length >= kept + 4
-            && text[..ShortenKeep].SequenceEqual(argument[..ShortenKeep])
-            && text.Slice(ShortenKeep, 3).SequenceEqual("...")
-            && text.Slice(ShortenKeep + 3, ShortenKeep).SequenceEqual(argument[^ShortenKeep..])
-            && text[kept..].StartsWith("... ", StringComparison.Ordinal);
-    }
 
     /// <summary>check_relay: <c>arg1=NAME, arg2=ADDRESS</c> with the relay's address, and a reply that is only sendmail's text.</summary>
     private static bool IsRelayCheckSplit(ReadOnlySpan<char> args, Match tail)
@@ -247,9 +219,6 @@ internal static partial class MaillogMessageParser
     // One candidate split, at one ", relay=": the client, then the reply to the end of the line.
     [GeneratedRegex(@"\G, relay=" + Client + @", reject=(?<code>[45]\d\d)(?<text>(?: .*)?)$")]
     private static partial Regex RulesetTail();
-
-    [GeneratedRegex(@"^ (?:[245]\.\d{1,3}\.\d{1,3} )?")]
-    private static partial Regex ReplyDsn();
 
     [GeneratedRegex(@"^[^\s,]+, arg2=(?<addr>[^\s,]+)$")]
     private static partial Regex RelayCheckArguments();

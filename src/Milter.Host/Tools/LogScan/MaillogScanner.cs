@@ -7,7 +7,10 @@ namespace MilterHost.Tools.LogScan;
 /// Folds maillog lines, one at a time and in any number of files, into per-client activity. Events
 /// whose line names no client (sendmail's milter refusals, local-delivery <c>User unknown</c>) wait on
 /// their queue id until the <c>from=..., relay=</c> line of the same queue id shows up (before or
-/// after), or take the client of the pid's <c>connect from</c> line. Both waiting maps are bounded
+/// after), or take the client of their sendmail pid's <c>connect from</c> line. Pids are reused: only
+/// a <c>connect from</c> line, which starts every session where sendmail logs it, ties a pid to a
+/// client (not the envelope or refusal lines of an earlier session of that pid), and never
+/// milterhost's pid, one process for every session. Both waiting maps are bounded
 /// (<see cref="ScanLimits"/>); what falls out of them is counted as unattributed. Events of an
 /// authenticated session (a milterhost line with <c>auth=</c>, or sendmail's <c>AUTH=server</c> line for
 /// the pid) are counted apart and never blamed on the client: a user who mistypes is not an attacker.
@@ -119,8 +122,6 @@ internal sealed class MaillogScanner
         }
         var client = message.Client!.Value;
         entry.Client = client;
-        if (syslog.Pid is { } pid)
-            _pids.Set((syslog.Host, pid), client);
         var pending = entry.TakePending();
         if (pending.Total == 0)
             return;
@@ -177,10 +178,9 @@ internal sealed class MaillogScanner
         _events++;
 
         var client = message.Client ?? entry?.Client;
-        if (client is null && entry is not { Local: true } && syslog.Pid is { } pid && _pids.TryGet((syslog.Host, pid), out var connected))
+        if (client is null && entry is not { Local: true } && message.Source == EventSource.Sendmail && syslog.Pid is { } pid
+            && _pids.TryGet((syslog.Host, pid), out var connected))
             client = connected;
-        if (message.Client is { } own && syslog.Pid is { } ownPid)
-            _pids.Set((syslog.Host, ownPid), own);
 
         if (client is { } found)
         {
