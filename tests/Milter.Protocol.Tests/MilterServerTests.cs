@@ -28,7 +28,9 @@ public sealed class MilterServerTests : IAsyncLifetime
     public Task InitializeAsync() => Task.CompletedTask;
 
     /// <param name="beforeServing">Runs once the socket listens, before the server accepts anything.</param>
-    private void Start(SessionOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null, Action? beforeServing = null)
+    /// <param name="accept">In front of the listener's AcceptAsync, when given.</param>
+    private void Start(SessionOptions options, Func<StageCall, ValueTask<Verdict>>? script = null, TimeProvider? time = null, Action? beforeServing = null,
+        Func<Socket, CancellationToken, ValueTask<Socket>>? accept = null)
     {
         _options = options;
         _endPoint = new UnixDomainSocketEndPoint(Path.Combine(_dir, "milter.sock"));
@@ -41,7 +43,10 @@ public sealed class MilterServerTests : IAsyncLifetime
             var h = new ScriptedHandler { Script = script };
             lock (_handlers) _handlers.Add(h);
             return h;
-        }, () => _options, time ?? TimeProvider.System, _log);
+        }, () => _options, time ?? TimeProvider.System, _log)
+        {
+            AcceptConnection = accept ?? (static (l, ct) => l.AcceptAsync(ct)),
+        };
         _run = _server.RunAsync(_stop.Token);
     }
 
@@ -349,6 +354,49 @@ public sealed class MilterServerTests : IAsyncLifetime
 
     private List<long> CapLines() =>
         _log.AtLeast(LogLevel.Warning).Where(e => e.EventId.Id == 1010).Select(e => Convert.ToInt64(e.State["Refused"], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+
+    [Theory]
+    [InlineData(SocketError.NoBufferSpaceAvailable)] // ENOBUFS
+    [InlineData(SocketError.NetworkUnreachable)] // ENETUNREACH, which accept(2) passes on for TCP
+    [InlineData(SocketError.TooManyOpenSockets)] // EMFILE
+    public async Task A_failed_accept_is_logged_and_the_server_goes_on_accepting(SocketError error)
+    {
+        var failures = 3;
+        Start(new SessionOptions(), Policy, accept: (listener, ct) =>
+            Interlocked.Decrement(ref failures) >= 0 ? ValueTask.FromException<Socket>(new SocketException((int)error)) : listener.AcceptAsync(ct));
+
+        // The connection waits in the listener's queue through the failures, then is served.
+        await using var mta = await Open();
+        Assert.Equal(VerdictKind.Continue, (await mta.MailAsync("<sender@remote.example>", [])).Kind);
+        Assert.Equal("550 5.1.1 User unknown", (await mta.RcptAsync("<nobody@example.com>")).ToString());
+
+        Assert.False(_run.IsCompleted);
+        var lines = _log.Entries.Where(e => e.EventId.Id == 1011).ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines, e => Assert.Equal(LogLevel.Error, e.Level));
+    }
+
+    [Fact]
+    public async Task An_MTA_that_hangs_up_before_reading_the_answer_is_one_peer_gone_line_not_a_failure()
+    {
+        // sendmail gave up on the filter (its T= timeouts, a killed child) after it sent a command:
+        // the answer cannot be written (EPIPE), and must not be written again when the session ends.
+        Start(new SessionOptions(), Policy, beforeServing: () =>
+        {
+            using var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            raw.Connect(_endPoint);
+            raw.Send(Bytes.SendmailOffer);
+            raw.Close();
+        });
+
+        var deadline = DateTime.UtcNow + PipeSession.HangLimit;
+        while (_server.TrackedSessions + (_log.Entries.Any(e => e.EventId.Id == 1003) ? 0 : 1) > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+
+        Assert.Equal(0, _server.TrackedSessions);
+        Assert.Single(_log.Entries, e => e.EventId.Id == 1003);
+        Assert.Empty(_log.AtLeast(LogLevel.Error));
+    }
 
     [Fact]
     public async Task After_QUIT_the_server_closes_its_end_and_the_MTA_reads_the_end_of_the_stream()

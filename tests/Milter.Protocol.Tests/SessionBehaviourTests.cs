@@ -69,6 +69,42 @@ public sealed class SessionBehaviourTests
         Assert.Single(handler.At("ABORT"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_daemons_hard_stop_cuts_off_a_handler_still_busy_closing_or_dropping_a_left_message(bool inMessage)
+    {
+        // A filter's close (or the abort of a message the MTA left) that waits on a store or an HTTP
+        // call honouring its token: the shutdown grace's hard stop must reach it.
+        var busy = new TaskCompletionSource();
+        var handler = new ScriptedHandler
+        {
+            Script = async c =>
+            {
+                if (c.Stage == (inMessage ? "ABORT" : "CLOSE"))
+                {
+                    busy.TrySetResult();
+                    await Task.Delay(Timeout.Infinite, c.Token);
+                }
+                return default;
+            },
+        };
+        await using var s = PipeSession.Start(handler);
+        await Begin(s.Client);
+        if (inMessage)
+        {
+            await s.Client.MailAsync("<a@remote.example>");
+            await s.Client.RcptAsync("<bob@example.com>");
+        }
+        await s.Client.QuitAsync();
+        await busy.Task.WaitAsync(PipeSession.HangLimit);
+
+        await s.HardStopAsync();
+        await s.WaitForEndAsync();
+
+        Assert.Empty(s.Logger.AtLeast(LogLevel.Warning));
+    }
+
     [Fact]
     public async Task Only_the_headers_the_handler_names_reach_it_and_the_others_are_still_answered()
     {

@@ -53,7 +53,7 @@ internal static class Daemon
             }
             await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             HostLog.Stopped(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milterhost"));
-            return 0;
+            return host.Services.GetRequiredService<MilterListener>().Failed ? 1 : 0;
         }
         finally
         {

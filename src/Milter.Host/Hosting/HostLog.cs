@@ -41,6 +41,9 @@ internal static partial class HostLog
     public static partial void SocketNotRemoved(ILogger logger, string path, string reason);
 
     /// <summary>A line of <see cref="Configuration.ConfigWarnings"/>, as check-config prints it.</summary>
+    [LoggerMessage(HostEventId.ListenerEnded, LogLevel.Critical, "milter listener: stopped accepting connections unexpectedly; the daemon exits (status 1) so that its supervisor starts it again")]
+    public static partial void ListenerEnded(ILogger logger, Exception? exception);
+
     [LoggerMessage(HostEventId.ConfigWarning, LogLevel.Warning, "{Warning}")]
     public static partial void ConfigWarning(ILogger logger, string warning);
 }

@@ -9,9 +9,12 @@ namespace MilterHost.Hosting;
 /// Serves milter connections on the bound socket with the current policy generation. Started last,
 /// so the first connection finds the stores open and the policy built; stopped first: on SIGTERM it
 /// closes the socket at once and lets the sessions in flight finish within <c>limits.shutdown_grace</c>
-/// (the host's shutdown timeout) before the stores close.
+/// (the host's shutdown timeout) before the stores close. Should the server stop accepting while
+/// nobody asked it to (a fault), the daemon stops with status 1 rather than run on deaf: systemd's
+/// Restart=on-failure then starts it again.
 /// </summary>
-internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations policy, ISystemdNotifier notifier, TimeProvider time, ILoggerFactory loggers)
+internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations policy, ISystemdNotifier notifier, TimeProvider time, ILoggerFactory loggers,
+    IHostApplicationLifetime application)
     : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -22,10 +25,21 @@ internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations p
     /// <summary>Milter connections open now.</summary>
     public int ActiveConnections => _server?.ActiveConnections ?? 0;
 
+    /// <summary>The server stopped accepting before the daemon was asked to stop.</summary>
+    public bool Failed { get; private set; }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _server = new MilterServer(socket.Socket, () => policy.Current.CreateHandler(), () => policy.Current.Server, time, loggers.CreateLogger<MilterServer>());
         _serving = Task.Run(() => _server.RunAsync(_stop.Token), CancellationToken.None);
+        _serving.ContinueWith(ended =>
+        {
+            if (_stop.IsCancellationRequested)
+                return;
+            Failed = true;
+            HostLog.ListenerEnded(_logger, ended.Exception?.GetBaseException());
+            application.StopApplication();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return Task.CompletedTask;
     }
 
@@ -39,7 +53,14 @@ internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations p
         HostLog.Stopping(_logger, _server.ActiveConnections);
         PolicyGenerations.Notify(notifier, "STOPPING=1\nSTATUS=stopping: letting sessions in flight finish");
         // The server cuts off what is left after the grace itself; the stores must outlive every session.
-        await _serving.ConfigureAwait(false);
+        try
+        {
+            await _serving.ConfigureAwait(false);
+        }
+        catch (Exception) when (Failed)
+        {
+            // Logged when it ended.
+        }
     }
 
     public void Dispose() => _stop.Dispose();

@@ -34,7 +34,7 @@ internal static partial class ProtocolLog
     [LoggerMessage(1010, LogLevel.Warning, "milter listener: {Refused} connection(s) refused at the cap of {Max} concurrent connections")]
     public static partial void ConnectionCapReached(ILogger logger, long refused, int max);
 
-    [LoggerMessage(1011, LogLevel.Error, "milter listener: accept failed")]
+    [LoggerMessage(1011, LogLevel.Error, "milter listener: accept failed; still accepting")]
     public static partial void AcceptFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(1012, LogLevel.Warning, "milter listener: {Count} session(s) still running after the shutdown grace period; cutting them off")]

@@ -53,6 +53,15 @@ public sealed class MilterServer
     /// <summary>Sessions the server waits for at shutdown (for tests: none may stay behind once ended).</summary>
     internal int TrackedSessions => _sessions.Count;
 
+    /// <summary>
+    /// Takes the next connection off the listener: its AcceptAsync. Tests put a failure the system
+    /// cannot be made to give on demand (ENOBUFS, ENOMEM) in front of it.
+    /// </summary>
+    internal Func<Socket, CancellationToken, ValueTask<Socket>> AcceptConnection { get; init; } = static (listener, ct) => listener.AcceptAsync(ct);
+
+    // How long the accept loop waits after a failed accept: doubled while the failures last.
+    private static readonly TimeSpan MinAcceptRetry = TimeSpan.FromMilliseconds(10), MaxAcceptRetry = TimeSpan.FromSeconds(1);
+
     /// <summary>Connections refused at the cap since start.</summary>
     public long RefusedConnections { get; private set; }
 
@@ -65,6 +74,7 @@ public sealed class MilterServer
         using var hardStop = new CancellationTokenSource();
         // Sessions start on this loop's thread, so the stretch counts their first steps too.
         var budget = new SocketThreadBudget(_time);
+        var failureDelay = TimeSpan.Zero;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -72,7 +82,7 @@ public sealed class MilterServer
                 Socket socket;
                 try
                 {
-                    var accept = _listener.AcceptAsync(stoppingToken);
+                    var accept = AcceptConnection(_listener, stoppingToken);
                     var waits = !accept.IsCompleted;
                     if (!waits && budget.Spent)
                     {
@@ -87,13 +97,30 @@ public sealed class MilterServer
                 {
                     break; // stopping (the owner may also have closed the listening socket)
                 }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
+                catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted)
                 {
+                    // A connection that went before it was taken, or the system short of descriptors,
+                    // buffers or memory (EMFILE, ENOBUFS, ENOMEM), or a network error accept(2) passes
+                    // on (TCP): none is the listener's end (closed under it, it says OperationAborted,
+                    // and that ends the loop). Keep accepting, as libmilter does; while
+                    // the failures last, wait longer each time (at most a second), so the log gets at
+                    // most a line a second and the loop never spins.
                     ProtocolLog.AcceptFailed(_logger, e);
-                    if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
-                        await Task.Delay(TimeSpan.FromMilliseconds(100), _time, stoppingToken).ConfigureAwait(false);
+                    if (e.SocketErrorCode is not (SocketError.ConnectionAborted or SocketError.ConnectionReset))
+                    {
+                        failureDelay = failureDelay == TimeSpan.Zero ? MinAcceptRetry : TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, MaxAcceptRetry.Ticks));
+                        try
+                        {
+                            await Task.Delay(failureDelay, _time, stoppingToken).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            break;
+                        }
+                    }
                     continue;
                 }
+                failureDelay = TimeSpan.Zero;
 
                 var options = _options();
                 if (Volatile.Read(ref _occupied) >= options.Limits.MaxConnections)

@@ -71,6 +71,7 @@ public sealed class MilterSession
         await using var stopRegistration = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var stages = _stages = new StageRunner(_handler, _context, _options, _time, _logger, _transport.Output, _socket, _peerLeftCallback, cancellationToken);
         var budget = new SocketThreadBudget(_time);
+        Exception? peerGone = null;
         try
         {
             while (true)
@@ -134,6 +135,7 @@ public sealed class MilterSession
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
+            peerGone = e;
             ProtocolLog.PeerGone(_logger, _context.ConnectionId, e.Message);
         }
         catch (Exception e)
@@ -145,7 +147,17 @@ public sealed class MilterSession
             await CloseSmtpSessionAsync().ConfigureAwait(false);
             stages.Dispose();
             await reader.CompleteAsync().ConfigureAwait(false);
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                // With the peer gone, what is left in the writer (the answer that failed) is dropped, not written again.
+                await _transport.Output.CompleteAsync(peerGone).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                // The last answer (after QUIT, say) found the MTA gone.
+                if (peerGone is null)
+                    ProtocolLog.PeerGone(_logger, _context.ConnectionId, e.Message);
+            }
         }
     }
 

@@ -118,13 +118,18 @@ internal sealed class StageRunner : IDisposable
     /// <summary>
     /// The MTA left (QUIT or the connection closed) with a message open: the handler drops it as at
     /// ABORT before it hears of the close, as libmilter calls xxfi_abort before xxfi_close. Not with
-    /// the stage's token, which the MTA's leaving may have cancelled; a failure is only logged.
+    /// the stage's token, which the MTA's leaving may have cancelled, but with the session's: the
+    /// daemon's shutdown still cuts it off. A failure is only logged.
     /// </summary>
     public async ValueTask AbortLeftMessageAsync()
     {
         try
         {
-            await _handler.OnAbortAsync(_context, CancellationToken.None).ConfigureAwait(false);
+            await _handler.OnAbortAsync(_context, _sessionToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_sessionToken.IsCancellationRequested)
+        {
+            // Cut off by the daemon's shutdown.
         }
         catch (Exception e)
         {
@@ -132,12 +137,16 @@ internal sealed class StageRunner : IDisposable
         }
     }
 
-    /// <summary>The SMTP session ended: the handler drops its state; a failure is only logged.</summary>
+    /// <summary>The SMTP session ended: the handler drops its state (cut off only by the daemon's shutdown); a failure is only logged.</summary>
     public async ValueTask CloseAsync()
     {
         try
         {
-            await _handler.OnCloseAsync(_context, CancellationToken.None).ConfigureAwait(false);
+            await _handler.OnCloseAsync(_context, _sessionToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_sessionToken.IsCancellationRequested)
+        {
+            // Cut off by the daemon's shutdown.
         }
         catch (Exception e)
         {

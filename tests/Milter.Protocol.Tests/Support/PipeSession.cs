@@ -82,6 +82,9 @@ public sealed class PipeSession : IAsyncDisposable
         await _toFilter.Writer.WriteAsync(bytes);
     }
 
+    /// <summary>The hard stop the server gives its sessions after the shutdown grace.</summary>
+    public Task HardStopAsync() => _stop.CancelAsync();
+
     /// <summary>The MTA hangs up (EOF on the filter's input).</summary>
     public ValueTask EndInputAsync() => _toFilter.Writer.CompleteAsync();
 
