@@ -215,11 +215,35 @@ public sealed class ConfigLoadTests : IDisposable
     }
 
     [Fact]
-    public void Empty_file_means_every_default()
+    public void An_explicit_empty_mapping_means_every_default()
     {
-        var result = _dir.Load("", out _);
-        Assert.True(result.Success);
+        var result = _dir.Load("# every default\n{}\n", out _);
+        Assert.True(result.Success, string.Join("\n", result.Errors));
         Assert.Equal(EffectiveConfig.ToYaml(new DaemonOptions()), EffectiveConfig.ToYaml(result.Config.Options));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("\n\n   \n")]
+    [InlineData("# only a comment\n# and another\n")]
+    public void A_file_with_no_setting_is_refused_not_read_as_every_default(string text)
+    {
+        // An editor that truncated the file, or '>' for '>>': on a reload it would replace the running rules.
+        var errors = _dir.Errors(text, out var path);
+        Assert.Equal($"{path}:1:1: the file holds no setting (empty, or only comments); write {{}} for every default", Assert.Single(errors));
+    }
+
+    [Fact]
+    public void A_byte_that_is_not_utf8_is_an_error_at_its_line_and_column()
+    {
+        var path = _dir.Write("milterhost.yaml", "");
+        // "d\xe9nied": Latin-1, which would otherwise reach clients as U+FFFD in the reply.
+        File.WriteAllBytes(path, [.. "# caf\u00e9\nban:\n  - sender: x@example.com\n    reply: \"550 5.7.1 d"u8, 0xE9, .. "nied\"\n"u8]);
+
+        var result = ConfigLoader.Load(path);
+
+        Assert.False(result.Success);
+        Assert.Equal($"{path}:4:24: not UTF-8: byte 0xE9 here is no character; save the file as UTF-8", Assert.Single(result.Errors).ToString());
     }
 
     [Fact]

@@ -126,6 +126,8 @@ public static class LogScanCommand
                 await error.WriteLineAsync($"logscan: cannot read {failure}");
             foreach (var warning in report.Warnings)
                 await error.WriteLineAsync($"logscan: {warning}");
+            if (env.OwnAddressesUnreadable is { } why)
+                await error.WriteLineAsync($"logscan: cannot list this host's addresses ({why}): only loopback and relay.allow_clients are exempt; name the others with --ignore");
 
             var duration = parse.GetValue(banFor) ?? env.Settings.BanFor;
             BanOutcome? applied = null;
@@ -205,7 +207,8 @@ public static class LogScanCommand
             await use(stores.Bans);
         })
         {
-            OwnAddresses = HostAddresses(),
+            OwnAddresses = HostAddresses(out var unreadable),
+            OwnAddressesUnreadable = unreadable,
             StatePath = StatePathFor(loaded.Config),
             Settings = options.LogScan,
         });
@@ -222,9 +225,10 @@ public static class LogScanCommand
     }
 
     /// <summary>Every address of every interface of this host, scope ids dropped as the scan drops them.</summary>
-    private static HashSet<IPAddress> HostAddresses()
+    private static HashSet<IPAddress> HostAddresses(out string? unreadable)
     {
         var addresses = new HashSet<IPAddress>();
+        unreadable = null;
         try
         {
             foreach (var network in NetworkInterface.GetAllNetworkInterfaces())
@@ -236,9 +240,10 @@ public static class LogScanCommand
                 }
             }
         }
-        catch (NetworkInformationException)
+        catch (NetworkInformationException e)
         {
-            // No interface list (a sandbox without /proc/net): loopback is exempt anyway.
+            // No interface list (a sandbox without netlink or /proc/net): said, since the host's own addresses are then bannable.
+            unreadable = e.Message;
         }
         return addresses;
     }

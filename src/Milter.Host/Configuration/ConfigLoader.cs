@@ -33,7 +33,10 @@ public static class ConfigLoader
             var info = new FileInfo(fullPath);
             if (info.Exists && info.Length > MaxFileBytes)
                 return Unreadable(path, $"is larger than {MaxFileBytes / (1024 * 1024)} MiB; is this the right file?");
-            text = File.ReadAllText(fullPath, Encoding.UTF8);
+            var bytes = File.ReadAllBytes(fullPath);
+            if (NotUtf8(path, bytes) is { } invalid)
+                return invalid;
+            text = Encoding.UTF8.GetString(bytes.AsSpan(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0));
         }
         catch (FileNotFoundException)
         {
@@ -55,6 +58,24 @@ public static class ConfigLoader
     }
 
     /// <summary>
+    /// The first byte that is not UTF-8, as an error at its line and column (a Latin-1 reply text would
+    /// otherwise reach clients with U+FFFD in it), or null.
+    /// </summary>
+    private static ConfigLoadResult? NotUtf8(string path, byte[] bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes))
+            return null;
+        var valid = 0;
+        while (Rune.DecodeFromUtf8(bytes.AsSpan(valid), out _, out var consumed) == System.Buffers.OperationStatus.Done)
+            valid += consumed;
+        var before = bytes.AsSpan(0, valid);
+        var lineStart = before.LastIndexOf((byte)'\n') + 1;
+        var line = before.Count((byte)'\n') + 1;
+        var column = Encoding.UTF8.GetCharCount(before[lineStart..]) + 1;
+        return ConfigLoadResult.Failed([new ConfigError(path, line, column, $"not UTF-8: byte 0x{bytes[valid]:X2} here is no character; save the file as UTF-8")]);
+    }
+
+    /// <summary>
     /// Checks configuration text that did not come from <see cref="Load"/> (tests, a future
     /// <c>--config -</c>). <paramref name="fileName"/> prefixes each error; relative paths in the
     /// text are resolved against <paramref name="baseDirectory"/>.
@@ -72,8 +93,15 @@ public static class ConfigLoader
             binder.Error(line, column, message);
         if (syntaxErrors.Count > 0)
             return ConfigLoadResult.Failed(binder.Errors);
-        // An empty file is all defaults; check-config shows what that means.
-        var node = root ?? new YScalar(1, 1, "", YamlDotNet.Core.ScalarStyle.Plain, Tagged: false);
+        // A file with no setting at all is far more often a mistake (an editor that truncated it, a
+        // '>' for a '>>') than a wish for every default, and on a reload it would throw away the
+        // running rules: refused. '{}' says every default on purpose.
+        if (root is null)
+        {
+            binder.Error(1, 1, "the file holds no setting (empty, or only comments); write {} for every default");
+            return ConfigLoadResult.Failed(binder.Errors);
+        }
+        var node = root;
         var sections = new Dictionary<string, object>(StringComparer.Ordinal);
         var plugInModes = new Dictionary<string, Milter.Filters.FilterMode>(StringComparer.Ordinal);
         node = ReadPlugInSections(binder, node, catalog, sections, plugInModes);

@@ -55,6 +55,27 @@ public sealed class LogScanExemptionTests : IDisposable
     }
 
     [Fact]
+    public async Task When_this_hosts_addresses_cannot_be_listed_it_says_so()
+    {
+        // A sandbox without netlink (a unit's RestrictAddressFamilies): the host's own addresses are then bannable.
+        _run.OwnAddressesUnreadable = "Address family not supported by protocol";
+        var log = _run.Write("maillog", Refusals("[192.0.2.25]", 4));
+
+        var (exit, _, error) = await _run.RunAsync("--log", log, "--threshold", "3");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("logscan: cannot list this host's addresses (Address family not supported by protocol): only loopback and relay.allow_clients are exempt; name the others with --ignore", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_timers_sandbox_lets_logscan_list_this_hosts_addresses()
+    {
+        var unit = File.ReadAllLines(RepositoryRoot.Combine("packaging", "milterhost-logscan.service"));
+        var families = Assert.Single(unit, l => l.StartsWith("RestrictAddressFamilies=", StringComparison.Ordinal)).Split('=')[1].Split(' ');
+        Assert.Contains("AF_NETLINK", families);
+    }
+
+    [Fact]
     public async Task Relay_allow_clients_are_never_banned()
     {
         _run.AllowClients = [IPNetwork.Parse("198.51.100.0/24")];

@@ -23,6 +23,8 @@ internal sealed class LogScanRun : IDisposable
 
     public IReadOnlySet<IPAddress> OwnAddresses { get; set; } = new HashSet<IPAddress>();
 
+    public string? OwnAddressesUnreadable { get; set; }
+
     /// <summary>What the command reads without --log; none of them exists unless a test writes it.</summary>
     public IReadOnlyList<string> DefaultLogs { get; set; } = [];
 
@@ -63,6 +65,7 @@ internal sealed class LogScanRun : IDisposable
             return Task.FromResult<LogScanEnvironment?>(new LogScanEnvironment(AllowClients, (use, _) => use(Store))
             {
                 OwnAddresses = OwnAddresses,
+                OwnAddressesUnreadable = OwnAddressesUnreadable,
                 DefaultLogs = DefaultLogs,
                 StatePath = StatePath,
                 Journalctl = Journalctl,

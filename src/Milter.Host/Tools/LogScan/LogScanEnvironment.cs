@@ -16,6 +16,9 @@ public sealed record LogScanEnvironment(
     /// <summary>This host's addresses, never banned; the command fills it from the network interfaces.</summary>
     public IReadOnlySet<IPAddress> OwnAddresses { get; init; } = new HashSet<IPAddress>();
 
+    /// <summary>Why the interface addresses could not be listed (<see cref="OwnAddresses"/> then holds none), or null.</summary>
+    public string? OwnAddressesUnreadable { get; init; }
+
     /// <summary>Without <c>--log</c>, the first of these that exists is read; when none does, the journal.</summary>
     public IReadOnlyList<string> DefaultLogs { get; init; } = ["/var/log/maillog", "/var/log/mail.log"];
 
