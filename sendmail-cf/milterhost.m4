@@ -46,8 +46,11 @@ dnl #   {daemon_name}  which DAEMON_OPTIONS port took the connection (MTA, MSA)
 dnl #   {if_name} {if_addr}  the local interface: submission on an internal one
 dnl #   {client_addr} {client_port}  the client's address: bans, relay, greylist
 dnl #   {client_name}  its verified reverse name, `[addr]' when there is none
+dnl #   {daemon_addr} {daemon_port}  the MTA's end of the connection: with the
+dnl #                  client's port, which local user's socket it is
+dnl #                  (relay.local_users)
 define(`confMILTER_MACROS_CONNECT',
-	``j, _, {daemon_name}, {if_name}, {if_addr}, {client_addr}, {client_name}, {client_port}'')
+	``j, _, {daemon_name}, {daemon_addr}, {daemon_port}, {if_name}, {if_addr}, {client_addr}, {client_name}, {client_port}'')
 
 dnl # HELO: sendmail's default list, the TLS facts of the session, kept for the
 dnl # decision log lines (the HELO name itself comes with the HELO command).

@@ -19,7 +19,7 @@ public sealed class MilterFragmentTests
         var cf = await CfSandbox.BuildCfAsync(CfSandbox.MinimalMc([CfSandbox.Include("milterhost.m4")]));
 
         var lines = cf.Split('\n');
-        Assert.Contains("O Milter.macros.connect=j, _, {daemon_name}, {if_name}, {if_addr}, {client_addr}, {client_name}, {client_port}", lines);
+        Assert.Contains("O Milter.macros.connect=j, _, {daemon_name}, {daemon_addr}, {daemon_port}, {if_name}, {if_addr}, {client_addr}, {client_name}, {client_port}", lines);
         Assert.Contains("O Milter.macros.helo={tls_version}, {cipher}, {cipher_bits}, {cert_subject}, {cert_issuer}", lines);
         Assert.Contains("O Milter.macros.envfrom=i, {auth_type}, {auth_authen}, {auth_ssf}, {auth_author}, {mail_mailer}, {mail_host}, {mail_addr}", lines);
         Assert.Contains("O Milter.macros.envrcpt={rcpt_mailer}, {rcpt_host}, {rcpt_addr}", lines);
