@@ -16,6 +16,14 @@ public sealed class ExampleConfigTests
     }
 
     [Fact]
+    public void Example_limits_are_the_defaults_it_says_they_are()
+    {
+        var result = ConfigLoader.Load(RepositoryRoot.Combine("examples", "milterhost.yaml"));
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal(new Milter.Protocol.Session.MilterLimits(), result.Config.Options.Limits);
+    }
+
+    [Fact]
     public void Example_puts_socket_and_database_under_var_of_the_repository()
     {
         var config = ConfigLoader.Load(ExamplePath).Config!;

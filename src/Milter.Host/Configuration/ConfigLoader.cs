@@ -30,6 +30,10 @@ public static class ConfigLoader
             fullPath = Path.GetFullPath(path);
             if (Directory.Exists(fullPath))
                 return Unreadable(path, "is a directory, not a configuration file");
+            // A FIFO would block the read until someone writes to it, and /dev/null reads as an empty file.
+            var final = File.ResolveLinkTarget(fullPath, returnFinalTarget: true)?.FullName ?? fullPath;
+            if (Native.Posix.TryStatusOfPath(final, out var status) && !status.Regular)
+                return Unreadable(path, $"is {Native.FileKinds.Describe(status.Kind)}, not a configuration file");
             var info = new FileInfo(fullPath);
             if (info.Exists && info.Length > MaxFileBytes)
                 return Unreadable(path, $"is larger than {MaxFileBytes / (1024 * 1024)} MiB; is this the right file?");
