@@ -112,6 +112,22 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_config_warns_of_the_lines_of_recipient_files_that_run_would_skip()
+    {
+        _dir.Write("local-host-names", "example.com\n");
+        _dir.Write("aliases", "postmaster: root\nbad line without colon\n");
+        _dir.Write("virtusertable", "info@example.com alice\nlonely@example.com\n");
+        var path = _dir.Write("milterhost.yaml",
+            "listen: unix:milter.sock\nlocal_domains: [\"file:local-host-names\"]\nrecipients:\n  sources: [\"aliases:aliases\", \"virtusertable:virtusertable\"]\n");
+
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"{_dir.Path}/aliases:2: warning: no 'name:' at the start; line ignored\n", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{_dir.Path}/virtusertable:2: warning: a key without a target; line ignored\n", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_config_of_a_missing_file_exits_1()
     {
         var path = Path.Combine(_dir.Path, "nope.yaml");

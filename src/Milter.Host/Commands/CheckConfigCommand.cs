@@ -18,7 +18,7 @@ public static class CheckConfigCommand
             + "on a non-loopback address, status.listen without status.token, an empty local_domains under relay control) is printed as a 'file:line:column: warning: ...' line on stderr. "
             + "Otherwise 1, with one 'file:line:column: message' line per error on stderr. Besides the file itself it checks what run would refuse "
             + "at start: the accounts user: and socket.group name, and the files the filters read (local_domains files, aliases, virtusertable), "
-            + "opened as the user running check-config.")
+            + "opened as the user running check-config; a line of those files that run would skip is a 'file:line: warning: ...' line.")
         {
             config,
         };
@@ -33,13 +33,13 @@ public static class CheckConfigCommand
                 ConfigErrors.Print(error, result.Errors, path);
                 return 1;
             }
-            var problems = await EnvironmentChecks.RunAsync(result.Config, setup, cancellationToken).ConfigureAwait(false);
+            var (problems, sourceWarnings) = await EnvironmentChecks.RunAsync(result.Config, setup, cancellationToken).ConfigureAwait(false);
             if (problems.Count > 0)
             {
                 ConfigErrors.Print(error, problems, path);
                 return 1;
             }
-            foreach (var warning in ConfigWarnings.Of(result.Config))
+            foreach (var warning in ConfigWarnings.Of(result.Config).Concat(sourceWarnings))
                 error.WriteLine(warning);
             output.WriteLine($"# milterhost: effective configuration of {result.Config.Path}");
             output.WriteLine("# (defaults filled in, paths absolute, passwords and tokens shown as ********)");

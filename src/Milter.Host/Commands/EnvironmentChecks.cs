@@ -17,10 +17,16 @@ namespace MilterHost.Commands;
 /// </summary>
 internal static class EnvironmentChecks
 {
-    /// <summary>One <c>file:line:column: message</c> line per problem; empty when <c>run</c> would get past them.</summary>
-    public static async Task<IReadOnlyList<string>> RunAsync(LoadedConfig config, MilterHostSetup setup, CancellationToken cancellationToken)
+    /// <summary>
+    /// One <c>file:line:column: message</c> line per problem (empty when <c>run</c> would get past
+    /// them), and a <c>file:line: warning: message</c> line for each warning the filters log as they
+    /// read their files (an aliases line that is no alias: <c>run</c> logs it and goes on).
+    /// </summary>
+    public static async Task<(IReadOnlyList<string> Problems, IReadOnlyList<string> Warnings)> RunAsync(LoadedConfig config, MilterHostSetup setup,
+        CancellationToken cancellationToken)
     {
         var problems = new List<string>();
+        var warnings = new WarningLines(config.Path);
         var options = config.Options;
         if (options.User is { } user && user != "root" && Posix.FindUser(user) is null)
             problems.Add($"{config.Describe("user")}: user: no account named '{user}'");
@@ -30,8 +36,9 @@ internal static class EnvironmentChecks
         var scratch = Directory.CreateTempSubdirectory("milterhost-check-").FullName;
         try
         {
-            using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.None));
-            var stores = await StoreFactory.OpenAsync("sqlite:" + Path.Combine(scratch, "check.db"), TimeProvider.System, loggers, cancellationToken: cancellationToken)
+            using var quiet = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.None));
+            using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddProvider(warnings));
+            var stores = await StoreFactory.OpenAsync("sqlite:" + Path.Combine(scratch, "check.db"), TimeProvider.System, quiet, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
             await using (stores.ConfigureAwait(false))
             {
@@ -51,7 +58,42 @@ internal static class EnvironmentChecks
         {
             Directory.Delete(scratch, recursive: true);
         }
-        return problems;
+        return (problems, warnings.Lines);
+    }
+
+    /// <summary>The warnings logged while the chain is built, as check-config prints warnings.</summary>
+    private sealed class WarningLines(string configPath) : ILoggerProvider, ILogger
+    {
+        private readonly List<string> _lines = [];
+
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                lock (_lines) return [.. _lines];
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+                return;
+            var message = formatter(state, exception);
+            // "/etc/mail/aliases:12: no 'name:' at the start; line ignored": the place first, as the config's own warnings.
+            var place = System.Text.RegularExpressions.Regex.Match(message, @"^(/[^:]*:\d+): ");
+            var line = place.Success ? $"{place.Groups[1].Value}: warning: {message[place.Length..]}" : $"{configPath}: warning: {message}";
+            lock (_lines) _lines.Add(line);
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     // The filters' messages start with the setting they are about ("recipients.sources: cannot read
