@@ -228,10 +228,19 @@ public sealed class ConfigErrorTests : IDisposable
     [InlineData("mysql:host=db", "'mysql:host=db' is not a database; write sqlite:PATH or postgres:CONNECTION-STRING")]
     [InlineData("sqlite:", "'sqlite:' names no database file; write sqlite:PATH, e.g. sqlite:/var/lib/milterhost/milterhost.db")]
     [InlineData("postgres:", "'postgres:' has an empty connection string; write postgres:Host=HOST;Database=NAME;Username=USER")]
+    // A key Npgsql does not know: run would refuse it at start, so check-config must too.
+    [InlineData("postgres:Host=db;Bogus=1", "'postgres:Host=db;Bogus=1' has a malformed connection string: Couldn't set bogus (Parameter 'bogus')")]
     public void Bad_database_is_reported(string database, string message)
     {
         var errors = _dir.Errors($"database: \"{database}\"\n", out var path);
         Assert.Equal([$"{path}:1:11: database: {message}"], errors);
+    }
+
+    [Fact]
+    public void Reply_with_a_line_break_is_reported_as_such()
+    {
+        var errors = _dir.Errors("ban:\n  - sender: \"*@spammer.example\"\n    reply: \"550 5.7.1 a\\r\\nb\"\n", out var path);
+        Assert.Equal([$"{path}:3:12: ban#1.reply: a reply is one line: it may not hold a line break (CR or LF) or a NUL"], errors);
     }
 
     [Fact]

@@ -134,6 +134,12 @@ internal sealed class BanRuleCodec : Codec<BanRule>
     private static bool CheckReply(Binder binder, YScalar node, string path, BanAction action)
     {
         var words = node.Value.Trim().Split(' ', 3);
+        if (node.Value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+        {
+            // A line break would end the SMTP reply early or start another; sendmail refuses it too.
+            binder.Error(node, $"{path}: a reply is one line: it may not hold a line break (CR or LF) or a NUL");
+            return false;
+        }
         if (!SmtpReply.TryParse(node.Value.Trim(), out var reply))
         {
             // SmtpReply refuses "550 4.1.1 ..." too; say why.

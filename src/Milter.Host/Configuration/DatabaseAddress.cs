@@ -45,7 +45,8 @@ public sealed record DatabaseAddress
             var connectionString = text[PostgresPrefix.Length..];
             try
             {
-                var builder = new DbConnectionStringBuilder { ConnectionString = connectionString };
+                // Npgsql's own builder: a key it does not know is an error here, not at the daemon's start.
+                var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
                 if (builder.Count == 0)
                 {
                     error = $"'{text}' has an empty connection string; write postgres:Host=HOST;Database=NAME;Username=USER";
