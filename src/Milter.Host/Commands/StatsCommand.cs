@@ -25,6 +25,12 @@ public static class StatsCommand
         var config = ConfigOption.Create();
         var since = CommandOptions.Duration("--since", StatusServer.SummaryWindow,
             $"The window, ending now, in whole minutes (at most {Duration.Format(DecisionTally.Retention)}, as long as the tally is kept).");
+        // A longer window would report the tally's 35 days under a label that promises more.
+        since.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<CliDuration>().Value > DecisionTally.Retention)
+                result.AddError($"--since: at most {Duration.Format(DecisionTally.Retention)}: the tally is kept that long");
+        });
         var json = new Option<bool>("--json") { Description = "Write JSON (the same as the status listener's /api/summary) instead of tables." };
         var command = new Command("stats",
             "Decisions per filter and verdict, greylist pass rate and median delay waited, auto-whitelist size, dynamic bans, "

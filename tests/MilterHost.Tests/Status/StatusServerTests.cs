@@ -194,6 +194,19 @@ public sealed class StatusServerTests : IAsyncLifetime
         Assert.Equal(1L, (long)json["dynamic_bans_active"]!);
     }
 
+    [Theory]
+    [InlineData("36d")]
+    [InlineData("400d")]
+    public async Task Stats_refuses_a_window_longer_than_the_tally_is_kept(string window)
+    {
+        var stderr = new StringWriter { NewLine = "\n" };
+        var root = new RootCommand { StatsCommand.Create(_clock) };
+        var exit = await root.Parse(["stats", "--since", window, "--config", _config.Path]).InvokeAsync(new InvocationConfiguration { Output = new StringWriter(), Error = stderr });
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--since: at most 35d: the tally is kept that long", stderr.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Page_shows_the_totals_the_chart_the_networks_and_the_recent_decisions()
     {
