@@ -253,6 +253,21 @@ public sealed class ConfigLoadTests : IDisposable
     }
 
     [Fact]
+    public void A_network_with_host_bits_set_is_read_as_its_network_with_a_warning()
+    {
+        var result = _dir.Load("relay:\n  allow_clients: [10.0.0.1/8, 192.0.2.0/24]\nban:\n  - client: 2001:db8::5/64\n", out var path);
+
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal([IPNetwork.Parse("10.0.0.0/8"), IPNetwork.Parse("192.0.2.0/24")], result.Config.Options.Relay.AllowClients);
+        Assert.Equal(
+            [
+                $"{path}:2:19: warning: relay.allow_clients#1: '10.0.0.1/8' has host bits set: it is read as 10.0.0.0/8, every address in it; write 10.0.0.0/8 to say so, or 10.0.0.1/32 for the one address",
+                $"{path}:4:13: warning: ban#1.client: '2001:db8::5/64' has host bits set: it is read as 2001:db8::/64, every address in it; write 2001:db8::/64 to say so, or 2001:db8::5/128 for the one address",
+            ],
+            result.Config.Warnings.Select(w => w.ToString()));
+    }
+
+    [Fact]
     public void A_byte_that_is_not_utf8_is_an_error_at_its_line_and_column()
     {
         var path = _dir.Write("milterhost.yaml", "");

@@ -8,6 +8,7 @@ namespace MilterHost.Configuration;
 internal sealed class Binder(string file, string baseDirectory)
 {
     private readonly List<ConfigError> _errors = [];
+    private readonly List<ConfigError> _warnings = [];
     private readonly Dictionary<string, ConfigPosition> _positions = new(StringComparer.Ordinal);
 
     /// <summary>The file name as given, printed in front of each error.</summary>
@@ -21,6 +22,11 @@ internal sealed class Binder(string file, string baseDirectory)
     public IReadOnlyDictionary<string, ConfigPosition> Positions => _positions;
 
     public void Error(int line, int column, string message) => _errors.Add(new ConfigError(File, line, column, message));
+
+    /// <summary>Valid but likely not what was meant: printed as <c>file:line:column: warning: message</c>.</summary>
+    public void Warning(YNode node, string message) => _warnings.Add(new ConfigError(File, node.Line, node.Column, "warning: " + message));
+
+    public IReadOnlyList<ConfigError> Warnings => _warnings;
 
     public void Error(YNode node, string message) => Error(node.Line, node.Column, message);
 

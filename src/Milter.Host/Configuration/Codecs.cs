@@ -71,7 +71,12 @@ internal static class Codecs
         (Binder b, YScalar s, string path, out IPNetwork value) =>
         {
             if (NetworkSyntax.TryParse(s.Value, out value, out var error))
+            {
+                // "10.0.0.1/8" is 10.0.0.0/8: more than one host, when one was perhaps meant.
+                if (NetworkSyntax.TryParseAddress(s.Value.Trim().Split('/')[0], out var written) && !written.Equals(value.BaseAddress))
+                    b.Warning(s, $"{path}: '{s.Value.Trim()}' has host bits set: it is read as {value}, every address in it; write {value} to say so, or {written}/{(written.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)} for the one address");
                 return true;
+            }
             b.Error(s, $"{path}: {error}");
             return false;
         },

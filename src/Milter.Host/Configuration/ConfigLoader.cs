@@ -112,7 +112,7 @@ public static class ConfigLoader
         ConfigSchema.Root.TryRead(binder, node, "", out var options);
         foreach (var (name, mode) in plugInModes)
             options = options with { FilterModes = ConfigSchema.WithMode(options.FilterModes, name, mode) };
-        var warnings = new List<ConfigError>();
+        var warnings = new List<ConfigError>(binder.Warnings);
         if (binder.Errors.Count == 0)
             FilterOrder.Check(binder, node as YMapping, options, catalog, warnings);
         if (binder.Errors.Count > 0)
