@@ -81,6 +81,12 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, exit);
         Assert.StartsWith($"{path}: warning: local_domains is empty: every recipient counts as another domain's, so the relay filter refuses all mail", stderr,
             StringComparison.Ordinal);
+
+        // Written out empty: the warning is at the key.
+        var written = _dir.Write("written.yaml", "listen: unix:milter.sock\nlocal_domains: []\n");
+        (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", written);
+        Assert.Equal(0, exit);
+        Assert.True(stderr.StartsWith($"{written}:2:1: warning: local_domains is empty:", StringComparison.Ordinal), stderr);
     }
 
     [Fact]

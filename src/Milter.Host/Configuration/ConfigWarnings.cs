@@ -24,7 +24,7 @@ public static class ConfigWarnings
         }
         if (config.Options.LocalDomains.Count == 0 && config.Options.Relay.Enabled && config.Options.Filters.Contains(Milter.Filters.FilterNames.Relay))
         {
-            warnings.Add($"{config.Path}: warning: local_domains is empty: every recipient counts as another domain's, so the relay filter refuses all mail"
+            warnings.Add($"{config.Describe("local_domains")}: warning: local_domains is empty: every recipient counts as another domain's, so the relay filter refuses all mail"
                 + " from clients outside relay.allow_clients (inbound mail included). List the domains this server takes mail for,"
                 + " e.g. local_domains: [file:/etc/mail/local-host-names]");
         }
