@@ -90,6 +90,39 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void A_file_a_filter_cannot_read_is_placed_at_its_list_entry()
+    {
+        // As root nothing is unreadable, so the message run would print is given here.
+        _dir.Write("local-host-names", "example.com\n");
+        _dir.Write("more-names", "example.org\n");
+        var path = _dir.Write("milterhost.yaml",
+            "listen: unix:milter.sock\nlocal_domains:\n  - \"file:local-host-names\"\n  - \"file:more-names\"\nrecipients:\n  sources: [passwd, \"aliases:more-names\"]\n");
+        var config = ConfigLoader.Load(path).Config!;
+
+        Assert.Equal($"{path}:4:5", Commands.EnvironmentChecks.DescribeBySetting(config, $"local_domains: cannot read {_dir.Path}/more-names: Permission denied"));
+        Assert.Equal($"{path}:6:21", Commands.EnvironmentChecks.DescribeBySetting(config,
+            $"recipients.sources: cannot read aliases file {_dir.Path}/more-names: Permission denied"));
+        Assert.Equal($"{path}:2:1", Commands.EnvironmentChecks.DescribeBySetting(config, "local_domains: something else"));
+    }
+
+    [Fact]
+    public async Task Check_config_refuses_a_fifo_a_filter_would_read()
+    {
+        var fifo = Path.Combine(_dir.Path, "names.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\nlocal_domains: [\"file:names.fifo\"]\n");
+
+        var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);
+
+        Assert.Equal(1, exit);
+        Assert.True(stderr.StartsWith($"{path}:2:17: local_domains#1: '{fifo}' is a FIFO, not a file", StringComparison.Ordinal), stderr);
+    }
+
+    [Fact]
     public async Task Check_config_refuses_what_run_would_refuse_at_start_an_unknown_account_or_group_and_a_file_the_filters_cannot_read()
     {
         _dir.Write("local-host-names", "example.com\nnot a name!\n");

@@ -97,10 +97,26 @@ internal static class EnvironmentChecks
     }
 
     // The filters' messages start with the setting they are about ("recipients.sources: cannot read
-    // ..."): its place in the file when the loader recorded one, else the file.
-    private static string DescribeBySetting(LoadedConfig config, string message)
+    // ..."): the place of the list entry whose file the message names when there is one (the loader
+    // recorded each entry's place, and made its path absolute), else the setting's, else the file.
+    internal static string DescribeBySetting(LoadedConfig config, string message)
     {
         var colon = message.IndexOf(": ", StringComparison.Ordinal);
-        return colon > 0 ? config.Describe(message[..colon]) : config.Path;
+        if (colon <= 0)
+            return config.Path;
+        var setting = message[..colon];
+        IReadOnlyList<string>? entries = setting switch
+        {
+            "local_domains" => config.Options.LocalDomains,
+            "recipients.sources" => config.Options.Recipients.Sources,
+            _ => null,
+        };
+        for (var i = 0; entries is not null && i < entries.Count; i++)
+        {
+            var file = entries[i][(entries[i].IndexOf(':') + 1)..];
+            if (file.StartsWith('/') && message.Contains(" " + file + ":", StringComparison.Ordinal))
+                return config.Describe($"{setting}#{i + 1}");
+        }
+        return config.Describe(setting);
     }
 }

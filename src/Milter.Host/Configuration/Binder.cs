@@ -66,7 +66,14 @@ internal sealed class Binder(string file, string baseDirectory)
         }
         fullPath = Path.GetFullPath(written, BaseDirectory);
         if (System.IO.File.Exists(fullPath))
-            return true;
+        {
+            // A FIFO would hold the daemon's start (and check-config) in its read until someone wrote to it.
+            var final = System.IO.File.ResolveLinkTarget(fullPath, returnFinalTarget: true)?.FullName ?? fullPath;
+            if (!Native.Posix.TryStatusOfPath(final, out var status) || status.Regular)
+                return true;
+            Error(node, $"{path}: '{fullPath}' is {Native.FileKinds.Describe(status.Kind)}, not a file");
+            return false;
+        }
         Error(node, Directory.Exists(fullPath)
             ? $"{path}: '{fullPath}' is a directory, not a file"
             : $"{path}: file not found: {fullPath}");
