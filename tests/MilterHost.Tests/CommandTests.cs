@@ -108,12 +108,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public async Task Check_config_refuses_a_fifo_a_filter_would_read()
     {
-        var fifo = Path.Combine(_dir.Path, "names.fifo");
-        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        var fifo = await _dir.FifoAsync("names.fifo");
         var path = _dir.Write("milterhost.yaml", "listen: unix:milter.sock\nlocal_domains: [\"file:names.fifo\"]\n");
 
         var (exit, _, stderr) = await Run(MilterHostCli.CreateRootCommand(), "check-config", "--config", path);

@@ -35,5 +35,15 @@ internal sealed class ConfigDirectory : IDisposable
         return [.. result.Errors.Select(e => e.ToString())];
     }
 
+    /// <summary>Makes a FIFO (mkfifo(1)) in the folder and returns its path.</summary>
+    public async Task<string> FifoAsync(string name)
+    {
+        var fifo = System.IO.Path.Combine(Path, name);
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]);
+        await mkfifo.WaitForExitAsync();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return fifo;
+    }
+
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
