@@ -237,6 +237,15 @@ public sealed class ConfigErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_bad_filter_name_is_reported_beside_the_files_other_errors()
+    {
+        var errors = _dir.Errors("bar: 1\nfilters: [relay, foo]\n", out var path);
+        Assert.Equal(2, errors.Count);
+        Assert.StartsWith($"{path}:1:1: unknown key 'bar'", errors[0], StringComparison.Ordinal);
+        Assert.StartsWith($"{path}:2:18: filters: no filter is named 'foo'", errors[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Reply_with_a_line_break_is_reported_as_such()
     {
         var errors = _dir.Errors("ban:\n  - sender: \"*@spammer.example\"\n    reply: \"550 5.7.1 a\\r\\nb\"\n", out var path);

@@ -113,8 +113,8 @@ public static class ConfigLoader
         foreach (var (name, mode) in plugInModes)
             options = options with { FilterModes = ConfigSchema.WithMode(options.FilterModes, name, mode) };
         var warnings = new List<ConfigError>(binder.Warnings);
-        if (binder.Errors.Count == 0)
-            FilterOrder.Check(binder, node as YMapping, options, catalog, warnings);
+        // Every error at once: filters: is checked beside the file's other errors.
+        FilterOrder.Check(binder, node as YMapping, options, catalog, warnings, relayValid: binder.Errors.Count == 0);
         if (binder.Errors.Count > 0)
             return ConfigLoadResult.Failed([.. binder.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
         return ConfigLoadResult.Ok(new LoadedConfig

@@ -11,7 +11,8 @@ namespace MilterHost.Configuration;
 /// </summary>
 internal static class FilterOrder
 {
-    public static void Check(Binder binder, YMapping? root, MilterOptions options, FilterCatalog catalog, List<ConfigError> warnings)
+    /// <param name="relayValid">No error elsewhere in the file: relay: was read as written, so its <c>enabled</c> can be judged.</param>
+    public static void Check(Binder binder, YMapping? root, MilterOptions options, FilterCatalog catalog, List<ConfigError> warnings, bool relayValid = true)
     {
         var key = root?.KeyNamed("filters");
         var items = root?.Entries.FirstOrDefault(e => e.Key.Value == "filters").Value as YSequence;
@@ -34,6 +35,9 @@ internal static class FilterOrder
         var greylist = IndexOf(order, FilterNames.Greylist);
         if (dnsLists >= 0 && greylist >= 0 && dnsLists > greylist)
             binder.Error(At(dnsLists), "filters: dns_lists must come before greylist, which reads their answers");
+        // What follows reads the relay section, whose own errors (reported already) would leave it at its defaults.
+        if (!relayValid)
+            return;
 
         var relayNode = root?.KeyNamed("relay");
         if (IndexOf(order, FilterNames.Relay) < 0 && options.Relay.Enabled)
