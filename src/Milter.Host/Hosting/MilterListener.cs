@@ -32,16 +32,22 @@ internal sealed class MilterListener(ListeningSocket socket, PolicyGenerations p
     {
         _server = new MilterServer(socket.Socket, () => policy.Current.CreateHandler(), () => policy.Current.Server, time, loggers.CreateLogger<MilterServer>());
         _serving = Task.Run(() => _server.RunAsync(_stop.Token), CancellationToken.None);
-        _serving.ContinueWith(ended =>
+        WhenEndedUnasked(_serving, _stop.Token, failure =>
         {
-            if (_stop.IsCancellationRequested)
-                return;
             Failed = true;
-            HostLog.ListenerEnded(_logger, ended.Exception?.GetBaseException());
+            HostLog.ListenerEnded(_logger, failure);
             application.StopApplication();
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        });
         return Task.CompletedTask;
     }
+
+    /// <summary>Calls <paramref name="ended"/> (with its exception, if it failed) when <paramref name="serving"/> ends while <paramref name="stopping"/> was not cancelled.</summary>
+    internal static void WhenEndedUnasked(Task serving, CancellationToken stopping, Action<Exception?> ended) =>
+        serving.ContinueWith(task =>
+        {
+            if (!stopping.IsCancellationRequested)
+                ended(task.Exception?.GetBaseException());
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
