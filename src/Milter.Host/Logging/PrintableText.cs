@@ -8,7 +8,7 @@ namespace MilterHost.Logging;
 /// spool being read) made safe to write on an administrator's terminal or into a log line: every
 /// control character (ESC, CR, LF, backspace, NUL, DEL, the C1 set), format character (bidirectional
 /// overrides among them), separator other than the plain space, unassigned code point and lone
-/// surrogate is written <c>\xHH</c> or <c>\uHHHH</c>, as the decision line writes them
+/// surrogate is written <c>\xHH</c> or <c>\uHHHH</c> (both halves of one outside the BMP), as the decision line writes them
 /// (<see cref="DecisionFields"/>). Letters of every script stay as they are. So no such text can move
 /// the cursor, recolour or retitle a terminal, or start a line of its own.
 /// </summary>
@@ -28,7 +28,17 @@ internal static class PrintableText
         {
             var c = text[i];
             if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-                escaped.Append(c).Append(text[++i]);
+            {
+                var low = text[++i];
+                if (IsUnsafe(new Rune(c, low)))
+                {
+                    // Both halves escaped, as JSON writes a character outside the BMP.
+                    AppendEscape(escaped, c);
+                    AppendEscape(escaped, low);
+                }
+                else
+                    escaped.Append(c).Append(low);
+            }
             else if (IsUnsafe(c) && !(keepLineFeeds && c == '\n'))
                 AppendEscape(escaped, c);
             else
@@ -42,6 +52,11 @@ internal static class PrintableText
         c is < ' ' or '\x7f' || (c > '\x7f' && (char.IsSurrogate(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Control
             or UnicodeCategory.Format or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator
             or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned));
+
+    /// <summary>A character outside the BMP that is a format character (tags, musical formatting) or unassigned.</summary>
+    public static bool IsUnsafe(Rune rune) =>
+        Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format or UnicodeCategory.Control or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 
     /// <summary><c>\xHH</c> below U+0100, else <c>\uHHHH</c>.</summary>
     public static void AppendEscape(StringBuilder text, char c)
@@ -63,7 +78,11 @@ internal static class PrintableText
         {
             var c = text[i];
             if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                if (IsUnsafe(new Rune(c, text[i + 1])))
+                    return i;
                 i++;
+            }
             else if (IsUnsafe(c) && !(keepLineFeeds && c == '\n'))
                 return i;
         }

@@ -60,6 +60,15 @@ internal sealed class StatusRequests
     {
         var response = context.Response;
         response.Headers.CacheControl = "no-store";
+        if (_expected is null && !NamesThisHost(context.Request.Host.Host))
+        {
+            // DNS rebinding: a web page whose own name the attacker then points at 127.0.0.1 would read
+            // a listener without a token as its own. Such a listener answers only to an address or localhost.
+            response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+            await response.WriteAsync("421 Misdirected Request: without status.token this listener answers only to its address or localhost\n",
+                context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
         if (_expected is not null && !Authorized(context.Request, _expected))
         {
             response.StatusCode = StatusCodes.Status401Unauthorized;
@@ -129,9 +138,19 @@ internal sealed class StatusRequests
             hourly.From, hourly.Rows, _sources.Recent.Snapshot());
     }
 
+    /// <summary>An address literal or localhost: no name an attacker's DNS can point here.</summary>
+    internal static bool NamesThisHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.Equals("localhost.", StringComparison.OrdinalIgnoreCase)
+        || System.Net.IPAddress.TryParse(host.Trim('[', ']'), out _);
+
+    /// <summary><c>Authorization: Bearer TOKEN</c>, the scheme in any case (RFC 9110 11.1), the token compared in constant time.</summary>
     private static bool Authorized(HttpRequest request, byte[] expected)
     {
-        var given = Encoding.UTF8.GetBytes(request.Headers.Authorization.ToString());
+        var header = request.Headers.Authorization.ToString();
+        var space = header.IndexOf(' ');
+        if (space < 0 || !header.AsSpan(0, space).Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+            return false;
+        var given = Encoding.UTF8.GetBytes(header[(space + 1)..].TrimStart(' '));
         return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 }

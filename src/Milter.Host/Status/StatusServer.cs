@@ -60,6 +60,9 @@ internal sealed class StatusServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = 0;
             kestrel.Limits.MaxConcurrentConnections = 64;
+            // A scraper asks and goes; connections that send nothing give their place up soon, not after Kestrel's 130 s.
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(10);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
             kestrel.Listen(endpoint);
         });
         // Our log, but only Kestrel's warnings and errors: a line per request would drown the decisions.
@@ -70,7 +73,7 @@ internal sealed class StatusServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var app = builder.Build();
         var stopping = new CancellationTokenSource();
-        var handler = new StatusRequests(token is null ? null : Encoding.UTF8.GetBytes("Bearer " + token), sources, stopping.Token);
+        var handler = new StatusRequests(token is null ? null : Encoding.UTF8.GetBytes(token), sources, stopping.Token);
         app.Run(handler.HandleAsync);
         try
         {

@@ -13,6 +13,9 @@ public sealed class PrintableTextTests
     [InlineData("\u009b31m", "\\x9b31m")] // the C1 control sequence introducer
     [InlineData("abc\u202eexe.pdf", "abc\\u202eexe.pdf")] // a right-to-left override
     [InlineData("a\u2028b\u00a0c\u0378d", "a\\u2028b\\xa0c\\u0378d")] // line separator, no-break space, unassigned
+    // Outside the BMP: invisible tag characters, a musical format character, an unassigned code point.
+    [InlineData("spam\U000E0041.example", "spam\\udb40\\udc41.example")]
+    [InlineData("spam\U000E0001\U0001D173x\U0003FFFDy", "spam\\udb40\\udc01\\ud834\\udd73x\\ud8bf\\udffdy")]
     public void Controls_format_characters_and_odd_separators_are_written_as_escapes(string text, string expected) =>
         Assert.Equal(expected, PrintableText.Of(text));
 

@@ -110,6 +110,47 @@ public sealed class StatusServerTests : IAsyncLifetime
         Assert.DoesNotContain("milterhost_", await none.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("bearer")]
+    [InlineData("BEARER")]
+    [InlineData("Bearer ")]
+    public async Task The_bearer_scheme_is_read_in_any_case(string scheme)
+    {
+        using var response = await SendAsync("/api/summary", $"{scheme} {Token}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("rebind.attacker.example", false)]
+    [InlineData("mx1.example.com", false)]
+    [InlineData("localhost", true)]
+    [InlineData("LOCALHOST.", true)]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("[::1]", true)]
+    [InlineData("192.0.2.7", true)]
+    public void Without_a_token_only_an_address_or_localhost_may_be_the_host(string host, bool answered)
+    {
+        Assert.Equal(answered, StatusRequests.NamesThisHost(host));
+    }
+
+    [Fact]
+    public async Task A_listener_without_a_token_refuses_a_host_name_dns_rebinding_could_point_at_it()
+    {
+        var port = FreePort.Next();
+        await using var open = await StatusServer.StartAsync(new IPEndPoint(IPAddress.Loopback, port), null,
+            new StatusSources(_stores, () => _config.Options, () => 1, () => 0, new DaemonMetrics("x"), new RecentDecisions(_clock), _clock, "x"),
+            NullLoggerFactory.Instance, default);
+
+        using var rebound = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/api/summary");
+        rebound.Headers.Host = $"rebind.attacker.example:{port}";
+        using var refused = await _http.SendAsync(rebound);
+        using var direct = await _http.GetAsync($"http://127.0.0.1:{port}/api/summary");
+
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, refused.StatusCode);
+        Assert.DoesNotContain("totals", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+    }
+
     [Fact]
     public async Task Unknown_paths_are_404_and_other_methods_405_with_the_token()
     {
