@@ -6,9 +6,9 @@ using ARSoft.Tools.Net.Spf;
 namespace Milter.Filters.Dns;
 
 /// <summary>
-/// RFC 7208 <c>check_host()</c> through ARSoft.Tools.Net's <see cref="SpfValidator"/> (ip4, ip6, a,
-/// mx, ptr, exists, include, redirect, macros, the 10-lookup limit), resolving through the
-/// daemon's resolver so the configured servers, timeout and cache apply. A DNS failure inside the
+/// RFC 7208 <c>check_host()</c> (<see cref="SpfEvaluation"/>: ip4, ip6, a, mx, ptr, exists, include,
+/// redirect, macros, the lookup limits), resolving through the daemon's resolver so the configured
+/// servers, timeout and cache apply. A DNS failure inside the
 /// evaluation comes back as <see cref="SpfResult.TempError"/>, never as an exception. A pass is
 /// judged for <c>spf_pools</c> by <see cref="SpfPoolBounds"/> (<see cref="SpfCheck.Unbounded"/>).
 /// </summary>
@@ -47,27 +47,17 @@ public sealed class SpfVerifier
         if (client.IsIPv4MappedToIPv6)
             client = client.MapToIPv4();
 
-        var validator = new SpfValidator
-        {
-            DnsResolver = _resolver,
-            HeloDomain = helo is not null && DomainName.TryParse(helo.Trim().TrimEnd('.'), out var heloName) ? heloName : null!,
-            // Used only by the %{c} and %{r} macros of explanations; set so the validator never
-            // enumerates network interfaces or asks for the host name on a session path.
-            LocalIP = client.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback,
-            LocalDomain = DomainName.Parse("localhost"),
-        };
         SpfQualifier result;
         try
         {
-            result = (await validator.CheckHostAsync(client, parsed, sender, false, cancellationToken).ConfigureAwait(false)).Result;
+            result = await new SpfEvaluation(_resolver, client, sender, helo, cancellationToken).RunAsync(parsed).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The validator lets some malformed records escape as exceptions (a macro that expands
-            // to no valid name); a record nobody can evaluate is a permanent error (RFC 7208 4.6).
+            // A record the parser lets through but nobody can evaluate is a permanent error (RFC 7208 4.6).
             result = SpfQualifier.PermError;
         }
-        // The validator turns a cancelled lookup into temperror; the caller wants to know it ran out of time.
+        // A cancelled lookup may have ended as temperror; the caller wants to know it ran out of time.
         cancellationToken.ThrowIfCancellationRequested();
         if (result != SpfQualifier.Pass)
             return new SpfCheck(name, Map(result));

@@ -4,7 +4,7 @@ using Milter.Filters.Dns;
 
 namespace Milter.Filters.Tests.Dns;
 
-/// <summary>RFC 7208 evaluation through ARSoft's validator on a resolver double: the cases no test DNS server plays easily.</summary>
+/// <summary>RFC 7208 evaluation (SpfEvaluation) on a resolver double: the cases no test DNS server plays easily.</summary>
 public sealed class SpfVerifierTests
 {
     private static readonly IPAddress Client = IPAddress.Parse("192.0.2.5");
@@ -131,6 +131,76 @@ public sealed class SpfVerifierTests
     public async Task Malformed_records_are_permerrors(string record)
     {
         Assert.Equal(SpfResult.PermError, (await CheckAsync(new FakeDns().Txt("pool.example", record))).Result);
+    }
+
+    [Fact]
+    public async Task The_i_macro_of_an_ipv6_client_is_its_nibbles()
+    {
+        // exists:%{i}._spf... is how some providers list their servers; written as decimal bytes
+        // (ARSoft's validator), an authorised IPv6 server got fail, and reject_fail refused its mail.
+        var client = IPAddress.Parse("2001:db8::25");
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 exists:%{i}._spf.pool.example -all")
+            .A("2.0.0.1.0.d.b.8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.5._spf.pool.example", "127.0.0.2");
+
+        Assert.Equal(SpfResult.Pass, (await CheckAsync(dns, client: client)).Result);
+        Assert.Equal(SpfResult.Fail, (await CheckAsync(dns, client: IPAddress.Parse("2001:db8::26"))).Result);
+    }
+
+    [Theory]
+    [InlineData("%{d}", "pool.example")]
+    [InlineData("%{dr}", "example.pool")]
+    [InlineData("%{d1}", "example")]
+    [InlineData("%{ir}.%{v}", "5.2.0.192.in-addr")]
+    [InlineData("%{l}-%{o}", "alice-pool.example")]
+    [InlineData("%{s}", "alice@pool.example")]
+    [InlineData("%{h}", "mx.pool.example")]
+    [InlineData("%{l-}", "alice")]
+    [InlineData("a%%b%_c%-d", "a%b c%20d")]
+    public void Macros_expand_as_section_7_says(string spec, string expected)
+    {
+        var evaluation = new SpfEvaluation(new FakeDns(), Client, "alice@pool.example", "mx.pool.example", default);
+        Assert.Equal(expected, evaluation.Expand(spec, ARSoft.Tools.Net.DomainName.Parse("pool.example")));
+    }
+
+    [Fact]
+    public async Task A_local_part_with_an_at_sign_is_cut_at_the_last_one()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 exists:%{l}.users.pool.example -all").A("a@b.users.pool.example", "127.0.0.2");
+        var check = await new SpfVerifier(dns).CheckAsync(Client, "pool.example", "a@b@pool.example", "mx.pool.example", default);
+        // "a@b" is no DNS label: the target is malformed, a permerror, never a fail.
+        Assert.Equal(SpfResult.PermError, check.Result);
+    }
+
+    [Fact]
+    public async Task More_than_two_void_lookups_are_a_permerror_not_a_fail()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 a:gone1.pool.example a:gone2.pool.example mx:gone3.pool.example -all");
+        Assert.Equal(SpfResult.PermError, (await CheckAsync(dns)).Result);
+
+        var two = new FakeDns().Txt("pool.example", "v=spf1 a:gone1.pool.example a:gone2.pool.example -all");
+        Assert.Equal(SpfResult.Fail, (await CheckAsync(two)).Result);
+    }
+
+    [Theory]
+    [InlineData(10, true, SpfResult.Pass)]
+    [InlineData(10, false, SpfResult.Fail)]
+    [InlineData(11, true, SpfResult.PermError)]
+    public async Task Ten_mx_hosts_are_looked_up_and_more_are_a_permerror(int hosts, bool clientIsLast, SpfResult expected)
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 mx -all")
+            .Mx("pool.example", [.. Enumerable.Range(1, hosts).Select(i => $"mx{i}.pool.example")]);
+        for (var i = 1; i <= hosts; i++)
+            dns.A($"mx{i}.pool.example", i == hosts && clientIsLast ? Client.ToString() : $"198.51.100.{i}");
+
+        Assert.Equal(expected, (await CheckAsync(dns)).Result);
+    }
+
+    [Theory]
+    [InlineData("V=SPF1 ip4:192.0.2.0/24 -all", SpfResult.Pass)]
+    [InlineData("v=spf1", SpfResult.Neutral)]
+    public async Task The_version_is_read_in_any_case_and_may_stand_alone(string record, SpfResult expected)
+    {
+        Assert.Equal(expected, (await CheckAsync(new FakeDns().Txt("pool.example", record))).Result);
     }
 
     [Fact]
