@@ -7,12 +7,17 @@ namespace Milter.Filters.Dns;
 
 /// <summary>
 /// One <c>dns_lists</c> entry, ready to query: the zone, the return codes that count and what a
-/// listing does. An empty <c>codes</c> counts any answer in 127.0.0.0/8 (RFC 5782); an answer
-/// outside it is a resolver rewriting NXDOMAIN, not a listing.
+/// listing does. An empty <c>codes</c> counts 127.0.0.2 to 127.255.255.251: never 127.0.0.1 (RFC
+/// 5782 2.1), nor the 127.255.255.252-255 that lists such as Spamhaus answer when they refuse the
+/// query (a public resolver, a quota spent), which counted as listings would refuse every client;
+/// an answer outside 127.0.0.0/8 is a resolver rewriting NXDOMAIN, not a listing.
 /// </summary>
 public sealed class DnsList
 {
     private readonly (uint Low, uint High)[] _codes;
+
+    // 127.0.0.2 and 127.255.255.251: the answers that count when codes: names none.
+    private const uint DefaultLow = 0x7f000002, DefaultHigh = 0x7ffffffb;
 
     /// <exception cref="FormatException">A code is not an IPv4 address or a low-high range of them.</exception>
     public DnsList(DnsListOptions options)
@@ -22,7 +27,7 @@ public sealed class DnsList
         Zone = options.Zone.Trim().TrimEnd('.').ToLowerInvariant();
         Action = options.Action;
         Id = options.Id;
-        _codes = options.Codes.Count == 0 ? [(0x7f000000, 0x7fffffff)] : [.. options.Codes.Select(ParseRange)];
+        _codes = options.Codes.Count == 0 ? [(DefaultLow, DefaultHigh)] : [.. options.Codes.Select(ParseRange)];
     }
 
     public string Zone { get; }

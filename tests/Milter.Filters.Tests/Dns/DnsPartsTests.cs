@@ -42,9 +42,14 @@ public sealed class DnsPartsTests
 
     [Theory]
     [InlineData("127.0.0.2", true)]
-    [InlineData("127.255.255.254", true)]
+    [InlineData("127.0.0.11", true)]
+    [InlineData("127.255.255.251", true)]
+    [InlineData("127.0.0.1", false)] // never a listing (RFC 5782 2.1)
+    [InlineData("127.255.255.252", false)] // Spamhaus: a typing error in the query name
+    [InlineData("127.255.255.254", false)] // Spamhaus: queried through a public resolver
+    [InlineData("127.255.255.255", false)] // Spamhaus: over the free quota
     [InlineData("10.0.0.1", false)] // a resolver's NXDOMAIN rewriting, not a listing
-    public void Without_codes_any_loopback_answer_counts(string code, bool counts)
+    public void Without_codes_a_loopback_answer_counts_but_no_error_code(string code, bool counts)
     {
         Assert.Equal(counts, new DnsList(new DnsListOptions { Zone = "bl.example" }).Counts(IPAddress.Parse(code)));
     }
