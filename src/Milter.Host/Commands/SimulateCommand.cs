@@ -113,9 +113,12 @@ public static class SimulateCommand
             MilterStores stores;
             try
             {
+                // The daemon's database, as root: opened as the daemon's user, so a WAL it creates stays the daemon's.
+                if (scratch is null)
+                    Tools.Admin.AdminStore.BecomeDaemonUser(config);
                 stores = await StoreFactory.OpenAsync(target, time, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is StoreUnavailableException or ArgumentException)
+            catch (Exception e) when (e is StoreUnavailableException or ArgumentException or Privileges.PrivilegeException)
             {
                 await error.WriteLineAsync($"simulate: cannot open the database {database.ToDisplayString()}: {e.Message}").ConfigureAwait(false);
                 return 1;

@@ -53,6 +53,8 @@ public static class StatsCommand
             var options = loaded.Config.Options;
             try
             {
+                // As root, as the daemon's user: a database (or WAL) this creates must stay the daemon's.
+                Tools.Admin.AdminStore.BecomeDaemonUser(loaded.Config);
                 await using var stores = await StoreFactory.OpenAsync(options.Database, timeProvider, cancellationToken: cancellationToken).ConfigureAwait(false);
                 var report = await StatsReporter.CreateAsync(stores, options.Greylist, timeProvider.GetUtcNow(), parse.GetValue(since).Value, cancellationToken).ConfigureAwait(false);
                 if (parse.GetValue(json))
@@ -64,6 +66,11 @@ public static class StatsCommand
             catch (StoreUnavailableException e)
             {
                 await error.WriteLineAsync($"stats: cannot read the database: {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+            catch (Privileges.PrivilegeException e)
+            {
+                await error.WriteLineAsync($"stats: {e.Message}").ConfigureAwait(false);
                 return 1;
             }
         });

@@ -30,8 +30,6 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
     {
         var options = config.Options;
         var listen = config.Listen;
-        foreach (var warning in ConfigWarnings.Of(config))
-            HostLog.ConfigWarning(logger, warning);
         // A start that will be refused (root without user:, say) creates no folder and binds nothing:
         // a root-owned folder left behind would stop the next, correct start.
         var dropTo = PrivilegeDropper.Check(options.User);
@@ -49,6 +47,11 @@ internal sealed class ListeningSocket(LoadedConfig config, ILogger<ListeningSock
         if (config.Database.Kind == DatabaseKind.Sqlite)
             PrepareDirectory("database", config.Database.Target, dropTo);
         Privileges = PrivilegeDropper.Apply(options.User);
+        // Only now: the first line logged opens log.file, which must be opened as user:, not as root
+        // (a root-owned log cannot be rotated by the daemon's user, and root would follow a link
+        // planted in the log folder).
+        foreach (var warning in ConfigWarnings.Of(config))
+            HostLog.ConfigWarning(logger, warning);
         return Task.CompletedTask;
     }
 

@@ -36,6 +36,36 @@ public sealed class DaemonPrivilegeTests
         Assert.False(File.Exists(socket), string.Join('\n', daemon.Output));
     }
 
+    [Fact]
+    public async Task The_log_file_is_opened_as_the_user_it_drops_to_even_when_the_config_has_warnings()
+    {
+        // Found in review: the start's config warnings were logged before the drop, so log.file was
+        // opened (and created) by root, which the user's logrotate could then not rotate.
+        await using var account = await TestAccounts.CreateAsync("mhlog");
+        using var sandbox = new DaemonSandbox("privlog");
+        var logs = Path.Combine(sandbox.Directory, "log");
+        Directory.CreateDirectory(logs);
+        await RunAsync("chown", $"{account.Name}:{account.Name}", logs);
+        var log = Path.Combine(logs, "milterhost.log");
+        var config = sandbox.Write(new DaemonConfig
+        {
+            User = account.Name,
+            Database = "sqlite:" + Path.Combine(sandbox.Directory, "data", "milterhost.db"),
+            Log = $"{{ level: debug, syslog: false, file: {log} }}",
+            LocalDomains = "[]", // warned about at start
+        });
+        // With a log file and no terminal, the start line goes to the file only.
+        await using var daemon = await MilterHostProcess.StartAsync(config, null, waitUntilReady: false);
+        var deadline = DateTime.UtcNow + Bound;
+        while (!(File.Exists(log) && (await File.ReadAllTextAsync(log)).Contains(" started: ", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+
+        daemon.Signal("TERM");
+        Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
+        Assert.Equal($"{account.Name} {account.Name}", (await RunAsync("stat", "-c", "%U %G", log)).Trim());
+        Assert.Contains("warning: local_domains is empty", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// As the systemd unit starts it: the unprivileged user, with the socket's group as a supplementary
     /// group only. Such a process cannot create files with that group id; the socket is handed over

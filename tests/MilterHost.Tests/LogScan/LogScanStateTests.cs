@@ -125,4 +125,20 @@ public sealed class LogScanStateTests : IDisposable
         Assert.Equal(2, JsonDocument.Parse(output).RootElement.GetProperty("events").GetInt32());
         Assert.Equal(0, again.GetProperty("events").GetInt32());
     }
+
+    [Fact]
+    public void Saving_never_writes_through_a_link_planted_as_the_temporary_or_the_state_file()
+    {
+        // Run as root in a folder the daemon's user may write: links planted there must not make root write elsewhere.
+        var victim = _run.Write("victim", "precious");
+        File.CreateSymbolicLink(_run.StatePath + ".new", victim);
+        File.CreateSymbolicLink(_run.StatePath, victim);
+
+        new MilterHost.Tools.LogScan.LogScanState { JournalCursor = "s=1" }.Save(_run.StatePath);
+
+        Assert.Equal("precious\n", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(_run.StatePath).LinkTarget);
+        Assert.Equal("s=1", MilterHost.Tools.LogScan.LogScanState.Load(_run.StatePath).JournalCursor);
+        Assert.False(File.Exists(_run.StatePath + ".new"));
+    }
 }

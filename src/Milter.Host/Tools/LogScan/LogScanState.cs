@@ -48,7 +48,13 @@ public sealed record LogScanState
     public void Save(string path)
     {
         var temporary = path + ".new";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        // Made anew, never opened through whatever is there: run as root (logscan --apply on
+        // PostgreSQL stays root) in a folder the daemon's user may write, a link planted as the
+        // temporary name would have root write over its target. Deleting removes the link itself;
+        // CreateNew (O_EXCL) refuses a link put back in between; the rename replaces a link at the
+        // final name without following it.
+        File.Delete(temporary);
+        using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             JsonSerializer.Serialize(file, this, LogScanStateJson.Default.LogScanState);
             file.Flush(flushToDisk: true);
