@@ -104,17 +104,25 @@ internal sealed class PassCache
         var awl = Drain(_awlTouches);
         if (triplets.Count == 0 && awl.Count == 0)
             return;
+        int tripletsDone = 0, awlDone = 0;
         try
         {
             // Short relaxed transactions (a lost extension only shortens a lifetime), so that a new pass never waits behind the whole flush.
             await _database.WriteInChunksAsync(triplets, (session, row, ct) => GreylistRows.TouchTripletAsync(session,
-                row.Key, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
+                row.Key, row.Value.LastSeen, row.Value.Expires, ct), done => tripletsDone = done, cancellationToken).ConfigureAwait(false);
             await _database.WriteInChunksAsync(awl, (session, row, ct) => GreylistRows.ExtendAutoWhitelistAsync(session,
-                row.Key.Client, row.Key.Domain, row.Value.LastSeen, row.Value.Expires, ct), null, cancellationToken).ConfigureAwait(false);
+                row.Key.Client, row.Key.Domain, row.Value.LastSeen, row.Value.Expires, ct), done => awlDone = done, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {
             StoreLog.FlushFailed(_logger, triplets.Count + awl.Count, ex);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped mid-way (the daemon's stop): what was not written waits for the final flush, unless a newer one came meanwhile.
+            PutBack(_tripletTouches, triplets.Skip(tripletsDone));
+            PutBack(_awlTouches, awl.Skip(awlDone));
+            throw;
         }
     }
 
@@ -178,6 +186,15 @@ internal sealed class PassCache
             }
         }
         return drained;
+    }
+
+    private void PutBack<TKey>(ConcurrentDictionary<TKey, Touch> touches, IEnumerable<KeyValuePair<TKey, Touch>> rows) where TKey : notnull
+    {
+        foreach (var (key, touch) in rows)
+        {
+            if (touches.TryAdd(key, touch))
+                Interlocked.Increment(ref _pendingTouches);
+        }
     }
 
     private void RemoveTouch<TKey>(ConcurrentDictionary<TKey, Touch> touches, TKey key) where TKey : notnull

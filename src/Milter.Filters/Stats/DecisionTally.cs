@@ -172,6 +172,12 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
                 StatsLog.FlushFailed(_logger, decisionRows.Count - decisionsDone + greylistRows.Count - greylistDone, ex);
                 PutBack(decisionRows.Skip(decisionsDone), greylistRows.Skip(greylistDone));
             }
+            catch (OperationCanceledException)
+            {
+                // Stopped mid-way (the daemon's stop): what was taken out and not written waits for the final flush.
+                PutBack(decisionRows.Skip(decisionsDone), greylistRows.Skip(greylistDone));
+                throw;
+            }
         }
         finally
         {

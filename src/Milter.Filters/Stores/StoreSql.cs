@@ -228,20 +228,24 @@ internal static class StoreSql
         "SELECT " + AllowColumns + " FROM greylist_allow WHERE expires IS NULL OR expires > @Now ORDER BY kind, value";
 
     // ---- sweeping: a bounded batch per statement keeps each write transaction short --------
+    // Each DELETE repeats its condition outside the subquery: on PostgreSQL a row that another
+    // transaction renews (a ban re-added, a triplet seen again) after the subquery picked it is
+    // re-checked against that condition once its lock is released; the subquery alone is not
+    // re-checked, and the renewed row would be deleted.
 
     /// <summary>Returns what went, so that the pending triplets nobody retried in time reach the greylist tally.</summary>
     public const string SweepTriplets =
         "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
-        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @Now LIMIT @Batch) " +
+        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now " +
         "RETURNING state, expires, deferrals";
     public const string SweepAwl =
         "DELETE FROM greylist_awl WHERE (client, sender_domain) IN " +
-        "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @Now LIMIT @Batch)";
+        "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now";
     public const string SweepAllow =
         "DELETE FROM greylist_allow WHERE (kind, value) IN " +
-        "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @Now LIMIT @Batch)";
+        "(SELECT kind, value FROM greylist_allow WHERE expires IS NOT NULL AND expires <= @Now LIMIT @Batch) AND expires <= @Now";
     public const string SweepStrikes =
-        "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @Now LIMIT @Batch)";
+        "DELETE FROM greylist_strike WHERE (client, at) IN (SELECT client, at FROM greylist_strike WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now";
 
     // ---- tallies (stats, status page) ---------------------------------------------------------
 
@@ -289,7 +293,7 @@ internal static class StoreSql
     public const string DeleteBan = "DELETE FROM dynamic_ban WHERE network = @Network";
     public const string ListBans = "SELECT " + BanColumns + " FROM dynamic_ban WHERE expires > @Now ORDER BY created DESC, network";
     public const string SweepBans =
-        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @Now LIMIT @Batch)";
+        "DELETE FROM dynamic_ban WHERE network IN (SELECT network FROM dynamic_ban WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now";
 }
 
 /// <summary>The statements that differ between SQLite and PostgreSQL.</summary>

@@ -25,6 +25,14 @@ internal sealed class PostgresTestDatabase(PrivatePostgres server)
         return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>A connection of another program, open, for a test to hold transactions on.</summary>
+    public async Task<NpgsqlConnection> ConnectAsync()
+    {
+        var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
     /// <summary>The server crashes (pg_ctl -m immediate) and comes back when the handle is disposed.</summary>
     public async Task<IAsyncDisposable> CrashAsync()
     {

@@ -1,0 +1,141 @@
+using System.Net;
+using Milter.Filters.Greylist;
+using Milter.Filters.Stores;
+using Milter.Filters.Tests.Support;
+using Milter.TestSupport;
+using Npgsql;
+using static Milter.Filters.Tests.Greylist.GreylistTestData;
+
+namespace Milter.Filters.Tests.Greylist;
+
+/// <summary>
+/// Two MX hosts on one PostgreSQL database, their transactions interleaved on purpose (another
+/// connection holds a lock so that each step waits where a busy server would make it wait).
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresSharedHostsTests(PrivatePostgres server) : StoreTestBase
+{
+    private readonly PostgresTestDatabase _database = new(server);
+
+    protected override Task<string> CreateDatabaseAsync() => _database.CreateAsync(nameof(PostgresSharedHostsTests));
+
+    protected override Task<long> ScalarAsync(string sql) => _database.ScalarAsync(sql);
+
+    protected override Task<IAsyncDisposable> MakeUnavailableAsync() => _database.CrashAsync();
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    // Until `count` backends of this database wait for a lock.
+    // The writer of deferred attempts gathers on the fake clock: moved on a little at each poll.
+    private async Task WaitForLockWaitersAsync(int count)
+    {
+        for (var i = 0; i < 500; i++)
+        {
+            Clock.Advance(TimeSpan.FromMilliseconds(50));
+            if (await ScalarAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") >= count)
+                return;
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"{count} lock waiters never showed up");
+    }
+
+    [Fact]
+    public async Task A_ban_renewed_by_another_host_while_this_host_sweeps_the_expired_one_survives_the_sweep()
+    {
+        var here = await OpenAsync();
+        var there = await OpenAsync();
+        var network = IPNetwork.Parse("198.51.100.7/32");
+        var now = Clock.GetUtcNow();
+        await here.Bans.AddAsync(new DynamicBan(network, "first offence", BanSource.Logscan, now, now + TimeSpan.FromDays(7)), default);
+        Clock.Advance(TimeSpan.FromDays(8)); // the first ban is over, not swept yet
+        now = Clock.GetUtcNow();
+
+        // Another program holds the change counter's row, so the renewal on "there" waits in its
+        // transaction right after its upsert, as any busy moment would make it.
+        await using var other = await _database.ConnectAsync();
+        await ExecuteAsync(other, "BEGIN");
+        await ExecuteAsync(other, "UPDATE store_generation SET generation = generation WHERE name = 'dynamic_ban'");
+        var renewal = there.Bans.AddAsync(new DynamicBan(network, "repeat offender", BanSource.Logscan, now, now + TimeSpan.FromDays(30)), default);
+        await WaitForLockWaitersAsync(1);
+        var sweep = here.Bans.SweepAsync(now, 100, default);
+        await WaitForLockWaitersAsync(2);
+        await ExecuteAsync(other, "COMMIT");
+        Assert.True(await renewal);
+        await sweep;
+
+        // The renewed ban (expires in 30 days) must still be there.
+        Assert.Equal(1, await ScalarAsync($"SELECT COUNT(*) FROM dynamic_ban WHERE network = '{network}' AND expires > {now.ToUnixTimeSeconds()}"));
+    }
+
+    [Fact]
+    public async Task A_first_attempt_recorded_by_another_host_on_an_expired_row_survives_this_hosts_sweep()
+    {
+        var here = await OpenAsync();
+        // "there" gathers its attempts, so that the two below are written in one transaction.
+        var there = await OpenAsync(new StoreOptions { AttemptGather = TimeSpan.FromMilliseconds(200) });
+        var old = Mail("alice@example.org", "bob@example.com");
+        var other = Mail("carol@example.org", "bob@example.com");
+        await here.Greylist.Check.CheckAsync(old, Client, Clock.GetUtcNow(), Options, default);
+        await here.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(Options.RetryWindow + TimeSpan.FromMinutes(1)); // never retried: expired, not swept yet
+        var now = Clock.GetUtcNow();
+
+        // Another program is inserting `other` (uncommitted): "there"'s batch waits on it after it has
+        // written the new first attempt of `old` over the expired row.
+        await using var blocker = await _database.ConnectAsync();
+        await ExecuteAsync(blocker, "BEGIN");
+        await ExecuteAsync(blocker,
+            "INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
+            $"VALUES ('{other.Client}', '{other.Sender}', '{other.Recipient}', '{other.SenderDomain}', 0, 1, 1, 2, 1)");
+        var first = await there.Greylist.Check.CheckAsync(old, Client, now, Options, default);
+        Assert.Equal(GreylistRules.New, first.Rule);
+        await there.Greylist.Check.CheckAsync(other, Client, now, Options, default);
+        var written = there.Greylist.WhenAttemptsWrittenAsync(default);
+        await WaitForLockWaitersAsync(1);
+        var sweep = here.Greylist.SweepAsync(now, 100, default);
+        await WaitForLockWaitersAsync(2);
+        await ExecuteAsync(blocker, "ROLLBACK");
+        await written;
+        await sweep;
+
+        // The new first attempt of `old` (expires a retry window from now) must be kept.
+        Assert.Equal(1, await ScalarAsync(
+            $"SELECT COUNT(*) FROM greylist_triplet WHERE sender = '{old.Sender}' AND expires > {now.ToUnixTimeSeconds()}"));
+    }
+
+    [Fact]
+    public async Task Two_hosts_writing_the_same_first_attempts_in_opposite_orders_lose_none_of_them_to_a_deadlock()
+    {
+        var options = new StoreOptions { AttemptGather = TimeSpan.FromMilliseconds(200) };
+        var one = await OpenAsync(options);
+        var two = await OpenAsync(options);
+        var x = Mail("x@spam.example", "bob@example.com");
+        var y = Mail("y@spam.example", "bob@example.com");
+        // Each insert holds its transaction a moment, as a loaded server would: both hosts have
+        // written their first row before either writes its second.
+        await ScalarAsync("""
+            CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$;
+            CREATE TRIGGER slow_insert AFTER INSERT ON greylist_triplet FOR EACH ROW EXECUTE FUNCTION slow_insert();
+            """);
+        var now = Clock.GetUtcNow();
+
+        await one.Greylist.Check.CheckAsync(x, Client, now, Options, default);
+        await one.Greylist.Check.CheckAsync(y, Client, now, Options, default);
+        await two.Greylist.Check.CheckAsync(y, Client, now, Options, default);
+        await two.Greylist.Check.CheckAsync(x, Client, now, Options, default);
+        var written = Task.WhenAll(one.Greylist.WhenAttemptsWrittenAsync(default), two.Greylist.WhenAttemptsWrittenAsync(default));
+        for (var i = 0; i < 500 && !written.IsCompleted; i++)
+        {
+            Clock.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(20);
+        }
+        await written;
+
+        // Four deferrals answered, two per triplet; a deadlock victim's batch is dropped.
+        Assert.Equal(4, await ScalarAsync("SELECT COALESCE(SUM(deferrals), 0) FROM greylist_triplet"));
+    }
+}
