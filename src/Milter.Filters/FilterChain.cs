@@ -106,7 +106,13 @@ public sealed class FilterChain
     {
         ArgumentNullException.ThrowIfNull(modifier);
         return RunAsync(MilterStages.EndOfMessage, session, null, modifier, notApplied,
-            static (f, s, m, ct) => f.OnEndOfMessageAsync(s, new DeclaredModifier(m, f.Needs.Actions, f.Name), ct), cancellationToken);
+            static async (f, s, m, ct) =>
+            {
+                var declared = new DeclaredModifier(m, f.Needs.Actions, f.Name);
+                var verdict = await f.OnEndOfMessageAsync(s, declared, ct).ConfigureAwait(false);
+                declared.Commit();
+                return verdict;
+            }, cancellationToken);
     }
 
     /// <summary>Tells every filter the message was abandoned; failures are logged, nobody is answered.</summary>

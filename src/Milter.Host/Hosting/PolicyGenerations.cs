@@ -55,12 +55,7 @@ internal sealed class PolicyGenerations(
                 if (!result.Success)
                     throw new InvalidOperationException(string.Join("; ", result.Errors.Select(e => e.ToString())));
                 var next = Measured(_builder.Build(result.Config!, current.Generation + 1));
-                if (next.Options.Listen != current.Options.Listen)
-                    HostLog.RestartNeeded(_logger, "listen", current.Options.Listen, next.Options.Listen);
-                if (next.Options.Database != current.Options.Database)
-                    HostLog.RestartNeeded(_logger, "database", current.Options.Database, next.Options.Database);
-                if (next.Options.User != current.Options.User)
-                    HostLog.RestartNeeded(_logger, "user", current.Options.User ?? "(none)", next.Options.User ?? "(none)");
+                WarnOfRestartSettings(next.Options);
                 Volatile.Write(ref _current, next);
                 HostLog.Reloaded(_logger, next.Path, next.Generation);
                 Notify(notifier, "STATUS=" + Status());
@@ -74,6 +69,37 @@ internal sealed class PolicyGenerations(
         {
             _reloading.Release();
         }
+    }
+
+    /// <summary>
+    /// The settings read once at start (the socket, the database, the user, the log, the status
+    /// listener): a reload that changes them from what is running says they wait for a restart.
+    /// Compared with the start's, not the last generation's: changed back, a setting needs nothing.
+    /// </summary>
+    private void WarnOfRestartSettings(DaemonOptions next)
+    {
+        var running = initial.Options;
+        if (next.Listen != running.Listen)
+            HostLog.RestartNeeded(_logger, "listen", running.Listen, next.Listen);
+        if (next.Database != running.Database)
+            HostLog.RestartNeeded(_logger, "database", running.Database, next.Database);
+        if (next.User != running.User)
+            HostLog.RestartNeeded(_logger, "user", running.User ?? "(none)", next.User ?? "(none)");
+        if (next.Socket != running.Socket)
+            HostLog.RestartNeeded(_logger, "socket", Describe(running.Socket), Describe(next.Socket));
+        if (next.Log != running.Log)
+            HostLog.RestartNeeded(_logger, "log", Describe(running.Log), Describe(next.Log));
+        if (next.Status != running.Status)
+            HostLog.RestartNeeded(_logger, "status", Describe(running.Status), Describe(next.Status));
+
+        static string Describe(object? section) => section switch
+        {
+            SocketOptions socket => $"{{ mode: {socket.Mode}, group: {socket.Group ?? "(none)"} }}",
+            LogOptions log => $"{{ level: {log.Level}, syslog: {(log.Syslog ? "true" : "false")}, file: {log.File ?? "(none)"} }}",
+            // The token is a secret: whether there is one, not what it is.
+            StatusOptions status => $"{{ listen: {status.Listen}, token: {(status.Token is null ? "(none)" : "********")} }}",
+            _ => "(none)",
+        };
     }
 
     /// <summary>The STATUS= line systemd shows while serving.</summary>
