@@ -530,4 +530,22 @@ public sealed class BackupMailCommandTests : IDisposable
         Assert.Contains("backup-mail: stopped before it finished; this run is incomplete and pruned nothing", await stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(_run.Spool, "*.lock"));
     }
+
+    [Fact]
+    public async Task With_the_clock_set_back_a_day_keep_never_deletes_the_backup_this_run_just_made()
+    {
+        var time = new ShiftedClock(new DateTimeOffset(2026, 11, 21, 3, 0, 0, TimeSpan.Zero));
+        using var run = new BackupRun(time);
+        run.Mailbox("alice", MboxText.Messages(1, 2));
+        Assert.Equal(0, (await run.RunAsync("--keep", "1")).Exit);      // 2026-11-21 (the clock was a day ahead)
+        time.Advance(TimeSpan.FromDays(-1));                              // NTP puts it right
+        run.Mailbox("alice", MboxText.Messages(1, 3));                   // new mail since
+
+        var (exit, output, _) = await run.RunAsync("--keep", "1");
+
+        Assert.Equal(0, exit);
+        var folder = BackupRun.FolderOf(output);
+        // This run's backup, the only one holding message 3, must survive its own pruning.
+        Assert.True(Directory.Exists(folder), $"this run's folder {folder} was removed by its own --keep:\n{output}");
+    }
 }

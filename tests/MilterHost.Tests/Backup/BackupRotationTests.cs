@@ -21,6 +21,10 @@ public sealed class BackupRotationTests : IDisposable
 
     private string[] Left() => [.. Directory.GetDirectories(_destination.Path).Select(d => System.IO.Path.GetFileName(d)!).Order(StringComparer.Ordinal)];
 
+    /// <summary>Prunes as a run whose folder is the newest by name does.</summary>
+    private PruneResult Prune(int keep, IReadOnlyCollection<string> mailboxes) =>
+        BackupRotation.Prune(_destination.Path, keep, mailboxes, BackupRotation.RunFolders(_destination.Path)[0].Folder.FullName);
+
     [Fact]
     public void Complete_runs_keep_the_newest_N_folders()
     {
@@ -28,7 +32,7 @@ public sealed class BackupRotationTests : IDisposable
             Folder(day, complete: true, verified: true, "alice", "bob");
         Directory.CreateDirectory(_destination.Combine("notes"));
 
-        var result = BackupRotation.Prune(_destination.Path, 2, ["alice", "bob"]);
+        var result = Prune(2, ["alice", "bob"]);
 
         Assert.Equal(["2026-11-20", "2026-11-21"], result.Removed);
         Assert.Empty(result.KeptFor);
@@ -78,7 +82,7 @@ public sealed class BackupRotationTests : IDisposable
         Folder("2026-11-20.110005-11", complete: false, verified: false, "alice"); // stopped half-way: newer than what is kept
         Directory.CreateDirectory(_destination.Combine("2026-11-20.bak"));
 
-        var result = BackupRotation.Prune(_destination.Path, 2, ["alice"]);
+        var result = Prune(2, ["alice"]);
 
         Assert.Equal(["2026-11-20", "2026-11-20.110005"], result.Removed);
         Assert.Equal(["2026-11-20.110005-10", "2026-11-20.110005-11", "2026-11-20.110005-2", "2026-11-20.bak"], Left());
@@ -93,7 +97,7 @@ public sealed class BackupRotationTests : IDisposable
         Folder("2026-11-22", complete: false, verified: true, "alice");
         Folder("2026-11-23", complete: false, verified: true, "alice");
 
-        var result = BackupRotation.Prune(_destination.Path, 2, ["alice", "bob"]);
+        var result = Prune(2, ["alice", "bob"]);
 
         Assert.Equal(["2026-11-21"], result.Removed);
         Assert.Equal(["2026-11-19", "2026-11-20", "2026-11-22", "2026-11-23"], Left());
@@ -108,7 +112,7 @@ public sealed class BackupRotationTests : IDisposable
         Folder("2026-11-21", complete: true, verified: true, "alice");
         Folder("2026-11-22", complete: true, verified: true, "alice");
 
-        var result = BackupRotation.Prune(_destination.Path, 1, ["alice"]);
+        var result = Prune(1, ["alice"]);
 
         Assert.Equal(["2026-11-20", "2026-11-21"], result.Removed);
         Assert.Empty(result.KeptFor);
@@ -123,7 +127,7 @@ public sealed class BackupRotationTests : IDisposable
         Folder("2026-11-22", complete: false, verified: true, "alice");
         Directory.CreateDirectory(_destination.Combine("2026-11-18"));             // no manifest at all: goes
 
-        var result = BackupRotation.Prune(_destination.Path, 1, ["alice", "bob"]);
+        var result = Prune(1, ["alice", "bob"]);
 
         Assert.Equal(["2026-11-18", "2026-11-19"], result.Removed);
         Assert.Equal(["2026-11-20", "2026-11-21", "2026-11-22"], Left());
@@ -135,7 +139,7 @@ public sealed class BackupRotationTests : IDisposable
         Folder("2026-11-21", complete: false, verified: true, "alice");
         Folder("2026-11-22", complete: false, verified: true, "alice", "bob");
 
-        Assert.Empty(BackupRotation.Prune(_destination.Path, 3, ["alice", "bob"]).Removed);
+        Assert.Empty(Prune(3, ["alice", "bob"]).Removed);
         Assert.Equal(["2026-11-21", "2026-11-22"], Left());
     }
 

@@ -206,4 +206,23 @@ public sealed class RelayTestCommandTests
         Assert.Contains(message, error, StringComparison.Ordinal);
         Assert.Empty(server.Clients);
     }
+
+    [Fact]
+    public async Task A_mail_from_the_server_does_not_take_means_no_recipient_was_tested_and_is_no_all_clear()
+    {
+        // A server that greylists/defers at MAIL: RCPT is then answered 503 (no MAIL given), which says nothing about relaying.
+        await using var server = new FakeSmtpServer(command => FakeSmtpServer.Verb(command) switch
+        {
+            "MAIL" => "451 4.3.2 Please try again later",
+            "RCPT" => "503 5.5.1 Need MAIL before RCPT",
+            _ => FakeSmtpServer.Refusing(command),
+        });
+
+        var (exit, output, _) = await RunAsync(server.Target, "--json");
+
+        using var json = JsonDocument.Parse(output);
+        var verdicts = json.RootElement.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("verdict").GetString()).ToList();
+        Assert.DoesNotContain("refused", verdicts);
+        Assert.Equal(2, exit); // inconclusive
+    }
 }

@@ -115,11 +115,18 @@ public static class BackupRotation
     /// <param name="destination">The folder holding the dated folders.</param>
     /// <param name="keep">N.</param>
     /// <param name="mailboxes">The mailboxes in the spool now (copied by this run or not).</param>
-    public static PruneResult Prune(string destination, int keep, IReadOnlyCollection<string> mailboxes)
+    /// <param name="current">This run's folder (its full path): the newest whatever its name says.</param>
+    public static PruneResult Prune(string destination, int keep, IReadOnlyCollection<string> mailboxes, string current)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         ArgumentNullException.ThrowIfNull(mailboxes);
-        var dated = RunFolders(destination).Select(d => (d.Folder, d.Run, Manifest: BackupManifest.TryRead(d.Folder.FullName))).ToList();
+        ArgumentNullException.ThrowIfNull(current);
+        // Newest first by name, but this run's folder before all: after the clock went back (corrected,
+        // a restored snapshot) a folder named later than today exists, and by name alone this run's
+        // backup, the only copy of today's mail, would be the oldest and be pruned.
+        var currentName = Path.GetFileName(Path.TrimEndingDirectorySeparator(current));
+        var dated = RunFolders(destination).OrderBy(d => d.Folder.Name == currentName ? 0 : 1)
+            .Select(d => (d.Folder, d.Run, Manifest: BackupManifest.TryRead(d.Folder.FullName))).ToList();
         // The mailboxes each verified folder holds a copy of: a spool of thousands, kept for weeks,
         // is asked about each mailbox in each folder.
         var copies = dated.Select(d => d.Manifest is { Verified: true } m ? m.Mailboxes.Select(e => e.User).ToHashSet(StringComparer.Ordinal) : []).ToList();

@@ -70,7 +70,7 @@ public sealed class MailBackup(TimeProvider timeProvider)
             return new BackupReport { Fatal = $"cannot write the manifest in {folder}: {e.Message}", Mailboxes = results };
         }
         // A mailbox skipped by this run keeps the folders of its newest copies (BackupRotation).
-        var pruned = verified && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep, [.. results.Select(r => r.User)]) : null;
+        var pruned = verified && options.Keep is { } keep ? BackupRotation.Prune(options.Destination, keep, [.. results.Select(r => r.User)], folder) : null;
         return new BackupReport
         {
             Folder = folder, Mailboxes = results, Ignored = ignored, Complete = complete, Pruned = pruned?.Removed ?? [],

@@ -88,7 +88,7 @@ public static class RelayProbe
         {
             mail = await connection.CommandAsync($"MAIL FROM:<{trick.MailFrom}>", cancellationToken).ConfigureAwait(false);
             var rcpt = await connection.CommandAsync($"RCPT TO:<{trick.RcptTo}>", cancellationToken).ConfigureAwait(false);
-            attempt = new RelayAttempt(trick, mail, rcpt, RelayAttempt.Judge(rcpt));
+            attempt = RelayAttempt.Of(trick, mail, rcpt);
             await connection.CommandAsync("RSET", cancellationToken).ConfigureAwait(false);
             return (attempt, false, null);
         }
