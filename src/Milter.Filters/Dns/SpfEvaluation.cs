@@ -333,22 +333,6 @@ internal sealed class SpfEvaluation(IDnsResolver dns, IPAddress client, string s
     private static bool IsSpf1(string text) =>
         text.StartsWith("v=spf1", StringComparison.OrdinalIgnoreCase) && (text.Length == 6 || text[6] == ' ');
 
-    private static bool InNetwork(IPAddress address, IPAddress network, int prefix)
-    {
-        if (address.AddressFamily != network.AddressFamily)
-            return false;
-        var full = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-        return new IPNetwork(Masked(network, Math.Clamp(prefix, 0, full)), Math.Clamp(prefix, 0, full)).Contains(address);
-    }
-
-    private static IPAddress Masked(IPAddress address, int prefix)
-    {
-        var bytes = address.GetAddressBytes();
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            var keep = Math.Clamp(prefix - i * 8, 0, 8);
-            bytes[i] &= (byte)(0xFF << (8 - keep));
-        }
-        return new IPAddress(bytes);
-    }
+    private static bool InNetwork(IPAddress address, IPAddress network, int prefix) =>
+        address.AddressFamily == network.AddressFamily && Stores.IPNetworks.Containing(network, prefix).Contains(address);
 }

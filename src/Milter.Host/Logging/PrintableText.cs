@@ -49,14 +49,14 @@ internal static class PrintableText
 
     /// <summary>Controls, format characters, every separator but the plain space, unassigned code points, surrogates.</summary>
     public static bool IsUnsafe(char c) =>
-        c is < ' ' or '\x7f' || (c > '\x7f' && (char.IsSurrogate(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Control
-            or UnicodeCategory.Format or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator
-            or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned));
+        c is < ' ' or '\x7f' || (c > '\x7f' && (char.IsSurrogate(c) || IsUnsafe(char.GetUnicodeCategory(c))));
 
     /// <summary>A character outside the BMP that is a format character (tags, musical formatting) or unassigned.</summary>
-    public static bool IsUnsafe(Rune rune) =>
-        Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format or UnicodeCategory.Control or UnicodeCategory.OtherNotAssigned
-            or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+    public static bool IsUnsafe(Rune rune) => IsUnsafe(Rune.GetUnicodeCategory(rune));
+
+    private static bool IsUnsafe(UnicodeCategory category) =>
+        category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator
+            or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned;
 
     /// <summary><c>\xHH</c> below U+0100, else <c>\uHHHH</c>.</summary>
     public static void AppendEscape(StringBuilder text, char c)
