@@ -67,7 +67,7 @@ public static class RelayTestCommand
         var command = new Command(Name,
             "Try the classic open-relay tricks against a mail server over plain SMTP (MAIL, RCPT and RSET only; never DATA), "
             + "from another machine (the server trusts loopback and its own addresses; the single milterhost binary can be copied there). "
-            + "Exit status 0 when every foreign recipient is refused, 1 when any is accepted (an open relay), 2 when the server cannot be reached.")
+            + "Exit status 0 when every foreign recipient is refused, 1 when any is accepted (an open relay), 2 when the server cannot be reached or a trick could not be tried (the connection failed, or the server did not take MAIL FROM).")
         {
             target, source, helo, from, to, localDomain, timeout, verbose, json,
         };
