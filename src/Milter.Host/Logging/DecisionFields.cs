@@ -34,7 +34,17 @@ internal static class DecisionFields
             else if (c == ' ')
                 text.Append(c);
             else if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-                text.Append(c).Append(value[++i]);
+            {
+                // A whole pair is one character: kept unless it is a format character (tags) or unassigned.
+                var low = value[++i];
+                if (PrintableText.IsUnsafe(new Rune(c, low)))
+                {
+                    PrintableText.AppendEscape(text, c);
+                    PrintableText.AppendEscape(text, low);
+                }
+                else
+                    text.Append(c).Append(low);
+            }
             else if (c == '=' || PrintableText.IsUnsafe(c))
                 PrintableText.AppendEscape(text, c);
             else
