@@ -105,23 +105,36 @@ public sealed class BanFilter : IMilterFilter
     /// relay check parses it): unquoted, without its <c>+detail</c>, and, when unqualified, at each
     /// local domain. A rule on <c>former@example.com</c> then holds for <c>former+x@</c>,
     /// <c>"former"@</c> and plain <c>former</c> too. A routed address is left as written: it is
-    /// nobody's mailbox here.
+    /// nobody's mailbox here. Where sendmail reads another mailbox out of the text than the text
+    /// (comments, words around the angle brackets, a source route: <see cref="RecipientAddress.Mailbox"/>),
+    /// that mailbox and its spellings count too: <c>&lt;spammer(x)@example.com&gt;</c> is spammer's mail.
     /// </summary>
     private List<string> MailboxSpellings(string written, RecipientAddress address)
     {
         var spellings = new List<string>(4) { written };
+        AddSpellings(spellings, address);
+        var mailbox = RecipientAddress.Mailbox(written);
+        if (!string.Equals(mailbox, address.Written, StringComparison.Ordinal))
+        {
+            spellings.Add(mailbox);
+            AddSpellings(spellings, RecipientAddress.Parse(mailbox));
+        }
+        return spellings;
+    }
+
+    private void AddSpellings(List<string> spellings, RecipientAddress address)
+    {
         if (address.IsRouted)
-            return spellings;
+            return;
         var baseLocal = address.BaseLocalPart;
         if (address.Domain is { } domain)
         {
             AddSpellings(spellings, address.LocalPart, baseLocal, domain);
-            return spellings;
+            return;
         }
         foreach (var d in _localDomains)
             AddSpellings(spellings, address.LocalPart, baseLocal, d);
         AddSpellings(spellings, address.LocalPart, baseLocal, "");
-        return spellings;
     }
 
     // local@domain and base@domain (or the bare local parts for ""), each once, the written form included:

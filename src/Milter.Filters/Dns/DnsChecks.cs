@@ -117,7 +117,10 @@ public sealed class DnsChecks
         var lists = ours ? [] : Lists;
         // Sender and recipient skips are decided per recipient: the lookups still serve the others.
         var greylisted = _greylist.Enabled && _greylistExemption.OfSession(session) is null;
-        var domain = EnvelopeAddress.DomainOf(session.Sender?.Trim().Trim('<', '>').ToLowerInvariant() ?? "");
+        // The sender sendmail records, not the text around it: "<a@fail.example>x@pass.example" and
+        // "<a@fail.example(x)>" are a@fail.example's mail, and its SPF record is the one to check.
+        var sender = Relay.RecipientAddress.Mailbox(session.Sender ?? "");
+        var domain = EnvelopeAddress.DomainOf(sender.ToLowerInvariant());
         var spfDomain = greylisted && _greylist.SpfPools && domain.Length > 0 ? domain : null;
         var ofHelo = false;
         // The spf filter checks every client that is not ours: the MAIL FROM domain, or the HELO
@@ -127,7 +130,7 @@ public sealed class DnsChecks
             spfDomain = domain.Length > 0 ? domain : session.IsNullSender ? session.Helo?.Trim().TrimEnd('.').ToLowerInvariant() : null;
             ofHelo = domain.Length == 0 && spfDomain is not null;
         }
-        return new LookupPlan(IPNetworks.Canonical(client), ofHelo ? "postmaster@" + spfDomain : session.Sender ?? "", session.Helo, spfDomain,
+        return new LookupPlan(IPNetworks.Canonical(client), ofHelo ? "postmaster@" + spfDomain : sender, session.Helo, spfDomain,
             greylisted && ChecksReverseDns, lists) { SpfOfHelo = ofHelo };
     }
 

@@ -91,6 +91,108 @@ public sealed record RecipientAddress
 
     public override string ToString() => Domain is null ? LocalPart : $"{LocalPart}@{Domain}";
 
+    /// <summary>
+    /// The mailbox sendmail takes from an envelope address as the client wrote it. sendmail hands the
+    /// milter that text as written, but delivers to (or records as the sender) what its parser keeps:
+    /// no comments (<c>a(x)@b</c>), no whitespace outside quotes, only the text inside the last
+    /// <c>&lt;</c> and the <c>&gt;</c> after it (<c>&lt;a@b&gt;x@y</c> and <c>x@y&lt;a@b&gt;</c> are both
+    /// <c>a@b</c>), and no source route (<c>&lt;@hop:a@b&gt;</c>). Quoted strings and backslash escapes
+    /// stay as written, for <see cref="Parse"/>. Without any of that, the address without its angle
+    /// brackets, the same instance as <see cref="Written"/>.
+    /// </summary>
+    public static string Mailbox(string address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var written = Protocol.Commands.AngleBrackets.Strip(address);
+        if (!written.AsSpan().ContainsAny(Dressing) && !written.StartsWith('@'))
+            return written;
+        var text = WithoutComments(address);
+        // sendmail's "innermost item": the last '<' outside quotes, up to the '>' after it.
+        int open = -1, close = -1;
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            switch (text[i])
+            {
+                case '\\':
+                    i++;
+                    break;
+                case '"':
+                    quoted = !quoted;
+                    break;
+                case '<' when !quoted:
+                    (open, close) = (i, -1);
+                    break;
+                case '>' when !quoted && open >= 0 && close < 0:
+                    close = i;
+                    break;
+            }
+        }
+        if (open >= 0)
+            text = close > open ? text[(open + 1)..close] : text[(open + 1)..];
+        // A source route "@hop1,@hop2:user@final": sendmail delivers to user@final.
+        if (text.StartsWith('@') && IndexOfUnquoted(text, ':') is > 0 and var colon)
+            text = text[(colon + 1)..];
+        return text;
+    }
+
+    // What sendmail's parser reads differently from the text: comments, spaces, angle brackets, a route.
+    private static readonly System.Buffers.SearchValues<char> Dressing = System.Buffers.SearchValues.Create("()<> \t");
+
+    // Comments and whitespace outside quoted strings removed, as sendmail's tokenizer drops them: nested
+    // comments count, a quote inside a comment does not open a string, and a backslash escapes the
+    // next character everywhere (kept with it outside comments).
+    private static string WithoutComments(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        var depth = 0;
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\\')
+            {
+                if (depth == 0)
+                {
+                    sb.Append(c);
+                    if (i + 1 < text.Length)
+                        sb.Append(text[i + 1]);
+                }
+                i++;
+            }
+            else if (quoted)
+            {
+                sb.Append(c);
+                quoted = c != '"';
+            }
+            else if (c == '(')
+                depth++;
+            else if (c == ')')
+                depth = Math.Max(0, depth - 1);
+            else if (depth == 0 && !char.IsWhiteSpace(c))
+            {
+                sb.Append(c);
+                quoted = c == '"';
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static int IndexOfUnquoted(string s, char wanted)
+    {
+        var quoted = false;
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                quoted = !quoted;
+            else if (s[i] == wanted && !quoted)
+                return i;
+        }
+        return -1;
+    }
+
     // Parsed for every recipient by several filters: text that needs no change is returned as it is.
     private static string AsciiLower(string text) =>
         !text.AsSpan().ContainsAnyInRange('A', 'Z') ? text : string.Create(text.Length, text, static (span, source) =>

@@ -84,6 +84,14 @@ public sealed class BanFilterTests
     [InlineData("/^NEWS@/i", "news@list.example", true)]
     [InlineData("/^NEWS@/", "news@list.example", false)]
     [InlineData("<>", "<>", true)]
+    // sendmail takes the sender from inside the angle brackets, without comments or a source route,
+    // and hands the milter the text as written: a rule holds for the mailbox sendmail records.
+    [InlineData("@spammer.example", "<x@spammer.example>y@innocent.example", true)]
+    [InlineData("@spammer.example", "<y@innocent.example<x@spammer.example>>", true)]
+    [InlineData("*@spammer.example", "<x@spammer.example(y@innocent.example)>", true)]
+    [InlineData("promo@shop.example", "<promo(x)@shop.example>", true)]
+    [InlineData("promo@shop.example", "<@hop.example:promo@shop.example>", true)]
+    [InlineData("promo@shop.example", "<orders@shop.example>promo@shop.example", false)]
     public async Task Sender_rules_match_exact_glob_domain_and_regex(string pattern, string sender, bool banned)
     {
         var result = await Message(sender: sender).RunAsync(Chain(Rule(BanKind.Sender, pattern)));
@@ -127,6 +135,7 @@ public sealed class BanFilterTests
     [InlineData("former")]                       // unqualified: the local user
     [InlineData("former+x")]
     [InlineData("FORMER@Example.Com.")]
+    [InlineData("former(x)@example.com")]        // a comment: sendmail delivers to former@example.com
     public async Task A_recipient_rule_holds_for_every_spelling_of_the_banned_mailbox(string recipient)
     {
         var options = new MilterOptions { Ban = [Rule(BanKind.Recipient, "former@example.com", id: "ban#1")], Recipients = new RecipientsOptions { RejectUnknown = false } };
@@ -145,6 +154,9 @@ public sealed class BanFilterTests
     [InlineData("\"spammer\"@example.com")]      // so is the quoted local part
     [InlineData("spammer")]                      // unqualified: the local user
     [InlineData("SPAMMER+promo@Example.Com.")]
+    [InlineData("<spammer@example.com>x@innocent.example")]  // sendmail's sender is the one inside the brackets
+    [InlineData("<spammer(x)@example.com>")]                 // a comment is no part of the address
+    [InlineData("<@hop.example:spammer@example.com>")]       // nor is a source route
     public async Task A_sender_rule_holds_for_every_spelling_of_the_banned_address(string sender)
     {
         var options = new MilterOptions { Ban = [Rule(BanKind.Sender, "spammer@example.com", id: "ban#1")], Recipients = new RecipientsOptions { RejectUnknown = false } };

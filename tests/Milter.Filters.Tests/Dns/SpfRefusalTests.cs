@@ -82,6 +82,19 @@ public sealed class SpfRefusalTests : IAsyncLifetime
         Assert.Equal(("spf", "spf:fail", "rcpt"), (result.SingleDecision.Filter, result.SingleDecision.Rule, result.SingleDecision.Stage));
     }
 
+    [Theory]
+    [InlineData("<ann@fail.example>x@nospf.example")]     // sendmail's sender is the one inside the brackets
+    [InlineData("<x@nospf.example<ann@fail.example>>")]   // the innermost one
+    [InlineData("<ann@fail.example(comment)>")]           // without its comments
+    [InlineData("<ann@(comment)fail.example>")]
+    [InlineData("<@hop.example:ann@fail.example>")]       // and without a source route
+    public async Task A_fail_is_refused_however_the_client_dresses_the_sender(string sender)
+    {
+        var result = await SendAsync(Chain(Refusing), Outsider, sender, "bob@example.com");
+
+        Assert.Equal(FailReply, result.Rcpt("bob@example.com"));
+    }
+
     [Fact]
     public async Task A_fail_is_not_refused_while_reject_fail_is_off()
     {

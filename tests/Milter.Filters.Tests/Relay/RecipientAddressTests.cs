@@ -57,6 +57,40 @@ public sealed class RecipientAddressTests
         Assert.False(a.IsRouted);
     }
 
+    [Theory]
+    // What sendmail 8.17's parser makes of what the client wrote (sendmail -bt, /parse): the milter is
+    // handed the text, sendmail delivers to (or records as the sender) the mailbox.
+    [InlineData("<a@x.example>", "a@x.example")]
+    [InlineData("<a@x.example>junk@y.example", "a@x.example")]
+    [InlineData("junk@y.example<a@x.example>", "a@x.example")]
+    [InlineData("<b@y.example><a@x.example>", "a@x.example")]          // the last '<'
+    [InlineData("<b@y.example<a@x.example>>", "a@x.example")]          // the innermost item
+    [InlineData("<<a@x.example>b@y.example>", "a@x.example")]
+    [InlineData("\"Name\"<a@x.example>", "a@x.example")]
+    [InlineData("\"<b@y.example>\"a@x.example", "\"<b@y.example>\"a@x.example")] // brackets inside quotes are text
+    [InlineData("a(<b@y.example>)@x.example", "a@x.example")]         // and inside a comment nothing counts
+    [InlineData("<a@x.example>(<b@y.example>)", "a@x.example")]
+    [InlineData("<a(c(nested)\\)\")@x.example>", "a@x.example")]
+    [InlineData("<a@x.example(c>", "a@x.example")]
+    [InlineData("< a @ x.example >", "a@x.example")]
+    [InlineData("<\"a b\"@x.example>", "\"a b\"@x.example")]            // a space inside quotes stays
+    [InlineData("<a\\(b@x.example>", "a\\(b@x.example")]                 // an escaped parenthesis is text
+    [InlineData("<@h.example,@i.example:a@x.example>", "a@x.example")]
+    [InlineData("<@h.example:\"a:b\"@x.example>", "\"a:b\"@x.example")]
+    [InlineData("a%b.example@x.example", "a%b.example@x.example")]
+    [InlineData("<>", "")]
+    [InlineData("<>(c)", "")]
+    public void The_mailbox_is_what_sendmail_reads_out_of_the_text(string written, string mailbox) =>
+        Assert.Equal(mailbox, RecipientAddress.Mailbox(written));
+
+    [Fact]
+    public void A_plain_mailbox_is_the_text_itself()
+    {
+        const string written = "bob@example.com";
+        Assert.Same(written, RecipientAddress.Mailbox(written));
+        Assert.Equal(RecipientAddress.Parse("<bob@example.com>").Written, RecipientAddress.Mailbox("<bob@example.com>"));
+    }
+
     [Fact]
     public void A_plain_address_is_taken_apart_without_copies()
     {
