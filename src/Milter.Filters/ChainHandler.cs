@@ -44,9 +44,11 @@ public sealed class ChainHandler : IMilterHandler
         Session.ClientAddress = address;
         Session.ClientPort = command.IPAddress is null ? 0 : command.Port;
         Session.ClientName = ReportedName(context.Macros.Get("client_name") ?? command.HostName);
-        // sendmail -bs (a local program speaking SMTP on stdin) connects with no address at all.
+        // sendmail -bs (a local program speaking SMTP on stdin) connects with no address at all;
+        // Postfix's non_smtpd_milters (its sendmail command) with localhost on port 0, which no TCP client has.
         Session.IsLocalSubmission = command.Family == ConnectFamily.Unix
-            || (command.Family == ConnectFamily.Unknown && address is null);
+            || (command.Family == ConnectFamily.Unknown && address is null)
+            || (Session.ClientPort == 0 && address is not null && IPAddress.IsLoopback(address));
         return Report(await _chain.ConnectAsync(Session, _sink, cancellationToken).ConfigureAwait(false));
     }
 

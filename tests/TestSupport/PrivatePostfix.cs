@@ -36,6 +36,8 @@ public sealed class PrivatePostfix : IAsyncDisposable
 
     private string ConfigFolder => Path.Combine(Directory, "conf");
 
+    private string CommandFolder => Path.Combine(Directory, "bin");
+
     private static string Tree => Path.Combine(PackageFolder, "root");
 
     /// <summary>The lines of the maillog so far.</summary>
@@ -84,6 +86,7 @@ public sealed class PrivatePostfix : IAsyncDisposable
             System.IO.Directory.CreateDirectory(Path.Combine(Directory, owned));
             await RunAsync("chown", ["postfix", Path.Combine(Directory, owned)]).ConfigureAwait(false);
         }
+        WriteCommandWrappers();
         Port = FreePort.Next();
         File.WriteAllText(Path.Combine(ConfigFolder, "master.cf"), MasterCf(File.ReadAllText(Path.Combine(Tree, "usr/share/postfix/master.cf.dist")), Port));
         File.WriteAllText(Path.Combine(ConfigFolder, "main.cf"), MainCf(milterSocket));
@@ -96,6 +99,32 @@ public sealed class PrivatePostfix : IAsyncDisposable
                 throw new InvalidOperationException($"Postfix did not listen on 127.0.0.1:{Port} within {StartTimeout.TotalSeconds} s; its maillog:\n{string.Join('\n', LogLines)}");
             await Task.Delay(100).ConfigureAwait(false);
         }
+    }
+
+    // Postfix's sendmail runs postdrop from command_directory with a cleaned environment, and the
+    // unpacked programs find their libraries only through LD_LIBRARY_PATH: each command is a wrapper.
+    private void WriteCommandWrappers()
+    {
+        System.IO.Directory.CreateDirectory(CommandFolder);
+        foreach (var program in System.IO.Directory.GetFiles(Path.Combine(Tree, "usr/sbin")))
+        {
+            var wrapper = Path.Combine(CommandFolder, Path.GetFileName(program));
+            File.WriteAllText(wrapper, $"#!/bin/sh\nLD_LIBRARY_PATH={Tree}/usr/lib/postfix exec {program} \"$@\"\n");
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+    }
+
+    /// <summary>
+    /// One message through Postfix's own sendmail command, as root: <paramref name="message"/> to
+    /// <paramref name="to"/> from <paramref name="from"/>, which pickup hands to the <c>non_smtpd_milters</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The command failed.</exception>
+    public async Task SendmailCommandAsync(string from, string to, string message)
+    {
+        var start = ProcessRunner.StartInfo("sh", ["-c", "printf '%s' \"$1\" | \"$2\" -C \"$3\" -f \"$4\" \"$5\"", "sh",
+            message, Path.Combine(CommandFolder, "sendmail"), ConfigFolder, from, to]);
+        (await ProcessRunner.RunAsync(start, CommandTimeout, TimeProvider.System, CancellationToken.None).ConfigureAwait(false)).EnsureSuccess();
     }
 
     /// <summary>Every <c>chroot</c> column to <c>n</c> (the tree is not a chroot), and the smtp inet service on <paramref name="port"/>.</summary>
@@ -116,7 +145,7 @@ public sealed class PrivatePostfix : IAsyncDisposable
     private string MainCf(string milterSocket) => $$"""
         compatibility_level = 3.6
         daemon_directory = {{Tree}}/usr/lib/postfix/sbin
-        command_directory = {{Tree}}/usr/sbin
+        command_directory = {{CommandFolder}}
         meta_directory = {{Tree}}/etc/postfix
         shlib_directory = {{Tree}}/usr/lib/postfix
         queue_directory = {{Directory}}/queue
@@ -138,6 +167,7 @@ public sealed class PrivatePostfix : IAsyncDisposable
         local_recipient_maps =
         defer_transports = local smtp virtual relay
         smtpd_milters = {{milterSocket}}
+        non_smtpd_milters = {{milterSocket}}
         milter_protocol = 6
         milter_default_action = tempfail
         milter_connect_macros = j {daemon_name} {client_addr} {client_name} {client_port} v _

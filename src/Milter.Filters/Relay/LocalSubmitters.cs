@@ -72,19 +72,20 @@ public sealed class LocalSubmitters
     /// Who owns the session's client end: for a TCP client, the owner of the ESTABLISHED socket
     /// from the client's address and port to the MTA's end (<c>{daemon_port}</c>, and
     /// <c>{if_addr}</c> or <c>{daemon_addr}</c> when the daemon listens on one address); for a
-    /// local submission without a socket (<c>sendmail -bs</c>), the user sendmail itself names in
-    /// its <c>_</c> macro (<c>USER@localhost</c>, from the real uid). Blocks on file reads and NSS.
+    /// local submission without a socket (<c>sendmail -bs</c>; Postfix's sendmail command, port 0, names
+    /// nobody), the user sendmail itself names in its <c>_</c> macro (<c>USER@localhost</c>, from the real uid). Blocks on file reads and NSS.
     /// </summary>
     /// <exception cref="LocalUserUnknownException">The owner cannot be found.</exception>
     public uint OwnerOf(SessionContext session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (session.ClientAddress is not { } address)
+        // Port 0: Postfix's sendmail command, whose cleanup reports localhost and names no user (_ = "localhost [127.0.0.1]").
+        if (session.ClientAddress is not { } address || session.ClientPort == 0)
         {
             var macro = session.Macro("_");
             var user = SubmissionReceived.User($"(from {macro})");
             if (user is null)
-                throw new LocalUserUnknownException($"a local submission without a socket whose sendmail names no local user (macro _ = '{macro}')");
+                throw new LocalUserUnknownException($"a local submission without a socket whose MTA names no local user (macro _ = '{macro}')");
             return UidOf(user) ?? throw new LocalUserUnknownException($"sendmail names local user '{user}', unknown here");
         }
         var serverPort = int.TryParse(session.Macro("daemon_port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;

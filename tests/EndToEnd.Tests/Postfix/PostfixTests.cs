@@ -40,7 +40,8 @@ public sealed class PostfixFixture : IAsyncLifetime
         _daemon = await sandbox.StartAsync(new DaemonConfig
         {
             Log = "{ level: info, syslog: false }",
-            Relay = "{ allow_clients: [127.0.0.1/32] }",
+            // Loopback is no allowed client: only a local submission relays from it.
+            Relay = "{ allow_clients: [192.0.2.0/24] }",
             Greylist = "{ enabled: true, per_message: true, delay: 2s }",
             Recipients = $"{{ reject_unknown: true, sources: [\"aliases:{aliases}\"] }}",
             Ban = ["{ sender: \"*@spammer.example\", reply: \"550 5.7.1 Mail from spammer.example is refused\" }"],
@@ -128,5 +129,18 @@ public sealed class PostfixTests(PostfixFixture mx) : IClassFixture<PostfixFixtu
 
         Assert.Equal("550 5.7.1 Relaying denied", result.ReplyTo("RCPT")!.Text);
         await mx.DecisionAsync("stage=rcpt client=[127.0.0.8] from=<someone@outside.example> to=<x@foreign.example> filter=relay rule=relay reply=\"550 5.7.1 Relaying denied\"");
+    }
+
+    [Fact]
+    public async Task A_message_through_Postfixs_sendmail_command_is_a_local_submission_and_may_relay()
+    {
+        // non_smtpd_milters: Postfix's cleanup connects as localhost, 127.0.0.1, port 0 (HELO localhost).
+        await mx.Postfix.SendmailCommandAsync("local-cmd@example.com", "x@foreign.example",
+            "From: local-cmd@example.com\nTo: x@foreign.example\nSubject: local submission\n\nfrom the sendmail command\n");
+
+        var queued = await mx.Postfix.WaitForLogLineAsync(l =>
+            l.Contains("from=<local-cmd@example.com>", StringComparison.Ordinal)
+            && (l.Contains("nrcpt=1 (queue active)", StringComparison.Ordinal) || l.Contains("milter-", StringComparison.Ordinal)), TimeSpan.FromSeconds(20));
+        Assert.Contains("nrcpt=1 (queue active)", queued, StringComparison.Ordinal);
     }
 }

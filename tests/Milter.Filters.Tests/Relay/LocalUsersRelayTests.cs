@@ -86,6 +86,20 @@ public sealed class LocalUsersRelayTests
         Assert.Equal(heard, result.Rcpt(Foreign));
     }
 
+    [Theory]
+    [InlineData(OnError.Tempfail, true)]
+    [InlineData(OnError.Accept, false)]
+    public async Task Postfixs_sendmail_command_names_no_user_and_is_answered_per_on_error(OnError onError, bool tempfail)
+    {
+        var heard = tempfail ? OnErrorReply : "continue";
+        // Postfix hides its own "Received: by ... (Postfix, from userid N)" from the milter: the user's own line is no proof.
+        var result = await Transaction.PostfixSendmailCommand().MailFrom("root@example.com").RcptTo(Foreign)
+            .Header("Received", "(from root@localhost) written by the user").EndOfHeaders()
+            .RunAsync(Chain([Me, "root"], submissionUser: Me, onError: onError));
+
+        Assert.Equal(heard, result.Rcpt(Foreign));
+    }
+
     [Fact]
     public async Task The_submission_account_is_judged_by_its_Received_line_at_the_end_of_the_headers()
     {

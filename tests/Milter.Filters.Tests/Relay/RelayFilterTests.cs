@@ -119,6 +119,24 @@ public sealed class RelayFilterTests
     }
 
     [Fact]
+    public async Task A_submission_through_Postfixs_sendmail_command_is_local_and_may_relay()
+    {
+        var result = await Transaction.PostfixSendmailCommand().Helo("localhost").MailFrom("root@example.com").RcptTo("x@remote.example")
+            .RunAsync(Chain(new RelayOptions { AllowClients = [] }));
+
+        Assert.Equal("continue", result.Rcpt("x@remote.example"));
+    }
+
+    [Fact]
+    public async Task A_loopback_TCP_client_is_no_local_submission()
+    {
+        var result = await Transaction.From("127.0.0.1", "localhost").MailFrom("root@example.com").RcptTo("x@remote.example")
+            .RunAsync(Chain(new RelayOptions { AllowClients = [] }));
+
+        Assert.Equal("550 5.7.1 Relaying denied", result.Rcpt("x@remote.example"));
+    }
+
+    [Fact]
     public async Task The_reply_leaves_the_address_to_sendmail_which_prefixes_it_itself()
     {
         var result = await Transaction.From("203.0.113.9").MailFrom("a@outside.example").RcptTo("u%s@example.com").RunAsync(Chain());

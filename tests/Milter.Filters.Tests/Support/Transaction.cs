@@ -70,6 +70,20 @@ public sealed class Transaction
     public static Transaction Local() =>
         new(new ConnectCommand("localhost", ConnectFamily.Unix, 0, "/var/run/sendmail.sock"), new() { ["{client_name}"] = "localhost" });
 
+    /// <summary>
+    /// Postfix's sendmail command (<c>non_smtpd_milters</c>): no socket, so its cleanup reports the
+    /// client as <c>localhost</c>, 127.0.0.1, port 0, as a real Postfix 3.7 sends it.
+    /// </summary>
+    public static Transaction PostfixSendmailCommand() =>
+        new(new ConnectCommand("localhost", ConnectFamily.Inet, 0, "127.0.0.1"), new()
+        {
+            ["_"] = "localhost [127.0.0.1]",
+            ["{client_addr}"] = "127.0.0.1",
+            ["{client_name}"] = "localhost",
+            ["{daemon_addr}"] = "127.0.0.1",
+            ["{daemon_port}"] = "0",
+        });
+
     /// <summary><c>sendmail -bs</c>: SMTP on stdin, CONNECT family U with no address.</summary>
     public static Transaction StandardInput() =>
         new(new ConnectCommand("localhost", ConnectFamily.Unknown, 0, null), new());
