@@ -107,6 +107,29 @@ public sealed class DaemonPrivilegeTests
         Assert.False(Directory.Exists(folder), "the refused start created the socket's folder");
     }
 
+    [Fact]
+    public async Task Refuses_to_start_on_a_database_its_user_cannot_write_and_says_whose_it_is()
+    {
+        // Found in review: a database left root's (copied back from a backup by root, say) opened
+        // read-only without a word; the daemon said "started" and then failed every greylist write.
+        await using var account = await TestAccounts.CreateAsync("mhro");
+        using var sandbox = new DaemonSandbox("rodb");
+        var data = Path.Combine(sandbox.Directory, "data");
+        var database = Path.Combine(data, "milterhost.db");
+        Directory.CreateDirectory(data);
+        await RunAsync("chown", $"{account.Name}:{account.Name}", data);
+        var config = sandbox.Write(new DaemonConfig { User = account.Name, Database = "sqlite:" + database });
+        var (made, _, madeError) = await MilterHostProcess.RunToEndAsync(["ban", "add", "192.0.2.1", "--config", config], Bound);
+        Assert.True(made == 0, madeError);
+        await RunAsync("chown", "root:root", database);
+        await RunAsync("chmod", "0644", database);
+
+        var (exitCode, _, stderr) = await MilterHostProcess.RunToEndAsync(["run", "--config", config], Bound);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"milterhost: not starting: sqlite:{database}: user {account.Name} (uid {account.Uid}) cannot write this file (owner root, mode 0644)", stderr, StringComparison.Ordinal);
+    }
+
     private static async Task<string> RunAsync(string program, params string[] arguments)
     {
         var (code, output) = await TryRunAsync(program, arguments);
