@@ -30,9 +30,7 @@ internal static class Daemon
     public static async Task<int> RunAsync(LoadedConfig config, MilterHostSetup setup, ParseResult parseResult, CancellationToken cancellationToken)
     {
         UseSocketEngineSettings();
-        // The database and the log hold every sender and recipient: readable by the daemon's group at
-        // most, as the packaged unit's UMask=0027 makes them, also when started by hand.
-        _ = Tmds.Linux.LibC.umask(Tmds.Linux.LibC.umask(0b000_111_111) | 0b000_010_111); // (old | 027), never looser meanwhile
+        PrivilegeDropper.KeepFilesPrivate();
         var stderr = parseResult.InvocationConfiguration.Error;
         var options = config.Options;
         var interactive = !Console.IsErrorRedirected || (!options.Log.Syslog && options.Log.File is null);

@@ -14,6 +14,14 @@ internal sealed class PrivilegeException(string message) : Exception(message);
 /// </summary>
 internal static class PrivilegeDropper
 {
+    /// <summary>
+    /// Adds 027 to the umask: the database and the log hold every sender and recipient, so the files
+    /// the daemon and the admin commands create are readable by the daemon's group at most, as the
+    /// packaged unit's UMask=0027 makes them, also when started by hand.
+    /// </summary>
+    public static void KeepFilesPrivate() =>
+        _ = umask(umask(0b000_111_111) | 0b000_010_111); // (old | 027), never looser meanwhile
+
     /// <summary>True when running with effective uid 0.</summary>
     public static bool IsRoot => geteuid() == 0;
 

@@ -61,10 +61,12 @@ internal sealed class AdminStore : IAsyncDisposable
 
     /// <summary>
     /// Run as root with a SQLite store: becomes the config's <c>user:</c> for the rest of the process, so
-    /// that the files SQLite creates (the database, its WAL) are the daemon's. Throws <see cref="PrivilegeException"/>.
+    /// that the files SQLite creates (the database, its WAL) are the daemon's; as anyone, creates them
+    /// with the daemon's umask (<see cref="PrivilegeDropper.KeepFilesPrivate"/>). Throws <see cref="PrivilegeException"/>.
     /// </summary>
     public static void BecomeDaemonUser(LoadedConfig config)
     {
+        PrivilegeDropper.KeepFilesPrivate();
         if (config.Database.Kind == DatabaseKind.Sqlite && PrivilegeDropper.IsRoot && config.Options.User is { } user && user != "root")
             PrivilegeDropper.Apply(user);
     }
