@@ -64,6 +64,29 @@ public sealed class PolicyBuilderTests : IAsyncLifetime, IDisposable
         Assert.Equal(TimeSpan.FromSeconds(1), builder.Resolver.Timeout);
     }
 
+    [Fact]
+    public void A_failed_reload_leaves_the_running_resolver_the_one_the_next_build_reuses()
+    {
+        var builder = Builder();
+        var running = Config("dns: { servers: [\"127.0.0.1:9\"], timeout: 1s }\n");
+        builder.BuildChain(running);
+        var resolver = builder.Resolver;
+        // New DNS servers, and an aliases file that is gone by the time the filters are built (the
+        // loader saw it; the recipients filter cannot read it): the reload fails after the resolver.
+        var aliases = _dir.Write("aliases", "postmaster: root\n");
+        var broken = _dir.Load($$"""
+            recipients: { reject_unknown: true, sources: ["aliases:{{aliases}}"] }
+            dns: { servers: ["127.0.0.1:9", "[::1]:9"], timeout: 1s }
+            """, out _).Config!;
+        File.Delete(aliases);
+
+        Assert.Throws<IOException>(() => builder.BuildChain(broken));
+
+        Assert.Same(resolver, builder.Resolver);
+        builder.BuildChain(running);
+        Assert.Same(resolver, builder.Resolver);
+    }
+
     private sealed class NoSink : IDecisionSink
     {
         public void OnDecision(SessionContext session, Decision decision)

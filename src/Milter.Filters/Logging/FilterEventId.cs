@@ -50,6 +50,7 @@ internal static class FilterEventId
     public const int KeyFilterReady = 3715;
     public const int KeyFilterReadyCompacted = 3716;
     public const int SweepPostponed = 3717;
+    public const int DatabaseFileReplaced = 3718;
 
     // 3800-3899: the decision and greylist tallies.
     public const int TallyFlushFailed = 3800;

@@ -47,6 +47,8 @@ internal sealed class SqliteDatabase : StoreDatabase
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private PreparingSqliteConnection _connection;
+    // The file the write connection has open: a file renamed over the path is another one.
+    private FileIdentity? _identity;
     private volatile bool _replacing;
     private volatile bool _unmigrated;
     private volatile bool _disposed;
@@ -80,6 +82,7 @@ internal sealed class SqliteDatabase : StoreDatabase
         try
         {
             var database = new SqliteDatabase(await ConnectAsync(full, options, cancellationToken).ConfigureAwait(false), full, options, time, logger);
+            database._identity = FileIdentity.Of(full);
             var stop = database._stopCheckpoints.Token;
             database._checkpoints = StoreThread.Start(CheckpointThreadName, () => database.CheckpointLoop(stop));
             return database;
@@ -146,9 +149,10 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
         try
         {
-            // A file removed under us would take every later write with it (the open connection keeps
-            // writing to the unlinked inode until the next start): start a new one at once instead.
-            if (_replacing || _unmigrated || !File.Exists(_path))
+            // A file removed under us, or another renamed over it (a backup put back with mv), would
+            // take every later write with it, answered passes included (the open connection keeps
+            // writing to the unlinked inode until the next start): open the file the path names now.
+            if (_replacing || _unmigrated || !IsOurFile())
                 await ReplaceFileAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -175,7 +179,9 @@ internal sealed class SqliteDatabase : StoreDatabase
                     return new ReadSession(this, reader);
                 await reader.DisposeAsync().ConfigureAwait(false);
             }
-            if (File.Exists(_path))
+            // Only on the writer's file: a file renamed over it would be read with the old one's
+            // write-ahead log, still at its path; the writer moves to the new file first.
+            if (IsOurFile())
             {
                 var connection = await ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, ["PRAGMA query_only = ON", ReaderCache], cancellationToken).ConfigureAwait(false);
                 return new ReadSession(this, new Reader(connection, generation));
@@ -186,7 +192,7 @@ internal sealed class SqliteDatabase : StoreDatabase
             _readGate.Release();
             throw;
         }
-        // The file was removed: the writer makes a new one.
+        // The file was removed or replaced: the writer makes a new one or opens the new one.
         _readGate.Release();
         return await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -197,13 +203,20 @@ internal sealed class SqliteDatabase : StoreDatabase
         if (!_unmigrated)
         {
             if (!_replacing)
-                StoreLog.FileRemoved(_logger, Description); // once, however long the folder stays unusable
+            {
+                // Once, however long the folder stays unusable.
+                if (File.Exists(_path))
+                    StoreLog.FileReplaced(_logger, Description);
+                else
+                    StoreLog.FileRemoved(_logger, Description);
+            }
             _replacing = true;
             await _connection.DisposeAsync().ConfigureAwait(false);
             // The old file's WAL and shared-memory index must not be read as the new file's.
             File.Delete(_path + "-wal");
             File.Delete(_path + "-shm");
             _connection = await ConnectAsync(_path, _options, cancellationToken).ConfigureAwait(false);
+            _identity = FileIdentity.Of(_path);
             Interlocked.Increment(ref _fileGeneration);
             _relaxed = false;
             _replacing = false;
@@ -260,7 +273,8 @@ internal sealed class SqliteDatabase : StoreDatabase
         }
         if (_checkpointer is null)
         {
-            if (!File.Exists(_path))
+            // Not a file renamed over the writer's: its log at the path is still the old file's.
+            if (!IsOurFile())
                 return;
             // Opening runs synchronously too (Microsoft.Data.Sqlite's OpenAsync does not yield).
             _checkpointer = ConnectAsync(_path, _options, SqliteOpenMode.ReadWrite, [ReaderCache], cancellationToken).GetAwaiter().GetResult();
@@ -270,6 +284,9 @@ internal sealed class SqliteDatabase : StoreDatabase
         command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
         command.ExecuteNonQuery();
     }
+
+    /// <summary>Whether the path still names the file the write connection has open.</summary>
+    private bool IsOurFile() => _identity is { } ours && FileIdentity.Of(_path) == ours;
 
     /// <summary>
     /// On the writer thread: a commit waits for the disk (fsync, for a pass), and a write for another

@@ -43,6 +43,9 @@ internal static partial class StoreLog
     [LoggerMessage(FilterEventId.DatabaseFileRemoved, LogLevel.Error, "The database file of {Database} was removed while in use; starting a new, empty one (greylisting starts over)")]
     public static partial void FileRemoved(ILogger logger, string database);
 
+    [LoggerMessage(FilterEventId.DatabaseFileReplaced, LogLevel.Warning, "The database file of {Database} was replaced while in use (another file renamed over it); writing to the new one from now on")]
+    public static partial void FileReplaced(ILogger logger, string database);
+
     [LoggerMessage(FilterEventId.DatabaseFileRecreated, LogLevel.Warning, "Store {Database} re-created at schema version {Version}")]
     public static partial void FileRecreated(ILogger logger, string database, int version);
 

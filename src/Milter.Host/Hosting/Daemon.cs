@@ -49,6 +49,16 @@ internal static class Daemon
                 await stderr.WriteLineAsync($"milterhost: not starting: {e.Message}").ConfigureAwait(false);
                 return 1;
             }
+            catch (OperationCanceledException) when (host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+            {
+                // SIGTERM while a service was starting (systemctl stop, or systemd's start timeout, while
+                // the stores open: a migration, an unreachable PostgreSQL). The host's start token is the
+                // stop signal, so the start ends in this exception; asked to stop, the daemon stops cleanly:
+                // what started stops (the socket file goes), one line says so, and the status is 0.
+                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                HostLog.StoppedWhileStarting(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milterhost"));
+                return 0;
+            }
             await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             HostLog.Stopped(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("milterhost"));
             return host.Services.GetRequiredService<MilterListener>().Failed ? 1 : 0;

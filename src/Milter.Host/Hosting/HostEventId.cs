@@ -19,6 +19,7 @@ internal static class HostEventId
     public const int QuietCollected = 5010;
     public const int StartupPagesDropped = 5011;
     public const int ListenerEnded = 5012;
+    public const int StoppedWhileStarting = 5013;
 
     // 5100-5199: the decision lines.
     public const int Decision = 5100;

@@ -34,6 +34,9 @@ internal static partial class HostLog
     [LoggerMessage(HostEventId.Stopped, LogLevel.Information, "stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(HostEventId.StoppedWhileStarting, LogLevel.Information, "stopped while starting: asked to stop before the start was complete")]
+    public static partial void StoppedWhileStarting(ILogger logger);
+
     [LoggerMessage(HostEventId.RestartNeeded, LogLevel.Warning, "reload: {Setting} changed from {Old} to {New}; it takes effect only after a restart")]
     public static partial void RestartNeeded(ILogger logger, string setting, string old, string @new);
 

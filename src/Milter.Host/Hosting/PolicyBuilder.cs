@@ -59,22 +59,43 @@ internal sealed class PolicyBuilder(IGreylistCheck greylistStore, IBypassBanStor
         var dnsOptions = options.Filters.Contains(FilterNames.DnsLists) ? options : options with { DnsLists = [] };
         if (!options.Filters.Contains(FilterNames.Spf))
             dnsOptions = dnsOptions with { Spf = new SpfOptions() };
-        var context = new FilterBuildContext
+        // A resolver made for this build is kept only once the build succeeds: a reload that fails
+        // (a file a filter cannot read) must leave the running chain's resolver, and its cache, the
+        // one the next build reuses, and must not leave a resolver of its own behind undisposed.
+        var (resolver, made) = ResolverFor(options.Dns);
+        try
         {
-            Services = services ?? EmptyServices.Instance,
-            BaseDirectory = Path.GetDirectoryName(config.Path) ?? "/",
-            LocalDomains = LocalDomains.Load(options.LocalDomains, Path.GetDirectoryName(config.Path) ?? "/"),
-            TrustedClients = options.Relay.AllowClients,
-            Greylist = greylistStore,
-            Bans = banStore,
-            Dns = new DnsChecks(ResolverFor(options.Dns), dnsOptions, time, loggers.CreateLogger<DnsChecks>()),
-            Time = time,
-            Loggers = loggers,
-        };
-        var filters = options.Filters
-            .Select(name => (_catalog.Find(name) ?? throw new InvalidOperationException($"filters: no filter is named '{name}'")).Create(context, config))
-            .OfType<IMilterFilter>();
-        return new FilterChain(filters, options.OnError, loggers.CreateLogger<FilterChain>(), time, options.Modes());
+            var context = new FilterBuildContext
+            {
+                Services = services ?? EmptyServices.Instance,
+                BaseDirectory = Path.GetDirectoryName(config.Path) ?? "/",
+                LocalDomains = LocalDomains.Load(options.LocalDomains, Path.GetDirectoryName(config.Path) ?? "/"),
+                TrustedClients = options.Relay.AllowClients,
+                Greylist = greylistStore,
+                Bans = banStore,
+                Dns = new DnsChecks(resolver, dnsOptions, time, loggers.CreateLogger<DnsChecks>()),
+                Time = time,
+                Loggers = loggers,
+            };
+            // Made here, not lazily inside the chain, so that a factory that throws is inside this try.
+            var filters = options.Filters
+                .Select(name => (_catalog.Find(name) ?? throw new InvalidOperationException($"filters: no filter is named '{name}'")).Create(context, config))
+                .OfType<IMilterFilter>()
+                .ToList();
+            var chain = new FilterChain(filters, options.OnError, loggers.CreateLogger<FilterChain>(), time, options.Modes());
+            if (made)
+            {
+                lock (_resolverLock)
+                    _resolver = (options.Dns, resolver);
+            }
+            return chain;
+        }
+        catch
+        {
+            if (made)
+                resolver.Dispose();
+            throw;
+        }
     }
 
     /// <summary>For a build without a host: no services.</summary>
@@ -87,18 +108,18 @@ internal sealed class PolicyBuilder(IGreylistCheck greylistStore, IBypassBanStor
 
     /// <summary>
     /// The resolver for <paramref name="options"/>: the current one while servers and timeout are
-    /// unchanged, so its cache outlives a reload. A replaced resolver is left to the sessions still using it.
+    /// unchanged, so its cache outlives a reload; else a new one (<c>Made</c>), which the caller keeps
+    /// in place of the current one once its build succeeds. A replaced resolver is left to the
+    /// sessions still using it.
     /// </summary>
-    private DnsResolver ResolverFor(DnsOptions options)
+    private (DnsResolver Resolver, bool Made) ResolverFor(DnsOptions options)
     {
         lock (_resolverLock)
         {
             if (_resolver is { } current && current.Options.Timeout == options.Timeout && current.Options.Servers.SequenceEqual(options.Servers))
-                return current.Resolver;
-            var resolver = DnsResolver.Create(options, time);
-            _resolver = (options, resolver);
-            return resolver;
+                return (current.Resolver, false);
         }
+        return (DnsResolver.Create(options, time), true);
     }
 
     /// <summary>

@@ -103,6 +103,41 @@ public sealed class DaemonLifecycleTests
     }
 
     [Fact]
+    public async Task A_stop_signal_while_the_stores_open_stops_cleanly_with_status_0()
+    {
+        using var sandbox = new DaemonSandbox("stopstart");
+        // Another process holds the database's write lock: the start waits in StoreService, as it
+        // does through a long migration, until systemd stops it (systemctl stop, or its start timeout).
+        var database = Path.Combine(sandbox.Directory, "milterhost.db");
+        await using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
+        await holder.OpenAsync();
+        await using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "CREATE TABLE held (x); BEGIN EXCLUSIVE; INSERT INTO held VALUES (1);";
+            await begin.ExecuteNonQueryAsync();
+        }
+        await using var daemon = await MilterHostProcess.StartAsync(sandbox.Write(new DaemonConfig()), waitUntilReady: false);
+        var opened = Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles($"/proc/{daemon.Pid}/fd").Any(fd => new FileInfo(fd).LinkTarget == database))
+        {
+            Assert.True(opened.Elapsed < Bound && !daemon.HasExited, string.Join('\n', daemon.Output));
+            await Task.Delay(20);
+        }
+
+        daemon.Signal("TERM");
+        await Task.Delay(200);
+        await using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(0, await daemon.WaitForExitAsync(Bound));
+        Assert.Contains(daemon.Output, l => l.EndsWith("stopped while starting: asked to stop before the start was complete", StringComparison.Ordinal));
+        Assert.False(File.Exists(sandbox.SocketPath), "the socket file outlived a stop during the start");
+    }
+
+    [Fact]
     public async Task A_regular_file_at_the_socket_path_refuses_the_start_and_stays_intact()
     {
         using var sandbox = new DaemonSandbox("sockfile");

@@ -180,6 +180,34 @@ public sealed class SqliteStoreTests : StoreContract
     }
 
     [Fact]
+    public async Task A_pass_answered_after_the_file_was_replaced_under_the_store_is_in_the_file_the_path_names()
+    {
+        var stores = await OpenAsync();
+        var triplet = Mail("alice@example.org", "bob@example.com");
+        Assert.Equal(GreylistAction.Defer, (await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None)).Action);
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
+
+        // The postmaster puts a copy back the way mv and rsync do: another file renamed over the path.
+        var copy = FilePath + ".restored";
+        await using (var connection = new SqliteConnection($"Data Source={FilePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"VACUUM INTO '{copy}'";
+            await command.ExecuteNonQueryAsync();
+        }
+        File.Move(copy, FilePath, overwrite: true);
+
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        var retry = await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, CancellationToken.None);
+        Assert.True(retry.FirstPass);
+        await stores.DisposeAsync();
+
+        // Answered as a pass, so on disk: in the file a restart (or the admin commands) will open.
+        Assert.Equal(1L, await ScalarAsync($"SELECT COUNT(*) FROM greylist_triplet WHERE state = {(int)TripletState.Passed}"));
+    }
+
+    [Fact]
     public async Task A_first_attempt_commits_without_waiting_for_the_disk_and_a_pass_waits_for_it()
     {
         var stores = await OpenAsync();
