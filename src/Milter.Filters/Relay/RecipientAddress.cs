@@ -74,7 +74,7 @@ public sealed record RecipientAddress
         if (s.StartsWith('@'))
             return Routed(written, s);
 
-        var at = LastUnquotedAt(s);
+        var at = LastUnquoted(s, '@');
         var rawLocal = at < 0 ? s : s[..at];
         var local = Unquote(rawLocal);
         if (local is null || local.Length == 0)
@@ -108,26 +108,8 @@ public sealed record RecipientAddress
             return written;
         var text = WithoutComments(address);
         // sendmail's "innermost item": the last '<' outside quotes, up to the '>' after it.
-        int open = -1, close = -1;
-        var quoted = false;
-        for (var i = 0; i < text.Length; i++)
-        {
-            switch (text[i])
-            {
-                case '\\':
-                    i++;
-                    break;
-                case '"':
-                    quoted = !quoted;
-                    break;
-                case '<' when !quoted:
-                    (open, close) = (i, -1);
-                    break;
-                case '>' when !quoted && open >= 0 && close < 0:
-                    close = i;
-                    break;
-            }
-        }
+        var open = LastUnquoted(text, '<');
+        var close = open < 0 ? -1 : IndexOfUnquoted(text[(open + 1)..], '>') is >= 0 and var after ? open + 1 + after : -1;
         if (open >= 0)
             text = close > open ? text[(open + 1)..close] : text[(open + 1)..];
         // A source route "@hop1,@hop2:user@final": sendmail delivers to user@final.
@@ -203,24 +185,18 @@ public sealed record RecipientAddress
 
     private static RecipientAddress Routed(string written, string local) => new(written, local, null, true);
 
-    private static int LastUnquotedAt(string s)
+    private static int LastUnquoted(string s, char wanted)
     {
         var last = -1;
         var quoted = false;
         for (var i = 0; i < s.Length; i++)
         {
-            switch (s[i])
-            {
-                case '\\':
-                    i++;
-                    break;
-                case '"':
-                    quoted = !quoted;
-                    break;
-                case '@' when !quoted:
-                    last = i;
-                    break;
-            }
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                quoted = !quoted;
+            else if (s[i] == wanted && !quoted)
+                last = i;
         }
         return last;
     }
