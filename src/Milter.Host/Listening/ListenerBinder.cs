@@ -114,17 +114,29 @@ internal static class ListenerBinder
         File.Delete(full);
     }
 
+    // Without waiting: a blocking connect to a live daemon whose accept queue is full waits for a
+    // place in it (the start would hang), and that daemon is as alive as one that answers. Only a
+    // refusal (nothing listening) or a vanished file says stale; anything else (EACCES, say) cannot
+    // tell, and a socket that may be live is never unlinked.
     private static bool IsAlive(string path)
     {
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
         try
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
             return true;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.TryAgain or SocketError.InProgress)
+        {
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
             return false;
+        }
+        catch (SocketException e)
+        {
+            throw new ListenerException($"cannot tell whether a milter still listens on {path} ({e.Message}); remove it by hand if none does", e);
         }
     }
 

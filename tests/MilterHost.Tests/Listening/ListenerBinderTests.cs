@@ -92,6 +92,46 @@ public sealed class ListenerBinderTests : IDisposable
         client.Connect(new UnixDomainSocketEndPoint(SocketPath));
     }
 
+    [Fact]
+    public async Task A_live_milter_whose_backlog_is_full_is_refused_not_taken_for_stale()
+    {
+        // A daemon so busy that its accept queue is full is alive: its socket must not be unlinked
+        // (it would go on running, deaf), and the probe must not wait for a place in that queue.
+        using var busy = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        busy.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        busy.Listen(1);
+        var waiting = new List<Socket>();
+        try
+        {
+            // Never accepted: fill the queue until a connection attempt would have to wait.
+            while (true)
+            {
+                var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
+                waiting.Add(client);
+                try
+                {
+                    client.Connect(new UnixDomainSocketEndPoint(SocketPath));
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    break;
+                }
+                Assert.True(waiting.Count < 1000, "the accept queue never filled");
+            }
+
+            var probe = Task.Run(() => Assert.Throws<ListenerException>(() => ListenerBinder.BindUnix(SocketPath, "0660", null)));
+            var error = await probe.WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.StartsWith($"another milter is already listening on {SocketPath};", error.Message, StringComparison.Ordinal);
+            Assert.Equal(FileKind.Socket, FileEntry.OfPath(SocketPath).Kind);
+        }
+        finally
+        {
+            foreach (var client in waiting)
+                client.Dispose();
+        }
+    }
+
     [Theory]
     [InlineData("0660")]
     [InlineData("0600")]
