@@ -17,6 +17,8 @@ public sealed class EncodedWordsTests
         { "=?ISO-8859-1?Q?Gr=FC=DFe?=", "Grüße" },
         { "=?windows-1252?Q?=80_price?=", "€ price" },
         { "=?koi8-r?B?8NLJ18XU?=", "Привет" },
+        { "=?UTF8?Q?caf=C3=A9?=", "café" },                               // aliases, found without an exception
+        { "=?l1?Q?Gr=FC=DFe?=", "Grüße" },
         { "=?iso-2022-jp?B?GyRCJEskTyQkJEgbKEI=?=", "にはいと" },
         { "=?utf-8*en?Q?language_tag?=", "language tag" },                // RFC 2231 language suffix
         // whitespace between adjacent words is dropped; next to plain text it is kept
@@ -62,5 +64,37 @@ public sealed class EncodedWordsTests
         var decoded = EncodedWords.Decode(text);
         Assert.Equal((1 << 20) / word.Length, decoded.Length);
         Assert.All(decoded, c => Assert.Equal('é', c));
+    }
+
+    [Fact]
+    public void Encoded_words_in_made_up_charsets_cost_a_few_lookups_and_leave_the_known_ones_decoded()
+    {
+        // A hostile Subject: thousands of words, each in a charset of its own that .NET does not
+        // have. Every lookup of an unknown name is an exception; a header gets only a few of them.
+        var junk = string.Concat(Enumerable.Range(0, 2000).Select(n => $"=?x-junk-{n}?Q?a?= "));
+        var header = junk + "=?utf-8?q?caf=C3=A9?= =?koi8-r?B?8NLJ18XU?= =?latin1?Q?Gr=FC=DFe?= =?x-other?Q?zz?=";
+        var thread = Environment.CurrentManagedThreadId;
+        var exceptions = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+        {
+            if (Environment.CurrentManagedThreadId == thread)
+                exceptions++;
+        }
+
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        string decoded;
+        try
+        {
+            decoded = EncodedWords.Decode(header);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+
+        Assert.InRange(exceptions, 0, 4);
+        Assert.StartsWith("=?x-junk-0?Q?a?= =?x-junk-1?Q?a?=", decoded, StringComparison.Ordinal);
+        // utf-8, its aliases and the code pages are found without asking.
+        Assert.EndsWith("=?x-junk-1999?Q?a?= caféПриветGrüße =?x-other?Q?zz?=", decoded, StringComparison.Ordinal);
     }
 }
