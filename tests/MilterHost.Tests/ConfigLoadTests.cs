@@ -263,6 +263,19 @@ public sealed class ConfigLoadTests : IDisposable
     }
 
     [Fact]
+    public void A_shutdown_grace_past_the_units_stop_timeout_is_read_with_a_warning()
+    {
+        var result = _dir.Load("limits:\n  shutdown_grace: 40s\n", out var path);
+
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal(TimeSpan.FromSeconds(40), result.Config.Options.Limits.ShutdownGrace);
+        Assert.Equal(
+            $"{path}:2:19: warning: limits.shutdown_grace: 40s leaves the stores too little of the packaged unit's 30 s to stop in (TimeoutStopSec=30s): systemd kills the daemon then; raise TimeoutStopSec in a drop-in (systemctl edit milterhost) to at least 1m",
+            Assert.Single(result.Config.Warnings).ToString());
+        Assert.Empty(_dir.Load("limits:\n  shutdown_grace: 20s\n", out _).Config!.Warnings);
+    }
+
+    [Fact]
     public void A_byte_that_is_not_utf8_is_an_error_at_its_line_and_column()
     {
         var path = _dir.Write("milterhost.yaml", "");

@@ -25,6 +25,21 @@ internal static class Codecs
 
     public static readonly Codec<TimeSpan> PositiveDuration = DurationCodec(allowZero: false);
 
+    /// <summary>
+    /// limits.shutdown_grace: a duration, with a warning when it reaches the packaged unit's
+    /// TimeoutStopSec=30s, past which systemd kills the daemon before its sessions and stores finish.
+    /// </summary>
+    public static readonly Codec<TimeSpan> ShutdownGrace = new ScalarCodec<TimeSpan>("a duration like 10s",
+        (Binder b, YScalar s, string path, out TimeSpan value) =>
+        {
+            if (!Duration.TryRead(b, s, path, out value))
+                return false;
+            if (value >= TimeSpan.FromSeconds(25))
+                b.Warning(s, $"{path}: {Configuration.Duration.Format(value)} leaves the stores too little of the packaged unit's 30 s to stop in (TimeoutStopSec=30s): systemd kills the daemon then; raise TimeoutStopSec in a drop-in (systemctl edit milterhost) to at least {Configuration.Duration.Format(value + TimeSpan.FromSeconds(20))}");
+            return true;
+        },
+        Configuration.Duration.Format, plain: true);
+
     /// <summary>Free text, e.g. a group name; only emptiness is refused.</summary>
     public static readonly Codec<string> Text = new ScalarCodec<string>("text", NonEmpty, v => v);
 

@@ -133,7 +133,7 @@ internal static class ConfigSchema
         // A body chunk is up to 64 KiB plus the command byte; 64 MiB is far past any MTA's chunk size.
         .Field("max_frame_size", Codecs.Size(65536, 64 * 1024 * 1024), o => o.MaxFrameSize, (o, v) => o with { MaxFrameSize = v })
         .Field("stage_timeout", Codecs.PositiveDuration, o => o.StageTimeout, (o, v) => o with { StageTimeout = v })
-        .Field("shutdown_grace", Codecs.Duration, o => o.ShutdownGrace, (o, v) => o with { ShutdownGrace = v });
+        .Field("shutdown_grace", Codecs.ShutdownGrace, o => o.ShutdownGrace, (o, v) => o with { ShutdownGrace = v });
 
     private static readonly Section<RelayOptions> Relay = new Section<RelayOptions>(() => new())
         .Field("enabled", Codecs.Bool, o => o.Enabled, (o, v) => o with { Enabled = v })
