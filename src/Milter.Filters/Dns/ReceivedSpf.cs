@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -8,7 +9,7 @@ namespace Milter.Filters.Dns;
 /// The <c>Received-SPF</c> trace header of RFC 7208 section 9.1: the result, a comment saying it in
 /// words, and the key-value pairs (<c>receiver</c>, <c>client-ip</c>, <c>envelope-from</c>,
 /// <c>helo</c>, <c>identity</c>). The sender and HELO name are the client's own text: they are
-/// written as quoted strings, with control characters dropped, so they cannot end the header or
+/// written as quoted strings, with control and format characters dropped, so they cannot end the header or
 /// add a field.
 /// </summary>
 public static class ReceivedSpf
@@ -83,7 +84,7 @@ public static class ReceivedSpf
     private static string Comment(string text)
     {
         var builder = new StringBuilder(text.Length);
-        foreach (var c in Printable(text))
+        foreach (var c in Printable(text).AsSpan())
         {
             if (c is '(' or ')' or '\\')
                 builder.Append('\\');
@@ -101,7 +102,7 @@ public static class ReceivedSpf
     private static string Quoted(string text)
     {
         var builder = new StringBuilder(text.Length + 2).Append('"');
-        foreach (var c in Printable(text))
+        foreach (var c in Printable(text).AsSpan())
         {
             if (c is '"' or '\\')
                 builder.Append('\\');
@@ -110,5 +111,18 @@ public static class ReceivedSpf
         return builder.Append('"').ToString();
     }
 
-    private static IEnumerable<char> Printable(string text) => text.Where(c => !char.IsControl(c));
+    // Control characters dropped (they could end the header), and format characters too: a bidi
+    // override or an invisible tag in a sender would make the header read otherwise than it says.
+    private static string Printable(string text)
+    {
+        if (!text.Any(c => char.IsControl(c) || char.IsSurrogate(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format))
+            return text;
+        var builder = new StringBuilder(text.Length);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (!Rune.IsControl(rune) && Rune.GetUnicodeCategory(rune) != UnicodeCategory.Format)
+                builder.Append(rune);
+        }
+        return builder.ToString();
+    }
 }

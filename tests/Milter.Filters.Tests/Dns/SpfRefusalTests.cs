@@ -222,6 +222,19 @@ public sealed class SpfRefusalTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Bidi_overrides_and_invisible_tags_in_the_client_s_text_are_dropped()
+    {
+        // U+202E turns what follows around on screen; U+E0041 (a tag, outside the BMP) is invisible.
+        var value = ReceivedSpf.Value(new SpfCheck("x.example", SpfResult.Pass), IPAddress.Parse("192.0.2.1"),
+            "ann\u202Eelpmaxe@x.example\U000E0041", "mx\u200Bhelo", "mx.example.com");
+
+        Assert.Equal(
+            "pass (mx.example.com: domain of annelpmaxe@x.example designates 192.0.2.1 as permitted sender) receiver=mx.example.com; "
+            + "client-ip=192.0.2.1; envelope-from=\"annelpmaxe@x.example\"; helo=\"mxhelo\"; identity=mailfrom;",
+            value);
+    }
+
+    [Fact]
     public void Needs_follow_the_switches()
     {
         var checks = new DnsChecks(_resolver, new MilterOptions(), _clock, NullLogger<DnsChecks>.Instance);
