@@ -11,8 +11,8 @@ namespace Milter.Filters.Dns;
 /// <summary>
 /// The daemon's one stub resolver: asks the configured servers in order (UDP, TCP when the answer
 /// is truncated) through ARSoft.Tools.Net, and caches answers, negative ones included, for as long
-/// as their TTL says, in a bounded cache. The SPF validator, the reverse DNS check and the DNS
-/// lists all resolve through it. A lookup that gets no usable answer from any server within
+/// as their TTL says, in a bounded cache that keeps no answer over 2 KB of text. The SPF validator,
+/// the reverse DNS check and the DNS lists all resolve through it. A lookup that gets no usable answer from any server within
 /// <c>dns.timeout</c> throws <see cref="DnsLookupException"/>; an empty list means the name or the
 /// record does not exist (NXDOMAIN, NODATA).
 /// </summary>
@@ -28,6 +28,11 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
 
     // A CNAME chain longer than this is a loop or an abuse; resolvers give up near here too.
     private const int MaxCnameHops = 8;
+
+    // The cache counts answers, not bytes, and a zone's owner (a sender domain, a client's reverse
+    // zone) can write an answer of ~64 KB, ~175 KB once parsed: 20,000 of them would hold gigabytes.
+    // Real answers are a few records of a few hundred characters; a bigger one is asked again.
+    private const int MaxCachedAnswerText = 2048;
 
     private readonly (IPEndPoint Server, ArDnsClient Client, IDisposable[] Transports)[] _servers;
     private readonly TimeSpan _timeout;
@@ -84,7 +89,7 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
 
         var answer = await QueryAsync(name, recordType, recordClass, token).ConfigureAwait(false);
         var ttl = answer.Ttl;
-        if (ttl > TimeSpan.Zero)
+        if (ttl > TimeSpan.Zero && IsSmall(answer.Records))
             _cache.Set(key, new CachedAnswer(answer.Records, _time.GetUtcNow() + ttl));
         return [.. answer.Records.OfType<T>()];
     }
@@ -172,6 +177,18 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
         var soa = message.AuthorityRecords.OfType<SoaRecord>().FirstOrDefault();
         var negative = soa is null ? TimeSpan.Zero : Seconds(Math.Min(soa.TimeToLive, soa.NegativeCachingTTL));
         return new Answer([], Min(Min(negative, MaxNegativeTtl), ttl));
+    }
+
+    private static bool IsSmall(DnsRecordBase[] records)
+    {
+        var length = 0;
+        foreach (var record in records)
+        {
+            length += record.ToString().Length;
+            if (length > MaxCachedAnswerText)
+                return false;
+        }
+        return true;
     }
 
     private static TimeSpan Seconds(int ttl) => TimeSpan.FromSeconds(Math.Max(0, ttl));
