@@ -188,7 +188,13 @@ public sealed class DnsChecks
     {
         var answers = await _resolver.ResolveAsync<ARecord>(DomainName.Parse(list.QueryName(client)), RecordType.A, RecordClass.INet, cancellationToken)
             .ConfigureAwait(false);
-        return answers.Select(a => a.Address).FirstOrDefault(list.Counts) is { } code ? new DnsListing(list, code) : null;
+        if (answers.Select(a => a.Address).FirstOrDefault(list.Counts) is { } code)
+            return new DnsListing(list, code);
+        // Not a listing, but no "not listed" either: reported as a failure, so that the postmaster
+        // hears of a list that refuses every query instead of it passing every client quietly.
+        if (answers.Select(a => a.Address).FirstOrDefault(list.IsRefusal) is { } refusal)
+            throw new DnsLookupException($"{list.Zone} refused the query ({refusal})");
+        return null;
     }
 
     // Starts one lookup so that it can only end in a value or a described failure, never an exception.

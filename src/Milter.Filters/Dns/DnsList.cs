@@ -19,6 +19,9 @@ public sealed class DnsList
     // 127.0.0.2 and 127.255.255.251: the answers that count when codes: names none.
     private const uint DefaultLow = 0x7f000002, DefaultHigh = 0x7ffffffb;
 
+    // 127.255.255.252-255: the list refused the query rather than answer it.
+    private const uint RefusalLow = 0x7ffffffc;
+
     /// <exception cref="FormatException">A code is not an IPv4 address or a low-high range of them.</exception>
     public DnsList(DnsListOptions options)
     {
@@ -53,6 +56,19 @@ public sealed class DnsList
             return false;
         var value = ToUInt32(code);
         return _codes.Any(r => value >= r.Low && value <= r.High);
+    }
+
+    /// <summary>
+    /// True when <paramref name="code"/> is 127.255.255.252-255 and the configuration does not count
+    /// it: the list refused the query (a public resolver, a spent quota), which says nothing of the
+    /// client and, when it lasts, means the list is of no use until someone looks.
+    /// </summary>
+    public bool IsRefusal(IPAddress code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        if (code.IsIPv4MappedToIPv6)
+            code = code.MapToIPv4();
+        return code.AddressFamily == AddressFamily.InterNetwork && ToUInt32(code) >= RefusalLow && !Counts(code);
     }
 
     /// <summary>The action as the configuration writes it: <c>skip_greylist</c>, <c>reject</c>, <c>tempfail</c>.</summary>

@@ -277,6 +277,20 @@ public sealed class DnsPolicyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_list_that_refuses_the_query_is_a_dns_failure_not_a_quiet_not_listed()
+    {
+        // Spamhaus through a public resolver, or over its quota: every client answers 127.255.255.254.
+        _dns.Listed("bl.example", "192.0.2.5", "127.255.255.254");
+        var chain = Chain(Options(null, new DnsListOptions { Zone = "bl.example", Id = "dns_lists#1" }));
+
+        var result = await SendAsync(chain, "192.0.2.5", "alice@pool.example", "bob@example.com");
+
+        Assert.Equal("continue", result.Rcpt("bob@example.com"));
+        var warning = Assert.Single(_log.Collector.GetSnapshot(), r => r.Level == LogLevel.Warning);
+        Assert.Contains("dns list bl.example: bl.example refused the query (127.255.255.254)", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Relay_clients_and_authenticated_sessions_are_not_looked_up()
     {
         var chain = Chain(Options(null, new DnsListOptions { Zone = "bl.example" }));
