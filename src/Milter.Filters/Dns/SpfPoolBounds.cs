@@ -17,7 +17,10 @@ namespace Milter.Filters.Dns;
 /// decides which clients they let in: any host, any host with a PTR record in its zone, any
 /// address its wildcard answers); <c>ip4</c> ranges wider than /16 and <c>ip6</c> wider than /32;
 /// <c>a</c> and <c>mx</c> with such cidr-lengths; a domain-spec with a macro (<c>%{i}</c> makes the
-/// client's own address the name looked up); a term this code does not know.</item>
+/// client's own address the name looked up); a term this code does not know; and narrow terms that
+/// together span more than <see cref="MaxIpv4Addresses"/> or <see cref="MaxIpv6Networks"/> (forty
+/// <c>ip4</c> /16s, or one <c>a:</c> /16 whose name has a hundred addresses: the sender's zone
+/// decides how many), counted with the addresses of the <c>a</c> and <c>mx</c> hosts.</item>
 /// <item>bounded: everything else, and every term whose qualifier is not pass
 /// (<c>-</c>, <c>~</c>, <c>?</c> can never produce a pass).</item>
 /// </list>
@@ -34,18 +37,34 @@ internal sealed class SpfPoolBounds(IDnsResolver resolver)
     /// <summary>The widest IPv6 range that still names a pool (a /32 is one provider's allocation).</summary>
     public const int MinIpv6Prefix = 32;
 
+    /// <summary>The most IPv4 addresses all the passing terms together may span: sixteen /16s (Google's netblocks are a quarter of it).</summary>
+    public const long MaxIpv4Addresses = 1L << 20;
+
+    /// <summary>The most IPv6 space all the passing terms together may span, in /64 networks: sixteen /32s.</summary>
+    public const double MaxIpv6Networks = 16.0 * (1L << 32);
+
     // RFC 7208 4.6.4 allows ten DNS-querying terms in an evaluation; the records read here are fewer.
     private const int MaxRecords = 10;
+
+    // RFC 7208 4.6.4: an mx term looks up at most ten hosts' addresses.
+    private const int MaxMxHosts = 10;
+
+    // What the passing terms judged so far span, over every record read.
+    private sealed class Reach
+    {
+        public long Ipv4;
+        public double Ipv6;
+    }
 
     /// <summary>The first term that could pass an unbounded set of clients, as written (<c>+all</c>, <c>include:x: ptr</c>); null when every passing term is bounded.</summary>
     public async Task<string?> UnboundedTermAsync(DomainName domain, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(domain);
         var read = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        return await JudgeAsync(domain, read, cancellationToken).ConfigureAwait(false);
+        return await JudgeAsync(domain, read, new Reach(), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<string?> JudgeAsync(DomainName domain, HashSet<string> read, CancellationToken cancellationToken)
+    private async Task<string?> JudgeAsync(DomainName domain, HashSet<string> read, Reach reach, CancellationToken cancellationToken)
     {
         // A record already judged (an include loop is a permerror that never passed) adds nothing.
         if (!read.Add(domain.ToString(false)))
@@ -80,19 +99,66 @@ internal sealed class SpfPoolBounds(IDnsResolver resolver)
             if (mechanism.Qualifier != SpfQualifier.Pass)
                 continue;
             var problem = mechanism.Type == SpfMechanismType.Include
-                ? await JudgeTargetAsync("include:", mechanism.Domain, read, cancellationToken).ConfigureAwait(false)
-                : Unbounded(mechanism);
+                ? await JudgeTargetAsync("include:", mechanism.Domain, read, reach, cancellationToken).ConfigureAwait(false)
+                : Unbounded(mechanism) ?? await AddReachAsync(mechanism, domain, reach, cancellationToken).ConfigureAwait(false);
             if (problem is not null)
                 return problem;
         }
-        return redirect is null ? null : await JudgeTargetAsync("redirect=", redirect, read, cancellationToken).ConfigureAwait(false);
+        return redirect is null ? null : await JudgeTargetAsync("redirect=", redirect, read, reach, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<string?> JudgeTargetAsync(string term, string? target, HashSet<string> read, CancellationToken cancellationToken)
+    private async Task<string?> JudgeTargetAsync(string term, string? target, HashSet<string> read, Reach reach, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(target) || HasMacro(target) || !DomainName.TryParse(target.TrimEnd('.'), out var name) || name is null)
             return term + target;
-        return await JudgeAsync(name, read, cancellationToken).ConfigureAwait(false) is { } inner ? $"{term}{target}: {inner}" : null;
+        return await JudgeAsync(name, read, reach, cancellationToken).ConfigureAwait(false) is { } inner ? $"{term}{target}: {inner}" : null;
+    }
+
+    // Adds what a bounded ip4, ip6, a or mx term spans to the reach; the term as written when the
+    // whole no longer names a pool or its hosts cannot be read.
+    private async Task<string?> AddReachAsync(SpfMechanism mechanism, DomainName domain, Reach reach, CancellationToken cancellationToken)
+    {
+        var written = "+" + mechanism;
+        if (mechanism.Type is SpfMechanismType.Ip4 or SpfMechanismType.Ip6)
+        {
+            var address = IPAddress.Parse(mechanism.Domain!);
+            Add(reach, address.AddressFamily, address.AddressFamily == AddressFamily.InterNetwork ? mechanism.Prefix ?? 32 : mechanism.Prefix ?? 128, 1);
+        }
+        else
+        {
+            DomainName? target = domain;
+            if (!string.IsNullOrEmpty(mechanism.Domain) && (!DomainName.TryParse(mechanism.Domain.TrimEnd('.'), out target) || target is null))
+                return written;
+            try
+            {
+                var hosts = mechanism.Type == SpfMechanismType.Mx
+                    ? [.. (await resolver.ResolveAsync<MxRecord>(target, RecordType.Mx, RecordClass.INet, cancellationToken).ConfigureAwait(false))
+                        .OrderBy(mx => mx.Preference).Select(mx => mx.ExchangeDomainName).Take(MaxMxHosts)]
+                    : new List<DomainName> { target };
+                foreach (var host in hosts)
+                {
+                    var a = await resolver.ResolveAsync<ARecord>(host, RecordType.A, RecordClass.INet, cancellationToken).ConfigureAwait(false);
+                    var aaaa = await resolver.ResolveAsync<AaaaRecord>(host, RecordType.Aaaa, RecordClass.INet, cancellationToken).ConfigureAwait(false);
+                    Add(reach, AddressFamily.InterNetwork, mechanism.Prefix ?? 32, a.Count);
+                    Add(reach, AddressFamily.InterNetworkV6, mechanism.Prefix6 ?? 128, aaaa.Count);
+                }
+            }
+            catch (DnsLookupException ex)
+            {
+                return $"{written} (its hosts could not be read again: {ex.Message})";
+            }
+        }
+        if (reach.Ipv4 > MaxIpv4Addresses)
+            return $"{written} (the pool would span more than {MaxIpv4Addresses} IPv4 addresses)";
+        return reach.Ipv6 > MaxIpv6Networks ? $"{written} (the pool would span more than {MaxIpv6Networks / (1L << 32):0} IPv6 /32s)" : null;
+    }
+
+    private static void Add(Reach reach, AddressFamily family, int prefix, int count)
+    {
+        if (family == AddressFamily.InterNetwork)
+            reach.Ipv4 += count * (1L << (32 - Math.Clamp(prefix, 0, 32)));
+        else
+            reach.Ipv6 += count * Math.Pow(2, 64 - Math.Clamp(prefix, 0, 64));
     }
 
     // Null when the mechanism can only pass a bounded set of hosts.

@@ -86,6 +86,47 @@ public sealed class SpfVerifierTests
     }
 
     [Fact]
+    public async Task Narrow_terms_that_together_span_a_wide_part_of_the_internet_are_no_pool()
+    {
+        // Each /16 alone is a pool; forty of them are 2.6 million addresses, a botnet's worth under one greylist key.
+        var terms = string.Join(' ', Enumerable.Range(1, 40).Select(i => $"ip4:{i}.0.0.0/16"));
+        var dns = new FakeDns().Txt("pool.example", $"v=spf1 ip4:192.0.2.0/24 {terms} -all");
+
+        var check = await CheckAsync(dns);
+
+        Assert.Equal(SpfResult.Pass, check.Result);
+        Assert.Equal("+ip4:16.0.0.0/16 (the pool would span more than 1048576 IPv4 addresses)", check.Unbounded);
+        Assert.False(check.IsPool);
+    }
+
+    [Fact]
+    public async Task A_host_of_many_addresses_under_a_narrow_length_is_no_pool()
+    {
+        // One a: term, a /16 per address, and the sender's zone decides how many addresses there are.
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 a:bots.pool.example/16 -all")
+            .A("bots.pool.example", [.. Enumerable.Range(1, 100).Select(i => $"{i}.0.0.1"), "192.0.2.5"]);
+
+        var check = await CheckAsync(dns);
+
+        Assert.Equal(SpfResult.Pass, check.Result);
+        Assert.Equal("+a:bots.pool.example/16 (the pool would span more than 1048576 IPv4 addresses)", check.Unbounded);
+    }
+
+    [Fact]
+    public async Task Mx_hosts_count_toward_the_pool_with_their_addresses()
+    {
+        var dns = new FakeDns().Txt("pool.example", "v=spf1 mx/24 -all")
+            .Mx("pool.example", "mx1.pool.example", "mx2.pool.example")
+            .A("mx1.pool.example", "192.0.2.5", "2001:db8::5")
+            .A("mx2.pool.example", "198.51.100.5");
+
+        var check = await CheckAsync(dns);
+
+        Assert.Equal(SpfResult.Pass, check.Result);
+        Assert.True(check.IsPool);
+    }
+
+    [Fact]
     public async Task A_domain_without_spf_gets_none()
     {
         var dns = new FakeDns().Txt("pool.example", "some verification token");
