@@ -9,10 +9,11 @@ using ArDnsClient = ARSoft.Tools.Net.Dns.DnsClient;
 namespace Milter.Filters.Dns;
 
 /// <summary>
-/// The daemon's one stub resolver: asks the configured servers in order (UDP, TCP when the answer
-/// is truncated) through ARSoft.Tools.Net, and caches answers, negative ones included, for as long
-/// as their TTL says, in a bounded cache that keeps no answer over 2 KB of text. The SPF validator,
-/// the reverse DNS check and the DNS lists all resolve through it. A lookup that gets no usable answer from any server within
+/// The daemon's one stub resolver: asks the configured servers in order, each with an equal share
+/// of the time left (UDP, TCP when the answer is truncated), through ARSoft.Tools.Net, and caches
+/// answers, negative ones included, for as long as their TTL says, in a bounded cache that keeps
+/// no answer over 2 KB of text. The SPF validator, the reverse DNS check and the DNS lists all
+/// resolve through it. A lookup that gets no usable answer from any server within
 /// <c>dns.timeout</c> throws <see cref="DnsLookupException"/>; an empty list means the name or the
 /// record does not exist (NXDOMAIN, NODATA).
 /// </summary>
@@ -49,7 +50,7 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
         _timeout = timeout;
         _time = time;
         _cache = new BoundedCache<(string, RecordType, RecordClass), CachedAnswer>(cacheCapacity);
-        var milliseconds = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue);
+        var milliseconds = (int)Math.Clamp(timeout.TotalMilliseconds / servers.Count, 1, int.MaxValue);
         _servers = [.. servers.Select(server =>
         {
             var udp = new UdpClientTransport(server.Port);
@@ -112,10 +113,16 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
     private async Task<Answer> QueryAsync(DomainName name, RecordType type, RecordClass recordClass, CancellationToken cancellationToken)
     {
         using var deadline = new CancellationTokenSource(_timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var start = _time.GetTimestamp();
         var problems = new List<string>();
-        foreach (var (server, client, _) in _servers)
+        for (var i = 0; i < _servers.Length && !deadline.IsCancellationRequested; i++)
         {
+            var (server, client, _) = _servers[i];
+            // Each server gets an equal share of the time left, so that a silent one (a firewall that
+            // drops) leaves the next one time to answer.
+            var share = (_timeout - _time.GetElapsedTime(start)) / (_servers.Length - i);
+            using var attempt = new CancellationTokenSource(share > TimeSpan.Zero ? share : TimeSpan.FromMilliseconds(1), _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, attempt.Token);
             DnsMessage? message;
             try
             {
@@ -124,7 +131,7 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 problems.Add($"{server}: no answer");
-                break; // the time for this lookup is up, whatever servers are left
+                continue; // the next server, if the lookup has time left
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -28,6 +28,29 @@ public sealed class HostileDnsTests
     }
 
     [Fact]
+    public async Task A_truncated_answer_without_a_tcp_answer_is_no_answer()
+    {
+        // The part of a TXT set that fits in UDP is not the set: the SPF record may be the part cut off.
+        await using var dns = ScriptedDns.Start((q, tcp) => tcp ? null : new DnsReply { Truncated = true }.Txt(q.Name, "google-site-verification=x"));
+        using var resolver = Resolver(dns, timeout: TimeSpan.FromMilliseconds(500));
+
+        await Assert.ThrowsAsync<DnsLookupException>(() => resolver.ResolveAsync<TxtRecord>(DomainName.Parse("cut.example"), RecordType.Txt));
+        Assert.Equal(0, resolver.CachedAnswers);
+    }
+
+    [Fact]
+    public async Task A_first_server_that_never_answers_leaves_time_for_the_next()
+    {
+        // resolv.conf's first name server behind a firewall that drops: the second one answers.
+        await using var silent = ScriptedDns.Start((_, _) => null, "127.0.0.62");
+        await using var dns = ScriptedDns.Start((q, _) => new DnsReply().A(q.Name, "127.0.9.1"));
+        using var resolver = new DnsResolver([silent.Endpoint, dns.Endpoint], TimeSpan.FromSeconds(1), TimeProvider.System);
+
+        Assert.Equal(["127.0.9.1"], await AddressesAsync(resolver, "backup.example"));
+        Assert.Equal(1, silent.UdpQueries);
+    }
+
+    [Fact]
     public async Task An_answer_with_another_id_is_not_taken()
     {
         await using var dns = ScriptedDns.Start((q, _) => new DnsReply { IdOffset = 1 }.A(q.Name, "127.0.9.1"));
