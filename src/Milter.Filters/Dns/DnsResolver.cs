@@ -35,6 +35,9 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
     // Real answers are a few records of a few hundred characters; a bigger one is asked again.
     private const int MaxCachedAnswerText = 2048;
 
+    // And all of them together: 4 MB of record text (about 12 MB parsed), whatever the count.
+    private const long MaxCachedText = 4 * 1024 * 1024;
+
     private readonly (IPEndPoint Server, ArDnsClient Client, IDisposable[] Transports)[] _servers;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
@@ -49,7 +52,7 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
         _timeout = timeout;
         _time = time;
-        _cache = new BoundedCache<(string, RecordType, RecordClass), CachedAnswer>(cacheCapacity);
+        _cache = new BoundedCache<(string, RecordType, RecordClass), CachedAnswer>(cacheCapacity, MaxCachedText, a => a.TextLength);
         var milliseconds = (int)Math.Clamp(timeout.TotalMilliseconds / servers.Count, 1, int.MaxValue);
         _servers = [.. servers.Select(server =>
         {
@@ -90,8 +93,8 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
 
         var answer = await QueryAsync(name, recordType, recordClass, token).ConfigureAwait(false);
         var ttl = answer.Ttl;
-        if (ttl > TimeSpan.Zero && IsSmall(answer.Records))
-            _cache.Set(key, new CachedAnswer(answer.Records, _time.GetUtcNow() + ttl));
+        if (ttl > TimeSpan.Zero && TextLength(answer.Records) is { } length)
+            _cache.Set(key, new CachedAnswer(answer.Records, _time.GetUtcNow() + ttl, length));
         return [.. answer.Records.OfType<T>()];
     }
 
@@ -186,16 +189,17 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
         return new Answer([], Min(Min(negative, MaxNegativeTtl), ttl));
     }
 
-    private static bool IsSmall(DnsRecordBase[] records)
+    // The answer's length as text, or null when it is too big to keep.
+    private static int? TextLength(DnsRecordBase[] records)
     {
         var length = 0;
         foreach (var record in records)
         {
             length += record.ToString().Length;
             if (length > MaxCachedAnswerText)
-                return false;
+                return null;
         }
-        return true;
+        return length;
     }
 
     private static TimeSpan Seconds(int ttl) => TimeSpan.FromSeconds(Math.Max(0, ttl));
@@ -204,5 +208,5 @@ public sealed class DnsResolver : IDnsResolver, IDisposable
 
     private sealed record Answer(DnsRecordBase[] Records, TimeSpan Ttl);
 
-    private sealed record CachedAnswer(DnsRecordBase[] Records, DateTimeOffset Expires);
+    private sealed record CachedAnswer(DnsRecordBase[] Records, DateTimeOffset Expires, int TextLength);
 }

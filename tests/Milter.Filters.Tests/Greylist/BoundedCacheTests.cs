@@ -19,6 +19,24 @@ public class BoundedCacheTests
     }
 
     [Fact]
+    public void With_a_weight_never_holds_more_than_its_weight_and_one_value()
+    {
+        // The DNS cache's case: few answers, but each of them as big as a zone's owner likes.
+        var cache = new BoundedCache<int, string>(20_000, 10_000, v => v.Length);
+
+        for (var i = 0; i < 1_000; i++)
+            cache.Set(i, new string('x', 1_000 + i % 1_000));
+
+        Assert.InRange(cache.Values.Sum(v => v.Length), 1, 10_000 + 2_000);
+        Assert.True(cache.TryGet(999, out _));
+        // Light values are held by count alone, as before.
+        var light = new BoundedCache<int, string>(100, 10_000, v => v.Length);
+        for (var i = 0; i < 100; i++)
+            light.Set(i, "x");
+        Assert.InRange(light.Count, 50, 100);
+    }
+
+    [Fact]
     public void Every_value_eviction_drops_is_handed_over_once()
     {
         var dropped = new List<int>();
