@@ -94,6 +94,9 @@ public sealed class BypassBanStore : IBypassBanStore, IExpiringStore
         await _database.WriteAsync(async (session, ct) =>
         {
             await session.Connection.ExecuteAsync(StoreSql.DeleteAwlOfClient, new ClientArgs(key, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
+            // Other MX hosts sharing the database forget the whitelisting they cached (at their next
+            // change poll); without it the key's other addresses skipped greylisting there for up to an hour.
+            await StoreGenerations.BumpAsync(session, StoreGenerations.Greylist, ct).ConfigureAwait(false);
             return await session.Connection.ExecuteAsync(StoreSql.DeleteStrikes, new ClientArgs(strikeKey, ct), commandTimeout: session.CommandTimeout).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         _passes.RemoveAutoWhitelistOf(key);

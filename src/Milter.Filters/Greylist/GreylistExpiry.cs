@@ -20,8 +20,10 @@ internal sealed class GreylistExpiry(StoreDatabase database, PassCache passes, D
         // Relaxed commits: a sweep lost to a power cut is simply done again, its tally with it.
         var total = await database.WriteAsync(async (session, ct) =>
         {
-            var gone = (await session.Connection.QueryAsync<SweptTripletRow>(StoreSql.SweepTriplets, new SweepArgs(seconds, batchSize, ct), commandTimeout: session.CommandTimeout)
-                .ConfigureAwait(false)).ToList();
+            var args = new SweepArgs(seconds, batchSize, ct);
+            var gone = (session.Dialect.LocksTripletForUpdate
+                ? await session.Connection.QueryAsync<SweptTripletRow>(StoreSql.SweepTripletsSkippingLocked, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false)
+                : await session.Connection.QueryAsync<SweptTripletRow>(StoreSql.SweepTriplets, args, commandTimeout: session.CommandTimeout).ConfigureAwait(false)).ToList();
             var abandoned = gone.Where(row => row.State == (long)TripletState.Pending)
                 .GroupBy(row => new GreylistKey(DecisionTally.MinuteOf(GreylistRows.Time(row.Expires)), GreylistTallyEvents.Abandoned(row.Deferrals), 0))
                 .ToDictionary(g => g.Key, g => (long)g.Count());

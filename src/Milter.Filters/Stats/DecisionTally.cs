@@ -157,8 +157,10 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
             ReportDrops();
             if (decisions.Count == 0 && greylist.Count == 0)
                 return;
-            var decisionRows = decisions.ToList();
-            var greylistRows = greylist.ToList();
+            // In one order on every host: two MX hosts whose transactions upsert the same rows in
+            // opposite orders deadlock on PostgreSQL, and the victim's rows wait for the next flush.
+            var decisionRows = decisions.OrderBy(r => r.Key).ToList();
+            var greylistRows = greylist.OrderBy(r => r.Key).ToList();
             int decisionsDone = 0, greylistDone = 0;
             try
             {
@@ -292,7 +294,8 @@ public sealed class DecisionTally : IDecisionSink, IExpiringStore
     /// <summary>Writes greylist tally rows on an open write transaction (the flush, and the sweeper's expired triplets).</summary>
     internal static async Task WriteGreylistAsync(StoreSession session, IReadOnlyDictionary<GreylistKey, long> rows, CancellationToken cancellationToken)
     {
-        foreach (var (key, n) in rows)
+        // In key order, as the flush writes them (see FlushAsync).
+        foreach (var (key, n) in rows.OrderBy(r => r.Key))
             await WriteGreylistAsync(session, key, n, cancellationToken).ConfigureAwait(false);
     }
 

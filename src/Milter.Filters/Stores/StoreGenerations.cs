@@ -15,7 +15,7 @@ internal static class StoreGenerations
     /// <summary>The greylist's admin allow list.</summary>
     public const string Allow = "greylist_allow";
 
-    /// <summary>Triplets and auto-whitelist entries removed by an admin: passes cached in memory may be gone.</summary>
+    /// <summary>Triplets and auto-whitelist entries removed by an admin or a bypass ban: passes cached in memory may be gone.</summary>
     public const string Greylist = "greylist";
 
     public static Task<int> BumpAsync(StoreSession session, string name, CancellationToken cancellationToken)

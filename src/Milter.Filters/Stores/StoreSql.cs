@@ -238,6 +238,19 @@ internal static class StoreSql
         "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
         "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now " +
         "RETURNING state, expires, deferrals";
+
+    /// <summary>
+    /// <see cref="SweepTriplets"/> where rows are locked (PostgreSQL, <see cref="SqlDialect.LocksTripletForUpdate"/>):
+    /// the batch is locked up front, skipping the rows another transaction holds. Deleting in table
+    /// order, the sweep held some expired rows and waited for another MX host's batch of attempts,
+    /// which held others (written in key order) and waited for the sweep's: a deadlock, and the
+    /// victim's attempts were lost. A row another transaction holds is being written again (a new
+    /// attempt over it) or deleted by another sweep; a later sweep takes it if it is still expired.
+    /// </summary>
+    public const string SweepTripletsSkippingLocked =
+        "DELETE FROM greylist_triplet WHERE (client, sender, recipient) IN " +
+        "(SELECT client, sender, recipient FROM greylist_triplet WHERE expires <= @Now LIMIT @Batch FOR UPDATE SKIP LOCKED) AND expires <= @Now " +
+        "RETURNING state, expires, deferrals";
     public const string SweepAwl =
         "DELETE FROM greylist_awl WHERE (client, sender_domain) IN " +
         "(SELECT client, sender_domain FROM greylist_awl WHERE expires <= @Now LIMIT @Batch) AND expires <= @Now";
