@@ -63,6 +63,8 @@ public sealed class GreylistCheck : IGreylistCheck
         if (allow.Matches(clientAddress, triplet.SenderDomain, seconds))
             return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Allowed, TimeSpan.Zero);
 
+        // Before anything is read: a pass read before a removal that the change poll saw is not cached.
+        var epoch = _passes.Epoch;
         if (_passes.TryHit(triplet, seconds, options, record, out var cached))
             return cached;
 
@@ -72,7 +74,7 @@ public sealed class GreylistCheck : IGreylistCheck
         if (awlApplies && GreylistPolicy.IsWhitelisted(awl, at, options))
         {
             if (record)
-                _passes.ExtendWhitelisted(triplet, awl!, seconds, seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
+                _passes.ExtendWhitelisted(triplet, awl!, seconds, seconds + (long)options.AutoWhitelist.Lifetime.TotalSeconds, epoch);
             return new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
         }
         var evaluation = GreylistPolicy.Evaluate(triplet, entry, at, options);
@@ -90,7 +92,7 @@ public sealed class GreylistCheck : IGreylistCheck
         if (!evaluation.Result.FirstPass)
         {
             // Passed before: a cache entry as a hit would leave it, the new lifetime written later.
-            _passes.ExtendPassed(entry!, seconds, evaluation.Entry.Expires.ToUnixTimeSeconds());
+            _passes.ExtendPassed(entry!, seconds, evaluation.Entry.Expires.ToUnixTimeSeconds(), epoch);
             return evaluation.Result;
         }
 
@@ -106,7 +108,7 @@ public sealed class GreylistCheck : IGreylistCheck
         var outcome = await _firstPass.DecideAsync(triplet, at, options, cancellationToken).ConfigureAwait(false);
         GreylistTallyEvents.Report(_tally, outcome.Events);
         if (outcome.Result.Passes)
-            _passes.Remember(triplet, outcome.Result.Rule == GreylistRules.Whitelisted, outcome.Expires, seconds);
+            _passes.Remember(triplet, outcome.Result.Rule == GreylistRules.Whitelisted, outcome.Expires, seconds, epoch);
         return outcome.Result;
     }
 

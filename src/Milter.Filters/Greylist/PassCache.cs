@@ -22,6 +22,9 @@ internal sealed class PassCache
     private readonly ConcurrentDictionary<Triplet, Touch> _tripletTouches = new();
     private readonly ConcurrentDictionary<(string Client, string Domain), Touch> _awlTouches = new();
     private int _pendingTouches;
+    // Moved by every removal and by Clear: a pass read from the database before one of them (a check
+    // in flight while the change poll saw another process remove it) is not cached after it.
+    private long _epoch;
 
     public PassCache(StoreDatabase database, StoreOptions options, ILogger logger)
     {
@@ -35,6 +38,9 @@ internal sealed class PassCache
     /// <summary>Entries in the pass cache.</summary>
     public int Count => _passed.Count;
 
+    /// <summary>Taken before a check reads the database; handed back when it caches what it read (see <see cref="Clear"/>).</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
+
     /// <summary>Lifetime extensions waiting for <see cref="FlushAsync"/>.</summary>
     public int PendingTouches => Volatile.Read(ref _pendingTouches);
 
@@ -45,6 +51,7 @@ internal sealed class PassCache
     public bool TryHit(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
     {
         result = null!;
+        var epoch = Epoch;
         var revalidate = (long)_options.CacheRevalidateAfter.TotalSeconds;
         if (options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet))
         {
@@ -52,7 +59,7 @@ internal sealed class PassCache
             if (_whitelisted.TryGet(key, out var hit) && now < hit.Expires && now - hit.VerifiedAt < revalidate)
             {
                 if (record)
-                    Extend(_whitelisted, _awlTouches, key, hit, now, now + (long)options.AutoWhitelist.Lifetime.TotalSeconds);
+                    Extend(_whitelisted, _awlTouches, key, hit, now, now + (long)options.AutoWhitelist.Lifetime.TotalSeconds, epoch);
                 result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Whitelisted, TimeSpan.Zero);
                 return true;
             }
@@ -60,31 +67,34 @@ internal sealed class PassCache
         if (_passed.TryGet(triplet, out var pass) && now < pass.Expires && now - pass.VerifiedAt < revalidate)
         {
             if (record)
-                Extend(_passed, _tripletTouches, triplet, pass, now, now + (long)options.PassLifetime.TotalSeconds);
+                Extend(_passed, _tripletTouches, triplet, pass, now, now + (long)options.PassLifetime.TotalSeconds, epoch);
             result = new GreylistResult(triplet, GreylistAction.Pass, GreylistRules.Passed, TimeSpan.Zero);
             return true;
         }
         return false;
     }
 
-    /// <summary>A whitelisted (client, sender domain) read from the database now: cached, its lifetime extended to <paramref name="expires"/>.</summary>
-    public void ExtendWhitelisted(Triplet triplet, AutoWhitelistEntry read, long now, long expires) =>
+    /// <summary>
+    /// A whitelisted (client, sender domain) read from the database now: cached, its lifetime extended to <paramref name="expires"/>;
+    /// not cached when something was removed since <paramref name="epoch"/> (<see cref="Epoch"/> before the read).
+    /// </summary>
+    public void ExtendWhitelisted(Triplet triplet, AutoWhitelistEntry read, long now, long expires, long epoch) =>
         Extend(_whitelisted, _awlTouches, (triplet.Client, triplet.SenderDomain),
-            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires);
+            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires, epoch);
 
-    /// <summary>A triplet that passed before, read from the database now: cached, as a hit would leave it, its lifetime extended to <paramref name="expires"/>.</summary>
-    public void ExtendPassed(TripletEntry read, long now, long expires) =>
+    /// <summary>A triplet that passed before, read from the database now: cached, as a hit would leave it, its lifetime extended to <paramref name="expires"/> (<paramref name="epoch"/>: as above).</summary>
+    public void ExtendPassed(TripletEntry read, long now, long expires, long epoch) =>
         Extend(_passed, _tripletTouches, read.Triplet,
-            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires);
+            new CachedPass(read.Expires.ToUnixTimeSeconds(), now, read.LastSeen.ToUnixTimeSeconds()), now, expires, epoch);
 
-    /// <summary>A pass just committed (the triplet's, or the auto-whitelist's when <paramref name="whitelisted"/>), valid until <paramref name="expires"/>.</summary>
-    public void Remember(Triplet triplet, bool whitelisted, long expires, long now)
+    /// <summary>A pass just committed (the triplet's, or the auto-whitelist's when <paramref name="whitelisted"/>), valid until <paramref name="expires"/> (<paramref name="epoch"/>: as above).</summary>
+    public void Remember(Triplet triplet, bool whitelisted, long expires, long now, long epoch)
     {
         var pass = new CachedPass(expires, now, now);
         if (whitelisted)
-            _whitelisted.Set((triplet.Client, triplet.SenderDomain), pass);
+            SetUnlessRemoved(_whitelisted, (triplet.Client, triplet.SenderDomain), pass, epoch);
         else
-            _passed.Set(triplet, pass);
+            SetUnlessRemoved(_passed, triplet, pass, epoch);
     }
 
     /// <summary>The rows as read, with the lifetime extensions still waiting for the flush counted in.</summary>
@@ -129,6 +139,7 @@ internal sealed class PassCache
     /// <summary>The triplet's row was removed: its pass and its pending extension go.</summary>
     public void RemoveTriplet(Triplet triplet)
     {
+        Interlocked.Increment(ref _epoch);
         _passed.Remove(triplet);
         RemoveTouch(_tripletTouches, triplet);
     }
@@ -136,16 +147,22 @@ internal sealed class PassCache
     /// <summary>The auto-whitelist entry was removed: its pass and its pending extension go.</summary>
     public void RemoveAutoWhitelist(string client, string senderDomain)
     {
+        Interlocked.Increment(ref _epoch);
         _whitelisted.Remove((client, senderDomain));
         RemoveTouch(_awlTouches, (client, senderDomain));
     }
 
     /// <summary>The auto-whitelist entry's count went down: the next check reads it from the database (its pending extension stays).</summary>
-    public void ForgetAutoWhitelist(string client, string senderDomain) => _whitelisted.Remove((client, senderDomain));
+    public void ForgetAutoWhitelist(string client, string senderDomain)
+    {
+        Interlocked.Increment(ref _epoch);
+        _whitelisted.Remove((client, senderDomain));
+    }
 
     /// <summary>Every auto-whitelist entry of <paramref name="client"/> was removed (the bypass ban).</summary>
     public void RemoveAutoWhitelistOf(string client)
     {
+        Interlocked.Increment(ref _epoch);
         _whitelisted.RemoveWhere(k => k.Client == client);
         foreach (var pending in _awlTouches.Keys.Where(k => k.Client == client))
             RemoveTouch(_awlTouches, pending);
@@ -154,13 +171,15 @@ internal sealed class PassCache
     /// <summary>Forgets every pass, so that the next check of each asks the database.</summary>
     public void Clear()
     {
+        // First, so that a check caching what it read before sees the move after its own write (SetUnlessRemoved).
+        Interlocked.Increment(ref _epoch);
         _passed.Clear();
         _whitelisted.Clear();
     }
 
     // The new lifetime counts in memory at once (the cache entry); the database hears of it at most every TouchAfter.
     private void Extend<TKey>(BoundedCache<TKey, CachedPass> cache, ConcurrentDictionary<TKey, Touch> touches, TKey key, CachedPass hit, long now,
-        long expires) where TKey : notnull
+        long expires, long epoch) where TKey : notnull
     {
         var persisted = hit.PersistedAt;
         if (now - persisted >= (long)_options.TouchAfter.TotalSeconds && PendingTouches < _options.MaxPendingTouches)
@@ -171,7 +190,16 @@ internal sealed class PassCache
                 touches[key] = new Touch(now, expires);
             persisted = now;
         }
-        cache.Set(key, hit with { Expires = Math.Max(hit.Expires, expires), PersistedAt = persisted });
+        SetUnlessRemoved(cache, key, hit with { Expires = Math.Max(hit.Expires, expires), PersistedAt = persisted }, epoch);
+    }
+
+    // Caches a pass read or written while the epoch was `epoch`; a removal since (which may have
+    // come before or after this write) takes it out again: the next check asks the database.
+    private void SetUnlessRemoved<TKey>(BoundedCache<TKey, CachedPass> cache, TKey key, CachedPass pass, long epoch) where TKey : notnull
+    {
+        cache.Set(key, pass);
+        if (Epoch != epoch)
+            cache.Remove(key);
     }
 
     private List<KeyValuePair<TKey, Touch>> Drain<TKey>(ConcurrentDictionary<TKey, Touch> touches) where TKey : notnull

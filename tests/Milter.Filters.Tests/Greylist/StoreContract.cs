@@ -581,6 +581,50 @@ public abstract class StoreContract : StoreTestBase
         Assert.Equal(GreylistRules.New, revalidated.Rule);
     }
 
+    [Fact]
+    public async Task A_pass_read_before_another_process_removed_it_is_not_cached_past_the_change_poll_that_saw_the_removal()
+    {
+        var daemon = await OpenAsync();
+        var admin = await OpenAsync();
+        await PassAsync(admin.Greylist, AliceToBob);
+        await daemon.RefreshChangedAsync(default);
+        var gate = new ReadGate();
+        daemon.Observer = gate;
+
+        // The daemon's check has read the pass; before it answers, the admin removes the triplet and
+        // the daemon's change poll sees the removal.
+        var check = Task.Run(() => CheckAsync(daemon.Greylist, AliceToBob));
+        await gate.Reached.WaitAsync(TimeSpan.FromSeconds(30));
+        await admin.Greylist.Admin.RemoveTripletsAsync(new GreylistQuery { Sender = "alice@example.org" }, Clock.GetUtcNow(), default);
+        daemon.Observer = null;
+        Assert.Contains("greylist", await daemon.RefreshChangedAsync(default));
+        gate.Release();
+        Assert.Equal(GreylistAction.Pass, (await check).Action); // answered from what it read
+
+        // From the poll on, the triplet is unseen: the pass read before it must not have been cached.
+        Assert.Equal(GreylistRules.New, (await CheckAsync(daemon.Greylist, AliceToBob)).Rule);
+    }
+
+    /// <summary>Holds the first read that ends after it is made, until released.</summary>
+    private sealed class ReadGate : IStoreObserver
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _release = new();
+        private int _held;
+
+        public Task Reached => _reached.Task;
+
+        public void Release() => _release.Set();
+
+        public void OnOperation(bool write, TimeSpan elapsed, bool failed)
+        {
+            if (write || Interlocked.Exchange(ref _held, 1) != 0)
+                return;
+            _reached.SetResult();
+            _release.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
+
     // ---- changes made by other processes ---------------------------------------------------------
 
     [Fact]
