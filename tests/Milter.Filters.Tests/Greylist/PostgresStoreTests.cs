@@ -47,6 +47,23 @@ public sealed class PostgresStoreTests(PrivatePostgres server) : StoreContract
     }
 
     [Fact]
+    public async Task An_answered_pass_survives_a_server_crash_right_after_the_answer()
+    {
+        var stores = await OpenAsync();
+        var triplet = Mail("alice@example.org", "bob@example.com");
+        await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, default);
+        await stores.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromMinutes(3));
+        Assert.True((await stores.Greylist.Check.CheckAsync(triplet, Client, Clock.GetUtcNow(), Options, default)).FirstPass);
+
+        // Killed at once (pg_ctl -m immediate), within the WAL writer's 200 ms: a commit that did not wait for its WAL is lost.
+        await (await MakeUnavailableAsync()).DisposeAsync();
+
+        Assert.Equal(1, await ScalarAsync($"SELECT COUNT(*) FROM greylist_triplet WHERE state = {(int)TripletState.Passed}"));
+        Assert.Equal(1, await ScalarAsync("SELECT COALESCE(SUM(passes), 0) FROM greylist_awl"));
+    }
+
+    [Fact]
     public async Task Statement_that_a_frozen_server_never_answers_fails_after_the_command_timeout()
     {
         await using var stores = await StoreFactory.OpenAsync(Database + ";Command Timeout=1", Clock, null, Tuning);
