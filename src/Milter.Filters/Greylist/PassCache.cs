@@ -110,8 +110,13 @@ internal sealed class PassCache
     /// <summary>Writes the lifetime extensions queued so far; a failure is logged and they are dropped (a lifetime only ends sooner).</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
+        // In key order, as the writer of deferred attempts writes: the maps' order is their hash
+        // table's, seeded per process, and two MX hosts updating the same rows in different orders
+        // deadlock on PostgreSQL (the victim's extensions were dropped, with an error in the log).
         var triplets = Drain(_tripletTouches);
+        triplets.Sort(static (a, b) => CompareTriplets(a.Key, b.Key));
         var awl = Drain(_awlTouches);
+        awl.Sort(static (a, b) => CompareAutoWhitelist(a.Key, b.Key));
         if (triplets.Count == 0 && awl.Count == 0)
             return;
         int tripletsDone = 0, awlDone = 0;
@@ -229,6 +234,20 @@ internal sealed class PassCache
     {
         if (touches.TryRemove(key, out _))
             Interlocked.Decrement(ref _pendingTouches);
+    }
+
+    private static int CompareTriplets(Triplet a, Triplet b)
+    {
+        var c = string.CompareOrdinal(a.Client, b.Client);
+        if (c == 0)
+            c = string.CompareOrdinal(a.Sender, b.Sender);
+        return c != 0 ? c : string.CompareOrdinal(a.Recipient, b.Recipient);
+    }
+
+    private static int CompareAutoWhitelist((string Client, string Domain) a, (string Client, string Domain) b)
+    {
+        var c = string.CompareOrdinal(a.Client, b.Client);
+        return c != 0 ? c : string.CompareOrdinal(a.Domain, b.Domain);
     }
 
     private static DateTimeOffset Later(DateTimeOffset stored, long unixSeconds) => GreylistRows.Time(Math.Max(stored.ToUnixTimeSeconds(), unixSeconds));

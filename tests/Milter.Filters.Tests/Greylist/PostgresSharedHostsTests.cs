@@ -255,4 +255,38 @@ public sealed class PostgresSharedHostsTests(PrivatePostgres server) : StoreTest
         // Both new first attempts are recorded: their senders wait one delay, not two.
         Assert.Equal(2, await ScalarAsync($"SELECT COUNT(*) FROM greylist_triplet WHERE first_seen = {now.ToUnixTimeSeconds()}"));
     }
+
+    [Fact]
+    public async Task Lifetime_extensions_are_written_in_key_order_whatever_order_the_hits_came_in()
+    {
+        var stores = await OpenAsync();
+        var now = Clock.GetUtcNow().ToUnixTimeSeconds();
+        var key = ClientKeyOf(Client);
+        // Twenty passed triplets of one client, last used a day ago: a use now owes each an extension.
+        await ScalarAsync("INSERT INTO greylist_triplet (client, sender, recipient, sender_domain, state, first_seen, last_seen, expires, deferrals) " +
+            $"SELECT '{key}', 's' || lpad(i::text, 2, '0') || '@list.example', 'bob@example.com', 'list.example', 1, {now - 86400}, {now - 86400}, {now + 86400}, 1 " +
+            "FROM generate_series(0, 19) AS i");
+        await ScalarAsync("""
+            CREATE TABLE touch_log (id BIGSERIAL PRIMARY KEY, sender TEXT NOT NULL);
+            CREATE FUNCTION log_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO touch_log (sender) VALUES (NEW.sender); RETURN NEW; END $$;
+            CREATE TRIGGER log_touch AFTER UPDATE ON greylist_triplet FOR EACH ROW EXECUTE FUNCTION log_touch();
+            """);
+        var senders = Enumerable.Range(0, 20).Select(i => $"s{i:00}@list.example").ToList();
+        foreach (var sender in Enumerable.Reverse(senders))
+            Assert.Equal(GreylistRules.Passed, (await stores.Greylist.Check.CheckAsync(Mail(sender, "bob@example.com"), Client, Clock.GetUtcNow(), Options, default)).Rule);
+
+        await stores.Greylist.FlushAsync(default);
+
+        // The order every MX host writes them in (each holds its own in an order of its own: a hash
+        // table's, seeded per process), so that two hosts flushing the same rows cannot deadlock.
+        var written = new List<string>();
+        await using var connection = await _database.ConnectAsync();
+        await using (var command = new NpgsqlCommand("SELECT sender FROM touch_log ORDER BY id", connection))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                written.Add(reader.GetString(0));
+        }
+        Assert.Equal(senders, written);
+    }
 }
