@@ -289,4 +289,45 @@ public sealed class PostgresSharedHostsTests(PrivatePostgres server) : StoreTest
         }
         Assert.Equal(senders, written);
     }
+
+    [Fact]
+    public async Task An_admin_removal_and_another_hosts_attempts_on_the_rows_it_removes_do_not_deadlock()
+    {
+        var admin = await OpenAsync();
+        var there = await OpenAsync(new StoreOptions { AttemptGather = TimeSpan.FromMilliseconds(200) });
+        // zed was seen last (first in the listing the removal deletes by), amy first in key order (the writer's).
+        var zed = Mail("zed@spam.example", "bob@example.com");
+        var amy = Mail("amy@spam.example", "bob@example.com");
+        await admin.Greylist.Check.CheckAsync(amy, Client, Clock.GetUtcNow(), Options, default);
+        await admin.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromSeconds(10));
+        await admin.Greylist.Check.CheckAsync(zed, Client, Clock.GetUtcNow(), Options, default);
+        await admin.Greylist.WhenAttemptsWrittenAsync(default);
+        Clock.Advance(TimeSpan.FromSeconds(10));
+        var now = Clock.GetUtcNow();
+        // The removal holds zed's row a moment after locking it, as a loaded server would.
+        await ScalarAsync("""
+            CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF OLD.sender = 'zed@spam.example' THEN PERFORM pg_sleep(1); END IF; RETURN OLD; END $$;
+            CREATE TRIGGER slow_delete BEFORE DELETE ON greylist_triplet FOR EACH ROW EXECUTE FUNCTION slow_delete();
+            """);
+
+        var removal = admin.Greylist.Admin.RemoveTripletsAsync(new GreylistQuery { Sender = "@spam.example" }, now, default);
+        for (var i = 0; i < 100 && await ScalarAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 0; i++)
+            await Task.Delay(10);
+        // Both retry meanwhile, too early, at the other MX host.
+        Assert.Equal(GreylistRules.Early, (await there.Greylist.Check.CheckAsync(amy, Client, now, Options, default)).Rule);
+        Assert.Equal(GreylistRules.Early, (await there.Greylist.Check.CheckAsync(zed, Client, now, Options, default)).Rule);
+        var written = there.Greylist.WhenAttemptsWrittenAsync(default);
+        for (var i = 0; i < 500 && !(written.IsCompleted && removal.IsCompleted); i++)
+        {
+            Clock.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(20);
+        }
+        Assert.Equal(2, await removal);
+        await written;
+
+        // Removed, then seen again: both recorded anew, neither lost to a deadlock victim's rollback.
+        Assert.Equal(2, await ScalarAsync($"SELECT COUNT(*) FROM greylist_triplet WHERE first_seen = {now.ToUnixTimeSeconds()}"));
+    }
 }
