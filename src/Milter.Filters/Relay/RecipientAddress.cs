@@ -160,8 +160,14 @@ public sealed record RecipientAddress
         return sb.ToString();
     }
 
-    private static int IndexOfUnquoted(string s, char wanted)
+    private static int IndexOfUnquoted(string s, char wanted) => Unquoted(s, wanted, last: false);
+
+    private static int LastUnquoted(string s, char wanted) => Unquoted(s, wanted, last: true);
+
+    // The first or last <paramref name="wanted"/> outside quoted strings, a backslash escaping the next character.
+    private static int Unquoted(string s, char wanted, bool last)
     {
+        var found = -1;
         var quoted = false;
         for (var i = 0; i < s.Length; i++)
         {
@@ -170,9 +176,13 @@ public sealed record RecipientAddress
             else if (s[i] == '"')
                 quoted = !quoted;
             else if (s[i] == wanted && !quoted)
-                return i;
+            {
+                found = i;
+                if (!last)
+                    break;
+            }
         }
-        return -1;
+        return found;
     }
 
     // Parsed for every recipient by several filters: text that needs no change is returned as it is.
@@ -185,21 +195,6 @@ public sealed record RecipientAddress
 
     private static RecipientAddress Routed(string written, string local) => new(written, local, null, true);
 
-    private static int LastUnquoted(string s, char wanted)
-    {
-        var last = -1;
-        var quoted = false;
-        for (var i = 0; i < s.Length; i++)
-        {
-            if (s[i] == '\\')
-                i++;
-            else if (s[i] == '"')
-                quoted = !quoted;
-            else if (s[i] == wanted && !quoted)
-                last = i;
-        }
-        return last;
-    }
 
     // "a\"b"  ->  a"b ; user\@x -> user@x ; null when a quote is left open.
     private static string? Unquote(string local)
