@@ -131,7 +131,7 @@ public sealed class DnsChecks
             ofHelo = domain.Length == 0 && spfDomain is not null;
         }
         return new LookupPlan(IPNetworks.Canonical(client), ofHelo ? "postmaster@" + spfDomain : sender, session.Helo, spfDomain,
-            greylisted && ChecksReverseDns, lists) { SpfOfHelo = ofHelo };
+            greylisted && ChecksReverseDns, lists) { SpfOfHelo = ofHelo, JudgeSpfPool = greylisted && _greylist.SpfPools && !ofHelo };
     }
 
     private async Task<DnsFacts> LookUpAsync(LookupPlan plan, string queueId)
@@ -140,7 +140,7 @@ public sealed class DnsChecks
         var token = deadline.Token;
         var client = plan.Client;
         var spf = plan.SpfDomain is { } domain
-            ? Guard($"spf {domain}", async ct => (SpfCheck?)(await _spf.CheckAsync(client, domain, plan.Sender, plan.Helo, ct).ConfigureAwait(false) with { OfHelo = plan.SpfOfHelo }), token)
+            ? Guard($"spf {domain}", async ct => (SpfCheck?)(await _spf.CheckAsync(client, domain, plan.Sender, plan.Helo, ct, plan.JudgeSpfPool).ConfigureAwait(false) with { OfHelo = plan.SpfOfHelo }), token)
             : null;
         var reverse = plan.ReverseDns ? Guard("reverse dns", async ct => (ReverseDns?)await _reverse.LookupAsync(client, ct).ConfigureAwait(false), token) : null;
         var lists = plan.Lists.Select(list => Guard($"dns list {list.Zone}", ct => ListingOfAsync(list, client, ct), token)).ToList();
@@ -246,6 +246,9 @@ public sealed class DnsChecks
 
         /// <summary>The SPF domain is the HELO name (the null sender's identity).</summary>
         public bool SpfOfHelo { get; init; }
+
+        /// <summary>A pass is judged for <c>spf_pools</c>: only a greylisted message under spf_pools keys by it.</summary>
+        public bool JudgeSpfPool { get; init; }
 
         public bool IsEmpty => SpfDomain is null && !ReverseDns && Lists.Count == 0;
     }

@@ -16,8 +16,11 @@ public sealed record SpfCheck(string Domain, SpfResult Result)
     /// </summary>
     public bool OfHelo { get; init; }
 
+    /// <summary>False when the pass was not judged for <c>spf_pools</c> (off): it is then no pool.</summary>
+    public bool PoolJudged { get; init; } = true;
+
     /// <summary>True for a MAIL FROM pass that only a bounded set of hosts can earn: the domain's servers may share one greylist key.</summary>
-    public bool IsPool => Result == SpfResult.Pass && Unbounded is null && !OfHelo;
+    public bool IsPool => Result == SpfResult.Pass && PoolJudged && Unbounded is null && !OfHelo;
 
     public override string ToString() =>
         Unbounded is null ? $"{Result.ToString().ToLowerInvariant()} ({Domain})" : $"{Result.ToString().ToLowerInvariant()} ({Domain}; no pool: {Unbounded})";

@@ -35,7 +35,10 @@ public sealed class SpfVerifier
 
     /// <summary>Checks the MAIL FROM identity <paramref name="sender"/> (local@domain) sent by <paramref name="client"/>.</summary>
     /// <param name="helo">The HELO name, for the <c>%{h}</c> macro; null when none was given.</param>
-    public async Task<SpfCheck> CheckAsync(IPAddress client, string domain, string sender, string? helo, CancellationToken cancellationToken)
+    /// <param name="judgePool">Judge a pass for <c>spf_pools</c>: it reads the records again and
+    /// looks up the addresses of their <c>a</c> and <c>mx</c> hosts, which only a pool needs.</param>
+    public async Task<SpfCheck> CheckAsync(IPAddress client, string domain, string sender, string? helo, CancellationToken cancellationToken,
+        bool judgePool = true)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrWhiteSpace(domain);
@@ -62,6 +65,8 @@ public sealed class SpfVerifier
         if (result != SpfQualifier.Pass)
             return new SpfCheck(name, Map(result));
         // A pass says nothing of how wide the record is: judge it for spf_pools.
+        if (!judgePool)
+            return new SpfCheck(name, SpfResult.Pass) { PoolJudged = false };
         return new SpfCheck(name, SpfResult.Pass) { Unbounded = await _bounds.UnboundedTermAsync(parsed, cancellationToken).ConfigureAwait(false) };
     }
 

@@ -112,6 +112,20 @@ public sealed class SpfPoolTests : IAsyncLifetime
         Assert.Equal(["spf:" + domain], await TripletClientsAsync());
     }
 
+    [Fact]
+    public async Task A_pass_is_judged_for_a_pool_only_when_asked_and_unjudged_it_is_none()
+    {
+        // Judging reads the record again and looks up its a and mx hosts' addresses: work a message
+        // needs only under greylist.spf_pools.
+        var verifier = new SpfVerifier(_resolver);
+
+        var unjudged = await verifier.CheckAsync(IPAddress.Parse("192.0.2.5"), "narrow.example", "alice@narrow.example", null, default, judgePool: false);
+        var judged = await verifier.CheckAsync(IPAddress.Parse("192.0.2.5"), "narrow.example", "alice@narrow.example", null, default);
+
+        Assert.Equal((SpfResult.Pass, false, false), (unjudged.Result, unjudged.PoolJudged, unjudged.IsPool));
+        Assert.Equal((SpfResult.Pass, true), (judged.Result, judged.IsPool));
+    }
+
     [Theory]
     [InlineData("plusall.example")]       // v=spf1 +all
     [InlineData("bareall.example")]       // "all" without a qualifier passes
