@@ -195,7 +195,6 @@ public sealed record RecipientAddress
 
     private static RecipientAddress Routed(string written, string local) => new(written, local, null, true);
 
-
     // "a\"b"  ->  a"b ; user\@x -> user@x ; null when a quote is left open.
     private static string? Unquote(string local)
     {
