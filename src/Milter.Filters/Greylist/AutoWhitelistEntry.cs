@@ -10,4 +10,12 @@ public sealed record AutoWhitelistEntry(
     int Passes,
     DateTimeOffset FirstSeen,
     DateTimeOffset LastSeen,
-    DateTimeOffset Expires);
+    DateTimeOffset Expires)
+{
+    /// <summary>Client, then sender domain, ordinally: the order every writer of auto-whitelist rows takes them in (see <see cref="Triplet.KeyOrder"/>).</summary>
+    internal static int CompareKeys((string Client, string Domain) a, (string Client, string Domain) b)
+    {
+        var c = string.CompareOrdinal(a.Client, b.Client);
+        return c != 0 ? c : string.CompareOrdinal(a.Domain, b.Domain);
+    }
+}

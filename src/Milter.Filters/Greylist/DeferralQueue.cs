@@ -87,8 +87,7 @@ internal sealed class DeferralQueue
             // In one order on every host (a stable sort keeps a triplet's attempts in the order they came):
             // two MX hosts' batches that lock the same rows in opposite orders deadlock on PostgreSQL,
             // and the victim's whole batch would be lost.
-            var ordered = attempts.OrderBy(a => a.Triplet.Client, StringComparer.Ordinal).ThenBy(a => a.Triplet.Sender, StringComparer.Ordinal)
-                .ThenBy(a => a.Triplet.Recipient, StringComparer.Ordinal).ToList();
+            var ordered = attempts.OrderBy(a => a.Triplet, Triplet.KeyOrder).ToList();
             await WriteDeferralsAsync(ordered, done => written = done, CancellationToken.None, _attemptChunks).ConfigureAwait(false);
             _writesFailing = false;
         }

@@ -139,8 +139,7 @@ public sealed class GreylistAdmin : IGreylistAdmin
         // In key order, as the daemons write (DeferralQueue): deleted in the listing's order (last used
         // first), a removal and another MX host's batch of attempts on the same rows deadlocked on
         // PostgreSQL, and the victim's attempts were lost.
-        var victims = listed.OrderBy(e => e.Triplet.Client, StringComparer.Ordinal).ThenBy(e => e.Triplet.Sender, StringComparer.Ordinal)
-            .ThenBy(e => e.Triplet.Recipient, StringComparer.Ordinal).ToList();
+        var victims = listed.OrderBy(e => e.Triplet, Triplet.KeyOrder).ToList();
         await RemoveAsync(victims, (session, entry, ct) => session.Connection.ExecuteAsync(StoreSql.DeleteTripletByKey,
             new TripletKeyArgs(entry.Triplet.Client, entry.Triplet.Sender, entry.Triplet.Recipient, ct), commandTimeout: session.CommandTimeout), entry => _passes.RemoveTriplet(entry.Triplet),
             cancellationToken).ConfigureAwait(false);
@@ -151,7 +150,7 @@ public sealed class GreylistAdmin : IGreylistAdmin
     {
         var listed = await ListAutoWhitelistAsync(query with { Limit = int.MaxValue }, now, cancellationToken).ConfigureAwait(false);
         // In key order, as the lifetime extensions are written (PassCache.FlushAsync).
-        var victims = listed.OrderBy(e => e.Client, StringComparer.Ordinal).ThenBy(e => e.SenderDomain, StringComparer.Ordinal).ToList();
+        var victims = listed.OrderBy(e => (e.Client, e.SenderDomain), Comparer<(string, string)>.Create(AutoWhitelistEntry.CompareKeys)).ToList();
         await RemoveAsync(victims, (session, entry, ct) => session.Connection.ExecuteAsync(StoreSql.DeleteAwlByKey,
             new AwlKeyArgs(entry.Client, entry.SenderDomain, ct), commandTimeout: session.CommandTimeout), entry => _passes.RemoveAutoWhitelist(entry.Client, entry.SenderDomain),
             cancellationToken).ConfigureAwait(false);

@@ -65,7 +65,7 @@ public sealed class GreylistCheck : IGreylistCheck
 
         // Before anything is read: a pass read before a removal that the change poll saw is not cached.
         var epoch = _passes.Epoch;
-        if (_passes.TryHit(triplet, seconds, options, record, out var cached))
+        if (_passes.TryHit(triplet, seconds, options, record, epoch, out var cached))
             return cached;
 
         var awlApplies = options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet);

@@ -39,19 +39,18 @@ internal sealed class PassCache
     public int Count => _passed.Count;
 
     /// <summary>Taken before a check reads the database; handed back when it caches what it read (see <see cref="Clear"/>).</summary>
-    public long Epoch => Interlocked.Read(ref _epoch);
+    public long Epoch => Volatile.Read(ref _epoch);
 
     /// <summary>Lifetime extensions waiting for <see cref="FlushAsync"/>.</summary>
     public int PendingTouches => Volatile.Read(ref _pendingTouches);
 
     /// <summary>
     /// A pass known in memory and verified recently enough: whitelisted (client, sender domain) first,
-    /// then the triplet. With <paramref name="record"/> the hit extends the lifetime.
+    /// then the triplet. With <paramref name="record"/> the hit extends the lifetime (<paramref name="epoch"/>: <see cref="Epoch"/> taken before, as for the reads).
     /// </summary>
-    public bool TryHit(Triplet triplet, long now, GreylistOptions options, bool record, out GreylistResult result)
+    public bool TryHit(Triplet triplet, long now, GreylistOptions options, bool record, long epoch, out GreylistResult result)
     {
         result = null!;
-        var epoch = Epoch;
         var revalidate = (long)_options.CacheRevalidateAfter.TotalSeconds;
         if (options.AutoWhitelist.After > 0 && GreylistPolicy.CountsForAutoWhitelist(triplet))
         {
@@ -114,9 +113,9 @@ internal sealed class PassCache
         // table's, seeded per process, and two MX hosts updating the same rows in different orders
         // deadlock on PostgreSQL (the victim's extensions were dropped, with an error in the log).
         var triplets = Drain(_tripletTouches);
-        triplets.Sort(static (a, b) => CompareTriplets(a.Key, b.Key));
+        triplets.Sort(static (a, b) => Triplet.KeyOrder.Compare(a.Key, b.Key));
         var awl = Drain(_awlTouches);
-        awl.Sort(static (a, b) => CompareAutoWhitelist(a.Key, b.Key));
+        awl.Sort(static (a, b) => AutoWhitelistEntry.CompareKeys(a.Key, b.Key));
         if (triplets.Count == 0 && awl.Count == 0)
             return;
         int tripletsDone = 0, awlDone = 0;
@@ -234,20 +233,6 @@ internal sealed class PassCache
     {
         if (touches.TryRemove(key, out _))
             Interlocked.Decrement(ref _pendingTouches);
-    }
-
-    private static int CompareTriplets(Triplet a, Triplet b)
-    {
-        var c = string.CompareOrdinal(a.Client, b.Client);
-        if (c == 0)
-            c = string.CompareOrdinal(a.Sender, b.Sender);
-        return c != 0 ? c : string.CompareOrdinal(a.Recipient, b.Recipient);
-    }
-
-    private static int CompareAutoWhitelist((string Client, string Domain) a, (string Client, string Domain) b)
-    {
-        var c = string.CompareOrdinal(a.Client, b.Client);
-        return c != 0 ? c : string.CompareOrdinal(a.Domain, b.Domain);
     }
 
     private static DateTimeOffset Later(DateTimeOffset stored, long unixSeconds) => GreylistRows.Time(Math.Max(stored.ToUnixTimeSeconds(), unixSeconds));

@@ -29,6 +29,18 @@ public readonly record struct Triplet
     public bool IsNullSender => Sender.Length == 0;
 
     /// <summary>
+    /// Client, sender, recipient, each ordinally: the order every writer of triplet rows takes them
+    /// in, on every host (rows locked in opposite orders by two MX hosts deadlock on PostgreSQL).
+    /// </summary>
+    internal static IComparer<Triplet> KeyOrder { get; } = Comparer<Triplet>.Create(static (a, b) =>
+    {
+        var c = string.CompareOrdinal(a.Client, b.Client);
+        if (c == 0)
+            c = string.CompareOrdinal(a.Sender, b.Sender);
+        return c != 0 ? c : string.CompareOrdinal(a.Recipient, b.Recipient);
+    });
+
+    /// <summary>
     /// Whether this triplet's first pass adds a pass to its auto-whitelist entry: true, except for the
     /// further recipients of a message one of whose triplets already did (the auto-whitelist counts
     /// messages that came back, not recipients). Not part of the key: equality leaves it out.
