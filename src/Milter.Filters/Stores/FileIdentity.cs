@@ -11,11 +11,16 @@ namespace Milter.Filters.Stores;
 internal readonly record struct FileIdentity(ulong Device, ulong Inode)
 {
     /// <summary>The file at <paramref name="path"/>; null when there is none or it cannot be looked at.</summary>
-    public static unsafe FileIdentity? Of(string path)
+    public static FileIdentity? Of(string path) => Of(PathBytes(path));
+
+    /// <summary>The path as <see cref="Of(byte[])"/> takes it: UTF-8, NUL-terminated; made once for a path asked about often.</summary>
+    public static byte[] PathBytes(string path) => Encoding.UTF8.GetBytes(path + "\0");
+
+    /// <summary>The file at the path <see cref="PathBytes"/> made; null when there is none or it cannot be looked at.</summary>
+    public static unsafe FileIdentity? Of(byte[] path)
     {
-        var bytes = Encoding.UTF8.GetBytes(path + "\0");
         Tmds.Linux.stat buffer;
-        fixed (byte* p = bytes)
+        fixed (byte* p = path)
         {
             if (stat(p, &buffer) != 0)
                 return null;

@@ -47,8 +47,10 @@ internal sealed class SqliteDatabase : StoreDatabase
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private PreparingSqliteConnection _connection;
-    // The file the write connection has open: a file renamed over the path is another one.
+    // The file the write connection has open: a file renamed over the path is another one. The path
+    // as stat takes it, made once: it is looked at for every write batch and every new reader.
     private FileIdentity? _identity;
+    private byte[]? _pathBytes;
     private volatile bool _replacing;
     private volatile bool _unmigrated;
     private volatile bool _disposed;
@@ -286,7 +288,7 @@ internal sealed class SqliteDatabase : StoreDatabase
     }
 
     /// <summary>Whether the path still names the file the write connection has open.</summary>
-    private bool IsOurFile() => _identity is { } ours && FileIdentity.Of(_path) == ours;
+    private bool IsOurFile() => _identity is { } ours && FileIdentity.Of(_pathBytes ??= FileIdentity.PathBytes(_path)) == ours;
 
     /// <summary>
     /// On the writer thread: a commit waits for the disk (fsync, for a pass), and a write for another

@@ -59,6 +59,14 @@ internal static unsafe partial class Posix
         return true;
     }
 
+    /// <summary>faccessat(2) with W_OK for the effective ids: whether this process may write <paramref name="path"/> (its permissions, a read-only mount).</summary>
+    public static bool MayWrite(string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+            return faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0;
+    }
+
     /// <summary>lstat: the entry itself, not what a symlink points to.</summary>
     public static bool TryStatusOfPath(string path, out Status status) => TryStatusOfPath(path, out status, out _);
 

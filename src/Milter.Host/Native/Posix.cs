@@ -3,7 +3,7 @@ using Milter.Filters.Recipients;
 
 namespace MilterHost.Native;
 
-/// <summary>The few libc calls Tmds.LibC does not bind: group lookup through NSS (users: <see cref="LocalAccounts"/>), chown, initgroups, setfsgid, access, flock.</summary>
+/// <summary>The few libc calls Tmds.LibC does not bind: group lookup through NSS (users: <see cref="LocalAccounts"/>), chown, initgroups, setfsgid, flock.</summary>
 internal static partial class Posix
 {
     [StructLayout(LayoutKind.Sequential)]
@@ -23,12 +23,6 @@ internal static partial class Posix
 
     [LibraryImport("libc", EntryPoint = "initgroups", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int InitGroups(string user, uint group);
-
-    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Access(string path, int mode);
-
-    /// <summary>access(2) with W_OK: whether this process may write <paramref name="path"/> (its permissions, a read-only mount).</summary>
-    public static bool MayWrite(string path) => Access(path, 2 /* W_OK */) == 0;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int FlockCall(int fd, int operation);
