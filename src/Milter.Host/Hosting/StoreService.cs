@@ -40,7 +40,7 @@ internal sealed class StoreService(LoadedConfig config, DaemonMetrics metrics, T
             return; // missing: SQLite creates it; not a file: SQLite says why it cannot open it
         var owner = new LocalAccounts().NameOf(file.Owner) ?? file.Owner.ToString(CultureInfo.InvariantCulture);
         throw new StoreUnavailableException(string.Create(CultureInfo.InvariantCulture,
-            $"sqlite:{path}: user {Environment.UserName} (uid {Tmds.Linux.LibC.geteuid()}) cannot write this file (owner {owner}, mode {Convert.ToString((int)file.Permissions, 8).PadLeft(4, '0')}); give it to that user (chown)"));
+            $"sqlite:{path}: user {Environment.UserName} (uid {Tmds.Linux.LibC.geteuid()}) cannot write this file (owner {owner}, mode {FileEntry.Octal(file.Permissions)}); give it to that user (chown)"));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

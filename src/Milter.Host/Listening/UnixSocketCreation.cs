@@ -65,7 +65,7 @@ internal static class UnixSocketCreation
             if (entry.Kind != FileKind.Socket || entry.Owner != geteuid())
                 throw new ListenerException($"{path} was replaced while the socket was being set up (it is now {entry.Describe(path)})");
             if (entry.Permissions != permissions)
-                throw Failed(path, $"the socket {path} came out with mode {Octal(entry.Permissions)}, not socket.mode {Octal(permissions)} (a default ACL on its folder?)");
+                throw Failed(path, $"the socket {path} came out with mode {FileEntry.Octal(entry.Permissions)}, not socket.mode {FileEntry.Octal(permissions)} (a default ACL on its folder?)");
             if (gid is { } g && entry.Group != g)
             {
                 var empty = (byte)0;
@@ -122,5 +122,4 @@ internal static class UnixSocketCreation
         return new ListenerException(message);
     }
 
-    private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8);
 }

@@ -8,6 +8,9 @@ namespace MilterHost.Native;
 /// <summary>The type, owner and permission bits of one file, from <c>lstat</c> or <c>fstat</c>.</summary>
 internal readonly record struct FileEntry(FileKind Kind, uint Owner, uint Group, UnixFileMode Permissions, long Size)
 {
+    /// <summary>Permission bits as chmod writes them: <c>0640</c>.</summary>
+    public static string Octal(UnixFileMode mode) => Convert.ToString((int)mode, 8).PadLeft(4, '0');
+
     /// <summary><c>lstat</c>: the entry itself, never what a symbolic link points to. Missing when there is none; other errors throw.</summary>
     public static unsafe FileEntry OfPath(string path)
     {

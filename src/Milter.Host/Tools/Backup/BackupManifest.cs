@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MilterHost.Native;
 
 namespace MilterHost.Tools.Backup;
 
@@ -114,7 +115,7 @@ public sealed record BackupManifest(DateTimeOffset Created, string Spool, IReadO
                 {
                     json.WriteNumber("uid", ownership.Owner);
                     json.WriteNumber("gid", ownership.Group);
-                    json.WriteString("mode", Convert.ToString(ownership.Permissions, 8).PadLeft(4, '0'));
+                    json.WriteString("mode", FileEntry.Octal((UnixFileMode)ownership.Permissions));
                 }
                 json.WriteEndObject();
             }
